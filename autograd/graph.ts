@@ -1,0 +1,86 @@
+/**
+ * The autodiff graph: one Node per recorded op, holding what its backward needs. `noGrad` turns
+ * recording off; backward overrides (`withBackwardRules`) change what a node's backward does.
+ */
+import type { Tensor } from './tensor.js';
+
+/** What a backward function sees of the op it differentiates. */
+export interface BackwardContext<A = unknown> {
+  readonly op: string;
+  readonly inputs: readonly Tensor[];
+  readonly output: Tensor;
+  readonly attrs: A;
+  /** Which inputs need a gradient; a backward may return null for the others. */
+  readonly needsGrad: readonly boolean[];
+  /** The op's own backward, for rules that modify it rather than replace it. */
+  defaultBackward(gradOutput: Tensor): (Tensor | null)[];
+}
+
+export type BackwardFn<A = unknown> = (ctx: BackwardContext<A>, gradOutput: Tensor) => (Tensor | null)[];
+
+export interface Node {
+  readonly id: number;
+  readonly op: string;
+  /** The tensors the op consumed: graph structure (their nodes, leaves that get `grad`). */
+  readonly inputs: readonly Tensor[];
+  /** The op's result: graph structure. */
+  readonly output: Tensor;
+  /** Saved handles on the inputs' and output's data, valid even after those are disposed. */
+  readonly savedInputs: readonly Tensor[];
+  readonly savedOutput: Tensor;
+  readonly attrs: unknown;
+  /** The backward in force when the op was recorded (its own, or an override). */
+  readonly backward: BackwardFn;
+  readonly defaultBackward: BackwardFn;
+  /** Name of the rule that replaced the default backward, if any (for reports). */
+  readonly rule: string | undefined;
+  /** Set once backward has run through the node and its saved buffers were released. */
+  released: boolean;
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs `fn` without recording a graph (inference, or computing inside a backward). */
+export function noGrad<T>(fn: () => T): T {
+  const previous = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = previous;
+  }
+}
+
+/** A backward rule with a name that reports can show. */
+export interface BackwardRule<A = unknown> {
+  name: string;
+  backward: BackwardFn<A>;
+}
+
+const ruleScopes: Map<string, BackwardRule>[] = [];
+
+/**
+ * Runs `fn` with the backward of the named ops replaced by the given rules. The rule is bound at
+ * record time: ops executed inside `fn` keep the rule even if backward runs after the scope ends.
+ * Inner scopes take precedence over outer ones.
+ */
+export function withBackwardRules<T>(rules: Readonly<Record<string, BackwardRule>>, fn: () => T): T {
+  ruleScopes.push(new Map(Object.entries(rules)));
+  try {
+    return fn();
+  } finally {
+    ruleScopes.pop();
+  }
+}
+
+export function activeRule(op: string): BackwardRule | undefined {
+  for (let i = ruleScopes.length - 1; i >= 0; i--) {
+    const rule = ruleScopes[i]!.get(op);
+    if (rule) return rule;
+  }
+  return undefined;
+}

@@ -1,0 +1,10 @@
+/** The autodiff engine's public surface: Tensor, ops, graph control, custom ops and rules. */
+export { Tensor, type NestedArray } from './tensor.js';
+export { tidy, keep } from './scope.js';
+export { noGrad, isGradEnabled, withBackwardRules, type BackwardContext, type BackwardFn, type BackwardRule, type Node } from './graph.js';
+export { defineOp, customOp, registeredOps, type OpDefinition, type OpFn } from './op.js';
+export { backward, topologicalNodes, type BackwardOptions } from './backward.js';
+export * from './ops/elementwise.js';
+export * from './ops/reduce.js';
+export * from './ops/view.js';
+export * from './ops/creation.js';

@@ -1,0 +1,88 @@
+/**
+ * Defining ops. An op is a forward (kernels, or other ops under noGrad) and a backward written in
+ * tensor ops, declared together. `customOp` is the same mechanism offered to users.
+ */
+import { activeRule, isGradEnabled, noGrad, type BackwardContext, type BackwardFn, type Node } from './graph.js';
+import type { Tensor } from './tensor.js';
+
+export interface OpDefinition<A> {
+  name: string;
+  /** Computes the output; runs without recording, so it may use other ops freely. */
+  forward: (inputs: readonly Tensor[], attrs: A) => Tensor;
+  /** Gradients of the inputs given the output's gradient; null where none is needed. */
+  backward: BackwardFn<A>;
+}
+
+export type OpFn<A> = (inputs: readonly Tensor[], attrs: A) => Tensor;
+
+let nextNodeId = 1;
+const registry = new Map<string, OpDefinition<never>>();
+
+/** Names of every registered op (ops are registered once, by name). */
+export function registeredOps(): string[] {
+  return [...registry.keys()];
+}
+
+/** Registers an op and returns its callable form. Names are unique. */
+export function defineOp<A = undefined>(def: OpDefinition<A>): OpFn<A> {
+  if (registry.has(def.name)) throw new Error(`op '${def.name}' is already defined`);
+  registry.set(def.name, def as unknown as OpDefinition<never>);
+  return (inputs, attrs) => apply(def, inputs, attrs);
+}
+
+/**
+ * A user-defined op: `forward` may use any ops (it runs without recording) and `backward`
+ * supplies the gradients. Unlike `defineOp`, the same name may be created many times.
+ */
+export function customOp<A = undefined>(def: OpDefinition<A>): OpFn<A> {
+  return (inputs, attrs) => apply(def, inputs, attrs);
+}
+
+function apply<A>(def: OpDefinition<A>, inputs: readonly Tensor[], attrs: A): Tensor {
+  for (const t of inputs) if (t.disposed) throw new Error(`${def.name}: an input tensor was disposed`);
+  const record = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  const output = record ? noGrad(() => def.forward(inputs, attrs)) : def.forward(inputs, attrs);
+  if (!record) return output;
+
+  const rule = activeRule(def.name);
+  const node: Node = {
+    id: nextNodeId++,
+    op: def.name,
+    inputs: [...inputs],
+    output,
+    // Saved for backward: the node holds its own references to the buffers it reads.
+    savedInputs: inputs.map((t) => t.savedAlias()),
+    savedOutput: output.savedAlias(),
+    attrs,
+    backward: (rule?.backward ?? def.backward) as BackwardFn,
+    defaultBackward: def.backward as BackwardFn,
+    rule: rule?.name,
+    released: false,
+  };
+  output.node = node;
+  output.requiresGrad = true;
+  return output;
+}
+
+/** Builds the context a node's backward receives. */
+export function contextOf(node: Node): BackwardContext {
+  if (node.released) throw new Error(`backward through '${node.op}' a second time: its graph was freed by the first backward (pass { retainGraph: true } to keep it)`);
+  const needsGrad = node.inputs.map((t) => t.requiresGrad);
+  const ctx: BackwardContext = {
+    op: node.op,
+    inputs: node.savedInputs,
+    output: node.savedOutput,
+    attrs: node.attrs,
+    needsGrad,
+    defaultBackward: (g) => node.defaultBackward(ctx, g),
+  };
+  return ctx;
+}
+
+/** Drops the node's hold on its saved buffers. */
+export function releaseNode(node: Node): void {
+  if (node.released) return;
+  node.released = true;
+  for (const t of node.savedInputs) t.dispose();
+  node.savedOutput.dispose();
+}

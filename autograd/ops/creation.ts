@@ -1,0 +1,17 @@
+/** Tensors made from nothing: constants. They never require grad. */
+import { fill } from '../../kernels/fill.js';
+import type { DType } from '../../kernels/view.js';
+import type { Tensor } from '../tensor.js';
+import { wrap } from './wrap.js';
+
+export function full(shape: readonly number[], value: number, dtype: DType = 'f32'): Tensor {
+  return wrap(fill(shape, value, dtype));
+}
+
+export function zeros(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+  return full(shape, 0, dtype);
+}
+
+export function ones(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+  return full(shape, 1, dtype);
+}

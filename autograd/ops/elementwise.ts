@@ -1,0 +1,193 @@
+/**
+ * Elementwise ops: the kernel records live in kernels/elementwise.ts; here each gets its backward.
+ * The table is typed over every kernel op name, so an op without a gradient does not compile.
+ */
+import { elementwise, type ElementwiseOp } from '../../kernels/elementwise.js';
+import { defineOp, type OpFn } from '../op.js';
+import type { BackwardContext } from '../graph.js';
+import type { Tensor } from '../tensor.js';
+import { wrap } from './wrap.js';
+import { sumToShape } from './reduce.js';
+import { full } from './creation.js';
+
+interface Scalars {
+  scalars: number[];
+}
+
+type Grads = (Tensor | null)[];
+type ElementwiseBackward = (ctx: BackwardContext<Scalars>, g: Tensor) => Grads;
+
+const run = (op: ElementwiseOp, inputs: readonly Tensor[], scalars: number[] = []): Tensor => wrap(elementwise(op, inputs, scalars));
+/** Shorthands used inside backward functions (which run without recording). */
+const k = {
+  mul: (a: Tensor, b: Tensor) => run('mul', [a, b]),
+  div: (a: Tensor, b: Tensor) => run('div', [a, b]),
+  neg: (a: Tensor) => run('neg', [a]),
+  scale: (a: Tensor, s: number) => run('affine', [a], [s, 0]),
+  unary: (op: ElementwiseOp, a: Tensor) => run(op, [a]),
+};
+
+/** Gradient of each input of a binary op, reduced over the dims it was broadcast along. */
+const toInputs = (ctx: BackwardContext<Scalars>, grads: Grads): Grads =>
+  grads.map((g, i) => (g && ctx.needsGrad[i] ? sumToShape(g, ctx.inputs[i]!.shape) : null));
+
+const zeroGrad: ElementwiseBackward = (ctx) => ctx.inputs.map(() => null);
+const unaryChain = (derivative: (x: Tensor, y: Tensor, s: number[]) => Tensor): ElementwiseBackward => (ctx, g) => [
+  k.mul(g, derivative(ctx.inputs[0]!, ctx.output, ctx.attrs.scalars)),
+];
+
+const BACKWARD: { [Op in ElementwiseOp]: ElementwiseBackward } = {
+  copy: (_ctx, g) => [g],
+  neg: (_ctx, g) => [k.neg(g)],
+  exp: unaryChain((_x, y) => y),
+  log: (ctx, g) => [k.div(g, ctx.inputs[0]!)],
+  sqrt: (ctx, g) => [k.div(k.scale(g, 0.5), ctx.output)],
+  rsqrt: unaryChain((_x, y) => k.scale(run('powScalar', [y], [3]), -0.5)),
+  tanh: unaryChain((_x, y) => run('affine', [k.mul(y, y)], [-1, 1])),
+  erf: unaryChain((x) => k.scale(k.unary('exp', k.neg(k.mul(x, x))), 2 / Math.sqrt(Math.PI))),
+  geluErf: unaryChain((x) => k.unary('geluErfGrad', x)),
+  geluTanh: unaryChain((x) => k.unary('geluTanhGrad', x)),
+  silu: unaryChain((x) => k.unary('siluGrad', x)),
+  sigmoid: unaryChain((_x, y) => k.mul(y, run('affine', [y], [-1, 1]))),
+  relu: unaryChain((x) => run('gt', [x, scalarZero(x)])),
+  abs: unaryChain((x) => k.unary('sign', x)),
+  sign: zeroGrad,
+  reciprocal: unaryChain((_x, y) => k.neg(k.mul(y, y))),
+  square: unaryChain((x) => k.scale(x, 2)),
+  cos: unaryChain((x) => k.neg(k.unary('sin', x))),
+  sin: unaryChain((x) => k.unary('cos', x)),
+  affine: (ctx, g) => [k.scale(g, ctx.attrs.scalars[0]!)],
+  powScalar: unaryChain((x, _y, [e]) => k.scale(run('powScalar', [x], [e! - 1]), e!)),
+  geluErfGrad: zeroGrad,
+  geluTanhGrad: zeroGrad,
+  siluGrad: zeroGrad,
+  add: (ctx, g) => toInputs(ctx, [g, g]),
+  sub: (ctx, g) => toInputs(ctx, [g, ctx.needsGrad[1] ? k.neg(g) : null]),
+  mul: (ctx, g) => {
+    const [a, b] = ctx.inputs as [Tensor, Tensor];
+    return toInputs(ctx, [ctx.needsGrad[0] ? k.mul(g, b) : null, ctx.needsGrad[1] ? k.mul(g, a) : null]);
+  },
+  div: (ctx, g) => {
+    const [a, b] = ctx.inputs as [Tensor, Tensor];
+    const ga = ctx.needsGrad[0] ? k.div(g, b) : null;
+    const gb = ctx.needsGrad[1] ? k.neg(k.div(k.mul(g, ctx.output), b)) : null;
+    void a;
+    return toInputs(ctx, [ga, gb]);
+  },
+  pow: (ctx, g) => {
+    const [a, b] = ctx.inputs as [Tensor, Tensor];
+    const y = ctx.output;
+    // d a^b / da = b a^(b-1) = b y / a;  d/db = y ln a
+    const ga = ctx.needsGrad[0] ? k.mul(g, k.mul(b, run('pow', [a, run('affine', [b], [1, -1])]))) : null;
+    const gb = ctx.needsGrad[1] ? k.mul(g, k.mul(y, k.unary('log', a))) : null;
+    return toInputs(ctx, [ga, gb]);
+  },
+  maximum: (ctx, g) => extremeBinary(ctx, g, 'ge'),
+  minimum: (ctx, g) => extremeBinary(ctx, g, 'le'),
+  eq: zeroGrad,
+  ne: zeroGrad,
+  lt: zeroGrad,
+  le: zeroGrad,
+  gt: zeroGrad,
+  ge: zeroGrad,
+  stabilizedDiv: (ctx, g) => {
+    // a / (b + eps·sign b): d/da = 1/(b + eps·sign b); the denominator is treated as constant for b.
+    const [a, b] = ctx.inputs as [Tensor, Tensor];
+    const ga = ctx.needsGrad[0] ? k.mul(g, run('stabilizedDiv', [scalarOne(a), b], ctx.attrs.scalars)) : null;
+    const gb = ctx.needsGrad[1] ? k.neg(k.mul(g, k.div(ctx.output, run('add', [b, scalarEps(b, ctx.attrs.scalars[0]!)])))) : null;
+    return toInputs(ctx, [ga, gb]);
+  },
+  where: (ctx, g) => {
+    const [c, a, b] = ctx.inputs as [Tensor, Tensor, Tensor];
+    void a;
+    void b;
+    const zero = scalarZero(g);
+    return toInputs(ctx, [null, ctx.needsGrad[1] ? run('where', [c, g, zero]) : null, ctx.needsGrad[2] ? run('where', [c, zero, g]) : null]);
+  },
+};
+
+/** Gradient split between equal operands like PyTorch: to a where a ≥ b (max), else to b. */
+function extremeBinary(ctx: BackwardContext<Scalars>, g: Tensor, cmp: 'ge' | 'le'): Grads {
+  const [a, b] = ctx.inputs as [Tensor, Tensor];
+  const pick = run(cmp, [a, b]);
+  const zero = scalarZero(g);
+  return toInputs(ctx, [ctx.needsGrad[0] ? run('where', [pick, g, zero]) : null, ctx.needsGrad[1] ? run('where', [pick, zero, g]) : null]);
+}
+
+const scalarZero = (_like: Tensor): Tensor => full([], 0);
+const scalarOne = (_like: Tensor): Tensor => full([], 1);
+function scalarEps(b: Tensor, eps: number): Tensor {
+  // eps·sign(b) with sign(0) = +1, elementwise.
+  return run('affine', [run('ge', [b, scalarZero(b)])], [2 * eps, -eps]);
+}
+
+const ops = new Map<ElementwiseOp, OpFn<Scalars>>();
+for (const name of Object.keys(BACKWARD) as ElementwiseOp[]) {
+  ops.set(
+    name,
+    defineOp<Scalars>({
+      name,
+      forward: (inputs, { scalars }) => run(name, inputs, scalars),
+      backward: BACKWARD[name] as (ctx: BackwardContext<Scalars>, g: Tensor) => Grads,
+    }),
+  );
+}
+
+/** Applies the elementwise op `name` (with NumPy broadcasting for binary and ternary ops). */
+export function applyElementwise(name: ElementwiseOp, inputs: readonly Tensor[], scalars: number[] = []): Tensor {
+  return ops.get(name)!(inputs, { scalars });
+}
+
+const unary = (name: ElementwiseOp) => (x: Tensor): Tensor => applyElementwise(name, [x]);
+const binary = (name: ElementwiseOp) => (a: Tensor, b: Tensor): Tensor => applyElementwise(name, [a, b]);
+
+export const neg = unary('neg');
+export const exp = unary('exp');
+export const log = unary('log');
+export const sqrt = unary('sqrt');
+export const rsqrt = unary('rsqrt');
+export const tanh = unary('tanh');
+export const erf = unary('erf');
+export const gelu = unary('geluErf');
+export const geluTanh = unary('geluTanh');
+export const silu = unary('silu');
+export const sigmoid = unary('sigmoid');
+export const relu = unary('relu');
+export const abs = unary('abs');
+export const sign = unary('sign');
+export const reciprocal = unary('reciprocal');
+export const square = unary('square');
+export const cos = unary('cos');
+export const sin = unary('sin');
+export const add = binary('add');
+export const sub = binary('sub');
+export const mul = binary('mul');
+export const div = binary('div');
+export const pow = binary('pow');
+export const maximum = binary('maximum');
+export const minimum = binary('minimum');
+export const eq = binary('eq');
+export const ne = binary('ne');
+export const lt = binary('lt');
+export const le = binary('le');
+export const gt = binary('gt');
+export const ge = binary('ge');
+
+/** x · s (+ shift). */
+export function scale(x: Tensor, s: number, shift = 0): Tensor {
+  return applyElementwise('affine', [x], [s, shift]);
+}
+export function addScalar(x: Tensor, s: number): Tensor {
+  return applyElementwise('affine', [x], [1, s]);
+}
+export function powScalar(x: Tensor, e: number): Tensor {
+  return applyElementwise('powScalar', [x], [e]);
+}
+/** a / (b + eps·sign b), sign(0) = +1: the epsilon rule's stabilised division. */
+export function stabilizedDiv(a: Tensor, b: Tensor, eps: number): Tensor {
+  return applyElementwise('stabilizedDiv', [a, b], [eps]);
+}
+/** cond ? a : b, elementwise, with broadcasting (cond is nonzero = true). */
+export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
+  return applyElementwise('where', [cond, a, b]);
+}

@@ -1,0 +1,179 @@
+/**
+ * Shape ops. Most are views (no copy): the output shares the input's storage with new strides.
+ * `reshape` copies only when the strides make a view impossible; `contiguous` always materialises.
+ */
+import { elementwise } from '../../kernels/elementwise.js';
+import { contiguousStrides, normalizeAxis, numel, shapeToString, type Shape } from '../../kernels/shape.js';
+import { defineOp } from '../op.js';
+import { Tensor } from '../tensor.js';
+import { wrap } from './wrap.js';
+import { full } from './creation.js';
+import { sumToShape } from './reduce.js';
+
+function view(x: Tensor, shape: Shape, strides: readonly number[], offset: number): Tensor {
+  const storage = x.storage;
+  storage.retain();
+  return new Tensor(storage, shape, x.dtype, strides, offset);
+}
+
+/** Strides for viewing `x` with `shape`, or null when its layout does not allow a view. */
+function viewStrides(x: Tensor, shape: Shape): number[] | null {
+  if (x.contiguous) return contiguousStrides(shape);
+  // Non-contiguous: allow only inserting/removing size-1 dims.
+  const src = x.shape.map((d, i) => [d, x.strides[i]!] as const).filter(([d]) => d !== 1);
+  const dst = shape.filter((d) => d !== 1);
+  if (src.length !== dst.length || src.some(([d], i) => d !== dst[i])) return null;
+  let k = 0;
+  return shape.map((d) => (d === 1 ? 0 : src[k++]![1]));
+}
+
+const copyOp = defineOp<undefined>({
+  name: 'contiguous',
+  forward: ([x]) => wrap(elementwise('copy', [x!])),
+  backward: (_ctx, g) => [g],
+});
+
+/** A contiguous copy (or `x` itself, as a new handle, when already contiguous). */
+export function contiguous(x: Tensor): Tensor {
+  if (x.contiguous) return reshape(x, x.shape);
+  return copyOp([x], undefined);
+}
+
+/** Always copies, even contiguous tensors (a fresh buffer the caller may write into). */
+export function clone(x: Tensor): Tensor {
+  return copyOp([x], undefined);
+}
+
+const reshapeOp = defineOp<{ shape: number[] }>({
+  name: 'reshape',
+  forward: ([x], { shape }) => {
+    const strides = viewStrides(x!, shape);
+    if (strides) return view(x!, shape, strides, x!.offset);
+    const copy = wrap(elementwise('copy', [x!]));
+    const out = view(copy, shape, contiguousStrides(shape), 0);
+    copy.dispose();
+    return out;
+  },
+  backward: (ctx, g) => [reshape(g, ctx.inputs[0]!.shape)],
+});
+
+/** Reshape; one dimension may be -1. A view when the layout allows, else a copy. */
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  const known = shape.filter((d) => d !== -1);
+  const infer = shape.length - known.length;
+  if (infer > 1) throw new Error(`reshape: more than one -1 in ${shapeToString(shape)}`);
+  const knownSize = numel(known);
+  const resolved = shape.map((d) => (d === -1 ? (knownSize === 0 ? 0 : x.size / knownSize) : d));
+  if (numel(resolved) !== x.size || resolved.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new Error(`reshape: cannot reshape ${shapeToString(x.shape)} (${x.size} elements) to ${shapeToString(shape)}`);
+  }
+  return reshapeOp([x], { shape: resolved });
+}
+
+const permuteOp = defineOp<{ dims: number[] }>({
+  name: 'permute',
+  forward: ([x], { dims }) =>
+    view(x!, dims.map((d) => x!.shape[d]!), dims.map((d) => x!.strides[d]!), x!.offset),
+  backward: (ctx, g) => {
+    const inverse = new Array<number>(ctx.attrs.dims.length);
+    ctx.attrs.dims.forEach((d, i) => (inverse[d] = i));
+    return [permute(g, inverse)];
+  },
+});
+
+/** Reorders dimensions (a view). */
+export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  const norm = dims.map((d) => normalizeAxis('permute', d, x.rank));
+  if (norm.length !== x.rank || new Set(norm).size !== x.rank) {
+    throw new Error(`permute: [${dims.join(', ')}] is not a permutation of the ${x.rank} dims of ${shapeToString(x.shape)}`);
+  }
+  return permuteOp([x], { dims: norm });
+}
+
+/** Swaps two dimensions (a view). */
+export function transpose(x: Tensor, a = -2, b = -1): Tensor {
+  const dims = x.shape.map((_, i) => i);
+  const i = normalizeAxis('transpose', a, x.rank);
+  const j = normalizeAxis('transpose', b, x.rank);
+  [dims[i], dims[j]] = [dims[j]!, dims[i]!];
+  return permute(x, dims);
+}
+
+const expandOp = defineOp<{ shape: number[] }>({
+  name: 'expand',
+  forward: ([x], { shape }) => {
+    const lead = shape.length - x!.rank;
+    const strides = shape.map((d, i) => (i < lead || x!.shape[i - lead] === 1 ? 0 : x!.strides[i - lead]!));
+    return view(x!, shape, strides, x!.offset);
+  },
+  backward: (ctx, g) => [sumToShape(g, ctx.inputs[0]!.shape)],
+});
+
+/** Broadcasts to `shape` (a view with stride 0 on broadcast dims). */
+export function expand(x: Tensor, shape: Shape): Tensor {
+  const lead = shape.length - x.rank;
+  if (lead < 0 || x.shape.some((d, i) => d !== 1 && d !== shape[lead + i])) {
+    throw new Error(`expand: cannot broadcast ${shapeToString(x.shape)} to ${shapeToString(shape)}`);
+  }
+  return expandOp([x], { shape: [...shape] });
+}
+
+const sliceOp = defineOp<{ axis: number; start: number; end: number; step: number }>({
+  name: 'slice',
+  forward: ([x], { axis, start, end, step }) => {
+    const shape = [...x!.shape];
+    shape[axis] = Math.max(0, Math.ceil((end - start) / step));
+    const strides = [...x!.strides];
+    strides[axis] = x!.strides[axis]! * step;
+    return view(x!, shape, strides, x!.offset + start * x!.strides[axis]!);
+  },
+  backward: (ctx, g) => {
+    // Zeros of the input's shape with the gradient written into the sliced window.
+    const zeros = full(ctx.inputs[0]!.shape, 0);
+    const window = sliceOp([zeros], ctx.attrs);
+    elementwise('copy', [g], [], window);
+    window.dispose();
+    return [zeros];
+  },
+});
+
+/** Elements `start` (inclusive) to `end` (exclusive) along `axis`, every `step`-th (a view). */
+export function slice(x: Tensor, axis: number, start: number, end?: number, step = 1): Tensor {
+  const a = normalizeAxis('slice', axis, x.rank);
+  const size = x.shape[a]!;
+  const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + size : v, 0), size);
+  if (!Number.isInteger(step) || step < 1) throw new Error(`slice: step must be a positive integer, got ${step}`);
+  const s = clamp(start);
+  const e = Math.max(s, clamp(end ?? size));
+  return sliceOp([x], { axis: a, start: s, end: e, step });
+}
+
+/** Inserts a size-1 dimension at `axis`. */
+export function unsqueeze(x: Tensor, axis: number): Tensor {
+  const a = axis < 0 ? axis + x.rank + 1 : axis;
+  const shape = [...x.shape];
+  shape.splice(a, 0, 1);
+  return reshape(x, shape);
+}
+
+/** Removes size-1 dimensions (all, or the one at `axis`). */
+export function squeeze(x: Tensor, axis?: number): Tensor {
+  if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  const a = normalizeAxis('squeeze', axis, x.rank);
+  if (x.shape[a] !== 1) throw new Error(`squeeze: dim ${axis} of ${shapeToString(x.shape)} is not 1`);
+  return reshape(x, x.shape.filter((_, i) => i !== a));
+}
+
+const detachOp = defineOp<undefined>({
+  name: 'detach',
+  forward: ([x]) => view(x!, x!.shape, x!.strides, x!.offset),
+  backward: () => [null],
+});
+
+/**
+ * Identity forward, zero backward. Unlike a constant it is a node in the graph, so reports can
+ * show where relevance was blocked.
+ */
+export function detach(x: Tensor): Tensor {
+  return detachOp([x], undefined);
+}

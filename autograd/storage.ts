@@ -1,0 +1,29 @@
+/**
+ * A reference-counted GPU buffer. Views (reshape, transpose, slice) share one Storage; graph
+ * nodes retain the storages they saved for backward, so `dispose()` on a tensor a graph still
+ * needs is safe: the buffer goes back to the pool when the last holder lets go.
+ */
+import { runtime } from '../kernels/runtime.js';
+
+let nextStorageId = 1;
+
+export class Storage {
+  readonly id = nextStorageId++;
+  private refs = 1;
+
+  constructor(readonly buffer: GPUBuffer) {}
+
+  retain(): void {
+    if (this.refs <= 0) throw new Error('Storage.retain: the buffer was already released');
+    this.refs++;
+  }
+
+  release(): void {
+    if (this.refs <= 0) throw new Error('Storage.release: released more often than retained');
+    if (--this.refs === 0) runtime().pool.release(this.buffer);
+  }
+
+  get alive(): boolean {
+    return this.refs > 0;
+  }
+}

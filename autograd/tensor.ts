@@ -1,0 +1,216 @@
+/**
+ * Tensor: a strided view of a reference-counted GPU buffer, plus its place in the autodiff graph.
+ * Computation lives in the op modules; this class only holds data and graph links.
+ */
+import { runtime } from '../kernels/runtime.js';
+import { contiguousStrides, numel, shapeToString, type Shape } from '../kernels/shape.js';
+import { BYTES_PER_ELEMENT, isContiguous, type DType, type GpuView } from '../kernels/view.js';
+import { elementwise } from '../kernels/elementwise.js';
+import { Storage } from './storage.js';
+import { track, type Disposable } from './scope.js';
+import type { Node } from './graph.js';
+
+export type TypedArrayFor<D extends DType> = D extends 'i32' ? Int32Array : Float32Array;
+export type NestedArray = number | NestedArray[];
+
+let nextTensorId = 1;
+
+export class Tensor implements GpuView, Disposable {
+  readonly id = nextTensorId++;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+  readonly dtype: DType;
+  /** True when gradients should flow to (leaf) or through (non-leaf) this tensor. */
+  requiresGrad = false;
+  /** Accumulated gradient: leaves always, non-leaves after `retainGrad()`. */
+  grad: Tensor | null = null;
+  /** The graph node that produced this tensor; null for leaves and constants. */
+  node: Node | null = null;
+  /** Keep `grad` on this non-leaf during backward. */
+  retainsGrad = false;
+  /** Optional name, shown in errors and graph reports. */
+  name: string | undefined;
+  private storageRef: Storage | null;
+
+  /** Internal: wraps a storage. Use `Tensor.fromArray`, `zeros`, or ops to create tensors. */
+  constructor(storage: Storage, shape: Shape, dtype: DType, strides?: readonly number[], offset = 0, tracked = true) {
+    this.storageRef = storage;
+    this.shape = [...shape];
+    this.strides = strides ? [...strides] : contiguousStrides(shape);
+    this.offset = offset;
+    this.dtype = dtype;
+    if (tracked) track(this);
+  }
+
+  /**
+   * A second handle on the same data that holds its own reference and is not tracked by `tidy`:
+   * what graph nodes save, so backward still works after the original tensor is disposed.
+   */
+  savedAlias(): Tensor {
+    const storage = this.storage;
+    storage.retain();
+    const alias = new Tensor(storage, this.shape, this.dtype, this.strides, this.offset, false);
+    alias.requiresGrad = this.requiresGrad;
+    alias.name = this.name;
+    return alias;
+  }
+
+  /** Uploads host data. `data` may be flat (with `shape`) or nested arrays (shape inferred). */
+  static fromArray(data: ArrayLike<number> | NestedArray, shape?: Shape, dtype: DType = 'f32'): Tensor {
+    let flat: ArrayLike<number>;
+    let inferred: number[];
+    if (typeof data === 'number' || (Array.isArray(data) && data.some((d) => Array.isArray(d)))) {
+      inferred = inferShape(data as NestedArray);
+      flat = (data as NestedArray[]).flat !== undefined && Array.isArray(data) ? (data as unknown[]).flat(Infinity) as number[] : [data as number];
+    } else {
+      flat = data as ArrayLike<number>;
+      inferred = [flat.length];
+    }
+    const finalShape = shape ? [...shape] : inferred;
+    if (numel(finalShape) !== flat.length) {
+      throw new Error(`fromArray: ${flat.length} values do not fill shape ${shapeToString(finalShape)}`);
+    }
+    for (const d of finalShape) {
+      if (!Number.isInteger(d) || d < 0) throw new Error(`fromArray: invalid shape ${shapeToString(finalShape)}`);
+    }
+    const rt = runtime();
+    const bytes = flat.length * BYTES_PER_ELEMENT[dtype];
+    if (bytes > rt.maxBindingBytes) {
+      throw new Error(`fromArray: ${bytes} bytes exceed the adapter's binding limit of ${rt.maxBindingBytes}; split the tensor`);
+    }
+    const buffer = rt.pool.acquireMapped(bytes);
+    const mapped = buffer.getMappedRange();
+    if (dtype === 'i32') {
+      const view = new Int32Array(mapped, 0, flat.length);
+      for (let i = 0; i < flat.length; i++) {
+        const v = flat[i]!;
+        if (!Number.isInteger(v)) throw new Error(`fromArray: i32 tensor got non-integer value ${v} at ${i}`);
+        view[i] = v;
+      }
+    } else {
+      new Float32Array(mapped, 0, flat.length).set(flat);
+    }
+    buffer.unmap();
+    return new Tensor(new Storage(buffer), finalShape, dtype);
+  }
+
+  get storage(): Storage {
+    if (!this.storageRef) throw new Error(`Tensor${this.name ? ` '${this.name}'` : ''} ${shapeToString(this.shape)} was disposed`);
+    return this.storageRef;
+  }
+
+  get buffer(): GPUBuffer {
+    return this.storage.buffer;
+  }
+
+  get size(): number {
+    return numel(this.shape);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get disposed(): boolean {
+    return this.storageRef === null;
+  }
+
+  get isLeaf(): boolean {
+    return this.node === null;
+  }
+
+  get contiguous(): boolean {
+    return isContiguous(this);
+  }
+
+  /** Releases this tensor's hold on its buffer (idempotent). Graph nodes keep their own hold. */
+  dispose(): void {
+    if (this.storageRef) {
+      this.storageRef.release();
+      this.storageRef = null;
+    }
+    if (this.grad) {
+      this.grad.dispose();
+      this.grad = null;
+    }
+  }
+
+  /** Marks a leaf as needing gradients; returns `this`. */
+  setRequiresGrad(flag = true): this {
+    if (!this.isLeaf && !flag) throw new Error('setRequiresGrad(false) on a non-leaf: use detach()');
+    if (flag && this.dtype !== 'f32') throw new Error(`only f32 tensors can require gradients (got ${this.dtype})`);
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  /** Keeps `grad` on this non-leaf tensor during backward. */
+  retainGrad(): this {
+    this.retainsGrad = true;
+    return this;
+  }
+
+  /** Copies the data back to the host, in logical (row-major) order. */
+  async toArray(): Promise<Float32Array | Int32Array> {
+    let source: GpuView = this;
+    let temp: GPUBuffer | null = null;
+    if (!this.contiguous) {
+      temp = elementwise('copy', [this]).buffer;
+      source = { buffer: temp, shape: this.shape, strides: contiguousStrides(this.shape), offset: 0, dtype: this.dtype };
+    }
+    const n = this.size;
+    const bytes = BYTES_PER_ELEMENT[this.dtype];
+    try {
+      const data = await runtime().read(source.buffer, source.offset * bytes, n * bytes);
+      return this.dtype === 'i32' ? new Int32Array(data) : new Float32Array(data);
+    } finally {
+      if (temp) runtime().pool.release(temp);
+    }
+  }
+
+  /** Nested arrays (for small tensors and tests). */
+  async toNested(): Promise<NestedArray> {
+    const flat = Array.from(await this.toArray());
+    if (this.rank === 0) return flat[0]!;
+    const build = (dim: number, start: number): NestedArray[] => {
+      const out: NestedArray[] = [];
+      const inner = numel(this.shape.slice(dim + 1));
+      for (let i = 0; i < this.shape[dim]!; i++) {
+        out.push(dim === this.rank - 1 ? flat[start + i]! : build(dim + 1, start + i * inner));
+      }
+      return out;
+    };
+    return build(0, 0);
+  }
+
+  /** Reads a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item: tensor has ${this.size} elements, not 1`);
+    return (await this.toArray())[0]!;
+  }
+
+  /** A short description; use `format()` for the values. */
+  toString(): string {
+    const flags = [this.requiresGrad ? 'requiresGrad' : '', this.node ? `op=${this.node.op}` : ''].filter(Boolean).join(', ');
+    return `Tensor(${this.dtype}${shapeToString(this.shape)}${flags ? `, ${flags}` : ''})`;
+  }
+
+  /** The values, formatted like NumPy, for tensors of up to `maxElements` elements. */
+  async format(maxElements = 1000): Promise<string> {
+    if (this.size > maxElements) return `${this.toString()} (${this.size} elements, not shown)`;
+    const fmt = (v: NestedArray): string =>
+      Array.isArray(v) ? `[${v.map(fmt).join(', ')}]` : this.dtype === 'i32' ? String(v) : Number(v).toPrecision(5).replace(/\.?0+$/, '');
+    return `tensor(${fmt(await this.toNested())}, shape=${shapeToString(this.shape)}, dtype=${this.dtype})`;
+  }
+}
+
+function inferShape(data: NestedArray): number[] {
+  const shape: number[] = [];
+  let level: NestedArray = data;
+  while (Array.isArray(level)) {
+    shape.push(level.length);
+    level = level[0] ?? 0;
+    if (shape[shape.length - 1] === 0) break;
+  }
+  return shape;
+}

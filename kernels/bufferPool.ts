@@ -1,0 +1,118 @@
+/**
+ * GPU buffer pool: buffers are reused by size class, so a loop that allocates and frees the same
+ * shapes stops allocating after its first iteration.
+ *
+ * Why size classes: exact-size reuse misses whenever a sequence length changes by one; powers of
+ * two waste up to half. Four steps per octave (1, 1.25, 1.5, 1.75 × 2^k) waste at most 25%.
+ */
+
+import { BufferUsage } from './usage.js';
+
+export const BUFFER_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+
+/** Smallest buffer handed out: bindings must be non-empty, so even a 0-element tensor gets one. */
+const MIN_BYTES = 16;
+
+/** The byte size of the class that holds `bytes`. */
+export function sizeClass(bytes: number): number {
+  if (bytes <= MIN_BYTES) return MIN_BYTES;
+  const octave = 2 ** Math.floor(Math.log2(bytes));
+  if (octave === bytes) return bytes;
+  const step = octave / 4;
+  return Math.ceil(bytes / step) * step;
+}
+
+export interface PoolStats {
+  /** Bytes in buffers currently handed out (by class size). */
+  liveBytes: number;
+  /** Buffers currently handed out. */
+  liveBuffers: number;
+  /** Bytes held idle in the pool, ready for reuse. */
+  idleBytes: number;
+  /** Buffers ever created by the pool. */
+  created: number;
+  /** Buffers destroyed because the idle cap was exceeded. */
+  destroyed: number;
+}
+
+export class BufferPool {
+  private readonly idle = new Map<number, GPUBuffer[]>();
+  /** Idle buffers in release order, oldest first, for eviction past the cap. */
+  private readonly idleOrder: GPUBuffer[] = [];
+  private readonly live = new Set<GPUBuffer>();
+  private stats: PoolStats = { liveBytes: 0, liveBuffers: 0, idleBytes: 0, created: 0, destroyed: 0 };
+
+  /**
+   * @param device owning device
+   * @param maxIdleBytes idle bytes kept for reuse; beyond it the oldest idle buffers are destroyed
+   * @param deferDestroy destroys a buffer once no queued command can still reference it
+   */
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly maxIdleBytes: number,
+    private readonly deferDestroy: (buffer: GPUBuffer) => void,
+  ) {}
+
+  /** A storage buffer of at least `bytes`, uninitialised. */
+  acquire(bytes: number): GPUBuffer {
+    const size = sizeClass(bytes);
+    const list = this.idle.get(size);
+    let buffer = list?.pop();
+    if (buffer) {
+      this.idleOrder.splice(this.idleOrder.indexOf(buffer), 1);
+      this.stats.idleBytes -= size;
+    } else {
+      buffer = this.device.createBuffer({ size, usage: BUFFER_USAGE });
+      this.stats.created++;
+    }
+    this.markLive(buffer);
+    return buffer;
+  }
+
+  /**
+   * A new buffer, mapped for writing at creation and already counted as live. Uploads use this
+   * instead of `queue.writeBuffer`, whose memory lavapipe never returns (SETUP.md item 7).
+   */
+  acquireMapped(bytes: number): GPUBuffer {
+    const buffer = this.device.createBuffer({ size: sizeClass(bytes), usage: BUFFER_USAGE, mappedAtCreation: true });
+    this.stats.created++;
+    this.markLive(buffer);
+    return buffer;
+  }
+
+  /** Returns a buffer to the pool. Queued commands that still use it run first (one queue). */
+  release(buffer: GPUBuffer): void {
+    if (!this.live.delete(buffer)) throw new Error('BufferPool.release: buffer is not live (released twice?)');
+    const size = buffer.size;
+    this.stats.liveBytes -= size;
+    this.stats.liveBuffers--;
+    let list = this.idle.get(size);
+    if (!list) this.idle.set(size, (list = []));
+    list.push(buffer);
+    this.idleOrder.push(buffer);
+    this.stats.idleBytes += size;
+    this.evict(this.maxIdleBytes);
+  }
+
+  /** Destroys idle buffers until at most `keepBytes` stay idle. */
+  evict(keepBytes = 0): void {
+    while (this.stats.idleBytes > keepBytes && this.idleOrder.length > 0) {
+      const oldest = this.idleOrder.shift()!;
+      const list = this.idle.get(oldest.size)!;
+      list.splice(list.indexOf(oldest), 1);
+      this.stats.idleBytes -= oldest.size;
+      this.stats.destroyed++;
+      this.deferDestroy(oldest);
+    }
+  }
+
+  snapshot(): PoolStats {
+    return { ...this.stats };
+  }
+
+  private markLive(buffer: GPUBuffer): void {
+    this.live.add(buffer);
+    this.stats.liveBytes += buffer.size;
+    this.stats.liveBuffers++;
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * Elementwise kernels: one declarative record per op (its WGSL expression and its TS reference),
+ * one template that generates every variant (arity, rank after coalescing, dtypes), one launcher.
+ * Inputs may be any strided view, so broadcasting and transposed views need no copy.
+ */
+import { runtime } from './runtime.js';
+import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, shapeToString } from './shape.js';
+import { allocate, f32Bits, type DType, type GpuView, type KernelOutput } from './view.js';
+import { flatEntry, header, NAN_HELPER, paramF32, stridedOffsets, workgroupsFor } from './wgsl/common.js';
+import { erf } from './reference/math.js';
+
+/** WGSL helper functions some expressions call. */
+const HELPERS = {
+  erf: `fn erf_approx(x: f32) -> f32 {
+  // Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): WGSL has no erf builtin.
+  let s = sign(x);
+  let a = abs(x);
+  let t = 1.0 / (1.0 + 0.3275911 * a);
+  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+  return s * y;
+}`,
+  tanhSafe: `fn tanh_safe(x: f32) -> f32 {
+  // Clamped: some drivers return NaN from tanh for |x| > ~88.
+  return tanh(clamp(x, -20.0, 20.0));
+}`,
+} as const;
+type Helper = keyof typeof HELPERS;
+
+export interface ElementwiseDef {
+  arity: 1 | 2 | 3;
+  /** WGSL expression over inputs a, b, c and scalars s0, s1 (f32). */
+  wgsl: string;
+  /** Reference over float64, used only by tests. */
+  ref: (args: number[], scalars: number[]) => number;
+  helpers?: Helper[];
+  /** Number of f32 scalar parameters. */
+  scalars?: number;
+  /** Output keeps the first input's dtype (copies); otherwise the output is f32. */
+  keepsDtype?: boolean;
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const GELU_TANH_C = 0.044715;
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+export const ELEMENTWISE = {
+  // strided copy (materialises views); keeps i32 as i32
+  copy: { arity: 1, wgsl: 'a', keepsDtype: true, ref: ([a]) => a! },
+  // unary
+  neg: { arity: 1, wgsl: '-a', ref: ([a]) => -a! },
+  exp: { arity: 1, wgsl: 'exp(a)', ref: ([a]) => Math.exp(a!) },
+  log: { arity: 1, wgsl: 'log(a)', ref: ([a]) => Math.log(a!) },
+  sqrt: { arity: 1, wgsl: 'sqrt(a)', ref: ([a]) => Math.sqrt(a!) },
+  rsqrt: { arity: 1, wgsl: 'inverseSqrt(a)', ref: ([a]) => 1 / Math.sqrt(a!) },
+  tanh: { arity: 1, wgsl: 'tanh_safe(a)', helpers: ['tanhSafe'], ref: ([a]) => Math.tanh(a!) },
+  erf: { arity: 1, wgsl: 'erf_approx(a)', helpers: ['erf'], ref: ([a]) => erf(a!) },
+  geluErf: { arity: 1, wgsl: '0.5 * a * (1.0 + erf_approx(a * 0.70710678118654752))', helpers: ['erf'], ref: ([a]) => 0.5 * a! * (1 + erf(a! / Math.SQRT2)) },
+  geluTanh: {
+    arity: 1,
+    wgsl: `0.5 * a * (1.0 + tanh_safe(${SQRT_2_OVER_PI} * (a + ${GELU_TANH_C} * a * a * a)))`,
+    helpers: ['tanhSafe'],
+    ref: ([a]) => 0.5 * a! * (1 + Math.tanh(SQRT_2_OVER_PI * (a! + GELU_TANH_C * a! ** 3))),
+  },
+  silu: { arity: 1, wgsl: 'a / (1.0 + exp(-a))', ref: ([a]) => a! * sigmoid(a!) },
+  sigmoid: { arity: 1, wgsl: '1.0 / (1.0 + exp(-a))', ref: ([a]) => sigmoid(a!) },
+  relu: { arity: 1, wgsl: 'max(a, 0.0)', ref: ([a]) => Math.max(a!, 0) },
+  abs: { arity: 1, wgsl: 'abs(a)', ref: ([a]) => Math.abs(a!) },
+  sign: { arity: 1, wgsl: 'sign(a)', ref: ([a]) => Math.sign(a!) },
+  reciprocal: { arity: 1, wgsl: '1.0 / a', ref: ([a]) => 1 / a! },
+  square: { arity: 1, wgsl: 'a * a', ref: ([a]) => a! * a! },
+  cos: { arity: 1, wgsl: 'cos(a)', ref: ([a]) => Math.cos(a!) },
+  sin: { arity: 1, wgsl: 'sin(a)', ref: ([a]) => Math.sin(a!) },
+  // unary with scalars
+  affine: { arity: 1, scalars: 2, wgsl: 'a * s0 + s1', ref: ([a], [s0, s1]) => a! * s0! + s1! },
+  powScalar: { arity: 1, scalars: 1, wgsl: 'pow_signed(a, s0)', ref: ([a], [s0]) => a! ** s0! },
+  // derivatives used by backward passes (fused so a backward is one dispatch)
+  geluErfGrad: {
+    arity: 1,
+    wgsl: '0.5 * (1.0 + erf_approx(a * 0.70710678118654752)) + a * 0.3989422804014327 * exp(-0.5 * a * a)',
+    helpers: ['erf'],
+    ref: ([a]) => 0.5 * (1 + erf(a! / Math.SQRT2)) + (a! * Math.exp(-0.5 * a! * a!)) / Math.sqrt(2 * Math.PI),
+  },
+  geluTanhGrad: {
+    arity: 1,
+    wgsl: `gelu_tanh_grad(a)`,
+    ref: ([a]) => {
+      const x = a!;
+      const u = SQRT_2_OVER_PI * (x + GELU_TANH_C * x ** 3);
+      const t = Math.tanh(u);
+      return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_TANH_C * x * x);
+    },
+  },
+  siluGrad: { arity: 1, wgsl: 'silu_grad(a)', ref: ([a]) => sigmoid(a!) * (1 + a! * (1 - sigmoid(a!))) },
+  // binary (NumPy broadcasting)
+  add: { arity: 2, wgsl: 'a + b', ref: ([a, b]) => a! + b! },
+  sub: { arity: 2, wgsl: 'a - b', ref: ([a, b]) => a! - b! },
+  mul: { arity: 2, wgsl: 'a * b', ref: ([a, b]) => a! * b! },
+  div: { arity: 2, wgsl: 'a / b', ref: ([a, b]) => a! / b! },
+  pow: { arity: 2, wgsl: 'pow_signed(a, b)', ref: ([a, b]) => a! ** b! },
+  maximum: { arity: 2, wgsl: 'max(a, b)', ref: ([a, b]) => Math.max(a!, b!) },
+  minimum: { arity: 2, wgsl: 'min(a, b)', ref: ([a, b]) => Math.min(a!, b!) },
+  eq: { arity: 2, wgsl: 'select(0.0, 1.0, a == b)', ref: ([a, b]) => Number(a === b) },
+  ne: { arity: 2, wgsl: 'select(0.0, 1.0, a != b)', ref: ([a, b]) => Number(a !== b) },
+  lt: { arity: 2, wgsl: 'select(0.0, 1.0, a < b)', ref: ([a, b]) => Number(a! < b!) },
+  le: { arity: 2, wgsl: 'select(0.0, 1.0, a <= b)', ref: ([a, b]) => Number(a! <= b!) },
+  gt: { arity: 2, wgsl: 'select(0.0, 1.0, a > b)', ref: ([a, b]) => Number(a! > b!) },
+  ge: { arity: 2, wgsl: 'select(0.0, 1.0, a >= b)', ref: ([a, b]) => Number(a! >= b!) },
+  /** z / (z + eps·sign(z)), sign(0) taken as +1: the epsilon rule's stabilised ratio. */
+  stabilizedDiv: {
+    arity: 2,
+    scalars: 1,
+    wgsl: 'a / (b + s0 * select(-1.0, 1.0, b >= 0.0))',
+    ref: ([a, b], [s0]) => a! / (b! + s0! * (b! >= 0 ? 1 : -1)),
+  },
+  // ternary
+  where: { arity: 3, wgsl: 'select(c, b, a != 0.0)', ref: ([a, b, c]) => (a !== 0 ? b! : c!) },
+} as const satisfies Record<string, ElementwiseDef>;
+
+export type ElementwiseOp = keyof typeof ELEMENTWISE;
+
+/** Helpers appended to every elementwise shader that needs them by name. */
+const EXTRA_FUNCTIONS: Record<string, string> = {
+  pow_signed: `fn pow_signed(x: f32, y: f32) -> f32 {
+  // WGSL pow is undefined for x < 0; keep NumPy's meaning for integral exponents.
+  if (x >= 0.0) { return pow(x, y); }
+  let r = pow(-x, y);
+  if (y == round(y) && (i32(y) & 1) == 1) { return -r; }
+  if (y == round(y)) { return r; }
+  return nan_f32();
+}`,
+  gelu_tanh_grad: `fn gelu_tanh_grad(x: f32) -> f32 {
+  let k = ${SQRT_2_OVER_PI};
+  let t = tanh_safe(k * (x + ${GELU_TANH_C} * x * x * x));
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + ${3 * GELU_TANH_C} * x * x);
+}`,
+  silu_grad: `fn silu_grad(x: f32) -> f32 {
+  let s = 1.0 / (1.0 + exp(-x));
+  return s * (1.0 + x * (1.0 - s));
+}`,
+};
+
+const INPUT_NAMES = ['a', 'b', 'c'] as const;
+
+/**
+ * Parameter layout: n, then scalars, then offsets (output, then inputs), shape (rank), strides
+ * (output, then inputs; rank words each).
+ */
+function elementwiseWgsl(op: ElementwiseOp, rank: number, inDtypes: readonly DType[]): string {
+  const def: ElementwiseDef = ELEMENTWISE[op];
+  const nScalars = def.scalars ?? 0;
+  const arity = def.arity;
+  const offsetsAt = 1 + nScalars;
+  const shapeAt = offsetsAt + arity + 1;
+  const stridesAt = shapeAt + rank;
+  const helperNames = new Set<string>(def.helpers ?? []);
+  const functions: string[] = [];
+  for (const [name, code] of Object.entries(EXTRA_FUNCTIONS)) {
+    if (def.wgsl.includes(name)) {
+      if (code.includes('tanh_safe')) helperNames.add('tanhSafe');
+      if (code.includes('nan_f32')) functions.push(NAN_HELPER);
+      functions.push(code);
+    }
+  }
+  const helperCode = [...helperNames].map((h) => HELPERS[h as Helper]);
+  const outType = def.keepsDtype ? inDtypes[0]! : 'f32';
+  const loads = INPUT_NAMES.slice(0, arity).map((n) => (def.keepsDtype ? `  let ${n} = in_${n}[o${n}];` : `  let ${n} = f32(in_${n}[o${n}]);`));
+  const scalars = Array.from({ length: nScalars }, (_, k) => `  let s${k} = ${paramF32(1 + k)};`);
+  const body = [
+    '  if (i >= p[0]) { return; }',
+    stridedOffsets({ flat: 'i', rank, names: ['oout', ...INPUT_NAMES.slice(0, arity).map((n) => `o${n}`)], shapeAt, offsetsAt, stridesAt }),
+    ...loads,
+    ...scalars,
+    `  out[oout] = ${def.wgsl};`,
+  ].join('\n');
+  return [
+    header([
+      ...INPUT_NAMES.slice(0, arity).map((n, k) => ({ name: `in_${n}`, access: 'read' as const, type: inDtypes[k]! })),
+      { name: 'out', access: 'read_write', type: outType },
+    ]),
+    ...helperCode,
+    ...functions,
+    flatEntry(body),
+  ].join('\n\n');
+}
+
+/**
+ * Runs an elementwise op over views with NumPy broadcasting. The result is a new contiguous
+ * tensor of the broadcast shape, or is written into the view `into` (which must have that shape
+ * and not overlap the inputs).
+ */
+export function elementwise(
+  op: ElementwiseOp,
+  inputs: readonly GpuView[],
+  scalars: readonly number[] = [],
+  into?: GpuView,
+): KernelOutput {
+  const def: ElementwiseDef = ELEMENTWISE[op];
+  if (inputs.length !== def.arity) throw new Error(`${op}: expects ${def.arity} input(s), got ${inputs.length}`);
+  if (scalars.length !== (def.scalars ?? 0)) throw new Error(`${op}: expects ${def.scalars ?? 0} scalar(s), got ${scalars.length}`);
+  const shape = broadcastShapes(op, ...inputs.map((v) => v.shape));
+  const outDtype: DType = def.keepsDtype ? inputs[0]!.dtype : 'f32';
+  if (into && (into.dtype !== outDtype || into.shape.length !== shape.length || into.shape.some((d, i) => d !== shape[i]))) {
+    throw new Error(`${op}: destination ${into.dtype}${shapeToString(into.shape)} does not match the result ${outDtype}${shapeToString(shape)}`);
+  }
+  const out = into ? into.buffer : allocate(op, shape, outDtype);
+  const n = numel(shape);
+  if (n === 0) return { buffer: out, shape, dtype: outDtype };
+  const merged = coalesce(shape, [
+    into ? [...into.strides] : contiguousStrides(shape),
+    ...inputs.map((v) => broadcastStrides(v.shape, v.strides, shape)),
+  ]);
+  const rank = merged.shape.length;
+  const dtypes = inputs.map((v) => v.dtype);
+  const params = new Uint32Array(2 + scalars.length + def.arity + rank + (def.arity + 1) * rank);
+  let w = 0;
+  params[w++] = n;
+  for (const s of scalars) params[w++] = f32Bits(s);
+  params[w++] = into ? into.offset : 0;
+  for (const v of inputs) params[w++] = v.offset;
+  for (const d of merged.shape) params[w++] = d;
+  for (const s of merged.strides) for (const x of s) params[w++] = x;
+  runtime().dispatch({
+    key: `elementwise/${op}/r${rank}/${dtypes.join(',')}`,
+    wgsl: () => elementwiseWgsl(op, rank, dtypes),
+    bindings: [...inputs.map((v) => v.buffer), out],
+    params,
+    workgroups: workgroupsFor(n),
+  });
+  return { buffer: out, shape, dtype: outDtype };
+}

@@ -1,0 +1,37 @@
+/**
+ * Compiles each shader variant once. A variant is named by a key that encodes every template
+ * parameter, so the WGSL generator only runs on a cache miss.
+ */
+export class PipelineCache {
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private compiled = 0;
+
+  constructor(private readonly device: GPUDevice) {}
+
+  get(key: string, generateWgsl: () => string): GPUComputePipeline {
+    let pipeline = this.pipelines.get(key);
+    if (!pipeline) {
+      const code = generateWgsl();
+      const module = this.device.createShaderModule({ code, label: key });
+      pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+      this.pipelines.set(key, pipeline);
+      this.compiled++;
+    }
+    return pipeline;
+  }
+
+  /** Compiles with error reporting (for tests of the templates): rejects with the WGSL error. */
+  async compileChecked(key: string, code: string): Promise<void> {
+    const module = this.device.createShaderModule({ code, label: key });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error');
+    if (errors.length > 0) {
+      throw new Error(`WGSL for ${key} does not compile:\n${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join('\n')}`);
+    }
+    await this.device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  }
+
+  get size(): number {
+    return this.compiled;
+  }
+}

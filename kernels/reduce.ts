@@ -1,0 +1,126 @@
+/**
+ * Reductions over any set of axes (sum, mean, max, min, argmax, var), one template. Each
+ * invocation owns one output element and walks the reduced elements through their strides, so
+ * any view can be reduced without a copy.
+ */
+import { runtime } from './runtime.js';
+import { coalesce, numel, shapeToString } from './shape.js';
+import { allocate, f32Bits, type DType, type GpuView, type KernelOutput } from './view.js';
+import { flatEntry, header, NAN_HELPER, paramF32, stridedOffsets, workgroupsFor } from './wgsl/common.js';
+
+export type ReduceOp = 'sum' | 'mean' | 'max' | 'min' | 'argmax' | 'var';
+
+interface ReduceDef {
+  init: string;
+  /** Statement folding value `v` (at reduced index `j`) into the accumulator(s). */
+  step: string;
+  /** Expression for the result. */
+  result: string;
+  outDtype: DType;
+}
+
+/** `acc` accumulates; var uses Welford (mean `acc`, sum of squares `m2`) for stability. */
+const REDUCE: Record<ReduceOp, ReduceDef> = {
+  sum: { init: 'var acc = 0.0;', step: 'acc += v;', result: 'acc', outDtype: 'f32' },
+  mean: { init: 'var acc = 0.0;', step: 'acc += v;', result: 'acc / f32(p[1])', outDtype: 'f32' },
+  max: { init: 'var acc = -3.4028235e38; var nan = false;', step: 'if (v != v) { nan = true; } acc = max(acc, v);', result: 'select(acc, nan_f32(), nan)', outDtype: 'f32' },
+  min: { init: 'var acc = 3.4028235e38; var nan = false;', step: 'if (v != v) { nan = true; } acc = min(acc, v);', result: 'select(acc, nan_f32(), nan)', outDtype: 'f32' },
+  argmax: { init: 'var acc = -3.4028235e38; var best = 0u;', step: 'if (v > acc || j == 0u) { acc = v; best = j; }', result: 'i32(best)', outDtype: 'i32' },
+  var: {
+    init: 'var acc = 0.0; var m2 = 0.0;',
+    step: 'let d = v - acc; acc += d / f32(j + 1u); m2 += d * (v - acc);',
+    result: 'm2 / max(f32(p[1]) - correction, 0.0)',
+    outDtype: 'f32',
+  },
+};
+
+/**
+ * Parameter layout: nOut, nRed, correction (f32), offset, outShape (ro), redShape (rr),
+ * outStrides (ro), redStrides (rr).
+ */
+function reduceWgsl(op: ReduceOp, ro: number, rr: number, inType: DType): string {
+  const def = REDUCE[op];
+  const outShapeAt = 4;
+  const redShapeAt = outShapeAt + ro;
+  const outStridesAt = redShapeAt + rr;
+  const redStridesAt = outStridesAt + ro;
+  const body = [
+    '  if (i >= p[0]) { return; }',
+    `  let correction = ${paramF32(2)};`,
+    stridedOffsets({ flat: 'i', rank: ro, names: ['base'], shapeAt: outShapeAt, offsetsAt: 3, stridesAt: outStridesAt }),
+    `  ${def.init}`,
+    '  for (var j = 0u; j < p[1]; j++) {',
+    stridedOffsets({ flat: 'j', rank: rr, names: ['o'], shapeAt: redShapeAt, offsetsAt: null, stridesAt: redStridesAt, tag: 'r' }),
+    '    let v = f32(x[base + o]);',
+    `    ${def.step}`,
+    '  }',
+    `  out[i] = ${def.result};`,
+  ].join('\n');
+  return [
+    header([
+      { name: 'x', access: 'read', type: inType },
+      { name: 'out', access: 'read_write', type: def.outDtype },
+    ]),
+    NAN_HELPER,
+    flatEntry(body),
+  ].join('\n\n');
+}
+
+/** Output shape of reducing `shape` over `axes`. */
+export function reducedShape(shape: readonly number[], axes: readonly number[], keepDim: boolean): number[] {
+  const set = new Set(axes);
+  const out: number[] = [];
+  shape.forEach((d, i) => {
+    if (!set.has(i)) out.push(d);
+    else if (keepDim) out.push(1);
+  });
+  return out;
+}
+
+/**
+ * Reduces `x` over `axes` (already normalised, unique). `correction` is var's divisor offset
+ * (0: population variance, 1: unbiased).
+ */
+export function reduce(op: ReduceOp, x: GpuView, axes: readonly number[], keepDim: boolean, correction = 0): KernelOutput {
+  const def = REDUCE[op];
+  const axisSet = new Set(axes);
+  const outDims: number[] = [];
+  const outStrides: number[] = [];
+  const redDims: number[] = [];
+  const redStrides: number[] = [];
+  x.shape.forEach((d, i) => {
+    if (axisSet.has(i)) {
+      redDims.push(d);
+      redStrides.push(x.strides[i]!);
+    } else {
+      outDims.push(d);
+      outStrides.push(x.strides[i]!);
+    }
+  });
+  const shape = reducedShape(x.shape, axes, keepDim);
+  const nRed = numel(redDims);
+  if (nRed === 0 && (op === 'max' || op === 'min' || op === 'argmax')) {
+    throw new Error(`${op}: cannot reduce an empty dimension (shape ${shapeToString(x.shape)}, axes [${axes.join(', ')}])`);
+  }
+  const out = allocate(op, shape, def.outDtype);
+  const nOut = numel(outDims);
+  if (nOut === 0) return { buffer: out, shape, dtype: def.outDtype };
+  const kept = coalesce(outDims, [outStrides]);
+  const red = coalesce(redDims, [redStrides]);
+  const ro = kept.shape.length;
+  const rr = red.shape.length;
+  const params = new Uint32Array(4 + 2 * ro + 2 * rr);
+  params.set([nOut, nRed, f32Bits(correction), x.offset]);
+  params.set(kept.shape, 4);
+  params.set(red.shape, 4 + ro);
+  params.set(kept.strides[0]!, 4 + ro + rr);
+  params.set(red.strides[0]!, 4 + 2 * ro + rr);
+  runtime().dispatch({
+    key: `reduce/${op}/o${ro}/r${rr}/${x.dtype}`,
+    wgsl: () => reduceWgsl(op, ro, rr, x.dtype),
+    bindings: [x.buffer, out],
+    params,
+    workgroups: workgroupsFor(nOut),
+  });
+  return { buffer: out, shape, dtype: def.outDtype };
+}

@@ -1,0 +1,15 @@
+/**
+ * WebGPU usage flags as plain numbers (values fixed by the WebGPU spec). Dawn's node binding only
+ * defines the GPUBufferUsage/GPUMapMode globals once `create()` has run, which is too late for
+ * module-level constants.
+ */
+export const BufferUsage = {
+  MAP_READ: 0x0001,
+  MAP_WRITE: 0x0002,
+  COPY_SRC: 0x0004,
+  COPY_DST: 0x0008,
+  UNIFORM: 0x0040,
+  STORAGE: 0x0080,
+} as const;
+
+export const MapMode = { READ: 0x0001, WRITE: 0x0002 } as const;

@@ -1,0 +1,64 @@
+/**
+ * What a kernel sees of a tensor: a buffer, and how to walk it. Kernels never keep views; the
+ * autograd layer's Tensor implements this interface and owns the buffer's lifetime.
+ */
+import { runtime } from './runtime.js';
+import { numel, shapeToString, type Shape } from './shape.js';
+
+export type DType = 'f32' | 'i32';
+
+export const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, i32: 4 };
+
+export interface GpuView {
+  readonly buffer: GPUBuffer;
+  readonly shape: Shape;
+  /** Element strides; 0 for broadcast dimensions. */
+  readonly strides: readonly number[];
+  /** Element offset of index [0, ..., 0] in `buffer`. */
+  readonly offset: number;
+  readonly dtype: DType;
+}
+
+/** A freshly written, contiguous kernel result; the caller takes ownership of `buffer`. */
+export interface KernelOutput {
+  buffer: GPUBuffer;
+  shape: number[];
+  dtype: DType;
+}
+
+/** Allocates a pooled output buffer, refusing sizes one binding cannot address. */
+export function allocate(op: string, shape: Shape, dtype: DType): GPUBuffer {
+  const bytes = numel(shape) * BYTES_PER_ELEMENT[dtype];
+  const rt = runtime();
+  if (bytes > rt.maxBindingBytes) {
+    throw new Error(
+      `${op}: a ${dtype} tensor of shape ${shapeToString(shape)} needs ${bytes} bytes, more than one GPU binding ` +
+        `can address on this adapter (${rt.maxBindingBytes} bytes); split it (see docs/runtime.md)`,
+    );
+  }
+  return rt.pool.acquire(bytes);
+}
+
+/** Throws unless the view is addressable by one binding. */
+export function checkBindable(op: string, view: GpuView): void {
+  if (view.buffer.size > runtime().maxBindingBytes) {
+    throw new Error(`${op}: input buffer of ${view.buffer.size} bytes exceeds the adapter's binding limit`);
+  }
+}
+
+export function isContiguous(view: Pick<GpuView, 'shape' | 'strides'>): boolean {
+  let expected = 1;
+  for (let i = view.shape.length - 1; i >= 0; i--) {
+    const d = view.shape[i]!;
+    if (d !== 1 && view.strides[i] !== expected) return false;
+    expected *= d;
+  }
+  return true;
+}
+
+/** Bit-casts an f32 into the u32 parameter block. */
+const scratch = new DataView(new ArrayBuffer(4));
+export function f32Bits(value: number): number {
+  scratch.setFloat32(0, value, true);
+  return scratch.getUint32(0, true);
+}

@@ -1,0 +1,66 @@
+/**
+ * The result of an explanation, shaped exactly like the CLI's JSON contract (issue: LRP for
+ * transformers). Renderers and the JSON writer consume this type and nothing else.
+ */
+
+export type MethodName = 'gi' | 'cp-lrp' | 'attnlrp' | 'pa-lrp';
+
+/** How per-position relevance is aggregated over layers and PE parts. */
+export type PositionAggregation = 'signed' | 'abs';
+
+export interface TokenRelevance {
+  /** Position of the token in the input sequence (0-based). */
+  index: number;
+  /** Vocabulary id (ViT: the patch index, CLS = -1). */
+  id: number;
+  /** The token's text as the tokenizer decodes it (or `#<id>` without a tokenizer). */
+  text: string;
+  /** Relevance of the token embedding: sum over hidden dims of R(E_i). */
+  token: number;
+  /** Relevance of the position: sum over layers and PE parts of R(PE)_i, aggregated per `positionAggregation`. */
+  position: number;
+  /** token + position. */
+  total: number;
+}
+
+export interface ConservationReport {
+  /** Sum of all input relevance (tokens + signed positions). */
+  input: number;
+  /** The explained output (the target logit). */
+  output: number;
+  /** Relevance absorbed by biases and epsilon stabilisers (output - input when nothing else leaks). */
+  bias: number;
+  /** |input - output| / max(|output|, tiny). */
+  relativeError: number;
+}
+
+export interface LayerRelevance {
+  /** Layer or block name, e.g. `layers.0.attention`. */
+  name: string;
+  /** Total relevance entering the layer from above (at its output). */
+  in: number;
+  /** Total relevance leaving the layer downwards (at its inputs). */
+  out: number;
+}
+
+export interface Explanation {
+  method: MethodName;
+  target: number;
+  logit: number;
+  tokens: TokenRelevance[];
+  conservation: ConservationReport;
+  layers: LayerRelevance[];
+  /** Extra detail beyond the JSON contract: signed and |.| position relevance, per layer PE shares. */
+  details?: ExplanationDetails;
+}
+
+export interface ExplanationDetails {
+  positionAggregation: PositionAggregation;
+  /** Per token, position relevance summed with signs. */
+  positionSigned: number[];
+  /** Per token, position relevance summed as absolute values (the PA-LRP paper's aggregation). */
+  positionAbs: number[];
+  /** Per PE tensor (e.g. `layers.3.rotary.cos`, `embeddings.position`): relevance per position. */
+  positionalTensors: { name: string; relevance: number[] }[];
+  modelType: string;
+}
