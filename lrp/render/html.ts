@@ -1,0 +1,129 @@
+/**
+ * A self-contained HTML report of an explanation: inline CSS, no scripts, no external resources, so
+ * the file can be mailed, archived or opened offline and still look the same.
+ */
+import type { Explanation, TokenRelevance } from '../result.js';
+import { contrastingText, cssColor, explanationScale, relevanceColor } from './color.js';
+import { escapeMarkup } from './escape.js';
+import {
+  aggregationLabel,
+  displayToken,
+  formatNumber,
+  formatPercent,
+  formatRelevance,
+  headline,
+  signedPositionSum,
+  tokenSum,
+} from './format.js';
+
+const STYLE = `
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; background: #fff; }
+  h1 { font-size: 18px; margin: 0 0 4px; }
+  h2 { font-size: 15px; margin: 24px 0 8px; }
+  .meta { color: #555; margin: 0 0 16px; }
+  .heatmap { display: flex; flex-wrap: wrap; gap: 6px 3px; align-items: flex-start; }
+  .pair { display: inline-flex; flex-direction: column; }
+  .token { font: 14px/1.2 ui-monospace, monospace; white-space: pre; padding: 3px 4px;
+           border-radius: 3px 3px 0 0; }
+  .position { display: block; height: 8px; border-radius: 0 0 3px 3px;
+              border-top: 1px solid rgba(0, 0, 0, 0.15); }
+  .legend { display: flex; align-items: center; gap: 8px; margin: 16px 0 0; color: #555; }
+  .legend .bar { width: 240px; height: 12px; border: 1px solid #ccc;
+                 background: linear-gradient(to right, ${cssColor(relevanceColor(-1, 1))},
+                 ${cssColor(relevanceColor(0, 1))}, ${cssColor(relevanceColor(1, 1))}); }
+  table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+  th, td { padding: 2px 10px; border-bottom: 1px solid #eee; text-align: right; }
+  th:first-child, td:first-child { text-align: left; }
+`;
+
+function tokenTitle(t: TokenRelevance): string {
+  return (
+    `#${t.index} ${JSON.stringify(t.text)} (id ${t.id}) · token ${formatRelevance(t.token)} · ` +
+    `position ${formatRelevance(t.position)} · total ${formatRelevance(t.total)}`
+  );
+}
+
+function tokenPair(t: TokenRelevance, scale: number): string {
+  const background = relevanceColor(t.token, scale);
+  const text = contrastingText(background);
+  const title = escapeMarkup(tokenTitle(t));
+  return (
+    `<span class="pair">` +
+    `<span class="token" data-index="${t.index}" data-id="${t.id}" data-token="${t.token}" ` +
+    `data-position="${t.position}" data-total="${t.total}" title="${title}" ` +
+    `style="background-color: ${cssColor(background)}; color: ${cssColor(text)}">` +
+    `${escapeMarkup(displayToken(t.text))}</span>` +
+    `<span class="position" data-index="${t.index}" data-position="${t.position}" title="${title}" ` +
+    `style="background-color: ${cssColor(relevanceColor(t.position, scale))}"></span>` +
+    `</span>`
+  );
+}
+
+function row(cells: string[], header = false): string {
+  const tag = header ? 'th' : 'td';
+  return `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join('')}</tr>`;
+}
+
+function conservationTable(e: Explanation): string {
+  const c = e.conservation;
+  const rows = [
+    ['Σ token relevance', formatNumber(tokenSum(e))],
+    ['Σ position relevance (signed)', formatNumber(signedPositionSum(e))],
+    ['input (tokens + signed positions)', formatNumber(c.input)],
+    ['output (target logit)', formatNumber(c.output)],
+    ['absorbed by biases and ε', formatNumber(c.bias)],
+    ['relative error |input − output| / |output|', formatPercent(c.relativeError)],
+  ];
+  return `<table class="conservation">${rows.map((r) => row(r.map(escapeMarkup))).join('')}</table>`;
+}
+
+function layerTable(e: Explanation): string {
+  if (e.layers.length === 0) return '<p>No per-layer relevance was recorded.</p>';
+  const body = e.layers.map((l) =>
+    row([l.name, formatNumber(l.in), formatNumber(l.out), formatRelevance(l.out - l.in)].map(escapeMarkup)),
+  );
+  return (
+    `<table class="layers">${row(['layer', 'in (at its output)', 'out (at its inputs)', 'out − in'], true)}` +
+    `${body.join('')}</table>`
+  );
+}
+
+function positionalTable(e: Explanation): string {
+  const tensors = e.details?.positionalTensors ?? [];
+  if (tensors.length === 0) return '';
+  const body = tensors.map((p) =>
+    row([p.name, formatNumber(p.relevance.reduce((s, v) => s + v, 0))].map(escapeMarkup)),
+  );
+  return (
+    `<h2>Positional tensors</h2>` +
+    `<table class="positional">${row(['tensor', 'Σ relevance'], true)}${body.join('')}</table>`
+  );
+}
+
+export function renderHtml(e: Explanation): string {
+  const scale = explanationScale(e);
+  const title = `transformer-lrp · ${headline(e)}`;
+  const meta = [e.details?.modelType, aggregationLabel(e)].filter((s): s is string => s !== undefined && s !== '');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${escapeMarkup(title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<h1>${escapeMarkup(title)}</h1>
+<p class="meta">${meta.map(escapeMarkup).join(' · ')}</p>
+<div class="heatmap">${e.tokens.map((t) => tokenPair(t, scale)).join('')}</div>
+<div class="legend"><span>${escapeMarkup(formatRelevance(-scale))}</span><span class="bar"></span>` +
+    `<span>${escapeMarkup(formatRelevance(scale))}</span>` +
+    `<span>token relevance above, position relevance in the strip below each token</span></div>
+<h2>Conservation</h2>
+${conservationTable(e)}
+<h2>Relevance per layer</h2>
+${layerTable(e)}
+${positionalTable(e)}
+</body>
+</html>
+`;
+}
