@@ -1,0 +1,216 @@
+import { describe, expect, it } from 'vitest';
+import {
+  relevanceColor,
+  relevanceScale,
+  renderAnsi,
+  renderHtml,
+  renderSvg,
+  type Rgb,
+} from '../lrp/render/index.js';
+import { escapeMarkup } from '../lrp/render/escape.js';
+import { displayToken } from '../lrp/render/format.js';
+import { sampleExplanation } from './helpers/sample-explanation.js';
+
+const ESC = '\x1b';
+
+/**
+ * Just enough of an XML checker for the SVG: balanced, properly nested tags, quoted attributes,
+ * only the predefined or numeric entities, one root element. Returns a problem or null.
+ */
+function xmlProblem(xml: string): string | null {
+  const body = xml.replace(/^<\?xml[^?]*\?>\s*/, '');
+  const stack: string[] = [];
+  let roots = 0;
+  const markup = /<!--[\s\S]*?-->|<(\/?)([A-Za-z_][\w:.-]*)((?:\s+[A-Za-z_][\w:.-]*\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*(\/?)>|([^<]+)|(<)/g;
+  for (const m of body.matchAll(markup)) {
+    const [whole, closing, name, attrs, selfClosing, text, strayLt] = m;
+    if (strayLt !== undefined) return `unparseable markup at ${m.index}: ${body.slice(m.index, m.index + 40)}`;
+    if (whole.startsWith('<!--')) continue;
+    const chars = text ?? attrs ?? '';
+    const badEntity = chars.match(/&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/);
+    if (badEntity) return `bad entity near ${m.index}`;
+    if (text !== undefined) {
+      if (stack.length === 0 && text.trim() !== '') return 'text outside the root element';
+      continue;
+    }
+    if (closing) {
+      if (stack.pop() !== name) return `mismatched </${name}>`;
+    } else {
+      if (stack.length === 0) roots += 1;
+      if (!selfClosing) stack.push(name!);
+    }
+  }
+  if (stack.length > 0) return `unclosed <${stack.join('>, <')}>`;
+  return roots === 1 ? null : `${roots} root elements`;
+}
+
+function parseRgb(css: string): Rgb {
+  const m = css.match(/rgb\((\d+), (\d+), (\d+)\)/);
+  if (!m) throw new Error(`not an rgb() colour: ${css}`);
+  return { r: Number(m[1]), g: Number(m[2]), b: Number(m[3]) };
+}
+
+const reddish = (c: Rgb) => c.r > c.b + 30;
+const bluish = (c: Rgb) => c.b > c.r + 30;
+
+describe('colour scale', () => {
+  it('is white at zero, red for positive and blue for negative relevance', () => {
+    expect(relevanceColor(0, 2)).toEqual({ r: 255, g: 255, b: 255 });
+    expect(reddish(relevanceColor(1, 2))).toBe(true);
+    expect(bluish(relevanceColor(-1, 2))).toBe(true);
+  });
+
+  it('grows more intense with |R| and saturates at the scale', () => {
+    const half = relevanceColor(1, 2);
+    const full = relevanceColor(2, 2);
+    expect(full.g).toBeLessThan(half.g);
+    expect(relevanceColor(5, 2)).toEqual(full);
+  });
+
+  it('ignores values that are not finite when finding the scale', () => {
+    expect(relevanceScale([1, -3, Number.NaN, Number.POSITIVE_INFINITY])).toBe(3);
+    expect(relevanceScale([])).toBe(0);
+    expect(relevanceColor(1, 0)).toEqual({ r: 255, g: 255, b: 255 });
+  });
+});
+
+describe('escaping', () => {
+  it('escapes markup characters and replaces characters XML forbids', () => {
+    expect(escapeMarkup(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+    expect(escapeMarkup('a\u0001b\uD800c')).toBe('a\uFFFDb\uFFFDc');
+    expect(escapeMarkup('😀')).toBe('😀');
+  });
+
+  it('makes control characters in token text visible', () => {
+    expect(displayToken('\n')).toBe('⏎');
+    expect(displayToken(`${ESC}[31m`)).toBe('␛[31m');
+    expect(displayToken('')).toBe('∅');
+  });
+});
+
+describe('renderAnsi', () => {
+  const e = sampleExplanation();
+
+  it('writes a header with method, target, logit and the conservation line', () => {
+    const out = renderAnsi(e, { color: false });
+    const [title, conservation] = out.split('\n');
+    expect(title).toContain('pa-lrp');
+    expect(title).toContain('target 29871');
+    expect(title).toContain('logit 1.25');
+    expect(conservation).toMatch(/^conservation: input .* vs output 1\.25 · bias\/ε .* relative error/);
+  });
+
+  it('shows every token with its token and position relevance', () => {
+    const out = renderAnsi(e, { color: false });
+    for (const t of e.tokens) {
+      const row = out.split('\n').find((l) => l.trimStart().startsWith(`${t.index} `));
+      expect(row, `row of token ${t.index}`).toBeDefined();
+      expect(row).toContain(displayToken(t.text).slice(0, 10));
+    }
+    expect(out).toContain('+2.5');
+    expect(out).toContain('-1.75');
+    expect(out).toContain('-0.6');
+  });
+
+  it('emits no escape sequences without colour, even for a token that contains one', () => {
+    expect(renderAnsi(e, { color: false })).not.toContain(ESC);
+    expect(renderAnsi(e, { color: false, layout: 'inline' })).not.toContain(ESC);
+  });
+
+  it('paints positive relevance red and negative blue with truecolor backgrounds', () => {
+    const out = renderAnsi(e, { color: true });
+    const backgroundBefore = (needle: string): Rgb => {
+      const at = out.indexOf(needle);
+      const escapes = [...out.slice(0, at).matchAll(/\x1b\[48;2;(\d+);(\d+);(\d+)m/g)];
+      const last = escapes[escapes.length - 1]!;
+      return { r: Number(last[1]), g: Number(last[2]), b: Number(last[3]) };
+    };
+    expect(reddish(backgroundBefore('+2.5'))).toBe(true);
+    expect(bluish(backgroundBefore('-1.75'))).toBe(true);
+    // The ESC byte inside a token is shown, not executed: the only ESC bytes are our own SGR codes.
+    expect(out.replace(/\x1b\[[0-9;]*m/g, '')).not.toContain(ESC);
+  });
+
+  it('wraps the inline layout to the requested width', () => {
+    const out = renderAnsi(e, { color: false, layout: 'inline', width: 40 });
+    const body = out.split('\n\n')[1]!.trimEnd().split('\n');
+    expect(body.length).toBeGreaterThan(1);
+    for (const line of body) expect(Array.from(line).length).toBeLessThanOrEqual(40);
+    expect(out).toContain('quick⟨+2.5|+0.2⟩');
+  });
+});
+
+describe('renderHtml', () => {
+  const e = sampleExplanation();
+  const html = renderHtml(e);
+
+  it('is one self-contained document with no scripts and no external resources', () => {
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).not.toMatch(/<script|<link|\bsrc=|\bhref=|@import|url\(/i);
+  });
+
+  it('escapes token text everywhere it appears', () => {
+    expect(html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;');
+    expect(html).not.toContain('<script>alert');
+    expect(html).toContain('&lt;s&gt;');
+  });
+
+  it('has one token span per token carrying its numbers', () => {
+    const spans = [...html.matchAll(/<span class="token" ([^>]*)>/g)];
+    expect(spans).toHaveLength(e.tokens.length);
+    spans.forEach((m, i) => {
+      const attr = (name: string) => m[1]!.match(new RegExp(`${name}="([^"]*)"`))![1];
+      const t = e.tokens[i]!;
+      expect(Number(attr('data-index'))).toBe(t.index);
+      expect(Number(attr('data-id'))).toBe(t.id);
+      expect(Number(attr('data-token'))).toBe(t.token);
+      expect(Number(attr('data-position'))).toBe(t.position);
+      expect(Number(attr('data-total'))).toBe(t.total);
+    });
+  });
+
+  it('colours a positive token red and a negative token blue', () => {
+    const style = (index: number) =>
+      parseRgb(html.match(new RegExp(`class="token" data-index="${index}"[^>]*background-color: (rgb\\([^)]*\\))`))![1]!);
+    expect(reddish(style(2))).toBe(true);
+    expect(bluish(style(3))).toBe(true);
+  });
+
+  it('includes the conservation report and one table row per layer', () => {
+    expect(html).toContain('Conservation');
+    expect(html).toContain('absorbed by biases and ε');
+    for (const l of e.layers) expect(html).toContain(`<td>${l.name}</td>`);
+  });
+});
+
+describe('renderSvg', () => {
+  const e = sampleExplanation();
+  const svg = renderSvg(e);
+
+  it('is well-formed standalone SVG', () => {
+    expect(svg.startsWith('<?xml')).toBe(true);
+    expect(svg).toContain('xmlns="http://www.w3.org/2000/svg"');
+    expect(xmlProblem(svg)).toBeNull();
+  });
+
+  it('the well-formedness check catches broken markup', () => {
+    expect(xmlProblem('<svg><text>a < b</text></svg>')).not.toBeNull();
+    expect(xmlProblem('<svg><g></svg>')).not.toBeNull();
+    expect(xmlProblem('<svg><text>&nbsp;</text></svg>')).not.toBeNull();
+  });
+
+  it('draws a token cell and a position cell for every token, with escaped labels', () => {
+    expect(svg.match(/<g class="token"/g)).toHaveLength(e.tokens.length);
+    expect(svg.match(/<rect class="position"/g)).toHaveLength(e.tokens.length);
+    expect(svg).toContain('&lt;script&gt;');
+    expect(svg).not.toContain('<script');
+    expect(svg).toContain('>token</text>');
+    expect(svg).toContain('>position</text>');
+  });
+
+  it('stays well-formed with no tokens at all', () => {
+    const empty = { ...e, tokens: [] };
+    expect(xmlProblem(renderSvg(empty))).toBeNull();
+    expect(renderHtml(empty)).toContain('<div class="heatmap"></div>');
+  });
+});
