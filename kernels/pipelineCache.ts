@@ -20,15 +20,33 @@ export class PipelineCache {
     return pipeline;
   }
 
-  /** Compiles with error reporting (for tests of the templates): rejects with the WGSL error. */
+  /**
+   * Compiles with error reporting (for tests of the templates): rejects with the WGSL error.
+   * The work runs inside validation error scopes, so an error reported here is not reported a
+   * second time by the runtime's `uncapturederror` listener at some unrelated later read.
+   */
   async compileChecked(key: string, code: string): Promise<void> {
+    this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code, label: key });
+    const moduleError = this.device.popErrorScope();
     const info = await module.getCompilationInfo();
+    const scopedModule = await moduleError;
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length > 0) {
       throw new Error(`WGSL for ${key} does not compile:\n${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join('\n')}`);
     }
-    await this.device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+    if (scopedModule) throw new Error(`WGSL for ${key} does not compile:\n${scopedModule.message}`);
+    this.device.pushErrorScope('validation');
+    const pipeline = this.device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+    const pipelineError = this.device.popErrorScope();
+    try {
+      await pipeline;
+    } catch (error) {
+      await pipelineError;
+      throw new Error(`WGSL for ${key} compiles but makes no pipeline: ${(error as Error).message}`);
+    }
+    const scoped = await pipelineError;
+    if (scoped) throw new Error(`WGSL for ${key} compiles but makes no pipeline: ${scoped.message}`);
   }
 
   get size(): number {
