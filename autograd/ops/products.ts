@@ -1,0 +1,28 @@
+/**
+ * Named elementwise products. `gatedProduct(act(gate), up)` computes the same as `mul`, but under
+ * its own op name, so explanation methods can give the gate of a gated MLP its own rule (CP-LRP
+ * detaches the gate; AttnLRP splits relevance uniformly) without touching other products.
+ */
+import { elementwise } from '../../kernels/elementwise.js';
+import { defineOp } from '../op.js';
+import type { Tensor } from '../tensor.js';
+import { mul } from './elementwise.js';
+import { sumToShape } from './reduce.js';
+import { wrap } from './wrap.js';
+
+const gatedProductOp = defineOp<undefined>({
+  name: 'gatedProduct',
+  forward: ([gate, up]) => wrap(elementwise('mul', [gate!, up!])),
+  backward: (ctx, g) => {
+    const [gate, up] = ctx.inputs as [Tensor, Tensor];
+    return [
+      ctx.needsGrad[0] ? sumToShape(mul(g, up), gate.shape) : null,
+      ctx.needsGrad[1] ? sumToShape(mul(g, gate), up.shape) : null,
+    ];
+  },
+});
+
+/** gate ⊙ up, as the op `gatedProduct`. */
+export function gatedProduct(gate: Tensor, up: Tensor): Tensor {
+  return gatedProductOp([gate, up], undefined);
+}

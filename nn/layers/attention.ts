@@ -1,0 +1,94 @@
+/**
+ * Multi-head self-attention with grouped-query heads. Queries are grouped as
+ * [B, Hkv, G, T, D] so keys and values [B, Hkv, 1, S, D] broadcast over the G query heads that
+ * share them, without copying. The products and the softmax are the named ops LRP rules target.
+ */
+import { add } from '../../autograd/ops/elementwise.js';
+import { attentionContext, attentionScores } from '../../autograd/ops/matmul.js';
+import { softmax } from '../../autograd/ops/softmax.js';
+import { permute, reshape, slice, unsqueeze } from '../../autograd/ops/view.js';
+import type { Tensor } from '../../autograd/tensor.js';
+import { Module } from '../module.js';
+import { Linear } from './linear.js';
+
+export interface AttentionShape {
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+/** Checkpoint names of the projections, relative to the attention module's prefix. */
+export type ProjectionNames = { q: string; k: string; v: string; o: string } | { qkv: string; o: string };
+
+export interface AttentionOptions {
+  names: ProjectionNames;
+  qkvBias: boolean;
+  outBias: boolean;
+  conv1d?: boolean;
+}
+
+/** Rotates queries and keys by position (rotary embeddings); called with per-layer tables. */
+export type PositionRotation = (q: Tensor, k: Tensor) => { q: Tensor; k: Tensor };
+
+export class SelfAttention extends Module {
+  readonly q: Linear | null = null;
+  readonly k: Linear | null = null;
+  readonly v: Linear | null = null;
+  readonly qkv: Linear | null = null;
+  readonly o: Linear;
+
+  constructor(prefix: string, readonly shape: AttentionShape, options: AttentionOptions) {
+    super(prefix);
+    const { hidden, heads, kvHeads, headDim } = shape;
+    if (heads % kvHeads !== 0) throw new Error(`${prefix}: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
+    const bias = { bias: options.qkvBias, conv1d: options.conv1d ?? false };
+    const names = options.names;
+    if ('qkv' in names) {
+      this.qkv = this.child(new Linear(this.join(names.qkv), hidden, (heads + 2 * kvHeads) * headDim, bias));
+    } else {
+      this.q = this.child(new Linear(this.join(names.q), hidden, heads * headDim, bias));
+      this.k = this.child(new Linear(this.join(names.k), hidden, kvHeads * headDim, bias));
+      this.v = this.child(new Linear(this.join(names.v), hidden, kvHeads * headDim, bias));
+    }
+    this.o = this.child(new Linear(this.join(names.o), heads * headDim, hidden, { bias: options.outBias, conv1d: options.conv1d ?? false }));
+  }
+
+  /**
+   * @param x [B, T, hidden]
+   * @param mask additive mask broadcastable to [B, 1, T, S] (HF layout), or null
+   * @param rotate rotary position rotation of q and k, or null for additive-PE models
+   */
+  forward(x: Tensor, mask: Tensor | null, rotate: PositionRotation | null): Tensor {
+    const { heads, kvHeads, headDim } = this.shape;
+    const [B, T] = x.shape as [number, number];
+    let q: Tensor;
+    let k: Tensor;
+    let v: Tensor;
+    if (this.qkv) {
+      const fused = this.qkv.forward(x);
+      q = slice(fused, -1, 0, heads * headDim);
+      k = slice(fused, -1, heads * headDim, (heads + kvHeads) * headDim);
+      v = slice(fused, -1, (heads + kvHeads) * headDim);
+    } else {
+      q = this.q!.forward(x);
+      k = this.k!.forward(x);
+      v = this.v!.forward(x);
+    }
+    // [B, T, H·D] → [B, H, T, D]
+    q = permute(reshape(q, [B, T, heads, headDim]), [0, 2, 1, 3]);
+    k = permute(reshape(k, [B, T, kvHeads, headDim]), [0, 2, 1, 3]);
+    v = permute(reshape(v, [B, T, kvHeads, headDim]), [0, 2, 1, 3]);
+    if (rotate) ({ q, k } = rotate(q, k));
+    const groups = heads / kvHeads;
+    const q5 = reshape(q, [B, kvHeads, groups, T, headDim]);
+    const k5 = unsqueeze(k, 2);
+    const v5 = unsqueeze(v, 2);
+    let scores = attentionScores(q5, k5, 1 / Math.sqrt(headDim));
+    if (mask) scores = add(scores, unsqueeze(mask, 2));
+    const probs = softmax(scores);
+    const context = attentionContext(probs, v5); // [B, Hkv, G, T, D]
+    const merged = reshape(permute(reshape(context, [B, heads, T, headDim]), [0, 2, 1, 3]), [B, T, heads * headDim]);
+    return this.o.forward(merged);
+  }
+}

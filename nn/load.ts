@@ -1,0 +1,123 @@
+/**
+ * loadModel(dir): config.json + safetensors (single or sharded) → a model on the GPU. Everything
+ * is validated before the first upload (names, shapes, dtypes), and a failure during upload
+ * releases what was uploaded: nothing half-loaded is ever returned.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { initRuntime } from '../kernels/runtime.js';
+import { Tensor } from '../autograd/tensor.js';
+import { ConfigReader, type JsonObject } from './config.js';
+import { familyOf } from './models/registry.js';
+import type { TransformerModel } from './models/types.js';
+import type { Parameter } from './module.js';
+import { readCheckpoint, type CheckpointTensorInfo } from './safetensors.js';
+
+export interface LoadOptions {
+  /** Called after each tensor is uploaded. */
+  onProgress?: (loadedBytes: number, totalBytes: number, tensor: string) => void;
+}
+
+const WEIGHT_DTYPES = new Set(['F32', 'F16', 'BF16']);
+
+export async function readConfig(dir: string): Promise<ConfigReader> {
+  const path = join(dir, 'config.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new Error(`${path}: cannot read the model's config.json`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${path}: must hold a JSON object`);
+  return new ConfigReader(raw as JsonObject, path);
+}
+
+/** Builds the model's module tree from config.json alone (no weights). */
+export function buildModel(config: ConfigReader): TransformerModel {
+  const modelType = config.string('model_type');
+  return familyOf(modelType, 'config.json').build(config);
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
+  return out;
+}
+
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<TransformerModel> {
+  const config = await readConfig(dir);
+  const modelType = config.string('model_type');
+  const family = familyOf(modelType, join(dir, 'config.json'));
+  const model = family.build(config);
+  const checkpoint = await readCheckpoint(dir);
+
+  // Match every parameter with a checkpoint tensor (the base-model prefix may be absent).
+  const params = model.parameters();
+  const unique = [...new Map(params.map((p) => [p.name, p])).values()];
+  const plan: { param: Parameter; info: CheckpointTensorInfo }[] = [];
+  const used = new Set<string>();
+  const missing: string[] = [];
+  for (const param of unique) {
+    const stripped = param.name.startsWith(`${family.basePrefix}.`) ? param.name.slice(family.basePrefix.length + 1) : null;
+    const info = checkpoint.tensors.get(param.name) ?? (stripped !== null ? checkpoint.tensors.get(stripped) : undefined);
+    if (!info) {
+      missing.push(param.name);
+      continue;
+    }
+    used.add(info.name);
+    const want = param.spec.transposeOnLoad ? [...param.spec.shape].reverse() : param.spec.shape;
+    if (!sameDims(info.shape, want)) {
+      throw new Error(`${dir}: tensor ${info.name} has shape [${info.shape.join(', ')}], but config.json implies [${want.join(', ')}]`);
+    }
+    if (!WEIGHT_DTYPES.has(info.dtype)) throw new Error(`${dir}: tensor ${info.name} has dtype ${info.dtype}; weights must be F32, F16 or BF16`);
+    plan.push({ param, info });
+  }
+  if (missing.length > 0) {
+    throw new Error(`${dir}: ${missing.length} tensor(s) missing from the checkpoint: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+  }
+  const extra = [...checkpoint.tensors.keys()].filter((name) => !used.has(name) && !family.ignored.some((re) => re.test(name)));
+  if (extra.length > 0) {
+    throw new Error(`${dir}: ${extra.length} unexpected tensor(s) in the checkpoint: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`);
+  }
+
+  const rt = await initRuntime();
+  const totalBytes = plan.reduce((n, { param }) => n + param.spec.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  let loadedBytes = 0;
+  try {
+    for (const { param, info } of plan) {
+      let data = await checkpoint.getFloat32(info.name);
+      const shape = param.spec.shape;
+      if (param.spec.transposeOnLoad) data = transpose2d(data, info.shape[0]!, info.shape[1]!);
+      const bytes = data.length * 4;
+      if (bytes > rt.maxBindingBytes && shape.length === 2) {
+        // Too large for one binding: split into row blocks (see Parameter.rowShards).
+        const cols = shape[1]!;
+        const rowsPerBlock = Math.floor(rt.maxBindingBytes / (cols * 4));
+        const blocks: Tensor[] = [];
+        for (let r = 0; r < shape[0]!; r += rowsPerBlock) {
+          const rows = Math.min(rowsPerBlock, shape[0]! - r);
+          blocks.push(Tensor.fromArray(data.subarray(r * cols, (r + rows) * cols), [rows, cols]));
+        }
+        param.setShards(blocks);
+      } else {
+        param.set(Tensor.fromArray(data, shape));
+      }
+      loadedBytes += bytes;
+      options.onProgress?.(loadedBytes, totalBytes, info.name);
+    }
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  return model;
+}

@@ -1,0 +1,103 @@
+/**
+ * GPT2LMHeadModel: learned absolute positions (or sinusoidal ones with the config flag
+ * `"position_embedding_type": "sinusoidal"`), pre-LayerNorm blocks, fused Conv1D q/k/v,
+ * GELU (tanh form) MLP, LM head tied to the token embedding.
+ */
+import { add } from '../../autograd/ops/elementwise.js';
+import { slice, squeeze } from '../../autograd/ops/view.js';
+import type { Tensor } from '../../autograd/tensor.js';
+import { ConfigReader } from '../config.js';
+import { SelfAttention } from '../layers/attention.js';
+import { Embedding } from '../layers/embedding.js';
+import { ACTIVATIONS, GeluMlp, type Activation } from '../layers/mlp.js';
+import { LayerNorm } from '../layers/norm.js';
+import { Module, type Parameter } from '../module.js';
+import { LearnedPositions } from '../positional/learned.js';
+import { SinusoidalPositions } from '../positional/sinusoidal.js';
+import { tap } from '../taps.js';
+import { lmHead } from './head.js';
+import { attentionMask } from './masks.js';
+import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
+
+class Gpt2Block extends Module {
+  readonly ln1: LayerNorm;
+  readonly attention: SelfAttention;
+  readonly ln2: LayerNorm;
+  readonly mlp: GeluMlp;
+
+  constructor(prefix: string, hidden: number, heads: number, inner: number, eps: number, activation: Activation) {
+    super(prefix);
+    this.ln1 = this.child(new LayerNorm(this.join('ln_1'), hidden, eps));
+    this.attention = this.child(
+      new SelfAttention(this.join('attn'), { hidden, heads, kvHeads: heads, headDim: hidden / heads }, {
+        names: { qkv: 'c_attn', o: 'c_proj' },
+        qkvBias: true,
+        outBias: true,
+        conv1d: true,
+      }),
+    );
+    this.ln2 = this.child(new LayerNorm(this.join('ln_2'), hidden, eps));
+    this.mlp = this.child(new GeluMlp(this.join('mlp'), { fc: 'c_fc', proj: 'c_proj' }, hidden, inner, activation, { conv1d: true }));
+  }
+}
+
+export class GPT2LMHeadModel extends Module implements TransformerModel {
+  readonly info: ModelInfo;
+  readonly wte: Embedding;
+  readonly wpe: LearnedPositions | SinusoidalPositions;
+  readonly blocks: Gpt2Block[];
+  readonly lnF: LayerNorm;
+  readonly lmHeadWeight: Parameter;
+
+  constructor(r: ConfigReader) {
+    super('');
+    const vocab = r.positiveInt('vocab_size');
+    const hidden = r.positiveInt('n_embd');
+    const layers = r.positiveInt('n_layer');
+    const heads = r.positiveInt('n_head');
+    if (hidden % heads !== 0) throw new Error(`config.json: n_embd ${hidden} is not divisible by n_head ${heads}`);
+    const maxPositions = r.positiveInt('n_positions', 1024);
+    const inner = r.has('n_inner') ? r.positiveInt('n_inner') : 4 * hidden;
+    const eps = r.number('layer_norm_epsilon', 1e-5);
+    const activation = r.oneOf('activation_function', ACTIVATIONS, 'gelu_new');
+    const positional = r.oneOf('position_embedding_type', ['absolute', 'learned', 'sinusoidal'] as const, 'absolute');
+    if (!r.bool('tie_word_embeddings', true)) throw new Error('config.json: GPT-2 with untied word embeddings is not supported');
+    this.info = {
+      modelType: 'gpt2',
+      architecture: 'GPT2LMHeadModel',
+      kind: 'causal-lm',
+      positional: positional === 'sinusoidal' ? 'sinusoidal' : 'learned',
+      vocabSize: vocab,
+      hidden,
+      layers,
+      heads,
+      kvHeads: heads,
+      maxPositions,
+    };
+    const prefix = 'transformer';
+    this.wte = this.child(new Embedding(`${prefix}.wte`, vocab, hidden));
+    this.wpe = positional === 'sinusoidal' ? new SinusoidalPositions(maxPositions, hidden) : this.child(new LearnedPositions(`${prefix}.wpe`, maxPositions, hidden));
+    this.blocks = Array.from({ length: layers }, (_, i) => this.child(new Gpt2Block(`${prefix}.h.${i}`, hidden, heads, inner, eps, activation)));
+    this.lnF = this.child(new LayerNorm(`${prefix}.ln_f`, hidden, eps));
+    this.lmHeadWeight = this.wte.weight;
+  }
+
+  forward(input: ModelInput, options: ForwardOptions = {}): Tensor {
+    const [B, T] = textShape(input, this.info.architecture);
+    const tokens = tap('token', 'embeddings.token', this.wte.forward(input.ids!.flat(), [B, T]));
+    const positions = tap('position', 'embeddings.position', this.wpe.positions(T));
+    let x = add(tokens, positions);
+    const mask = attentionMask(T, true, input.attentionMask);
+    this.blocks.forEach((block, i) => {
+      const name = `layers.${i}`;
+      x = tap('layer-input', name, x);
+      x = add(x, block.attention.forward(block.ln1.forward(x), mask, null));
+      x = add(x, block.mlp.forward(block.ln2.forward(x)));
+      x = tap('layer-output', name, x);
+    });
+    x = this.lnF.forward(x);
+    if (options.lastPositionOnly) x = slice(x, 1, T - 1, T);
+    const logits = lmHead(x, this.lmHeadWeight);
+    return options.lastPositionOnly ? squeeze(logits, 1) : logits;
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * LlamaForCausalLM, and the families that share its layout: Qwen2 (q/k/v biases) and Mistral.
+ * Pre-RMSNorm blocks, rotary positions (rotate-half), grouped-query attention, SwiGLU MLP.
+ */
+import { add } from '../../autograd/ops/elementwise.js';
+import { slice, squeeze } from '../../autograd/ops/view.js';
+import type { Tensor } from '../../autograd/tensor.js';
+import { ConfigReader } from '../config.js';
+import { Embedding } from '../layers/embedding.js';
+import { SelfAttention } from '../layers/attention.js';
+import { ACTIVATIONS, GatedMlp } from '../layers/mlp.js';
+import { RMSNorm } from '../layers/norm.js';
+import { Module, type Parameter } from '../module.js';
+import { RotaryEmbedding } from '../positional/rotary.js';
+import { tap } from '../taps.js';
+import { attentionMask } from './masks.js';
+import { lmHead } from './head.js';
+import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
+
+class LlamaBlock extends Module {
+  readonly inputNorm: RMSNorm;
+  readonly attention: SelfAttention;
+  readonly postNorm: RMSNorm;
+  readonly mlp: GatedMlp;
+
+  constructor(prefix: string, c: LlamaConfig) {
+    super(prefix);
+    this.inputNorm = this.child(new RMSNorm(this.join('input_layernorm'), c.hidden, c.eps));
+    this.attention = this.child(
+      new SelfAttention(this.join('self_attn'), c, {
+        names: { q: 'q_proj', k: 'k_proj', v: 'v_proj', o: 'o_proj' },
+        qkvBias: c.qkvBias,
+        outBias: false,
+      }),
+    );
+    this.postNorm = this.child(new RMSNorm(this.join('post_attention_layernorm'), c.hidden, c.eps));
+    this.mlp = this.child(new GatedMlp(this.join('mlp'), c.hidden, c.intermediate, c.activation, { bias: false }));
+  }
+}
+
+interface LlamaConfig {
+  vocabSize: number;
+  hidden: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  intermediate: number;
+  eps: number;
+  theta: number;
+  partialRotary: number;
+  maxPositions: number;
+  tied: boolean;
+  qkvBias: boolean;
+  activation: 'silu';
+}
+
+function readConfig(r: ConfigReader, modelType: string): LlamaConfig {
+  const hidden = r.positiveInt('hidden_size');
+  const heads = r.positiveInt('num_attention_heads');
+  if (r.has('rope_scaling')) throw new Error(`config.json: rope_scaling is not supported yet (${JSON.stringify(r.raw['rope_scaling'])})`);
+  const activation = r.oneOf('hidden_act', ACTIVATIONS, 'silu');
+  if (activation !== 'silu') throw new Error(`config.json: hidden_act "${activation}" is not supported for ${modelType} (silu expected)`);
+  return {
+    vocabSize: r.positiveInt('vocab_size'),
+    hidden,
+    layers: r.positiveInt('num_hidden_layers'),
+    heads,
+    kvHeads: r.positiveInt('num_key_value_heads', heads),
+    headDim: r.positiveInt('head_dim', hidden / heads),
+    intermediate: r.positiveInt('intermediate_size'),
+    eps: r.number('rms_norm_eps', 1e-6),
+    theta: r.number('rope_theta', 10000),
+    partialRotary: r.number('partial_rotary_factor', 1),
+    maxPositions: r.positiveInt('max_position_embeddings', 2048),
+    tied: r.bool('tie_word_embeddings', false),
+    qkvBias: modelType === 'qwen2' ? true : r.bool('attention_bias', false),
+    activation: 'silu',
+  };
+}
+
+export class LlamaForCausalLM extends Module implements TransformerModel {
+  readonly info: ModelInfo;
+  readonly embed: Embedding;
+  readonly blocks: LlamaBlock[];
+  readonly norm: RMSNorm;
+  readonly lmHead: Parameter;
+  readonly rotary: RotaryEmbedding;
+
+  constructor(r: ConfigReader, modelType: string) {
+    super('');
+    const c = readConfig(r, modelType);
+    this.info = {
+      modelType,
+      architecture: modelType === 'qwen2' ? 'Qwen2ForCausalLM' : modelType === 'mistral' ? 'MistralForCausalLM' : 'LlamaForCausalLM',
+      kind: 'causal-lm',
+      positional: 'rotary',
+      vocabSize: c.vocabSize,
+      hidden: c.hidden,
+      layers: c.layers,
+      heads: c.heads,
+      kvHeads: c.kvHeads,
+      maxPositions: c.maxPositions,
+    };
+    this.embed = this.child(new Embedding('model.embed_tokens', c.vocabSize, c.hidden));
+    this.blocks = Array.from({ length: c.layers }, (_, i) => this.child(new LlamaBlock(`model.layers.${i}`, c)));
+    this.norm = this.child(new RMSNorm('model.norm', c.hidden, c.eps));
+    this.lmHead = c.tied ? this.embed.weight : this.child(new Embedding('lm_head', c.vocabSize, c.hidden)).weight;
+    this.rotary = new RotaryEmbedding(c.headDim, c.theta, c.maxPositions, c.partialRotary);
+  }
+
+  forward(input: ModelInput, options: ForwardOptions = {}): Tensor {
+    const [B, T] = textShape(input, this.info.architecture);
+    let x = tap('token', 'embeddings.token', this.embed.forward(input.ids!.flat(), [B, T]));
+    const mask = attentionMask(T, true, input.attentionMask);
+    const tables = this.rotary.tables(T);
+    this.blocks.forEach((block, i) => {
+      const name = `layers.${i}`;
+      x = tap('layer-input', name, x);
+      const rotate = this.rotary.rotation(name, tables);
+      x = add(x, block.attention.forward(block.inputNorm.forward(x), mask, rotate));
+      x = add(x, block.mlp.forward(block.postNorm.forward(x)));
+      x = tap('layer-output', name, x);
+    });
+    x = this.norm.forward(x);
+    if (options.lastPositionOnly) x = slice(x, 1, T - 1, T);
+    const logits = lmHead(x, this.lmHead);
+    return options.lastPositionOnly ? squeeze(logits, 1) : logits;
+  }
+}

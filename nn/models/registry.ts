@@ -1,0 +1,30 @@
+/** model_type → family. Adding a family is one entry here plus its module file (docs/models.md). */
+import type { ConfigReader } from '../config.js';
+import { BertForSequenceClassification } from './bert.js';
+import { GPT2LMHeadModel } from './gpt2.js';
+import { LlamaForCausalLM } from './llama.js';
+import type { TransformerModel } from './types.js';
+import { ViTForImageClassification } from './vit.js';
+
+export interface Family {
+  build: (config: ConfigReader) => TransformerModel;
+  /** The prefix HF's base model uses; checkpoints saved from the base model lack it. */
+  basePrefix: string;
+  /** Checkpoint tensors that are buffers, not parameters, and are ignored (regular expressions). */
+  ignored: RegExp[];
+}
+
+export const FAMILIES: Readonly<Record<string, Family>> = {
+  llama: { build: (c) => new LlamaForCausalLM(c, 'llama'), basePrefix: 'model', ignored: [/\.rotary_emb\.inv_freq$/] },
+  mistral: { build: (c) => new LlamaForCausalLM(c, 'mistral'), basePrefix: 'model', ignored: [/\.rotary_emb\.inv_freq$/] },
+  qwen2: { build: (c) => new LlamaForCausalLM(c, 'qwen2'), basePrefix: 'model', ignored: [/\.rotary_emb\.inv_freq$/] },
+  gpt2: { build: (c) => new GPT2LMHeadModel(c), basePrefix: 'transformer', ignored: [/\.attn\.(masked_)?bias$/, /^lm_head\.weight$/] },
+  bert: { build: (c) => new BertForSequenceClassification(c), basePrefix: 'bert', ignored: [/position_ids$/] },
+  vit: { build: (c) => new ViTForImageClassification(c), basePrefix: 'vit', ignored: [] },
+};
+
+export function familyOf(modelType: string, source: string): Family {
+  const family = FAMILIES[modelType];
+  if (!family) throw new Error(`${source}: unknown model_type "${modelType}" (supported: ${Object.keys(FAMILIES).join(', ')})`);
+  return family;
+}

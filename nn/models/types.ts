@@ -1,0 +1,63 @@
+/** What every model family offers: a module tree with HF names, its description, and forward. */
+import type { Tensor } from '../../autograd/tensor.js';
+import type { Module } from '../module.js';
+
+export type ModelKind = 'causal-lm' | 'classifier';
+export type PositionalKind = 'learned' | 'sinusoidal' | 'rotary';
+
+export interface ModelInfo {
+  /** `model_type` from config.json (llama, qwen2, mistral, gpt2, bert, vit). */
+  modelType: string;
+  /** The HF architecture class this family implements. */
+  architecture: string;
+  kind: ModelKind;
+  positional: PositionalKind;
+  /** Vocabulary size (ViT: 0, its input is pixels). */
+  vocabSize: number;
+  hidden: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  maxPositions: number;
+  /** Classifiers: class count and names. */
+  numLabels?: number;
+  labels?: string[];
+  /** ViT: expected image side and channels. */
+  image?: { size: number; patch: number; channels: number };
+}
+
+export interface ModelInput {
+  /** Token ids, [B][T] with equal lengths. */
+  ids?: number[][];
+  /** BERT segment ids, [B][T]; zeros when omitted. */
+  tokenTypeIds?: number[][];
+  /** 1 = attend, 0 = padding, [B][T]; all ones when omitted. */
+  attentionMask?: number[][];
+  /** ViT pixels, normalised, [B, C, H, W] row-major. */
+  pixelValues?: { data: Float32Array; shape: [number, number, number, number] };
+}
+
+export interface ForwardOptions {
+  /** Causal LMs: compute logits of the last position only ([B, V]). */
+  lastPositionOnly?: boolean;
+}
+
+export interface TransformerModel extends Module {
+  readonly info: ModelInfo;
+  /** Causal LM: logits [B, T, V] (or [B, V]); classifier: [B, numLabels]. */
+  forward(input: ModelInput, options?: ForwardOptions): Tensor;
+}
+
+/** Validates token ids for a text model and returns [B, T]. */
+export function textShape(input: ModelInput, family: string): [number, number] {
+  const ids = input.ids;
+  if (!ids || ids.length === 0 || ids[0]!.length === 0) throw new Error(`${family}: the input is empty (no token ids)`);
+  const T = ids[0]!.length;
+  if (ids.some((row) => row.length !== T)) throw new Error(`${family}: every sequence of a batch must have the same length (pad them)`);
+  for (const [name, rows] of [['attentionMask', input.attentionMask], ['tokenTypeIds', input.tokenTypeIds]] as const) {
+    if (rows && (rows.length !== ids.length || rows.some((r) => r.length !== T))) {
+      throw new Error(`${family}: ${name} must have the same shape as ids [${ids.length}, ${T}]`);
+    }
+  }
+  return [ids.length, T];
+}

@@ -1,0 +1,101 @@
+/**
+ * Module: a node of the model tree with named parameters. Names are the Hugging Face checkpoint
+ * names, so loading is a lookup and errors can name the exact tensor.
+ */
+import type { Tensor } from '../autograd/tensor.js';
+
+/** How a checkpoint tensor maps onto a parameter. */
+export interface ParameterSpec {
+  /** Full HF name, e.g. `model.layers.0.self_attn.q_proj.weight`. */
+  name: string;
+  /** Shape the module uses. */
+  shape: number[];
+  /** GPT-2's Conv1D stores [in, out]; the module wants [out, in]: transpose on load. */
+  transposeOnLoad?: boolean;
+}
+
+export class Parameter {
+  private tensor: Tensor | null = null;
+  /** Row blocks of a matrix too large for one GPU binding (e.g. GPT-2's 50257×768 embedding). */
+  private shardList: Tensor[] | null = null;
+
+  constructor(readonly spec: ParameterSpec) {}
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get value(): Tensor {
+    if (this.shardList) throw new Error(`parameter ${this.spec.name} is split into row blocks: use rowShards()`);
+    if (!this.tensor) throw new Error(`parameter ${this.spec.name} is not loaded`);
+    return this.tensor;
+  }
+
+  get loaded(): boolean {
+    return this.tensor !== null || this.shardList !== null;
+  }
+
+  /** The parameter as row blocks (one block when it fits one binding). */
+  rowShards(): Tensor[] {
+    return this.shardList ?? [this.value];
+  }
+
+  setShards(shards: Tensor[]): void {
+    const rows = shards.reduce((n, t) => n + t.shape[0]!, 0);
+    const cols = this.spec.shape.slice(1);
+    if (rows !== this.spec.shape[0] || shards.some((t) => t.shape.slice(1).join() !== cols.join())) {
+      throw new Error(`parameter ${this.spec.name}: row blocks do not add up to [${this.spec.shape.join(', ')}]`);
+    }
+    this.dispose();
+    this.shardList = shards;
+  }
+
+  set(tensor: Tensor): void {
+    const want = this.spec.shape;
+    if (tensor.shape.length !== want.length || tensor.shape.some((d, i) => d !== want[i])) {
+      throw new Error(`parameter ${this.spec.name}: got shape [${tensor.shape.join(', ')}], expected [${want.join(', ')}]`);
+    }
+    this.tensor?.dispose();
+    this.tensor = tensor;
+  }
+
+  dispose(): void {
+    this.tensor?.dispose();
+    this.tensor = null;
+    for (const t of this.shardList ?? []) t.dispose();
+    this.shardList = null;
+  }
+}
+
+export abstract class Module {
+  private readonly ownParameters: Parameter[] = [];
+  private readonly children: Module[] = [];
+
+  /** @param prefix HF name prefix of this module, e.g. `model.layers.0.mlp` */
+  constructor(readonly prefix: string) {}
+
+  protected join(local: string): string {
+    return this.prefix ? `${this.prefix}.${local}` : local;
+  }
+
+  protected parameter(local: string, shape: number[], options: { transposeOnLoad?: boolean } = {}): Parameter {
+    const p = new Parameter({ name: this.join(local), shape, ...options });
+    this.ownParameters.push(p);
+    return p;
+  }
+
+  protected child<M extends Module>(module: M): M {
+    this.children.push(module);
+    return module;
+  }
+
+  /** Every parameter of this module and its descendants. */
+  parameters(): Parameter[] {
+    return [...this.ownParameters, ...this.children.flatMap((c) => c.parameters())];
+  }
+
+  /** Releases every parameter's GPU buffer. */
+  dispose(): void {
+    for (const p of this.parameters()) p.dispose();
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * Rotary position embeddings (LLaMA, rotate-half layout). The cos/sin tables are graph tensors:
+ * each layer taps its own pair, so an explanation can give every layer's positions relevance.
+ */
+import { concat } from '../../autograd/ops/concat.js';
+import { rotary, rotaryTables } from '../../autograd/ops/rotary.js';
+import { slice } from '../../autograd/ops/view.js';
+import type { Tensor } from '../../autograd/tensor.js';
+import { tap } from '../taps.js';
+import type { PositionRotation } from '../layers/attention.js';
+
+export class RotaryEmbedding {
+  /** Dimensions of each head that rotate (partial rotary rotates the first ones only). */
+  readonly rotaryDim: number;
+
+  constructor(readonly headDim: number, readonly theta: number, readonly maxPositions: number, partialFactor = 1) {
+    this.rotaryDim = Math.floor(headDim * partialFactor);
+    if (this.rotaryDim % 2 !== 0 || this.rotaryDim === 0) throw new Error(`rotary dimension ${this.rotaryDim} must be even and positive`);
+  }
+
+  tables(T: number): { cos: Tensor; sin: Tensor } {
+    if (T > this.maxPositions) throw new Error(`sequence of ${T} positions is longer than max_position_embeddings (${this.maxPositions})`);
+    return rotaryTables(T, this.rotaryDim, this.theta);
+  }
+
+  /** The rotation for one layer: taps that layer's cos and sin as positional inputs. */
+  rotation(layer: string, tables: { cos: Tensor; sin: Tensor }): PositionRotation {
+    const cos = tap('position', `${layer}.rotary.cos`, tables.cos);
+    const sin = tap('position', `${layer}.rotary.sin`, tables.sin);
+    const apply = (x: Tensor): Tensor => {
+      if (this.rotaryDim === this.headDim) return rotary(x, cos, sin);
+      const rotated = rotary(slice(x, -1, 0, this.rotaryDim), cos, sin);
+      return concat([rotated, slice(x, -1, this.rotaryDim)], -1);
+    };
+    return (q, k) => ({ q: apply(q), k: apply(k) });
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Taps: named points in a model's forward where an observer may look at (or replace) a tensor.
+ * Models mark their inputs (token embeddings, every positional-encoding tensor) and layer
+ * boundaries; without an observer a tap is the identity. LRP uses taps to make the inputs
+ * gradient leaves and to measure relevance per layer, without forking the model code.
+ */
+import type { Tensor } from '../autograd/tensor.js';
+
+export type TapKind =
+  /** Token (word / patch / CLS) embeddings: the `token` part of the input. */
+  | 'token'
+  /** Segment (token-type) embeddings: counted with the token part. */
+  | 'segment'
+  /** Positional tensors: additive PE, or rotary cos/sin of one layer. */
+  | 'position'
+  /** Residual stream entering a block. */
+  | 'layer-input'
+  /** Residual stream leaving a block. */
+  | 'layer-output'
+  /** The logits the explanation starts from. */
+  | 'output';
+
+export type TapObserver = (kind: TapKind, name: string, tensor: Tensor) => Tensor;
+
+let observer: TapObserver | null = null;
+
+/** Runs `fn` with `obs` seeing (and possibly replacing) every tapped tensor. Not reentrant. */
+export function withTaps<T>(obs: TapObserver, fn: () => T): T {
+  if (observer) throw new Error('withTaps: an observer is already active');
+  observer = obs;
+  try {
+    return fn();
+  } finally {
+    observer = null;
+  }
+}
+
+export function tap(kind: TapKind, name: string, tensor: Tensor): Tensor {
+  return observer ? observer(kind, name, tensor) : tensor;
+}
