@@ -8,3 +8,4 @@ export * from './ops/elementwise.js';
 export * from './ops/reduce.js';
 export * from './ops/view.js';
 export * from './ops/creation.js';
+export * from './ops/gather.js';
