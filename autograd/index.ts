@@ -9,3 +9,4 @@ export * from './ops/reduce.js';
 export * from './ops/view.js';
 export * from './ops/creation.js';
 export * from './ops/gather.js';
+export * from './ops/concat.js';
