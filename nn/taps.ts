@@ -17,8 +17,10 @@ export type TapKind =
   | 'layer-input'
   /** Residual stream leaving a block. */
   | 'layer-output'
-  /** The logits the explanation starts from. */
-  | 'output';
+  /** Attention logits entering a softmax (after the mask). */
+  | 'softmax-input'
+  /** Attention probabilities leaving a softmax. */
+  | 'softmax-output';
 
 export type TapObserver = (kind: TapKind, name: string, tensor: Tensor) => Tensor;
 

@@ -9,6 +9,7 @@ import { softmax } from '../../autograd/ops/softmax.js';
 import { permute, reshape, slice, unsqueeze } from '../../autograd/ops/view.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { Module } from '../module.js';
+import { tap } from '../taps.js';
 import { Linear } from './linear.js';
 
 export interface AttentionShape {
@@ -86,7 +87,8 @@ export class SelfAttention extends Module {
     const v5 = unsqueeze(v, 2);
     let scores = attentionScores(q5, k5, 1 / Math.sqrt(headDim));
     if (mask) scores = add(scores, unsqueeze(mask, 2));
-    const probs = softmax(scores);
+    scores = tap('softmax-input', `${this.prefix}.softmax`, scores);
+    const probs = tap('softmax-output', `${this.prefix}.softmax`, softmax(scores));
     const context = attentionContext(probs, v5); // [B, Hkv, G, T, D]
     const merged = reshape(permute(reshape(context, [B, heads, T, headDim]), [0, 2, 1, 3]), [B, T, heads * headDim]);
     return this.o.forward(merged);

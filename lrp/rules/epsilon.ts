@@ -1,0 +1,17 @@
+/**
+ * Epsilon rule for z = W·x + b (op `linear`): R_x = x ⊙ Wᵀ(R_z ⊘ (z + ε·sign z)).
+ * Gradient form: the op's own backward applied to g ⊙ z ⊘ (z + ε·sign z). The bias (when it
+ * requires grad) receives b ⊙ R_z ⊘ (z + ε·sign z), which is what the report counts as absorbed.
+ */
+import type { BackwardRule } from '../../autograd/graph.js';
+import { mul, stabilizedDiv } from '../../autograd/ops/elementwise.js';
+
+export function epsilonRule(epsilon: number): BackwardRule {
+  return {
+    name: `epsilon(${epsilon})`,
+    backward: (ctx, g) => {
+      const z = ctx.output;
+      return ctx.defaultBackward(mul(g, stabilizedDiv(z, z, epsilon)));
+    },
+  };
+}

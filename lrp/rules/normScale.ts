@@ -1,0 +1,38 @@
+/**
+ * LayerNorm / RMSNorm with the normalising scale detached (CP-LRP's LN rule; AttnLRP's identity
+ * treatment of the norm): y = (x − μ)·r·w + b with r = rsqrt(var + ε) held constant, so the norm
+ * is linear in x. Gradient form: g_x = r·(g' − mean(g')) with g' = g ⊙ w (no centring for
+ * RMSNorm); the bias, when it requires grad, receives Σ g. Conservative up to the bias share.
+ */
+import type { BackwardContext, BackwardRule } from '../../autograd/graph.js';
+import { mul, sub } from '../../autograd/ops/elementwise.js';
+import { layerNormStats, rmsNormScale } from '../../autograd/ops/norm.js';
+import { mean, sumToShape } from '../../autograd/ops/reduce.js';
+import type { Tensor } from '../../autograd/tensor.js';
+
+interface NormAttrs {
+  center: boolean;
+  eps: number;
+  hasWeight: boolean;
+  hasBias: boolean;
+}
+
+export const normScaleDetachedRule: BackwardRule = {
+  name: 'norm-scale-detached',
+  backward: (rawCtx, g) => {
+    const ctx = rawCtx as BackwardContext<NormAttrs>;
+    const { center, eps, hasWeight, hasBias } = ctx.attrs;
+    const x = ctx.inputs[0]!;
+    const weight = hasWeight ? ctx.inputs[1]! : null;
+    const r = center ? layerNormStats(x, eps).rstd : rmsNormScale(x, eps);
+    const gw = weight ? mul(g, weight) : g;
+    const gx = mul(r, center ? sub(gw, mean(gw, -1, true)) : gw);
+    const grads: (Tensor | null)[] = [ctx.needsGrad[0] ? gx : null];
+    if (hasWeight) grads.push(null);
+    if (hasBias) {
+      const bias = ctx.inputs[hasWeight ? 2 : 1]!;
+      grads.push(ctx.needsGrad[hasWeight ? 2 : 1] ? sumToShape(g, bias.shape) : null);
+    }
+    return grads;
+  },
+};

@@ -1,0 +1,18 @@
+/**
+ * Uniform rule for a product of variable operands (Q·Kᵀ, A·V, act(gate)⊙up, and the rotary
+ * products x⊙cos, rot(x)⊙sin): each of the two operands of a product receives half of its
+ * relevance. Gradient form: the op's own gradient, halved, whenever at least two operands are
+ * variable; with one variable operand the product is linear in it and gets the full gradient.
+ */
+import type { BackwardRule } from '../../autograd/graph.js';
+import { scale } from '../../autograd/ops/elementwise.js';
+
+export const uniformRule: BackwardRule = {
+  name: 'uniform',
+  backward: (ctx, g) => {
+    const grads = ctx.defaultBackward(g);
+    const variable = ctx.needsGrad.filter(Boolean).length;
+    if (variable < 2) return grads;
+    return grads.map((t) => (t ? scale(t, 0.5) : null));
+  },
+};
