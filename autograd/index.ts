@@ -10,3 +10,4 @@ export * from './ops/view.js';
 export * from './ops/creation.js';
 export * from './ops/gather.js';
 export * from './ops/concat.js';
+export * from './ops/masks.js';
