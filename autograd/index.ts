@@ -11,3 +11,4 @@ export * from './ops/creation.js';
 export * from './ops/gather.js';
 export * from './ops/concat.js';
 export * from './ops/masks.js';
+export * from './ops/random.js';
