@@ -50,82 +50,109 @@ export function backward(root: Tensor, options: BackwardOptions = {}): void {
     throw new Error(`backward: seed shape ${shapeToString(seed.shape)} does not match the root's shape ${shapeToString(root.shape)}`);
   }
   if (root.node?.released) {
-    throw new Error(`backward: the graph of ${root.toString()} was already freed by an earlier backward (use { retainGraph: true })`);
+    throw new Error(
+      `backward: the graph of ${root.toString()} was already freed, by an earlier backward (use { retainGraph: true }) ` +
+        `or by the tidy that disposed it`,
+    );
   }
 
   noGrad(() => {
+    // Every gradient in `grads` is a handle owned by this sweep (see `own`): a backward may return
+    // its incoming gradient itself (add, copy, sumToShape of a same-shape tensor), the same tensor
+    // for two inputs (add), or a tensor someone else holds (a saved input, a constant), so the
+    // sweep never disposes a tensor a backward returned, only its own handles on them.
     const grads = new Map<Tensor, Tensor>();
-    grads.set(root, seed ? seed : keep(full(root.shape, 1)));
-    const owned = new Set<Tensor>(seed ? [] : [grads.get(root)!]);
-    const nodes = topologicalNodes(root);
+    grads.set(root, seed ? own(seed) : keep(full(root.shape, 1)));
 
     const accumulate = (target: Tensor, g: Tensor): void => {
       const previous = grads.get(target);
       if (!previous) {
         grads.set(target, g);
-        owned.add(g);
         return;
       }
       const sum = keep(add(previous, g));
-      if (owned.has(previous)) previous.dispose();
+      previous.dispose();
       g.dispose();
-      owned.delete(previous);
-      owned.add(sum);
       grads.set(target, sum);
     };
 
     const finish = (t: Tensor, g: Tensor): void => {
       // Leaves and retained non-leaves keep their gradient (summed into any existing grad).
-      if (t.isLeaf || t.retainsGrad) {
-        if (t.grad) {
-          const sum = keep(add(t.grad, g));
-          t.grad.dispose();
-          t.grad = sum;
-        } else {
-          t.grad = owned.has(g) ? g : keep(add(g, full([], 0)));
-          owned.delete(g);
-          return;
-        }
-      }
-      if (owned.has(g)) {
+      if (!(t.isLeaf || t.retainsGrad)) {
         g.dispose();
-        owned.delete(g);
+        return;
+      }
+      if (t.grad) {
+        const sum = keep(add(t.grad, g));
+        t.grad.dispose();
+        g.dispose();
+        t.grad = sum;
+      } else {
+        t.grad = g;
       }
     };
 
-    for (let k = nodes.length - 1; k >= 0; k--) {
-      const node = nodes[k]!;
-      const gOut = grads.get(node.output);
-      if (gOut) {
-        const ctx = contextOf(node);
-        const inputGrads = tidy(() => node.backward(ctx, gOut));
-        if (inputGrads.length !== node.inputs.length) {
-          throw new Error(`backward of '${node.op}' returned ${inputGrads.length} gradients for ${node.inputs.length} inputs`);
+    try {
+      for (const node of topologicalNodes(root).reverse()) {
+        const gOut = grads.get(node.output);
+        if (gOut) {
+          const ctx = contextOf(node);
+          // Temporaries of the rule are freed by the tidy; the gradients survive as owned handles.
+          let inputGrads: (Tensor | null)[] = [];
+          tidy(() => {
+            const returned = node.backward(ctx, gOut);
+            inputGrads = returned.map((g) => (g ? own(g) : null));
+          });
+          grads.delete(node.output);
+          finish(node.output, gOut);
+          const checked = checkGradients(node, inputGrads);
+          node.inputs.forEach((input, i) => {
+            const g = checked[i];
+            if (!g) return;
+            if (input.requiresGrad) accumulate(input, g);
+            else g.dispose();
+          });
         }
-        grads.delete(node.output);
-        finish(node.output, gOut);
-        node.inputs.forEach((input, i) => {
-          const g = inputGrads[i];
-          if (!g) return;
-          if (!input.requiresGrad) {
-            g.dispose();
-            return;
-          }
-          if (!sameShape(g.shape, input.shape)) {
-            throw new Error(
-              `backward of '${node.op}'${node.rule ? ` (rule ${node.rule})` : ''}: gradient for input ${i} has shape ` +
-                `${shapeToString(g.shape)}, the input has ${shapeToString(input.shape)}`,
-            );
-          }
-          keep(g);
-          accumulate(input, g);
-        });
+        if (!options.retainGraph) releaseNode(node);
       }
-      if (!options.retainGraph) releaseNode(node);
+      // Leaves: everything left in the map belongs to tensors without a node.
+      for (const [t, g] of grads) {
+        grads.delete(t);
+        finish(t, g);
+      }
+    } finally {
+      // Only reached with entries left when a backward threw: free the gradients in flight.
+      for (const g of grads.values()) g.dispose();
     }
-    // Leaves: everything left in the map belongs to tensors without a node.
-    for (const [t, g] of grads) finish(t, g);
   });
+}
+
+/** A handle on `g`'s data owned by the backward sweep, independent of `g` and of any tidy scope. */
+function own(g: Tensor): Tensor {
+  const handle = g.savedAlias();
+  handle.requiresGrad = false;
+  return handle;
+}
+
+/** Checks the count and shapes of a backward's gradients; frees them all before throwing. */
+function checkGradients(node: Node, grads: (Tensor | null)[]): (Tensor | null)[] {
+  let problem: string | null = null;
+  if (grads.length !== node.inputs.length) {
+    problem = `backward of '${node.op}' returned ${grads.length} gradients for ${node.inputs.length} inputs`;
+  } else {
+    grads.forEach((g, i) => {
+      const input = node.inputs[i]!;
+      if (problem || !g || !input.requiresGrad || sameShape(g.shape, input.shape)) return;
+      problem =
+        `backward of '${node.op}'${node.rule ? ` (rule ${node.rule})` : ''}: gradient for input ${i} has shape ` +
+        `${shapeToString(g.shape)}, the input has ${shapeToString(input.shape)}`;
+    });
+  }
+  if (problem) {
+    for (const g of grads) g?.dispose();
+    throw new Error(problem);
+  }
+  return grads;
 }
 
 declare module './tensor.js' {
