@@ -3,6 +3,7 @@
  * tensor ops, declared together. `customOp` is the same mechanism offered to users.
  */
 import { activeRule, isGradEnabled, noGrad, type BackwardContext, type BackwardFn, type Node } from './graph.js';
+import { setNodeReleaser, trackNode } from './scope.js';
 import type { Tensor } from './tensor.js';
 
 export interface OpDefinition<A> {
@@ -61,12 +62,18 @@ function apply<A>(def: OpDefinition<A>, inputs: readonly Tensor[], attrs: A): Te
   };
   output.node = node;
   output.requiresGrad = true;
+  trackNode(node);
   return output;
 }
 
 /** Builds the context a node's backward receives. */
 export function contextOf(node: Node): BackwardContext {
-  if (node.released) throw new Error(`backward through '${node.op}' a second time: its graph was freed by the first backward (pass { retainGraph: true } to keep it)`);
+  if (node.released) {
+    throw new Error(
+      `backward through '${node.op}' after its graph was freed: by an earlier backward (pass { retainGraph: true } to keep it), ` +
+        `or by the tidy that disposed every tensor that could reach it`,
+    );
+  }
   const needsGrad = node.inputs.map((t) => t.requiresGrad);
   const ctx: BackwardContext = {
     op: node.op,
@@ -86,3 +93,5 @@ export function releaseNode(node: Node): void {
   for (const t of node.savedInputs) t.dispose();
   node.savedOutput.dispose();
 }
+
+setNodeReleaser(releaseNode);
