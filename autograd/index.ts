@@ -12,3 +12,4 @@ export * from './ops/gather.js';
 export * from './ops/concat.js';
 export * from './ops/masks.js';
 export * from './ops/random.js';
+export * from './ops/rotary.js';

@@ -1,0 +1,97 @@
+/**
+ * Rotary position embedding (HF rotate-half layout) and its tables. The forward is one fused
+ * dispatch; the backward gives gradients to x, cos AND sin, because positional attribution in LRP
+ * needs relevance flowing into the tables.
+ */
+import { rotary as rotaryKernel, checkRotary } from '../../kernels/rotary.js';
+import { defineOp } from '../op.js';
+import { Tensor } from '../tensor.js';
+import { wrap } from './wrap.js';
+import { concat } from './concat.js';
+import { mul, neg } from './elementwise.js';
+import { sumToShape } from './reduce.js';
+import { slice } from './view.js';
+
+/** concat(−x[..., R/2:], x[..., :R/2]) over the last dim of size R (even). */
+export function rotateHalf(x: Tensor): Tensor {
+  const R = x.shape[x.rank - 1];
+  if (R === undefined || R % 2 !== 0) throw new Error(`rotateHalf: the last dim must be even, got ${x.toString()}`);
+  const upper = slice(x, -1, R / 2, R);
+  const lower = slice(x, -1, 0, R / 2);
+  const negUpper = neg(upper);
+  const out = concat([negUpper, lower], -1);
+  for (const t of [upper, lower, negUpper]) t.dispose();
+  return out;
+}
+
+const rotaryOp = defineOp<undefined>({
+  name: 'rotary',
+  forward: ([x, cos, sin]) => wrap(rotaryKernel(x!, cos!, sin!)),
+  backward: (ctx, g) => {
+    const [x, cos, sin] = ctx.inputs as [Tensor, Tensor, Tensor];
+    const [needX, needCos, needSin] = ctx.needsGrad;
+    // g_x = g ⊙ cos + rotateHalfᵀ(g ⊙ sin): the same fused kernel in its adjoint form.
+    const gx = needX ? wrap(rotaryKernel(g, cos, sin, true)) : null;
+    if (!needCos && !needSin) return [gx, null, null];
+    // Only the first R features of x were rotated; cos/sin see just those.
+    const R = cos.shape[cos.rank - 1]!;
+    const D = x.shape[x.rank - 1]!;
+    const xr = R < D ? slice(x, -1, 0, R) : x;
+    const gr = R < D ? slice(g, -1, 0, R) : g;
+    const gcos = needCos ? sumToShape(mul(gr, xr), cos.shape) : null;
+    const gsin = needSin ? sumToShape(mul(gr, rotateHalf(xr)), sin.shape) : null;
+    return [gx, gcos, gsin];
+  },
+});
+
+/**
+ * out = x ⊙ cos + rotateHalf(x) ⊙ sin on the first R features of x's last dim D (R = cos.shape[-1]
+ * ≤ D; the remaining D − R features pass through unchanged, as in partial rotary). x is
+ * [..., T, D]; cos and sin are [T, R] or any shape broadcasting against x's leading dims.
+ */
+export function rotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
+  checkRotary('rotary', x, cos, sin);
+  return rotaryOp([x, cos, sin], undefined);
+}
+
+export interface RotaryTableOptions {
+  /**
+   * Reproduce PyTorch's float32 arithmetic (inv_freq, then position · inv_freq rounded to f32
+   * before cos/sin), as HF's LlamaRotaryEmbedding computes it. Default false: the angles are
+   * exact float64 values and only cos/sin are rounded to f32. The two differ visibly only at
+   * large positions (an f32 angle near 4000 is off by up to ~1e-4).
+   */
+  float32Angles?: boolean;
+}
+
+/**
+ * HF LLaMA rotary tables, computed on the host in float64 and uploaded as f32 [T, R]:
+ * R = floor(dim · partialFactor), inv_freq[i] = 1 / theta^(2i / R), emb = concat(freqs, freqs),
+ * cos = cos(emb), sin = sin(emb). `positions` is a list of positions or a length T for 0..T−1.
+ */
+export function rotaryTables(
+  positions: readonly number[] | number,
+  dim: number,
+  theta = 10000,
+  partialFactor = 1,
+  options: RotaryTableOptions = {},
+): { cos: Tensor; sin: Tensor } {
+  const pos = typeof positions === 'number' ? Array.from({ length: positions }, (_, i) => i) : positions;
+  const R = Math.floor(dim * partialFactor);
+  if (!Number.isInteger(dim) || dim <= 0 || R <= 0 || R % 2 !== 0) {
+    throw new Error(`rotaryTables: dim ${dim} × partialFactor ${partialFactor} must give an even rotary width, got ${R}`);
+  }
+  const f32 = options.float32Angles ? Math.fround : (v: number): number => v;
+  const half = R / 2;
+  const invFreq = Array.from({ length: half }, (_, i) => f32(1 / f32(theta ** f32((2 * i) / R))));
+  const cos = new Float32Array(pos.length * R);
+  const sin = new Float32Array(pos.length * R);
+  pos.forEach((p, t) => {
+    for (let i = 0; i < half; i++) {
+      const angle = f32(f32(p) * invFreq[i]!);
+      cos[t * R + i] = cos[t * R + half + i] = Math.cos(angle);
+      sin[t * R + i] = sin[t * R + half + i] = Math.sin(angle);
+    }
+  });
+  return { cos: Tensor.fromArray(cos, [pos.length, R]), sin: Tensor.fromArray(sin, [pos.length, R]) };
+}

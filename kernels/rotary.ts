@@ -1,0 +1,96 @@
+/**
+ * Rotary position embedding, HF "rotate half" layout, fused in one dispatch:
+ *   out = x ⊙ cos + rotateHalf(x) ⊙ sin,   rotateHalf(x) = concat(−x[..., R/2:R], x[..., :R/2])
+ * over the first R = cos.shape[-1] features of x's last dim D (R ≤ D; the rest passes through,
+ * as in partial rotary). cos/sin broadcast against x (e.g. [T, R] against [B, H, T, D]).
+ *
+ * The same template with `transposed` computes the adjoint with respect to x, which the backward
+ * needs: g ⊙ cos + rotateHalfᵀ(g ⊙ sin), rotateHalfᵀ(y) = concat(y[..., R/2:R], −y[..., :R/2]).
+ * (Equal to the inverse rotation only when sin's two halves are equal, as in HF's tables.)
+ */
+import { runtime } from './runtime.js';
+import { broadcastShapes, broadcastStrides, numel, shapeToString } from './shape.js';
+import { allocate, type GpuView, type KernelOutput } from './view.js';
+import { flatEntry, header, stridedOffsets, workgroupsFor } from './wgsl/common.js';
+
+/**
+ * Parameter layout: n, D, R, offsets (x, cos, sin), shape (rank), strides of x, cos, sin (rank
+ * words each). The output is contiguous, so the feature index is i % D.
+ */
+function rotaryWgsl(rank: number, transposed: boolean): string {
+  const shapeAt = 6;
+  const stridesAt = shapeAt + rank;
+  const last = (k: number): string => `p[${stridesAt + k * rank + rank - 1}u]`;
+  // Partner of feature d in the other half, at ±h features; its sign; and (adjoint) where sin is read.
+  const partner = transposed
+    ? ['  let sx = select(-x[ox - h * xs], x[ox + h * xs], d < h);', '  let sn = select(sine[os - h * ss], sine[os + h * ss], d < h);']
+    : ['  let sx = select(x[ox - h * xs], -x[ox + h * xs], d < h);', '  let sn = sine[os];'];
+  const body = [
+    '  if (i >= p[0]) { return; }',
+    stridedOffsets({ flat: 'i', rank, names: ['ox', 'oc', 'os'], shapeAt, offsetsAt: 3, stridesAt }),
+    '  let d = i % p[1];',
+    '  if (d >= p[2]) { out[i] = x[ox]; return; }',
+    '  let h = p[2] / 2u;',
+    `  let xs = ${last(0)};`,
+    `  let ss = ${last(2)};`,
+    ...partner,
+    '  out[i] = x[ox] * cosine[oc] + sx * sn;',
+  ].join('\n');
+  return [
+    header([
+      { name: 'x', access: 'read', type: 'f32' },
+      { name: 'cosine', access: 'read', type: 'f32' },
+      { name: 'sine', access: 'read', type: 'f32' },
+      { name: 'out', access: 'read_write', type: 'f32' },
+    ]),
+    flatEntry(body),
+  ].join('\n\n');
+}
+
+/** Checks shapes; returns the rotary width R. */
+export function checkRotary(op: string, x: GpuView, cos: GpuView, sin: GpuView): number {
+  const describe = `x ${shapeToString(x.shape)}, cos ${shapeToString(cos.shape)}, sin ${shapeToString(sin.shape)}`;
+  for (const [name, v] of [['x', x], ['cos', cos], ['sin', sin]] as const) {
+    if (v.dtype !== 'f32') throw new Error(`${op}: ${name} must be f32, got ${v.dtype} (${describe})`);
+  }
+  if (x.shape.length < 1 || cos.shape.length < 1) throw new Error(`${op}: x, cos and sin need a feature dimension (${describe})`);
+  if (cos.shape.length !== sin.shape.length || cos.shape.some((d, i) => d !== sin.shape[i])) {
+    throw new Error(`${op}: cos and sin must have the same shape (${describe})`);
+  }
+  const D = x.shape[x.shape.length - 1]!;
+  const R = cos.shape[cos.shape.length - 1]!;
+  if (R % 2 !== 0 || R > D) throw new Error(`${op}: the rotary width ${R} (last dim of cos) must be even and ≤ x's last dim ${D} (${describe})`);
+  if (cos.shape.length > x.shape.length) throw new Error(`${op}: cos has more dims than x (${describe})`);
+  const lead = x.shape.slice(0, -1);
+  const target = broadcastShapes(op, lead, cos.shape.slice(0, -1));
+  if (target.length !== lead.length || target.some((d, i) => d !== lead[i])) {
+    throw new Error(`${op}: cos/sin do not broadcast to x's leading dims (${describe})`);
+  }
+  return R;
+}
+
+/** The fused rotary kernel (or its adjoint with respect to x when `transposed`). */
+export function rotary(x: GpuView, cos: GpuView, sin: GpuView, transposed = false, op = 'rotary'): KernelOutput {
+  const R = checkRotary(op, x, cos, sin);
+  const shape = [...x.shape];
+  const out = allocate(op, shape, 'f32');
+  const n = numel(shape);
+  const rank = shape.length;
+  const D = shape[rank - 1]!;
+  // cos/sin walk x's coordinates; their last dim has R ≤ D entries and is read only for d < R.
+  const tableShape = [...shape.slice(0, -1), R];
+  const params = new Uint32Array(6 + 4 * rank);
+  params.set([n, D, R, x.offset, cos.offset, sin.offset]);
+  params.set(shape, 6);
+  params.set(x.strides, 6 + rank);
+  params.set(broadcastStrides(cos.shape, cos.strides, tableShape), 6 + 2 * rank);
+  params.set(broadcastStrides(sin.shape, sin.strides, tableShape), 6 + 3 * rank);
+  runtime().dispatch({
+    key: `rotary/r${rank}/${transposed ? 'adjoint' : 'forward'}`,
+    wgsl: () => rotaryWgsl(rank, transposed),
+    bindings: [x.buffer, cos.buffer, sin.buffer, out],
+    params,
+    workgroups: workgroupsFor(n),
+  });
+  return { buffer: out, shape, dtype: 'f32' };
+}
