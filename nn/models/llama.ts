@@ -30,11 +30,11 @@ class LlamaBlock extends Module {
       new SelfAttention(this.join('self_attn'), c, {
         names: { q: 'q_proj', k: 'k_proj', v: 'v_proj', o: 'o_proj' },
         qkvBias: c.qkvBias,
-        outBias: false,
+        outBias: modelType === 'qwen2' ? false : c.qkvBias,
       }),
     );
     this.postNorm = this.child(new RMSNorm(this.join('post_attention_layernorm'), c.hidden, c.eps));
-    this.mlp = this.child(new GatedMlp(this.join('mlp'), c.hidden, c.intermediate, c.activation, { bias: false }));
+    this.mlp = this.child(new GatedMlp(this.join('mlp'), c.hidden, c.intermediate, c.activation, { bias: c.mlpBias }));
   }
 }
 
@@ -52,6 +52,7 @@ interface LlamaConfig {
   maxPositions: number;
   tied: boolean;
   qkvBias: boolean;
+  mlpBias: boolean;
   activation: 'silu';
 }
 
@@ -75,6 +76,7 @@ function readConfig(r: ConfigReader, modelType: string): LlamaConfig {
     maxPositions: r.positiveInt('max_position_embeddings', 2048),
     tied: r.bool('tie_word_embeddings', false),
     qkvBias: modelType === 'qwen2' ? true : r.bool('attention_bias', false),
+    mlpBias: r.bool('mlp_bias', false),
     activation: 'silu',
   };
 }

@@ -1,0 +1,25 @@
+/** Paths and readers for the committed PyTorch fixtures (tests/fixtures, see its README). */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
+export const modelDir = (name: string): string => join(FIXTURES, 'models', name);
+
+export interface ModelReference {
+  input_ids?: number[][];
+  token_type_ids?: number[][];
+  attention_mask?: number[][];
+  pixel_values?: number[][][];
+  logits: number[] | number[][];
+  logits_last?: number[];
+  text?: string;
+}
+
+export function readReference(name: string): ModelReference {
+  return JSON.parse(readFileSync(join(modelDir(name), 'reference.json'), 'utf8')) as ModelReference;
+}
+
+export function flatten(values: unknown): number[] {
+  return Array.isArray(values) ? values.flatMap(flatten) : [values as number];
+}
