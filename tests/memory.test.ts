@@ -1,0 +1,246 @@
+/**
+ * Memory stays bounded: uploads do not leak host memory (SETUP.md item 7: on lavapipe a buffer
+ * that ever received `queue.writeBuffer` keeps its memory after `destroy()`; uploads here use
+ * `mappedAtCreation` and the pool caps idle bytes), tidy scopes return the pool's live bytes to
+ * where they started, and a training-style loop of forward + backward allocates nothing new once
+ * warm.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpu } from './helpers/gpu.js';
+import { expectClose } from './helpers/close.js';
+import { runtime } from '../kernels/runtime.js';
+import {
+  Tensor,
+  add,
+  div,
+  exp,
+  max,
+  mean,
+  mul,
+  permute,
+  reshape,
+  scale,
+  slice,
+  square,
+  sub,
+  sum,
+  tanh,
+  tidy,
+  transpose,
+  unsqueeze,
+} from '../autograd/index.js';
+import '../autograd/backward.js';
+
+/** Idle bytes the pool may keep in this file (set through the environment, as a user would). */
+const IDLE_CAP_MB = 64;
+const MiB = 2 ** 20;
+
+beforeAll(async () => {
+  // This file runs in its own process (vitest forks), so the runtime starts here, with this cap.
+  process.env.LRP_POOL_IDLE_MB = String(IDLE_CAP_MB);
+  await gpu();
+});
+
+const live = (): number => runtime().memory().liveBytes;
+const rssMiB = (): number => process.memoryUsage().rss / MiB;
+
+describe('uploads', () => {
+  it('uploads 1 GiB (128 × 8 MiB) with bounded process memory and a capped idle pool', async () => {
+    const rt = runtime();
+    const n = (8 * MiB) / 4;
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = i % 1000;
+    await rt.sync();
+    const rssBefore = rssMiB();
+    const statsBefore = rt.memory();
+    let maxIdle = 0;
+    for (let k = 0; k < 128; k++) {
+      data[0] = k;
+      const t = Tensor.fromArray(data);
+      if (k % 32 === 31) {
+        // The data really arrived: first and last element.
+        const window = slice(t, 0, 0, 1);
+        expect(await window.item()).toBe(k);
+        window.dispose();
+        const last = slice(t, 0, n - 1, n);
+        expect(await last.item()).toBe((n - 1) % 1000);
+        last.dispose();
+      }
+      t.dispose();
+      maxIdle = Math.max(maxIdle, rt.memory().idleBytes);
+    }
+    await rt.sync();
+    const growth = rssMiB() - rssBefore;
+    const stats = rt.memory();
+    expect(stats.liveBytes).toBe(statsBefore.liveBytes);
+    expect(maxIdle).toBeLessThanOrEqual(IDLE_CAP_MB * MiB); // LRP_POOL_IDLE_MB took effect
+    expect(stats.created - statsBefore.created).toBe(128); // one mappedAtCreation buffer per upload
+    expect(stats.destroyed - statsBefore.destroyed).toBeGreaterThanOrEqual(128 - IDLE_CAP_MB / 8);
+    // 1 GiB went through; a leak like writeBuffer's would keep all of it.
+    expect(growth, `RSS grew by ${growth.toFixed(0)} MiB`).toBeLessThan(IDLE_CAP_MB + 250);
+  });
+});
+
+describe('tidy scopes', () => {
+  it('return the live bytes to their start: views, reductions, nested scopes, strided reads, errors', async () => {
+    const x = Tensor.fromArray(Array.from({ length: 24 }, (_, i) => i * 0.25), [2, 3, 4]);
+    const start = live();
+    tidy(() => {
+      const t = transpose(x, 0, 2); // view
+      const r = reshape(permute(x, [1, 0, 2]), [6, 4]); // copy: not viewable
+      const s = sum(mul(t, t), 1, true);
+      tidy(() => add(s, exp(sum(r))));
+      return { s, nested: [r] };
+    }).s.dispose(); // the returned tensors belong to the caller; `nested` is left for the check
+    // `nested[0]` (r) survived the tidy; it is the only extra buffer.
+    const extra = live() - start;
+    expect(extra).toBe(6 * 4 * 4);
+    // A returned tensor disposed by the caller releases too.
+    const kept = tidy(() => tanh(add(x, Tensor.fromArray([1]))));
+    expect(live() - start).toBe(extra + 24 * 4);
+    kept.dispose();
+    // Reading a strided view uses a temporary contiguous copy, released after the read.
+    const tv = transpose(x, 1, 2);
+    expect((await tv.toArray()).length).toBe(24);
+    tv.dispose();
+    // A throwing tidy disposes what it created.
+    expect(() =>
+      tidy(() => {
+        exp(x);
+        sum(x);
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(live() - start).toBe(extra);
+    x.dispose();
+  });
+
+  it('return the live bytes to their start around forward + backward', () => {
+    const w = Tensor.fromArray([0.1, -0.2, 0.3, 0.4], [2, 2]).setRequiresGrad();
+    const start = live();
+    tidy(() => {
+      const loss = sum(square(tanh(mul(w, w))));
+      loss.backward();
+      w.grad!.dispose();
+      w.grad = null;
+    });
+    expect(live()).toBe(start);
+    // Gradients are kept past the tidy (they belong to the leaf), and freed with it.
+    tidy(() => sum(exp(w)).backward());
+    expect(live() - start).toBe(16);
+    w.dispose();
+    expect(live()).toBe(start - 16);
+  });
+});
+
+describe('forward + backward loop', () => {
+  /** x @ w for x [m, k], w [k, n], from broadcasting ops: Σ_k x[m, k, 1] · w[1, k, n]. */
+  const linear = (x: Tensor, w: Tensor, b?: Tensor): Tensor => {
+    const y = sum(mul(unsqueeze(x, 2), w), 1);
+    return b ? add(y, b) : y;
+  };
+  const softmaxRows = (s: Tensor): Tensor => {
+    const e = exp(sub(s, max(s, -1, true)));
+    return div(e, sum(e, -1, true));
+  };
+
+  /** A tiny attention block + MLP: loss = mean((tanh(attn(x) W1 + b1) − target)²). */
+  function block(p: Record<'x' | 'wq' | 'wk' | 'wv' | 'w1' | 'b1' | 'target', Tensor>): Tensor {
+    const q = linear(p.x, p.wq);
+    const k = linear(p.x, p.wk);
+    const v = linear(p.x, p.wv);
+    const scores = scale(sum(mul(unsqueeze(q, 1), unsqueeze(k, 0)), -1), 1 / Math.sqrt(q.shape[1]!));
+    const attn = sum(mul(unsqueeze(softmaxRows(scores), 2), unsqueeze(v, 0)), 1);
+    const h = tanh(linear(attn, p.w1, p.b1));
+    return mean(square(sub(h, p.target)));
+  }
+
+  /** The same block in float64 on the host, for the loss value. */
+  function blockReference(p: Record<string, { data: number[]; shape: number[] }>): number {
+    const mm = (a: number[], [m, k]: number[], b: number[], n: number): number[] => {
+      const out = new Array<number>(m! * n).fill(0);
+      for (let i = 0; i < m!; i++) for (let j = 0; j < n; j++) for (let t = 0; t < k!; t++) out[i * n + j] += a[i * k! + t]! * b[t * n + j]!;
+      return out;
+    };
+    const [T, D] = p.x!.shape as [number, number];
+    const H = p.w1!.shape[1]!;
+    const q = mm(p.x!.data, [T, D], p.wq!.data, D);
+    const k = mm(p.x!.data, [T, D], p.wk!.data, D);
+    const v = mm(p.x!.data, [T, D], p.wv!.data, D);
+    const attn = new Array<number>(T * D).fill(0);
+    for (let i = 0; i < T; i++) {
+      const s = Array.from({ length: T }, (_, j) => {
+        let dot = 0;
+        for (let d = 0; d < D; d++) dot += q[i * D + d]! * k[j * D + d]!;
+        return dot / Math.sqrt(D);
+      });
+      const m = Math.max(...s);
+      const e = s.map((z) => Math.exp(z - m));
+      const z = e.reduce((a, b) => a + b, 0);
+      for (let j = 0; j < T; j++) for (let d = 0; d < D; d++) attn[i * D + d] += (e[j]! / z) * v[j * D + d]!;
+    }
+    const pre = mm(attn, [T, D], p.w1!.data, H);
+    let loss = 0;
+    for (let i = 0; i < T * H; i++) loss += (Math.tanh(pre[i]! + p.b1!.data[i % H]!) - p.target!.data[i]!) ** 2;
+    return loss / (T * H);
+  }
+
+  it('keeps live GPU bytes and buffer count flat over 1,000 forward + backward runs', async () => {
+    const rt = runtime();
+    let seed = 7;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    const T = 4;
+    const D = 8;
+    const H = 6;
+    const spec = { x: [T, D], wq: [D, D], wk: [D, D], wv: [D, D], w1: [D, H], b1: [H], target: [T, H] } as const;
+    const host: Record<string, { data: number[]; shape: number[] }> = {};
+    const p = {} as Record<keyof typeof spec, Tensor>;
+    for (const [name, shape] of Object.entries(spec) as [keyof typeof spec, readonly number[]][]) {
+      const data = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 0.5 * rand());
+      host[name] = { data, shape: [...shape] };
+      p[name] = Tensor.fromArray(data, shape);
+      if (name !== 'x' && name !== 'target') p[name].setRequiresGrad();
+    }
+    const params = [p.wq, p.wk, p.wv, p.w1, p.b1];
+    const expectedLoss = blockReference(host);
+
+    let at10: ReturnType<typeof rt.memory> | null = null;
+    let grads10: Float32Array[] = [];
+    const t0 = performance.now();
+    for (let iteration = 1; iteration <= 1000; iteration++) {
+      const loss = tidy(() => {
+        const l = block(p);
+        l.backward();
+        return l;
+      });
+      if (iteration === 10 || iteration === 1000 || iteration % 97 === 0) {
+        expectClose([await loss.item()], [expectedLoss], { rtol: 1e-5, atol: 1e-6 }, `loss at iteration ${iteration}`);
+      }
+      if (iteration === 10) {
+        grads10 = (await Promise.all(params.map((w) => w.grad!.toArray()))) as Float32Array[];
+      }
+      if (iteration === 1000) {
+        const grads = await Promise.all(params.map((w) => w.grad!.toArray()));
+        grads.forEach((g, i) => expectClose(g, grads10[i]!, { rtol: 1e-6, atol: 1e-7 }, `grad ${i} at 1000 vs 10`));
+        expect(grads10.some((g) => g.some((v) => v !== 0))).toBe(true);
+      }
+      loss.dispose();
+      for (const w of params) {
+        w.grad?.dispose();
+        w.grad = null;
+      }
+      if (iteration === 10) at10 = rt.memory();
+      if (iteration === 1000) {
+        const now = rt.memory();
+        expect(now.liveBytes).toBe(at10!.liveBytes);
+        expect(now.liveBuffers).toBe(at10!.liveBuffers);
+        expect(now.created).toBe(at10!.created); // warm pool: no new buffers after the first runs
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    expect(seconds).toBeLessThan(30);
+    const leftover = live();
+    for (const t of Object.values(p)) t.dispose();
+    expect(live()).toBeLessThan(leftover);
+  });
+});
