@@ -8,6 +8,8 @@ export * from './ops/elementwise.js';
 export * from './ops/reduce.js';
 export * from './ops/view.js';
 export * from './ops/creation.js';
+export * from './ops/softmax.js';
+export * from './ops/norm.js';
 export * from './ops/gather.js';
 export * from './ops/concat.js';
 export * from './ops/masks.js';

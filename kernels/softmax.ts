@@ -1,0 +1,181 @@
+/**
+ * Row kernels: one workgroup per row of the last axis, a per-invocation fold over the row, a
+ * combine of the folded states across the workgroup, then a second walk over the row that writes
+ * the result. `rowKernelWgsl` is that template (norm.ts uses it too); softmax and log-softmax are
+ * its first instance.
+ */
+import { elementwise } from './elementwise.js';
+import { runtime } from './runtime.js';
+import { contiguousStrides, numel, shapeToString, type Shape } from './shape.js';
+import { allocate, isContiguous, type GpuView, type KernelOutput } from './view.js';
+import { header, type BindingDecl } from './wgsl/common.js';
+
+/**
+ * Largest finite f32 as a WGSL literal. WGSL has no infinity literal, and the decimal 3.4028235e38
+ * is rejected (it lies above the largest f32), so it is written in hexadecimal.
+ */
+export const F32_MAX = '0x1.fffffep+127f';
+
+export interface RowKernelSpec {
+  workgroupSize: number;
+  /** Bindings after the parameter block `p`. */
+  bindings: readonly BindingDecl[];
+  /** Fields of `struct State` (e.g. `m: f32, s: f32`). */
+  stateFields: string;
+  /** Expression for the empty state. */
+  init: string;
+  /** Statements folding the row element `v` (column `j`) into `var st: State`. */
+  step: string;
+  /** Body of `fn combine(a: State, b: State) -> State`; must be associative. */
+  combine: string;
+  /** Statements run once the row is reduced: they see `total`, `row`, `n`, `lid`, `base`. */
+  finish: string;
+  /** Statements before the fold (they see `row`, `n`, `base`, `lid`), e.g. a per-row constant. */
+  prelude?: string;
+  /** Expression for row element `j` (sees `base`, the row's first element). */
+  load: string;
+  /** Module-level WGSL the body needs. */
+  functions?: readonly string[];
+}
+
+/**
+ * Parameter words 0 and 1 are the number of rows and the row length; word 2 is the element
+ * offset of row 0 (rows are contiguous, `base = p[2] + row * n`). Kernels add their own words
+ * after these. Rows beyond p[0] (padding of a folded dispatch) return before any barrier; the
+ * test depends only on uniform values, so barriers stay in uniform control flow.
+ *
+ * The workgroup's states are combined by invocation 0 in order and published with
+ * `workgroupUniformLoad`: two barriers in all, where a tree needs log2(size). On lavapipe every
+ * barrier is a switch of all invocations (and an unrolled tree is slow to compile), which made
+ * this 1.5-2x faster there; the serial combine costs one invocation `size` steps per row.
+ */
+export function rowKernelWgsl(spec: RowKernelSpec): string {
+  const wg = spec.workgroupSize;
+  return [
+    header(spec.bindings),
+    ...(spec.functions ?? []),
+    `struct State { ${spec.stateFields} }`,
+    `fn combine(a: State, b: State) -> State {\n${spec.combine}\n}`,
+    `var<workgroup> wg_state: array<State, ${wg}>;`,
+    `@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= p[0]) { return; }
+  let n = p[1];
+  let base = p[2] + row * n;
+${spec.prelude ?? ''}
+  var st: State = ${spec.init};
+  for (var j = lid; j < n; j += ${wg}u) {
+    let v = ${spec.load};
+${spec.step}
+  }
+  wg_state[lid] = st;
+  workgroupBarrier();
+  if (lid == 0u) {
+    var acc = wg_state[0];
+    for (var k = 1u; k < ${wg}u; k++) { acc = combine(acc, wg_state[k]); }
+    wg_state[0] = acc;
+  }
+  let total = workgroupUniformLoad(&wg_state[0]);
+${spec.finish}
+}`,
+  ].join('\n\n');
+}
+
+/**
+ * Workgroup size for rows of `n` elements: the smallest power of two ≥ n from 32 up to a cap,
+ * 256 on GPUs and 32 on software adapters (lavapipe runs a workgroup's invocations in turn, so
+ * wider groups only add switching: 32 was 2x faster than 256 on 2048-element rows).
+ */
+export function rowWorkgroupSize(n: number, cap = runtime().adapterInfo.isSoftware ? 32 : 256): number {
+  let wg = 32;
+  while (wg < cap && wg < n) wg *= 2;
+  return wg;
+}
+
+/** Validates an explicit workgroup size (any integer from 1 to 256, the device's default limit). */
+export function checkWorkgroupSize(op: string, size: number | undefined): number | undefined {
+  if (size !== undefined && !(Number.isInteger(size) && size >= 1 && size <= 256)) {
+    throw new Error(`${op}: workgroupSize must be an integer from 1 to 256, got ${size}`);
+  }
+  return size;
+}
+
+/** Rows and row length of the last axis (a 0-d tensor is one row of one element). */
+export function rowsOf(shape: Shape): { rows: number; n: number } {
+  const n = shape.length === 0 ? 1 : shape[shape.length - 1]!;
+  return { rows: n === 0 ? 0 : numel(shape) / n, n };
+}
+
+/**
+ * Runs `use` with a contiguous version of `x` (row kernels address rows as `offset + row * n`).
+ * A non-contiguous view is copied into a temporary buffer that goes back to the pool afterwards;
+ * queued work runs in order, so the temporary is not reused before the kernel has read it.
+ */
+export function withContiguous<T>(x: GpuView, use: (view: GpuView) => T): T {
+  if (isContiguous(x)) return use(x);
+  const copy = elementwise('copy', [x]);
+  try {
+    return use({ buffer: copy.buffer, shape: copy.shape, strides: contiguousStrides(copy.shape), offset: 0, dtype: copy.dtype });
+  } finally {
+    runtime().pool.release(copy.buffer);
+  }
+}
+
+export type SoftmaxMode = 'softmax' | 'logSoftmax';
+
+/**
+ * State: running max `m` and Σ exp(v − m). The max starts at −F32_MAX, not −∞, so a combine
+ * never computes −∞ − (−∞). A row whose elements are all −∞ ends with s = 0: softmax writes 0
+ * there (not 0/0 = NaN) and log-softmax writes −∞ (log of probability 0). Finite masks such as
+ * −3.4e38 are ordinary values: a row masked everywhere is uniform, as in PyTorch.
+ */
+function softmaxWgsl(mode: SoftmaxMode, wg: number): string {
+  const write =
+    mode === 'softmax'
+      ? 'select(exp(v - total.m) / total.s, 0.0, total.s == 0.0)'
+      : // all −∞ row: v is −∞ already; v − m − log(0) would be −∞ + ∞ = NaN
+        'select(v - total.m - log(total.s), v, total.s == 0.0)';
+  return rowKernelWgsl({
+    workgroupSize: wg,
+    bindings: [
+      { name: 'x', access: 'read', type: 'f32' },
+      { name: 'out', access: 'read_write', type: 'f32' },
+    ],
+    stateFields: 'm: f32, s: f32',
+    init: `State(-${F32_MAX}, 0.0)`,
+    load: 'x[base + j]',
+    step: `    if (v > st.m) { st.s = st.s * exp(st.m - v) + 1.0; st.m = v; } else { st.s += exp(v - st.m); }`,
+    combine: `  let m = max(a.m, b.m);
+  return State(m, a.s * exp(a.m - m) + b.s * exp(b.m - m));`,
+    finish: `  let obase = row * n;
+  for (var j = lid; j < n; j += ${wg}u) {
+    let v = x[base + j];
+    out[obase + j] = ${write};
+  }`,
+  });
+}
+
+/**
+ * Softmax or log-softmax over the last axis of an f32 tensor, max-subtracted. Non-contiguous
+ * inputs are copied first. Rows of any length: each invocation loops over its share of the row.
+ * `workgroupSize` (1-256) overrides the choice of `rowWorkgroupSize`.
+ */
+export function softmaxRows(x: GpuView, mode: SoftmaxMode = 'softmax', workgroupSize?: number): KernelOutput {
+  if (x.dtype !== 'f32') throw new Error(`${mode}: expects an f32 tensor, got ${x.dtype} of shape ${shapeToString(x.shape)}`);
+  const shape = [...x.shape];
+  const out = allocate(mode, shape, 'f32');
+  const { rows, n } = rowsOf(shape);
+  if (rows === 0) return { buffer: out, shape, dtype: 'f32' };
+  const wg = checkWorkgroupSize(mode, workgroupSize) ?? rowWorkgroupSize(n);
+  withContiguous(x, (v) => {
+    runtime().dispatch({
+      key: `rows/${mode}/wg${wg}`,
+      wgsl: () => softmaxWgsl(mode, wg),
+      bindings: [v.buffer, out],
+      params: new Uint32Array([rows, n, v.offset]),
+      workgroups: rows,
+    });
+  });
+  return { buffer: out, shape, dtype: 'f32' };
+}
