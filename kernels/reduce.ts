@@ -23,9 +23,18 @@ interface ReduceDef {
 const REDUCE: Record<ReduceOp, ReduceDef> = {
   sum: { init: 'var acc = 0.0;', step: 'acc += v;', result: 'acc', outDtype: 'f32' },
   mean: { init: 'var acc = 0.0;', step: 'acc += v;', result: 'acc / f32(p[1])', outDtype: 'f32' },
-  max: { init: 'var acc = -3.4028235e38; var nan = false;', step: 'if (v != v) { nan = true; } acc = max(acc, v);', result: 'select(acc, nan_f32(), nan)', outDtype: 'f32' },
-  min: { init: 'var acc = 3.4028235e38; var nan = false;', step: 'if (v != v) { nan = true; } acc = min(acc, v);', result: 'select(acc, nan_f32(), nan)', outDtype: 'f32' },
-  argmax: { init: 'var acc = -3.4028235e38; var best = 0u;', step: 'if (v > acc || j == 0u) { acc = v; best = j; }', result: 'i32(best)', outDtype: 'i32' },
+  // max/min/argmax start from the first element (WGSL has no infinity literal, and seeding with
+  // ±F32_MAX would turn a row of ±∞ into ±F32_MAX).
+  // NaN propagates (as in NumPy/PyTorch); `is_nan` tests bits because `v != v` may be folded away.
+  max: { init: 'var acc = 0.0; var nan = false;', step: 'if (is_nan(v)) { nan = true; } acc = select(max(acc, v), v, j == 0u);', result: 'select(acc, nan_f32(), nan)', outDtype: 'f32' },
+  min: { init: 'var acc = 0.0; var nan = false;', step: 'if (is_nan(v)) { nan = true; } acc = select(min(acc, v), v, j == 0u);', result: 'select(acc, nan_f32(), nan)', outDtype: 'f32' },
+  // the first maximum; a NaN counts as the maximum (PyTorch's convention)
+  argmax: {
+    init: 'var acc = 0.0; var best = 0u;',
+    step: 'if (j == 0u || (!is_nan(acc) && (v > acc || is_nan(v)))) { acc = v; best = j; }',
+    result: 'i32(best)',
+    outDtype: 'i32',
+  },
   var: {
     init: 'var acc = 0.0; var m2 = 0.0;',
     step: 'let d = v - acc; acc += d / f32(j + 1u); m2 += d * (v - acc);',
@@ -33,6 +42,8 @@ const REDUCE: Record<ReduceOp, ReduceDef> = {
     outDtype: 'f32',
   },
 };
+
+const IS_NAN = `fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }`;
 
 /**
  * Parameter layout: nOut, nRed, correction (f32), offset, outShape (ro), redShape (rr),
@@ -62,6 +73,7 @@ function reduceWgsl(op: ReduceOp, ro: number, rr: number, inType: DType): string
       { name: 'out', access: 'read_write', type: def.outDtype },
     ]),
     NAN_HELPER,
+    IS_NAN,
     flatEntry(body),
   ].join('\n\n');
 }
