@@ -244,8 +244,16 @@ async function start(options: RuntimeOptions): Promise<GpuRuntime> {
   if (options.backend) flags.push(`backend=${options.backend}`);
   if (options.adapter) flags.push(`adapter=${options.adapter}`);
   const gpu = create(flags);
-  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
-  if (!adapter) throw new NoAdapterError('requestAdapter() returned null');
+  const asked = flags.length > 0 ? ` with ${flags.join(', ')}` : '';
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  } catch (error) {
+    // Dawn rejects (rather than returning null) for an unknown adapter or backend name, and
+    // lists the ones it has: keep that list in the message.
+    throw new NoAdapterError(`requestAdapter()${asked} failed: ${(error as Error).message}`);
+  }
+  if (!adapter) throw new NoAdapterError(`requestAdapter()${asked} returned null`);
   const wanted: (keyof GPUSupportedLimits)[] = [
     'maxStorageBufferBindingSize',
     'maxBufferSize',
