@@ -3,7 +3,7 @@
  * how errors (no adapter, bad WGSL, Dawn validation) reach the caller. A missing adapter fails
  * `beforeAll`, so every test here fails rather than skips.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { gpu } from './helpers/gpu.js';
 import { NoAdapterError, runtime } from '../kernels/runtime.js';
 import { allocate } from '../kernels/view.js';
@@ -62,6 +62,31 @@ describe('adapter', () => {
     expect(error.message).toContain('scripts/setup.sh');
     expect(error.message).toContain('LRP_ADAPTER');
     expect(error.message).toMatch(/lavapipe/);
+  });
+
+  /** A second copy of the runtime module, so `initRuntime` really starts again with other options. */
+  async function freshRuntimeModule(): Promise<typeof import('../kernels/runtime.js')> {
+    vi.resetModules();
+    return import('../kernels/runtime.js');
+  }
+
+  it('throws NoAdapterError naming scripts/setup.sh when Dawn finds no adapter', async () => {
+    // Dawn's OpenGL backend gives no adapter on these machines: requestAdapter() resolves to null.
+    const fresh = await freshRuntimeModule();
+    const start = fresh.initRuntime({ backend: 'opengl' });
+    await expect(start).rejects.toThrow(/No WebGPU adapter was found \(requestAdapter\(\) with backend=opengl returned null\)/);
+    await expect(start).rejects.toThrow(/bash scripts\/setup\.sh/);
+    await expect(start).rejects.toMatchObject({ name: 'NoAdapterError' });
+    expect(fresh.hasRuntime()).toBe(false);
+  });
+
+  it('turns an unknown LRP_ADAPTER into NoAdapterError that lists the adapters Dawn has', async () => {
+    const fresh = await freshRuntimeModule();
+    const start = fresh.initRuntime({ adapter: 'no-such-adapter' });
+    await expect(start).rejects.toMatchObject({ name: 'NoAdapterError' });
+    await expect(start).rejects.toThrow(/requestAdapter\(\) with adapter=no-such-adapter failed: .*Available adapters/s);
+    // The process-wide runtime is untouched.
+    expect(runtime().device).toBeDefined();
   });
 });
 
