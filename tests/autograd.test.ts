@@ -3,6 +3,8 @@
  * overrides (bound at record time), the errors a caller can make, and when the graph's saved
  * buffers are released.
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu } from './helpers/gpu.js';
 import { expectClose } from './helpers/close.js';
@@ -341,5 +343,15 @@ describe('docs/autograd.md example', () => {
     // --- end docs/autograd.md example ---
     expectClose(await w.grad!.toArray(), [4 * Math.E + 2, 5 * Math.E ** 2 + 2.5, 6 * Math.E ** 3 + 3], { rtol: 1e-6 }, 'example');
     for (const t of [w, x, loss, loss2]) t.dispose();
+  });
+
+  it('is still the example printed in docs/autograd.md', () => {
+    const between = (text: string, from: string, to: string): string => text.slice(text.indexOf(from) + from.length, text.indexOf(to));
+    const here = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+    const snippet = between(here, '// --- begin docs/autograd.md example ---\n', '    // --- end docs/autograd.md example ---');
+    const doc = readFileSync(fileURLToPath(new URL('../docs/autograd.md', import.meta.url)), 'utf8');
+    const lines = snippet.split('\n').map((l) => l.trim()).filter(Boolean);
+    expect(lines.length).toBeGreaterThan(5);
+    for (const line of lines) expect(doc, `docs/autograd.md lacks: ${line}`).toContain(line);
   });
 });
