@@ -80,16 +80,23 @@ export class Tensor implements GpuView, Disposable {
       throw new Error(`fromArray: ${bytes} bytes exceed the adapter's binding limit of ${rt.maxBindingBytes}; split the tensor`);
     }
     const buffer = rt.pool.acquireMapped(bytes);
-    const mapped = buffer.getMappedRange();
-    if (dtype === 'i32') {
-      const view = new Int32Array(mapped, 0, flat.length);
-      for (let i = 0; i < flat.length; i++) {
-        const v = flat[i]!;
-        if (!Number.isInteger(v)) throw new Error(`fromArray: i32 tensor got non-integer value ${v} at ${i}`);
-        view[i] = v;
+    try {
+      const mapped = buffer.getMappedRange();
+      if (dtype === 'i32') {
+        const view = new Int32Array(mapped, 0, flat.length);
+        for (let i = 0; i < flat.length; i++) {
+          const v = flat[i]!;
+          if (!Number.isInteger(v)) throw new Error(`fromArray: i32 tensor got non-integer value ${v} at ${i}`);
+          view[i] = v;
+        }
+      } else {
+        new Float32Array(mapped, 0, flat.length).set(flat);
       }
-    } else {
-      new Float32Array(mapped, 0, flat.length).set(flat);
+    } catch (error) {
+      // A bad value (or a throwing array-like) must not leave a live, mapped buffer behind.
+      buffer.unmap();
+      rt.pool.release(buffer);
+      throw error;
     }
     buffer.unmap();
     return new Tensor(new Storage(buffer), finalShape, dtype);
