@@ -103,6 +103,9 @@ describe('tidy scopes', () => {
     const tv = transpose(x, 1, 2);
     expect((await tv.toArray()).length).toBe(24);
     tv.dispose();
+    // A rejected upload (non-integer into i32) gives its buffer back.
+    expect(() => Tensor.fromArray([1, 2.5, 3], [3], 'i32')).toThrow('fromArray: i32 tensor got non-integer value 2.5 at 1');
+    expect(live() - start).toBe(extra);
     // A throwing tidy disposes what it created.
     expect(() =>
       tidy(() => {
