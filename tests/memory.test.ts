@@ -12,15 +12,14 @@ import { runtime } from '../kernels/runtime.js';
 import {
   Tensor,
   add,
-  div,
   exp,
-  max,
   mean,
   mul,
   permute,
   reshape,
   scale,
   slice,
+  softmax,
   square,
   sub,
   sum,
@@ -142,10 +141,6 @@ describe('forward + backward loop', () => {
     const y = sum(mul(unsqueeze(x, 2), w), 1);
     return b ? add(y, b) : y;
   };
-  const softmaxRows = (s: Tensor): Tensor => {
-    const e = exp(sub(s, max(s, -1, true)));
-    return div(e, sum(e, -1, true));
-  };
 
   /** A tiny attention block + MLP: loss = mean((tanh(attn(x) W1 + b1) − target)²). */
   function block(p: Record<'x' | 'wq' | 'wk' | 'wv' | 'w1' | 'b1' | 'target', Tensor>): Tensor {
@@ -153,7 +148,7 @@ describe('forward + backward loop', () => {
     const k = linear(p.x, p.wk);
     const v = linear(p.x, p.wv);
     const scores = scale(sum(mul(unsqueeze(q, 1), unsqueeze(k, 0)), -1), 1 / Math.sqrt(q.shape[1]!));
-    const attn = sum(mul(unsqueeze(softmaxRows(scores), 2), unsqueeze(v, 0)), 1);
+    const attn = sum(mul(unsqueeze(softmax(scores), 2), unsqueeze(v, 0)), 1);
     const h = tanh(linear(attn, p.w1, p.b1));
     return mean(square(sub(h, p.target)));
   }
