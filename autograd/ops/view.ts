@@ -150,7 +150,11 @@ export function slice(x: Tensor, axis: number, start: number, end?: number, step
 
 /** Inserts a size-1 dimension at `axis`. */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
+  // The new dim may go at any of rank + 1 places: axis in [-(rank + 1), rank].
   const a = axis < 0 ? axis + x.rank + 1 : axis;
+  if (!Number.isInteger(a) || a < 0 || a > x.rank) {
+    throw new Error(`unsqueeze: axis ${axis} is out of range for a tensor of rank ${x.rank} (expected ${-x.rank - 1} to ${x.rank})`);
+  }
   const shape = [...x.shape];
   shape.splice(a, 0, 1);
   return reshape(x, shape);
