@@ -8,6 +8,7 @@ export * from './ops/elementwise.js';
 export * from './ops/reduce.js';
 export * from './ops/view.js';
 export * from './ops/creation.js';
+export * from './ops/matmul.js';
 export * from './ops/softmax.js';
 export * from './ops/norm.js';
 export * from './ops/gather.js';

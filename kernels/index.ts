@@ -4,3 +4,4 @@ export { BufferPool, sizeClass, type PoolStats } from './bufferPool.js';
 export { PipelineCache } from './pipelineCache.js';
 export * from './shape.js';
 export type { DType, GpuView, KernelOutput } from './view.js';
+export { matmul, planMatmul, pickMatmulVariant, MATMUL_VARIANTS, type MatmulVariant, type MatmulOptions, type MatmulPlan, type MatmulLayout } from './matmul.js';

@@ -30,7 +30,7 @@ class LlamaBlock extends Module {
       new SelfAttention(this.join('self_attn'), c, {
         names: { q: 'q_proj', k: 'k_proj', v: 'v_proj', o: 'o_proj' },
         qkvBias: c.qkvBias,
-        outBias: modelType === 'qwen2' ? false : c.qkvBias,
+        outBias: c.outBias,
       }),
     );
     this.postNorm = this.child(new RMSNorm(this.join('post_attention_layernorm'), c.hidden, c.eps));
@@ -52,6 +52,7 @@ interface LlamaConfig {
   maxPositions: number;
   tied: boolean;
   qkvBias: boolean;
+  outBias: boolean;
   mlpBias: boolean;
   activation: 'silu';
 }
@@ -76,6 +77,8 @@ function readConfig(r: ConfigReader, modelType: string): LlamaConfig {
     maxPositions: r.positiveInt('max_position_embeddings', 2048),
     tied: r.bool('tie_word_embeddings', false),
     qkvBias: modelType === 'qwen2' ? true : r.bool('attention_bias', false),
+    // Qwen2 has q/k/v biases only; LLaMA's attention_bias covers o_proj as well.
+    outBias: modelType === 'qwen2' ? false : r.bool('attention_bias', false),
     mlpBias: r.bool('mlp_bias', false),
     activation: 'silu',
   };

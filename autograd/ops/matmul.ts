@@ -1,0 +1,156 @@
+/**
+ * Matrix products with their backward: `matmul`, `linear` (HF layout, weight [out, in]), and the
+ * two attention products `attentionScores` (scale·q·kᵀ) and `attentionContext` (p·v). Each is its
+ * own op because LRP overrides backward rules by op name (epsilon for `linear`, uniform for the
+ * attention products). All four run the one batched kernel; transposed operands are passed as
+ * views with swapped strides, never copied.
+ */
+import { matmul as matmulKernel } from '../../kernels/matmul.js';
+import { shapeToString } from '../../kernels/shape.js';
+import type { GpuView } from '../../kernels/view.js';
+import { defineOp } from '../op.js';
+import type { Tensor } from '../tensor.js';
+import { sum, sumToShape } from './reduce.js';
+import { reshape, transpose } from './view.js';
+import { wrap } from './wrap.js';
+
+/** The last two dimensions of a view swapped (strides only: no copy). */
+function swapLast(x: GpuView): GpuView {
+  const r = x.shape.length;
+  const shape = [...x.shape];
+  const strides = [...x.strides];
+  [shape[r - 2], shape[r - 1]] = [shape[r - 1]!, shape[r - 2]!];
+  [strides[r - 2], strides[r - 1]] = [strides[r - 1]!, strides[r - 2]!];
+  return { buffer: x.buffer, shape, strides, offset: x.offset, dtype: x.dtype };
+}
+
+/** alpha · a · b on the GPU, as a Tensor (no recording: forward and backward helpers). */
+function product(a: Tensor, b: Tensor, alpha = 1): Tensor {
+  return wrap(matmulKernel(a, b, { alpha }));
+}
+
+/**
+ * Gradients of y = alpha · a · b for the inputs that need them, reduced over broadcast batch dims.
+ * When b has no batch dims but a has, gB sums over a's batch: a and g are flattened to rows and
+ * one product does the sum (no [batch, K, N] intermediate).
+ */
+function productGrads(a: Tensor, b: Tensor, g: Tensor, alpha: number, needs: readonly boolean[]): [Tensor | null, Tensor | null] {
+  let ga: Tensor | null = null;
+  let gb: Tensor | null = null;
+  if (needs[0]) {
+    const full = product(g, transpose(b), alpha);
+    ga = sumToShape(full, a.shape);
+    if (ga !== full) full.dispose();
+  }
+  if (needs[1]) {
+    if (b.rank === 2 && a.rank > 2) {
+      const K = a.shape[a.rank - 1]!;
+      const N = b.shape[1]!;
+      gb = product(transpose(reshape(a, [-1, K])), reshape(g, [-1, N]), alpha);
+    } else {
+      const full = product(transpose(a), g, alpha);
+      gb = sumToShape(full, b.shape);
+      if (gb !== full) full.dispose();
+    }
+  }
+  return [ga, gb];
+}
+
+function checkRank(op: string, a: Tensor, b: Tensor, what: string): void {
+  if (a.rank < 2 || b.rank < 2) throw new Error(`${op}: shapes ${shapeToString(a.shape)} and ${shapeToString(b.shape)} must be ${what}`);
+}
+
+const matmulOp = defineOp<undefined>({
+  name: 'matmul',
+  forward: ([a, b]) => product(a!, b!),
+  backward: (ctx, g) => productGrads(ctx.inputs[0]!, ctx.inputs[1]!, g, 1, ctx.needsGrad),
+});
+
+/** a[..., M, K] · b[..., K, N] → [..., M, N], batch dims broadcast (NumPy matmul for rank ≥ 2). */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  checkRank('matmul', a, b, '[..., M, K] and [..., K, N]');
+  return matmulOp([a, b], undefined);
+}
+
+const linearOp = defineOp<undefined>({
+  name: 'linear',
+  forward: ([x, w, bias]) => {
+    const x2 = x!.rank === 1 ? reshape(x!, [1, x!.shape[0]!]) : x!;
+    const y = wrap(matmulKernel(x2, swapLast(w!), bias ? { bias } : {}));
+    if (x2 === x) return y;
+    x2.dispose();
+    const y1 = reshape(y, [w!.shape[0]!]);
+    y.dispose();
+    return y1;
+  },
+  backward: (ctx, g) => {
+    const [x, w, bias] = ctx.inputs as [Tensor, Tensor, Tensor | undefined];
+    const out = w.shape[0]!;
+    const inF = w.shape[1]!;
+    // gx = g · W: W [out, in] is already the [K, N] operand.
+    const gx = ctx.needsGrad[0] ? reshape(product(reshape(g, [-1, out]), w), x.shape) : null;
+    // gW = Σ_rows gᵀ · x, one [out, rows] · [rows, in] product.
+    const gw = ctx.needsGrad[1] ? product(transpose(reshape(g, [-1, out])), reshape(x, [-1, inF])) : null;
+    const grads: (Tensor | null)[] = [gx, gw];
+    if (bias) grads.push(ctx.needsGrad[2] ? sum(reshape(g, [-1, out]), 0) : null);
+    return grads;
+  },
+});
+
+/**
+ * HF Linear: x[..., in] · weightᵀ + bias with weight [out, in] (read transposed in place) and
+ * bias [out] added inside the kernel.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const inF = x.shape[x.rank - 1];
+  const ok =
+    x.rank >= 1 &&
+    weight.rank === 2 &&
+    weight.shape[1] === inF &&
+    (!bias || (bias.rank === 1 && bias.shape[0] === weight.shape[0]));
+  if (!ok) {
+    const b = bias ? ` and bias ${shapeToString(bias.shape)}` : '';
+    throw new Error(`linear: shapes ${shapeToString(x.shape)} and weight ${shapeToString(weight.shape)}${b} do not fit x[..., in] · W[out, in]ᵀ + b[out]`);
+  }
+  return linearOp(bias ? [x, weight, bias] : [x, weight], undefined);
+}
+
+const scoresOp = defineOp<{ scale: number }>({
+  name: 'attentionScores',
+  forward: ([q, k], { scale }) => wrap(matmulKernel(q!, swapLast(k!), { alpha: scale })),
+  backward: (ctx, g) => {
+    const [q, k] = ctx.inputs as [Tensor, Tensor];
+    const s = ctx.attrs.scale;
+    // y = s·q·kᵀ: gq = s·g·k, gk = s·gᵀ·q (summed over broadcast batch dims).
+    const gq = ctx.needsGrad[0] ? sumToShape(product(g, k, s), q.shape) : null;
+    const gk = ctx.needsGrad[1] ? sumToShape(product(transpose(g), q, s), k.shape) : null;
+    return [gq, gk];
+  },
+});
+
+/**
+ * scale · q · kᵀ: q [..., T, D], k [..., S, D] → [..., T, S], batch dims broadcast, so grouped-query
+ * attention passes q [B, Hkv, G, T, D] and k [B, Hkv, 1, S, D] without repeating k.
+ */
+export function attentionScores(q: Tensor, k: Tensor, scale: number): Tensor {
+  checkRank('attentionScores', q, k, 'q [..., T, D] and k [..., S, D]');
+  if (q.shape[q.rank - 1] !== k.shape[k.rank - 1]) {
+    throw new Error(`attentionScores: shapes ${shapeToString(q.shape)} and ${shapeToString(k.shape)} have different head dims`);
+  }
+  return scoresOp([q, k], { scale });
+}
+
+const contextOp = defineOp<undefined>({
+  name: 'attentionContext',
+  forward: ([p, v]) => product(p!, v!),
+  backward: (ctx, g) => productGrads(ctx.inputs[0]!, ctx.inputs[1]!, g, 1, ctx.needsGrad),
+});
+
+/** p [..., T, S] · v [..., S, D] → [..., T, D], batch dims broadcast. */
+export function attentionContext(p: Tensor, v: Tensor): Tensor {
+  checkRank('attentionContext', p, v, 'p [..., T, S] and v [..., S, D]');
+  if (p.shape[p.rank - 1] !== v.shape[v.rank - 2]) {
+    throw new Error(`attentionContext: shapes ${shapeToString(p.shape)} and ${shapeToString(v.shape)} have different key lengths`);
+  }
+  return contextOp([p, v], undefined);
+}

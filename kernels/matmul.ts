@@ -1,0 +1,455 @@
+/**
+ * Batched matrix product C[..., M, N] = alpha · A[..., M, K] · B[..., K, N] (+ bias[N]), f32, with
+ * NumPy broadcasting of the batch dimensions. Operands are any strided views: a transposed view
+ * (swapped strides) is read in place, so x·Wᵀ with W stored [out, in] needs no copy.
+ *
+ * One template generates every variant. Its parameters:
+ * - the register tile: `rows` × `cols` outputs per invocation, `wgRows` × `wgCols` invocations;
+ * - `vec4`: load four consecutive elements at once along an operand's contiguous dimension
+ *   (used per operand when its strides, offset and extent are multiples of four);
+ * - `sharedK`: 0 reads operands straight from global memory into registers; > 0 stages
+ *   (wgRows·rows) × sharedK and sharedK × (wgCols·cols) tiles in workgroup memory first;
+ * - the operand layouts (A contiguous along K or along M, B along N or along K), which follow from
+ *   the views' strides.
+ * Which tile suits the adapter differs a lot: on lavapipe (CPU) workgroup barriers are expensive
+ * and every invocation's registers are SIMD lanes, so the register-only path with a large tile
+ * wins; a real GPU wants the shared-memory path. `pickMatmulVariant` chooses per adapter.
+ *
+ * Edges cost nothing inside the K loop: rows and columns past the matrix are clamped to the last
+ * one (they load valid, duplicate data) and only the stores are masked.
+ */
+import { runtime, type AdapterDescription } from './runtime.js';
+import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, shapeToString } from './shape.js';
+import { allocate, f32Bits, type GpuView, type KernelOutput } from './view.js';
+import { header, stridedOffsets, type BindingDecl } from './wgsl/common.js';
+
+export interface MatmulVariant {
+  /** Output rows per invocation. */
+  rows: number;
+  /** Output columns per invocation (a multiple of 4: accumulators are vec4 along N). */
+  cols: number;
+  /** Invocations per workgroup along M. */
+  wgRows: number;
+  /** Invocations per workgroup along N. */
+  wgCols: number;
+  /** Vector loads of four elements where an operand's layout allows them. */
+  vec4: boolean;
+  /** Depth along K of the workgroup-memory tiles; 0 for the register-only path. */
+  sharedK: number;
+}
+
+/** Named variants: what `pickMatmulVariant` chooses from (tests force each one). */
+export const MATMUL_VARIANTS = {
+  /** lavapipe and other CPU adapters: no barriers, a tall register tile. */
+  software: { rows: 4, cols: 8, wgRows: 1, wgCols: 64, vec4: true, sharedK: 0 },
+  /** discrete/integrated GPUs: 64×64 workgroup tiles staged in shared memory, 4×4 per invocation. */
+  hardware: { rows: 4, cols: 4, wgRows: 16, wgCols: 16, vec4: true, sharedK: 16 },
+} as const satisfies Record<string, MatmulVariant>;
+
+/** The variant for an adapter: the register path on CPU adapters, shared-memory tiles otherwise. */
+export function pickMatmulVariant(adapter: Pick<AdapterDescription, 'isSoftware'>): MatmulVariant {
+  return adapter.isSoftware ? MATMUL_VARIANTS.software : MATMUL_VARIANTS.hardware;
+}
+
+export interface MatmulOptions {
+  /** Scales the product (attention's 1/√d); default 1. */
+  alpha?: number;
+  /** Added to every row after scaling: a 1-D view of length N. */
+  bias?: GpuView;
+  /** Forces a variant (tests, benchmarks); default `pickMatmulVariant(runtime().adapterInfo)`. */
+  variant?: MatmulVariant;
+}
+
+/** How the template reads an operand: along its contiguous dimension (K, or M/N) and with vec4 or not. */
+export type MatmulLayout = 'k4' | 'mn4' | 'k' | 'mn';
+type Layout = MatmulLayout;
+
+const P = {
+  M: 0,
+  N: 1,
+  K: 2,
+  tilesM: 3,
+  tilesN: 4,
+  offC: 5, // offsets of C, A, B: consecutive, read by stridedOffsets
+  offA: 6,
+  offB: 7,
+  sAm: 8,
+  sAk: 9,
+  sBk: 10,
+  sBn: 11,
+  alpha: 12,
+  offBias: 13,
+  sBias: 14,
+  workgroups: 15,
+  batchShape: 16,
+} as const;
+
+interface Spec {
+  v: MatmulVariant;
+  la: Layout;
+  lb: Layout;
+  batchRank: number;
+  bias: boolean;
+}
+
+function checkVariant(v: MatmulVariant): void {
+  const ok =
+    [v.rows, v.cols, v.wgRows, v.wgCols].every((x) => Number.isInteger(x) && x >= 1) &&
+    v.cols % 4 === 0 &&
+    v.sharedK % 4 === 0 &&
+    v.sharedK >= 0;
+  if (!ok) throw new Error(`matmul: invalid variant ${JSON.stringify(v)} (cols and sharedK must be multiples of 4)`);
+}
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** WGSL for one variant. Loaded values are named a…/b…, accumulators acc{r}_{j} (vec4 along N). */
+function matmulWgsl(s: Spec): string {
+  const { v, la, lb, batchRank: rb } = s;
+  const { rows: RM, cols: RN } = v;
+  const J = RN / 4;
+  const bindings: BindingDecl[] = [
+    { name: 'A', access: 'read', type: la.endsWith('4') ? 'vec4<f32>' : 'f32' },
+    { name: 'B', access: 'read', type: lb.endsWith('4') ? 'vec4<f32>' : 'f32' },
+  ];
+  if (s.bias) bindings.push({ name: 'bias', access: 'read', type: 'f32' });
+  bindings.push({ name: 'C', access: 'read_write', type: 'f32' });
+
+  const L: string[] = [];
+  L.push(`  let wid = wg.x + wg.y * nwg.x;`);
+  L.push(`  if (wid >= p[${P.workgroups}u]) { return; }`);
+  L.push(`  let M = p[${P.M}u]; let N = p[${P.N}u]; let K = p[${P.K}u];`);
+  L.push(`  let sAm = p[${P.sAm}u]; let sAk = p[${P.sAk}u]; let sBk = p[${P.sBk}u]; let sBn = p[${P.sBn}u];`);
+  L.push(`  let tn = wid % p[${P.tilesN}u];`);
+  L.push(`  let tmb = wid / p[${P.tilesN}u];`);
+  L.push(`  let tm = tmb % p[${P.tilesM}u];`);
+  L.push(`  let batch = tmb / p[${P.tilesM}u];`);
+  L.push(
+    stridedOffsets({ flat: 'batch', rank: rb, names: ['oc', 'oa', 'ob'], shapeAt: P.batchShape, offsetsAt: P.offC, stridesAt: P.batchShape + rb }),
+  );
+  const TM = v.wgRows * RM;
+  const TN = v.wgCols * RN;
+  L.push(`  let row0 = tm * ${TM}u + lid.y * ${RM}u;`);
+  L.push(`  let col0 = tn * ${TN}u + lid.x * ${RN}u;`);
+  for (const r of range(RM)) for (const j of range(J)) L.push(`  var acc${r}_${j} = vec4<f32>(0.0);`);
+
+  /** One FMA block for step kk, given the A scalar and B vec4 expressions. */
+  const fmas = (kks: number[], aAt: (r: number, kk: number) => string, bAt: (kk: number, j: number) => string, indent: string): void => {
+    for (const kk of kks) for (const r of range(RM)) for (const j of range(J)) L.push(`${indent}acc${r}_${j} = fma(vec4<f32>(${aAt(r, kk)}), ${bAt(kk, j)}, acc${r}_${j});`);
+  };
+  const vec = (parts: string[]): string => `vec4<f32>(${parts.join(', ')})`;
+
+  if (v.sharedK === 0) registerPath();
+  else sharedPath();
+
+  // Stores: masked; alpha and bias applied here.
+  L.push(`  let alpha = bitcast<f32>(p[${P.alpha}u]);`);
+  for (const r of range(RM)) {
+    L.push(`  if (row0 + ${r}u < M) {`);
+    L.push(`    let o${r} = oc + (row0 + ${r}u) * N + col0;`);
+    for (const j of range(J))
+      for (const q of range(4)) {
+        const c = j * 4 + q;
+        const value = s.bias ? `acc${r}_${j}[${q}] * alpha + bias[p[${P.offBias}u] + (col0 + ${c}u) * p[${P.sBias}u]]` : `acc${r}_${j}[${q}] * alpha`;
+        L.push(`    if (col0 + ${c}u < N) { C[o${r} + ${c}u] = ${value}; }`);
+      }
+    L.push('  }');
+  }
+
+  const shared =
+    v.sharedK > 0
+      ? [`var<workgroup> As: array<f32, ${v.sharedK * TM}>;`, `var<workgroup> Bs: array<vec4<f32>, ${(v.sharedK * TN) / 4}>;`]
+      : [];
+  return [
+    header(bindings),
+    ...shared,
+    `@compute @workgroup_size(${v.wgCols}, ${v.wgRows})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+${L.join('\n')}
+}`,
+  ].join('\n\n');
+
+  /** Operands read straight into registers; rows/columns past the edge are clamped, not checked. */
+  function registerPath(): void {
+    // A: per-row (k layouts) or per-4-row-group (mn4) base offsets, in the binding's units.
+    if (la === 'mn4') {
+      for (const g of range(RM / 4)) L.push(`  let ab${g} = (oa + min(row0 + ${g * 4}u, M - 4u)) / 4u;`);
+      L.push('  let sAk4 = sAk / 4u;');
+    } else {
+      for (const r of range(RM)) {
+        const base = `oa + min(row0 + ${r}u, M - 1u) * sAm`;
+        L.push(`  let ab${r} = ${la === 'k4' ? `(${base}) / 4u` : base};`);
+      }
+    }
+    if (lb === 'mn4') {
+      for (const j of range(J)) L.push(`  let bb${j} = (ob + min(col0 + ${j * 4}u, N - 4u)) / 4u;`);
+      L.push('  let sBk4 = sBk / 4u;');
+    } else {
+      for (const c of range(RN)) {
+        const base = `ob + min(col0 + ${c}u, N - 1u) * sBn`;
+        L.push(`  let bb${c} = ${lb === 'k4' ? `(${base}) / 4u` : base};`);
+      }
+    }
+    // Loads for a step of `kks` starting at `k` (units of elements).
+    const loads = (kks: number[], indent: string): void => {
+      const step4 = kks.length === 4;
+      if (la === 'k4') {
+        if (step4) for (const r of range(RM)) L.push(`${indent}let a${r} = A[ab${r} + k / 4u];`);
+        else for (const r of range(RM)) L.push(`${indent}let a${r} = A[ab${r} + k / 4u][k % 4u];`); // never runs: K % 4 == 0
+      } else if (la === 'mn4') {
+        for (const kk of kks) for (const g of range(RM / 4)) L.push(`${indent}let a${kk}_${g} = A[ab${g} + (k + ${kk}u) * sAk4];`);
+      } else {
+        for (const kk of kks) for (const r of range(RM)) L.push(`${indent}let a${r}_${kk} = A[ab${r} + (k + ${kk}u) * sAk];`);
+      }
+      if (lb === 'k4') {
+        if (step4) for (const c of range(RN)) L.push(`${indent}let b${c} = B[bb${c} + k / 4u];`);
+        else for (const c of range(RN)) L.push(`${indent}let b${c} = B[bb${c} + k / 4u][k % 4u];`);
+      } else if (lb === 'mn4') {
+        for (const kk of kks) for (const j of range(J)) L.push(`${indent}let b${kk}_${j} = B[bb${j} + (k + ${kk}u) * sBk4];`);
+      } else {
+        for (const kk of kks) for (const c of range(RN)) L.push(`${indent}let b${c}_${kk} = B[bb${c} + (k + ${kk}u) * sBk];`);
+      }
+    };
+    const aAt = (step4: boolean) => (r: number, kk: number): string =>
+      la === 'k4' ? (step4 ? `a${r}[${kk}]` : `a${r}`) : la === 'mn4' ? `a${kk}_${r >> 2}[${r & 3}]` : `a${r}_${kk}`;
+    const bAt = (step4: boolean) => (kk: number, j: number): string =>
+      lb === 'mn4'
+        ? `b${kk}_${j}`
+        : lb === 'k4'
+          ? vec(range(4).map((q) => (step4 ? `b${j * 4 + q}[${kk}]` : `b${j * 4 + q}`)))
+          : vec(range(4).map((q) => `b${j * 4 + q}_${kk}`));
+    L.push('  let K4 = K & ~3u;');
+    L.push('  for (var k = 0u; k < K4; k += 4u) {');
+    loads([0, 1, 2, 3], '    ');
+    fmas([0, 1, 2, 3], aAt(true), bAt(true), '    ');
+    L.push('  }');
+    L.push('  for (var k = K4; k < K; k++) {');
+    loads([0], '    ');
+    fmas([0], aAt(false), bAt(false), '    ');
+    L.push('  }');
+  }
+
+  /** Workgroup tiles of A (TK × TM, k-major) and B (TK × TN) staged in shared memory. */
+  function sharedPath(): void {
+    const TK = v.sharedK;
+    const threads = v.wgRows * v.wgCols;
+    L.push(`  let tid = lid.y * ${v.wgCols}u + lid.x;`);
+    L.push(`  let tileRow = tm * ${TM}u;`);
+    L.push(`  let tileCol = tn * ${TN}u;`);
+    L.push(`  for (var kt = 0u; kt < K; kt += ${TK}u) {`);
+    copyTile('A', la, TM, 'tileRow', 'M', 'oa', 'sAm', 'sAk', (kk, m) => `As[(${kk}) * ${TM}u + ${m}]`);
+    copyTile('B', lb, TN, 'tileCol', 'N', 'ob', 'sBn', 'sBk', (kk, n) => `Bs[((${kk}) * ${TN}u + ${n}) / 4u][(${n}) % 4u]`);
+    L.push('    workgroupBarrier();');
+    L.push(`    for (var kk = 0u; kk < ${TK}u; kk++) {`);
+    for (const r of range(RM)) L.push(`      let a${r} = As[kk * ${TM}u + lid.y * ${RM}u + ${r}u];`);
+    for (const j of range(J)) L.push(`      let b${j} = Bs[(kk * ${TN}u + lid.x * ${RN}u) / 4u + ${j}u];`);
+    fmas([0], (r) => `a${r}`, (_kk, j) => `b${j}`, '      ');
+    L.push('    }');
+    L.push('    workgroupBarrier();');
+    L.push('  }');
+
+    /**
+     * Cooperative copy of one operand's tile, zero-filled outside the matrix. Invocations walk
+     * the operand's contiguous dimension fastest (coalesced), four elements at a time with vec4.
+     */
+    function copyTile(
+      X: string,
+      layout: Layout,
+      T: number,
+      tile0: string,
+      extent: string,
+      off: string,
+      sMn: string,
+      sK: string,
+      store: (kk: string, mn: string) => string,
+    ): void {
+      const w = layout.endsWith('4') ? 4 : 1;
+      const alongK = layout.startsWith('k');
+      const chunks = alongK ? TK / w : T / w; // chunks along the contiguous dimension
+      const total = alongK ? T * chunks : TK * chunks;
+      const x = X.toLowerCase();
+      L.push(`    for (var e = tid; e < ${total}u; e += ${threads}u) {`);
+      if (alongK) {
+        L.push(`      let ${x}mn = e / ${chunks}u;`);
+        L.push(`      let ${x}kk = (e % ${chunks}u) * ${w}u;`);
+      } else {
+        L.push(`      let ${x}mn = (e % ${chunks}u) * ${w}u;`);
+        L.push(`      let ${x}kk = e / ${chunks}u;`);
+      }
+      L.push(`      let ${x}i = ${tile0} + ${x}mn;`);
+      L.push(`      let ${x}k = kt + ${x}kk;`);
+      L.push(`      let ${x}in = ${x}i < ${extent} && ${x}k < K;`);
+      const index = `${off} + ${x}i * ${sMn} + ${x}k * ${sK}`;
+      if (w === 4) {
+        L.push(`      var ${x}v = vec4<f32>(0.0);`);
+        L.push(`      if (${x}in) { ${x}v = ${X}[(${index}) / 4u]; }`);
+        for (const q of range(4)) {
+          const target = alongK ? store(`${x}kk + ${q}u`, `${x}mn`) : store(`${x}kk`, `${x}mn + ${q}u`);
+          L.push(`      ${target} = ${x}v[${q}];`);
+        }
+      } else {
+        L.push(`      var ${x}v = 0.0;`);
+        L.push(`      if (${x}in) { ${x}v = ${X}[${index}]; }`);
+        L.push(`      ${store(`${x}kk`, `${x}mn`)} = ${x}v;`);
+      }
+      L.push('    }');
+    }
+  }
+}
+
+/** Strides of a dimension of size 1 never matter: zero them so layout checks see the rest. */
+function normStride(size: number, stride: number): number {
+  return size === 1 ? 0 : stride;
+}
+
+/**
+ * Chooses how the template reads an operand. `mnExtent`/`sMn`: its M (or N) size and stride.
+ * vec4 needs the contiguous dimension's size, the other strides and the offset to be multiples
+ * of 4 (so every vector load is aligned and never straddles the end of a row).
+ */
+function layoutOf(v: MatmulVariant, tileMn: number, mnExtent: number, K: number, sMn: number, sK: number, offset: number, batchStrides: readonly number[]): Layout {
+  const aligned = (...xs: number[]): boolean => xs.every((x) => x % 4 === 0);
+  if (v.vec4 && aligned(offset, ...batchStrides)) {
+    if (sK === 1 && aligned(K, sMn)) return 'k4';
+    if (sMn === 1 && tileMn % 4 === 0 && aligned(mnExtent, sK)) return 'mn4';
+  }
+  return Math.abs(sK) <= Math.abs(sMn) && sK !== 0 ? 'k' : 'mn';
+}
+
+/** How one product will run: the folded problem, the operand layouts and the batch walk. */
+export interface MatmulPlan {
+  /** Result shape [...batch, M, N]. */
+  shape: number[];
+  variant: MatmulVariant;
+  /** Rows after folding A-only batch dims into M. */
+  M: number;
+  N: number;
+  K: number;
+  /** Element strides of A's rows/columns and B's rows/columns. */
+  sAm: number;
+  sAk: number;
+  sBk: number;
+  sBn: number;
+  /** How each operand is read: along K or along M/N, with vec4 loads ('…4') or scalar. */
+  layoutA: Layout;
+  layoutB: Layout;
+  /** Batch dims left after coalescing and folding, and their strides for C, A and B. */
+  batch: number[];
+  batchStrides: [number[], number[], number[]];
+}
+
+/** Plans alpha · a · b: checks shapes (errors name `matmul` and both shapes), folds, picks layouts. */
+export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): MatmulPlan {
+  const fail = (why: string): never => {
+    throw new Error(`matmul: shapes ${shapeToString(a.shape)} and ${shapeToString(b.shape)} ${why}`);
+  };
+  if (a.dtype !== 'f32' || b.dtype !== 'f32') fail(`must be f32 (got ${a.dtype} and ${b.dtype})`);
+  if (a.shape.length < 2 || b.shape.length < 2) fail('need rank ≥ 2 ([..., M, K] and [..., K, N])');
+  const M = a.shape[a.shape.length - 2]!;
+  const K = a.shape[a.shape.length - 1]!;
+  const Kb = b.shape[b.shape.length - 2]!;
+  const N = b.shape[b.shape.length - 1]!;
+  if (K !== Kb) fail(`do not match: inner dimensions ${K} and ${Kb} differ`);
+  const batchA = a.shape.slice(0, -2);
+  const batchB = b.shape.slice(0, -2);
+  let batch: number[] = [];
+  try {
+    batch = broadcastShapes('matmul', batchA, batchB);
+  } catch {
+    fail(`have batch dimensions ${shapeToString(batchA)} and ${shapeToString(batchB)} that cannot be broadcast`);
+  }
+  const { bias } = options;
+  if (bias && (bias.dtype !== 'f32' || bias.shape.length !== 1 || bias.shape[0] !== N)) {
+    fail(`need a bias of shape [${N}], got ${bias.dtype}${shapeToString(bias.shape)}`);
+  }
+  const v = options.variant ?? pickMatmulVariant(runtime().adapterInfo);
+  checkVariant(v);
+  const sAk = normStride(K, a.strides[a.shape.length - 1]!);
+  const sBk = normStride(K, b.strides[b.shape.length - 2]!);
+  const sBn = normStride(N, b.strides[b.shape.length - 1]!);
+  const merged = coalesce(batch, [
+    contiguousStrides(batch).map((s) => s * M * N),
+    broadcastStrides(batchA, a.strides.slice(0, -2), batch),
+    broadcastStrides(batchB, b.strides.slice(0, -2), batch),
+  ]);
+  // Batch dims that only A walks, in step with its rows, are more rows: one larger product
+  // (x [B, T, in] · Wᵀ becomes one [B·T, in] · [in, out] product).
+  let rows = M;
+  let rowStride = normStride(M, a.strides[a.shape.length - 2]!);
+  let dims = merged.shape;
+  let [sC, sA, sB] = merged.strides as [number[], number[], number[]];
+  while (dims.length > 0) {
+    const last = dims.length - 1;
+    if (sB[last] !== 0 || sC[last] !== rows * N) break;
+    if (rows === 1) rowStride = sA[last]!; // a single row has no stride of its own
+    else if (sA[last] !== rows * rowStride) break;
+    rows *= dims[last]!;
+    dims = dims.slice(0, last);
+    sC = sC.slice(0, last);
+    sA = sA.slice(0, last);
+    sB = sB.slice(0, last);
+  }
+  const sAm = normStride(rows, rowStride);
+  // vec4 along M/N needs whole vectors per invocation (registers) or per workgroup tile (shared).
+  const tileM = v.sharedK > 0 ? v.rows * v.wgRows : v.rows;
+  const tileN = v.sharedK > 0 ? v.cols * v.wgCols : v.cols;
+  return {
+    shape: [...batch, M, N],
+    variant: v,
+    M: rows,
+    N,
+    K,
+    sAm,
+    sAk,
+    sBk,
+    sBn,
+    layoutA: layoutOf(v, tileM, rows, K, sAm, sAk, a.offset, sA),
+    layoutB: layoutOf(v, tileN, N, K, sBn, sBk, b.offset, sB),
+    batch: dims,
+    batchStrides: [sC, sA, sB],
+  };
+}
+
+/**
+ * alpha · a · b (+ bias) with batch broadcasting: a [..., M, K], b [..., K, N] → [..., M, N].
+ * Both operands must have rank ≥ 2; the result is a new contiguous tensor.
+ */
+export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): KernelOutput {
+  const plan = planMatmul(a, b, options);
+  const { shape, variant: v, M, N, K, batch } = plan;
+  const { bias, alpha = 1 } = options;
+  const out = allocate('matmul', shape, 'f32');
+  if (numel(shape) === 0) return { buffer: out, shape, dtype: 'f32' };
+  const rb = batch.length;
+  const tilesM = Math.ceil(M / (v.rows * v.wgRows));
+  const tilesN = Math.ceil(N / (v.cols * v.wgCols));
+  const workgroups = numel(batch) * tilesM * tilesN;
+  const params = new Uint32Array(P.batchShape + 4 * rb);
+  params[P.M] = M;
+  params[P.N] = N;
+  params[P.K] = K;
+  params[P.tilesM] = tilesM;
+  params[P.tilesN] = tilesN;
+  params[P.offC] = 0;
+  params[P.offA] = a.offset;
+  params[P.offB] = b.offset;
+  params[P.sAm] = plan.sAm;
+  params[P.sAk] = plan.sAk;
+  params[P.sBk] = plan.sBk;
+  params[P.sBn] = plan.sBn;
+  params[P.alpha] = f32Bits(alpha);
+  params[P.offBias] = bias?.offset ?? 0;
+  params[P.sBias] = bias?.strides[0] ?? 0;
+  params[P.workgroups] = workgroups;
+  params.set(batch, P.batchShape);
+  plan.batchStrides.forEach((s, k) => params.set(s, P.batchShape + (k + 1) * rb));
+  const spec: Spec = { v, la: plan.layoutA, lb: plan.layoutB, batchRank: rb, bias: bias !== undefined };
+  runtime().dispatch({
+    key: `matmul/${v.rows}x${v.cols}/${v.wgRows}x${v.wgCols}/s${v.sharedK}/${spec.la},${spec.lb}/b${rb}${spec.bias ? '/bias' : ''}`,
+    wgsl: () => matmulWgsl(spec),
+    bindings: bias ? [a.buffer, b.buffer, bias.buffer, out] : [a.buffer, b.buffer, out],
+    params,
+    workgroups,
+  });
+  return { buffer: out, shape, dtype: 'f32' };
+}

@@ -1,0 +1,238 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpu } from './helpers/gpu.js';
+import { expectClose, randomArray, rng } from './helpers/close.js';
+import { Tensor, attentionContext, attentionScores, linear, matmul, slice, sum, transpose } from '../autograd/index.js';
+import { gradcheck, type GradcheckCase } from '../autograd/gradcheck.js';
+import { wrap } from '../autograd/ops/wrap.js';
+import { MATMUL_VARIANTS, matmul as matmulKernel, pickMatmulVariant, planMatmul, type MatmulVariant } from '../kernels/matmul.js';
+import { refLinear, refMatmul, refTransposeLast } from '../kernels/reference/matmul.js';
+import { refTensor, type RefTensor } from '../kernels/reference/tensor.js';
+import { numel } from '../kernels/shape.js';
+import '../autograd/backward.js';
+
+beforeAll(async () => {
+  await gpu();
+});
+
+/** Every tile shape the template is tested with: the two picked per adapter and the other switches. */
+const VARIANTS: Record<string, MatmulVariant> = {
+  ...MATMUL_VARIANTS,
+  'registers, scalar loads': { ...MATMUL_VARIANTS.software, vec4: false },
+  'registers, 3×4 tile, 2×8 workgroup': { rows: 3, cols: 4, wgRows: 2, wgCols: 8, vec4: true, sharedK: 0 },
+  'registers, 8×8 tile': { rows: 8, cols: 8, wgRows: 1, wgCols: 16, vec4: true, sharedK: 0 },
+  'shared, scalar loads': { ...MATMUL_VARIANTS.hardware, vec4: false },
+  'shared, 1×4 tile, 4×8 workgroup, depth 8': { rows: 1, cols: 4, wgRows: 4, wgCols: 8, vec4: true, sharedK: 8 },
+};
+
+interface Operand {
+  /** Shape of the operand as the product sees it. */
+  shape: number[];
+  /** Stored with the last two dims swapped and passed as a transposed view. */
+  transposed?: boolean;
+  /** Stored with this many extra leading elements and passed as a view at that offset. */
+  offset?: number;
+}
+
+interface Case {
+  a: Operand;
+  b: Operand;
+}
+
+const random = rng(11);
+
+/** A GPU view with the operand's layout and the same values as a float64 reference. */
+function operand(op: Operand): { view: Tensor; ref: RefTensor; owned: Tensor[] } {
+  const shape = op.shape;
+  const stored = op.transposed ? [...shape.slice(0, -2), shape[shape.length - 1]!, shape[shape.length - 2]!] : shape;
+  const n = numel(stored);
+  const lead = op.offset ?? 0;
+  const data = randomArray(n + lead, random);
+  const base = Tensor.fromArray(data, [n + lead]);
+  const flat = lead > 0 ? slice(base, 0, lead) : base;
+  const storedT = flat.size === n ? reshapeView(flat, stored) : flat;
+  const view = op.transposed ? transpose(storedT) : storedT;
+  const storedRef = refTensor(stored, data.subarray(lead));
+  return { view, ref: op.transposed ? refTransposeLast(storedRef) : storedRef, owned: [base, flat, storedT, view] };
+}
+
+/** A reshape that keeps the slice's offset (the slice of a 1-D tensor is contiguous). */
+function reshapeView(x: Tensor, shape: number[]): Tensor {
+  x.storage.retain();
+  return new Tensor(x.storage, shape, x.dtype, undefined, x.offset);
+}
+
+async function check(c: Case, variant: MatmulVariant, label: string): Promise<void> {
+  const a = operand(c.a);
+  const b = operand(c.b);
+  const y = wrap(matmulKernel(a.view, b.view, { variant }));
+  const expected = refMatmul(a.ref, b.ref);
+  expect(y.shape, `${label} shape`).toEqual(expected.shape);
+  const K = c.a.shape[c.a.shape.length - 1]!;
+  expectClose(await y.toArray(), expected.data, { rtol: 1e-4, atol: 1e-5 * Math.max(K, 1) }, label);
+  for (const t of [...a.owned, ...b.owned, y]) t.dispose();
+}
+
+const shapeCases: Record<string, Case> = {
+  '1×1·1×1': { a: { shape: [1, 1] }, b: { shape: [1, 1] } },
+  'odd 5×7·7×3': { a: { shape: [5, 7] }, b: { shape: [7, 3] } },
+  'A batched, B shared (rows folded)': { a: { shape: [2, 3, 17, 9] }, b: { shape: [9, 13] } },
+  'B batched, A shared': { a: { shape: [17, 9] }, b: { shape: [4, 9, 13] } },
+  'both broadcast [2,1]·[1,3], vec4-aligned': { a: { shape: [2, 1, 8, 12] }, b: { shape: [1, 3, 12, 16] } },
+  'M = 1 rows over a batch': { a: { shape: [6, 1, 8] }, b: { shape: [8, 20] } },
+  'transposed A view (M contiguous)': { a: { shape: [2, 16, 12], transposed: true }, b: { shape: [12, 24] } },
+  'transposed B view: x · Wᵀ': { a: { shape: [3, 8, 32] }, b: { shape: [32, 20], transposed: true } },
+  'both transposed, odd sizes': { a: { shape: [5, 11], transposed: true }, b: { shape: [11, 6], transposed: true } },
+  'views at odd offsets': { a: { shape: [9, 12], offset: 3 }, b: { shape: [12, 8], offset: 1 } },
+  'views at aligned offsets': { a: { shape: [9, 12], offset: 4 }, b: { shape: [12, 8], offset: 8 } },
+  'K = 0 gives zeros': { a: { shape: [3, 0] }, b: { shape: [0, 4] } },
+  'empty M': { a: { shape: [0, 4] }, b: { shape: [4, 5] } },
+  'empty batch': { a: { shape: [2, 0, 3, 4] }, b: { shape: [4, 5] } },
+};
+
+describe('matmul kernel matches the float64 reference', () => {
+  for (const [name, variant] of Object.entries(VARIANTS)) {
+    it(`variant ${name}: every layout and edge case`, async () => {
+      for (const [label, c] of Object.entries(shapeCases)) await check(c, variant, `${name} / ${label}`);
+    });
+  }
+
+  it('a large product 300×257 · 257×513 with both picked variants', async () => {
+    for (const variant of [MATMUL_VARIANTS.software, MATMUL_VARIANTS.hardware]) {
+      await check({ a: { shape: [300, 257] }, b: { shape: [257, 513] } }, variant, `large ${JSON.stringify(variant)}`);
+    }
+  });
+
+  it('a large transposed-B product, as in x · Wᵀ of a 768-wide layer', async () => {
+    await check({ a: { shape: [2, 37, 768] }, b: { shape: [768, 300], transposed: true } }, pickMatmulVariant({ isSoftware: true }), 'x·Wᵀ');
+  });
+
+  it('the cases above read each operand in all four layouts, on both paths', () => {
+    for (const variant of Object.values(MATMUL_VARIANTS)) {
+      const seenA = new Set<string>();
+      const seenB = new Set<string>();
+      for (const c of Object.values(shapeCases)) {
+        const a = operand(c.a);
+        const b = operand(c.b);
+        const plan = planMatmul(a.view, b.view, { variant });
+        seenA.add(plan.layoutA);
+        seenB.add(plan.layoutB);
+        for (const t of [...a.owned, ...b.owned]) t.dispose();
+      }
+      expect([...seenA].sort(), `A layouts, sharedK ${variant.sharedK}`).toEqual(['k', 'k4', 'mn', 'mn4']);
+      expect([...seenB].sort(), `B layouts, sharedK ${variant.sharedK}`).toEqual(['k', 'k4', 'mn', 'mn4']);
+    }
+  });
+
+  it('reads Wᵀ in place with vec4 loads and folds x\'s batch dims into rows', () => {
+    const x = operand({ shape: [2, 37, 768] });
+    const w = operand({ shape: [768, 300], transposed: true });
+    const plan = planMatmul(x.view, w.view, { variant: MATMUL_VARIANTS.software });
+    expect(plan.layoutB).toBe('k4');
+    expect(plan.layoutA).toBe('k4');
+    expect([plan.M, plan.batch.length]).toEqual([74, 0]);
+    for (const t of [...x.owned, ...w.owned]) t.dispose();
+  });
+
+  it('picks the register variant on CPU adapters and shared-memory tiles on GPUs', () => {
+    expect(pickMatmulVariant({ isSoftware: true }).sharedK).toBe(0);
+    expect(pickMatmulVariant({ isSoftware: false }).sharedK).toBeGreaterThan(0);
+  });
+
+  it('fuses alpha and a (strided) bias', async () => {
+    const a = operand({ shape: [2, 5, 8] });
+    const b = operand({ shape: [8, 12], transposed: true });
+    const biasData = randomArray(24, random);
+    const biasBase = Tensor.fromArray(biasData, [12, 2]);
+    const bias = slice(transpose(biasBase), 0, 1); // [1, 12] with stride 2
+    const bias1 = new Tensor(bias.storage, [12], 'f32', [2], bias.offset);
+    bias.storage.retain();
+    for (const variant of Object.values(MATMUL_VARIANTS)) {
+      const y = wrap(matmulKernel(a.view, b.view, { variant, alpha: 0.5, bias: bias1 }));
+      const ref = refMatmul(a.ref, b.ref, 0.5, refTensor([12], Array.from({ length: 12 }, (_, i) => biasData[2 * i + 1]!)));
+      expectClose(await y.toArray(), ref.data, { rtol: 1e-5, atol: 1e-5 }, 'alpha + bias');
+      y.dispose();
+    }
+  });
+});
+
+describe('matmul refuses bad shapes, naming the op and both shapes', () => {
+  it('inner dimensions, batch dims, rank', () => {
+    const a = Tensor.fromArray(new Float32Array(6), [2, 3]);
+    const b = Tensor.fromArray(new Float32Array(20), [4, 5]);
+    expect(() => matmul(a, b)).toThrow(/matmul: shapes \[2, 3\] and \[4, 5\]/);
+    const c = Tensor.fromArray(new Float32Array(24), [2, 3, 4]);
+    const d = Tensor.fromArray(new Float32Array(60), [3, 4, 5]);
+    expect(() => matmul(c, d)).toThrow(/matmul: shapes \[2, 3, 4\] and \[3, 4, 5\].*batch/);
+    const v = Tensor.fromArray(new Float32Array(3), [3]);
+    expect(() => matmul(v, a)).toThrow(/matmul: shapes \[3\] and \[2, 3\]/);
+    expect(() => linear(a, b)).toThrow(/linear: shapes \[2, 3\] and weight \[4, 5\]/);
+    expect(() => attentionScores(c, d, 1)).toThrow(/attentionScores: shapes \[2, 3, 4\] and \[3, 4, 5\]/);
+    expect(() => attentionContext(c, c)).toThrow(/attentionContext: shapes \[2, 3, 4\] and \[2, 3, 4\]/);
+  });
+});
+
+describe('gradients of matmul, linear, attentionScores and attentionContext', () => {
+  const cases: GradcheckCase[] = [
+    {
+      name: 'matmul with broadcast batch dims',
+      inputs: [{ shape: [2, 1, 3, 5] }, { shape: [3, 5, 4] }],
+      gpu: ([a, b]) => matmul(a!, b!),
+      ref: ([a, b]) => refMatmul(a!, b!),
+    },
+    {
+      name: 'matmul with an unbatched right operand',
+      inputs: [{ shape: [2, 3, 5] }, { shape: [5, 4] }],
+      gpu: ([a, b]) => matmul(a!, b!),
+      ref: ([a, b]) => refMatmul(a!, b!),
+    },
+    {
+      name: 'matmul of a transposed view',
+      inputs: [{ shape: [6, 4] }, { shape: [6, 3] }],
+      gpu: ([a, b]) => matmul(transpose(a!), b!),
+      ref: ([a, b]) => refMatmul(refTransposeLast(a!), b!),
+    },
+    {
+      name: 'linear with bias',
+      inputs: [{ shape: [2, 3, 8] }, { shape: [5, 8] }, { shape: [5] }],
+      gpu: ([x, w, b]) => linear(x!, w!, b!),
+      ref: ([x, w, b]) => refLinear(x!, w!, b!),
+    },
+    {
+      name: 'linear without bias, 1-D input',
+      inputs: [{ shape: [7] }, { shape: [4, 7] }],
+      gpu: ([x, w]) => linear(x!, w!),
+      ref: ([x, w]) => refLinear(x!, w!),
+    },
+    {
+      name: 'attentionScores, grouped-query broadcast of k',
+      inputs: [{ shape: [1, 2, 2, 3, 4] }, { shape: [1, 2, 1, 5, 4] }],
+      gpu: ([q, k]) => attentionScores(q!, k!, 0.5),
+      ref: ([q, k]) => refMatmul(q!, refTransposeLast(k!), 0.5),
+    },
+    {
+      name: 'attentionContext, grouped-query broadcast of v',
+      inputs: [{ shape: [1, 2, 2, 3, 5], lo: 0, hi: 1 }, { shape: [1, 2, 1, 5, 4] }],
+      gpu: ([p, v]) => attentionContext(p!, v!),
+      ref: ([p, v]) => refMatmul(p!, v!),
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const report = await gradcheck(c);
+      expect(report.forwardError, `${c.name} forward`).toBeLessThan(1e-5);
+      expect(report.ok, `${c.name}: ${JSON.stringify(report.worst)}`).toBe(true);
+    });
+  }
+
+  it('linear backward sums the weight gradient over every leading dim', async () => {
+    // y = x·Wᵀ with g = 1: gW[o, i] = Σ_rows x[row, i], gb[o] = rows.
+    const x = Tensor.fromArray(randomArray(2 * 3 * 4, random), [2, 3, 4]);
+    const w = Tensor.fromArray(randomArray(5 * 4, random), [5, 4]).setRequiresGrad();
+    const b = Tensor.fromArray(new Float32Array(5), [5]).setRequiresGrad();
+    sum(linear(x, w, b)).backward();
+    const xs = await x.toArray();
+    const colSums = Array.from({ length: 4 }, (_, i) => Array.from({ length: 6 }, (_, r) => xs[r * 4 + i]!).reduce((s, v) => s + v, 0));
+    expectClose(await w.grad!.toArray(), Array.from({ length: 20 }, (_, k) => colSums[k % 4]!), { rtol: 1e-5, atol: 1e-5 }, 'gW');
+    expectClose(await b.grad!.toArray(), new Array(5).fill(6), {}, 'gb');
+  });
+});
