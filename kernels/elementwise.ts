@@ -52,7 +52,7 @@ export const ELEMENTWISE = {
   log: { arity: 1, wgsl: 'log(a)', ref: ([a]) => Math.log(a!) },
   sqrt: { arity: 1, wgsl: 'sqrt(a)', ref: ([a]) => Math.sqrt(a!) },
   rsqrt: { arity: 1, wgsl: 'inverseSqrt(a)', ref: ([a]) => 1 / Math.sqrt(a!) },
-  tanh: { arity: 1, wgsl: 'tanh_safe(a)', helpers: ['tanhSafe'], ref: ([a]) => Math.tanh(a!) },
+  tanh: { arity: 1, wgsl: 'select(tanh_safe(a), a, is_nan(a))', helpers: ['tanhSafe'], ref: ([a]) => Math.tanh(a!) },
   erf: { arity: 1, wgsl: 'erf_approx(a)', helpers: ['erf'], ref: ([a]) => erf(a!) },
   geluErf: { arity: 1, wgsl: '0.5 * a * (1.0 + erf_approx(a * 0.70710678118654752))', helpers: ['erf'], ref: ([a]) => 0.5 * a! * (1 + erf(a! / Math.SQRT2)) },
   geluTanh: {
@@ -63,9 +63,9 @@ export const ELEMENTWISE = {
   },
   silu: { arity: 1, wgsl: 'a / (1.0 + exp(-a))', ref: ([a]) => a! * sigmoid(a!) },
   sigmoid: { arity: 1, wgsl: '1.0 / (1.0 + exp(-a))', ref: ([a]) => sigmoid(a!) },
-  relu: { arity: 1, wgsl: 'max(a, 0.0)', ref: ([a]) => Math.max(a!, 0) },
+  relu: { arity: 1, wgsl: 'select(max(a, 0.0), a, is_nan(a))', ref: ([a]) => Math.max(a!, 0) },
   abs: { arity: 1, wgsl: 'abs(a)', ref: ([a]) => Math.abs(a!) },
-  sign: { arity: 1, wgsl: 'sign(a)', ref: ([a]) => Math.sign(a!) },
+  sign: { arity: 1, wgsl: 'select(sign(a), a, is_nan(a))', ref: ([a]) => Math.sign(a!) },
   reciprocal: { arity: 1, wgsl: '1.0 / a', ref: ([a]) => 1 / a! },
   square: { arity: 1, wgsl: 'a * a', ref: ([a]) => a! * a! },
   cos: { arity: 1, wgsl: 'cos(a)', ref: ([a]) => Math.cos(a!) },
@@ -97,10 +97,10 @@ export const ELEMENTWISE = {
   mul: { arity: 2, wgsl: 'a * b', ref: ([a, b]) => a! * b! },
   div: { arity: 2, wgsl: 'a / b', ref: ([a, b]) => a! / b! },
   pow: { arity: 2, wgsl: 'pow_signed(a, b)', ref: ([a, b]) => a! ** b! },
-  maximum: { arity: 2, wgsl: 'max(a, b)', ref: ([a, b]) => Math.max(a!, b!) },
-  minimum: { arity: 2, wgsl: 'min(a, b)', ref: ([a, b]) => Math.min(a!, b!) },
+  maximum: { arity: 2, wgsl: 'select(select(max(a, b), b, is_nan(b)), a, is_nan(a))', ref: ([a, b]) => Math.max(a!, b!) },
+  minimum: { arity: 2, wgsl: 'select(select(min(a, b), b, is_nan(b)), a, is_nan(a))', ref: ([a, b]) => Math.min(a!, b!) },
   eq: { arity: 2, wgsl: 'select(0.0, 1.0, a == b)', ref: ([a, b]) => Number(a === b) },
-  ne: { arity: 2, wgsl: 'select(0.0, 1.0, a != b)', ref: ([a, b]) => Number(a !== b) },
+  ne: { arity: 2, wgsl: 'select(0.0, 1.0, a != b || is_nan(a) || is_nan(b))', ref: ([a, b]) => Number(a !== b) },
   lt: { arity: 2, wgsl: 'select(0.0, 1.0, a < b)', ref: ([a, b]) => Number(a! < b!) },
   le: { arity: 2, wgsl: 'select(0.0, 1.0, a <= b)', ref: ([a, b]) => Number(a! <= b!) },
   gt: { arity: 2, wgsl: 'select(0.0, 1.0, a > b)', ref: ([a, b]) => Number(a! > b!) },
@@ -113,19 +113,34 @@ export const ELEMENTWISE = {
     ref: ([a, b], [s0]) => a! / (b! + s0! * (b! >= 0 ? 1 : -1)),
   },
   // ternary
-  where: { arity: 3, wgsl: 'select(c, b, a != 0.0)', ref: ([a, b, c]) => (a !== 0 ? b! : c!) },
+  where: { arity: 3, wgsl: 'select(c, b, a != 0.0 || is_nan(a))', ref: ([a, b, c]) => (a !== 0 ? b! : c!) },
 } as const satisfies Record<string, ElementwiseDef>;
 
 export type ElementwiseOp = keyof typeof ELEMENTWISE;
 
-/** Helpers appended to every elementwise shader that needs them by name. */
+/**
+ * Helpers appended to every elementwise shader that needs them by name. NaN semantics follow
+ * IEEE and the references (NaN propagates through max/min/relu/sign, NaN != x, a NaN condition
+ * is true); `is_nan` tests bits because lavapipe folds `a != a` and NaN compares away.
+ */
 const EXTRA_FUNCTIONS: Record<string, string> = {
+  is_nan: `fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }`,
+  // like nan_f32: WGSL rejects infinity in constant expressions
+  inf_f32: `var<private> INF_BITS: u32 = 0x7f800000u;
+fn inf_f32() -> f32 { return bitcast<f32>(INF_BITS); }`,
   pow_signed: `fn pow_signed(x: f32, y: f32) -> f32 {
-  // WGSL pow is undefined for x < 0; keep NumPy's meaning for integral exponents.
+  // WGSL pow (exp2(y log2 x)) is undefined for x < 0, x^0 and NaN; keep IEEE/NumPy's meaning:
+  // x^0 = 1 for every x, NaN otherwise propagates, negative bases need an integral exponent.
+  if (y == 0.0) { return 1.0; }
+  if (is_nan(x) || is_nan(y)) { return nan_f32(); }
+  // 0^y: +0 for y > 0, +inf for y < 0 (lavapipe's exp2(y log2 0) gave 0 for y = -inf)
+  if (x == 0.0) { return select(0.0, inf_f32(), y < 0.0); }
   if (x >= 0.0) { return pow(x, y); }
   let r = pow(-x, y);
   if (y == round(y) && (i32(y) & 1) == 1) { return -r; }
   if (y == round(y)) { return r; }
+  // (-inf)^y for non-integral y is +inf or +0, like +inf^y
+  if ((bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u) { return r; }
   return nan_f32();
 }`,
   gelu_tanh_grad: `fn gelu_tanh_grad(x: f32) -> f32 {
@@ -153,14 +168,20 @@ function elementwiseWgsl(op: ElementwiseOp, rank: number, inDtypes: readonly DTy
   const shapeAt = offsetsAt + arity + 1;
   const stridesAt = shapeAt + rank;
   const helperNames = new Set<string>(def.helpers ?? []);
-  const functions: string[] = [];
-  for (const [name, code] of Object.entries(EXTRA_FUNCTIONS)) {
-    if (def.wgsl.includes(name)) {
-      if (code.includes('tanh_safe')) helperNames.add('tanhSafe');
-      if (code.includes('nan_f32')) functions.push(NAN_HELPER);
-      functions.push(code);
+  // Extra functions named by the expression, and those their code names in turn.
+  const needed = new Map<string, string>();
+  const collect = (text: string): void => {
+    for (const [name, code] of Object.entries(EXTRA_FUNCTIONS)) {
+      if (!needed.has(name) && text.includes(name)) {
+        needed.set(name, code);
+        collect(code);
+      }
     }
-  }
+  };
+  collect(def.wgsl);
+  const functions = [...needed.values()];
+  if (functions.some((code) => code.includes('tanh_safe'))) helperNames.add('tanhSafe');
+  if (functions.some((code) => code.includes('nan_f32'))) functions.push(NAN_HELPER);
   const helperCode = [...helperNames].map((h) => HELPERS[h as Helper]);
   const outType = def.keepsDtype ? inDtypes[0]! : 'f32';
   const loads = INPUT_NAMES.slice(0, arity).map((n) => (def.keepsDtype ? `  let ${n} = in_${n}[o${n}];` : `  let ${n} = f32(in_${n}[o${n}]);`));
