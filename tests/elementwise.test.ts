@@ -125,6 +125,22 @@ describe('every elementwise kernel matches its float64 reference', () => {
     });
   }
 
+  it('special values (NaN, ±∞, 0) match the references in every argument position', async () => {
+    // IEEE semantics: NaN propagates through max/min/relu/sign/tanh, NaN != x is true, a NaN
+    // condition is true, x^0 = 1 for every x.
+    const special = [NaN, 1.5, -2, 0, Infinity, -Infinity];
+    const k = special.length;
+    for (const op of OPS) {
+      const def: ElementwiseDef = ELEMENTWISE[op];
+      const scalars = CASES[op]!.scalars ?? [];
+      // one axis per argument, so every combination of special values occurs
+      const shapes = Array.from({ length: def.arity }, (_, a) => [k, ...new Array<number>(def.arity - 1 - a).fill(1)]);
+      const inputs = shapes.map((shape) => refTensor(shape, special));
+      const out = wrap(elementwise(op, shapes.map((shape) => Tensor.fromArray(special, shape)), scalars));
+      expectClose(await out.toArray(), reference(op, inputs, scalars).data, { rtol: 1e-5, atol: 0 }, `${op} on special values`);
+    }
+  });
+
   it('pow and powScalar keep NumPy meaning for negative bases: integral exponents work, others give NaN', async () => {
     const a = Tensor.fromArray([-2, -2, -3, 2, 0.25]);
     const b = Tensor.fromArray([3, 2, 0.5, -1, 0.5]);
