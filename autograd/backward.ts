@@ -38,6 +38,14 @@ export function topologicalNodes(root: Tensor): Node[] {
   return order;
 }
 
+/**
+ * Frees the saved buffers of every node `root` can reach, without running backward: for a graph
+ * that will never be differentiated (an error between forward and backward, say).
+ */
+export function releaseGraph(root: Tensor): void {
+  for (const node of topologicalNodes(root)) releaseNode(node);
+}
+
 export function backward(root: Tensor, options: BackwardOptions = {}): void {
   if (!root.requiresGrad) {
     throw new Error(`backward: ${root.toString()} does not require grad (no input of its computation has requiresGrad set)`);

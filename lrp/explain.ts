@@ -3,7 +3,7 @@
  * gradient leaves (via taps), one backward from the target logit, then relevance = x ⊙ grad at
  * every token embedding and positional tensor, plus the conservation report.
  */
-import { backward } from '../autograd/backward.js';
+import { backward, releaseGraph } from '../autograd/backward.js';
 import { noGrad, withBackwardRules } from '../autograd/graph.js';
 import { mul } from '../autograd/ops/elementwise.js';
 import { sum } from '../autograd/ops/reduce.js';
@@ -43,6 +43,16 @@ function sequenceLength(model: TransformerModel, input: ModelInput): number {
   const ids = input.ids;
   if (!ids || ids.length === 0 || ids[0]!.length === 0) throw new Error('explain: the input is empty (no token ids)');
   return ids[0]!.length;
+}
+
+/** Σ_d x ⊙ grad per position (last axis summed), or null when no gradient arrived. */
+function relevancePerPosition(t: Tensor): Tensor | null {
+  return t.grad ? reshape(sum(mul(t, t.grad), -1), [-1]) : null;
+}
+
+/** Σ x ⊙ grad over the whole tensor, or null when no gradient arrived. */
+function relevanceTotal(t: Tensor): Tensor | null {
+  return t.grad ? sum(mul(t, t.grad)) : null;
 }
 
 export async function explain(model: TransformerModel, input: ModelInput, options: ExplainOptions): Promise<Explanation> {
@@ -114,12 +124,10 @@ export async function explain(model: TransformerModel, input: ModelInput, option
       oneHot[target!] = 1;
       const seed = Tensor.fromArray(oneHot, logits!.shape);
       backward(logits!, { seed });
-      const perPosition = (t: Tensor): Tensor | null => (t.grad ? reshape(sum(mul(t, t.grad), -1), [-1]) : null);
-      const total = (t: Tensor): Tensor | null => (t.grad ? sum(mul(t, t.grad)) : null);
-      return {
-        tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? perPosition(t.tensor) : total(t.tensor))),
-        bias: uniqueBiases.map((b) => total(b)),
-      };
+      return noGrad(() => ({
+        tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? relevancePerPosition(t.tensor) : relevanceTotal(t.tensor))),
+        bias: uniqueBiases.map(relevanceTotal),
+      }));
     });
     const read = async (t: Tensor | null): Promise<number[] | null> => {
       if (!t) return null;
@@ -149,6 +157,8 @@ export async function explain(model: TransformerModel, input: ModelInput, option
       modelType: model.info.modelType,
     });
   } finally {
+    // After a successful backward the graph is already released; after an error it is not.
+    if (logits) releaseGraph(logits);
     logits?.dispose();
     for (const t of toDispose) t.dispose();
     for (const b of uniqueBiases) {

@@ -108,6 +108,14 @@ describe('positional relevance is part of conservation (the PA-LRP point)', () =
   });
 });
 
+describe('explain() leaves no GPU memory behind', () => {
+  it('after an error between forward and backward (target out of range)', async () => {
+    const before = runtime().memory().liveBytes;
+    await expect(run('gpt2', 'pa-lrp', { target: 10_000 })).rejects.toThrow(/target 10000 is out of range/);
+    expect(runtime().memory().liveBytes).toBe(before);
+  });
+});
+
 describe('all four methods on all four families', () => {
   for (const name of ['llama', 'gpt2', 'bert', 'vit']) {
     for (const method of ['gi', 'cp-lrp', 'attnlrp', 'pa-lrp'] as const) {
