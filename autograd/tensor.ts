@@ -60,9 +60,12 @@ export class Tensor implements GpuView, Disposable {
   static fromArray(data: ArrayLike<number> | NestedArray, shape?: Shape, dtype: DType = 'f32'): Tensor {
     let flat: ArrayLike<number>;
     let inferred: number[];
-    if (typeof data === 'number' || (Array.isArray(data) && data.some((d) => Array.isArray(d)))) {
-      inferred = inferShape(data as NestedArray);
-      flat = (data as NestedArray[]).flat !== undefined && Array.isArray(data) ? (data as unknown[]).flat(Infinity) as number[] : [data as number];
+    if (typeof data === 'number') {
+      flat = [data];
+      inferred = [];
+    } else if (Array.isArray(data) && data.some((d) => Array.isArray(d))) {
+      inferred = inferShape(data);
+      flat = (data as unknown[]).flat(Infinity) as number[];
     } else {
       flat = data as ArrayLike<number>;
       inferred = [flat.length];

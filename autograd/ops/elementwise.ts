@@ -68,10 +68,9 @@ const BACKWARD: { [Op in ElementwiseOp]: ElementwiseBackward } = {
     return toInputs(ctx, [ctx.needsGrad[0] ? k.mul(g, b) : null, ctx.needsGrad[1] ? k.mul(g, a) : null]);
   },
   div: (ctx, g) => {
-    const [a, b] = ctx.inputs as [Tensor, Tensor];
+    const b = ctx.inputs[1]!;
     const ga = ctx.needsGrad[0] ? k.div(g, b) : null;
     const gb = ctx.needsGrad[1] ? k.neg(k.div(k.mul(g, ctx.output), b)) : null;
-    void a;
     return toInputs(ctx, [ga, gb]);
   },
   pow: (ctx, g) => {
@@ -98,9 +97,7 @@ const BACKWARD: { [Op in ElementwiseOp]: ElementwiseBackward } = {
     return toInputs(ctx, [ga, gb]);
   },
   where: (ctx, g) => {
-    const [c, a, b] = ctx.inputs as [Tensor, Tensor, Tensor];
-    void a;
-    void b;
+    const c = ctx.inputs[0]!;
     const zero = scalarZero(g);
     return toInputs(ctx, [null, ctx.needsGrad[1] ? run('where', [c, g, zero]) : null, ctx.needsGrad[2] ? run('where', [c, zero, g]) : null]);
   },
