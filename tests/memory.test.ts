@@ -12,12 +12,14 @@ import { runtime } from '../kernels/runtime.js';
 import {
   Tensor,
   add,
+  attentionContext,
+  attentionScores,
+  matmul,
   exp,
   mean,
   mul,
   permute,
   reshape,
-  scale,
   slice,
   softmax,
   square,
@@ -26,7 +28,6 @@ import {
   tanh,
   tidy,
   transpose,
-  unsqueeze,
 } from '../autograd/index.js';
 import '../autograd/backward.js';
 
@@ -136,20 +137,14 @@ describe('tidy scopes', () => {
 });
 
 describe('forward + backward loop', () => {
-  /** x @ w for x [m, k], w [k, n], from broadcasting ops: Σ_k x[m, k, 1] · w[1, k, n]. */
-  const linear = (x: Tensor, w: Tensor, b?: Tensor): Tensor => {
-    const y = sum(mul(unsqueeze(x, 2), w), 1);
-    return b ? add(y, b) : y;
-  };
-
   /** A tiny attention block + MLP: loss = mean((tanh(attn(x) W1 + b1) − target)²). */
   function block(p: Record<'x' | 'wq' | 'wk' | 'wv' | 'w1' | 'b1' | 'target', Tensor>): Tensor {
-    const q = linear(p.x, p.wq);
-    const k = linear(p.x, p.wk);
-    const v = linear(p.x, p.wv);
-    const scores = scale(sum(mul(unsqueeze(q, 1), unsqueeze(k, 0)), -1), 1 / Math.sqrt(q.shape[1]!));
-    const attn = sum(mul(unsqueeze(softmax(scores), 2), unsqueeze(v, 0)), 1);
-    const h = tanh(linear(attn, p.w1, p.b1));
+    const q = matmul(p.x, p.wq);
+    const k = matmul(p.x, p.wk);
+    const v = matmul(p.x, p.wv);
+    const scores = attentionScores(q, k, 1 / Math.sqrt(q.shape[1]!));
+    const attn = attentionContext(softmax(scores), v);
+    const h = tanh(add(matmul(attn, p.w1), p.b1));
     return mean(square(sub(h, p.target)));
   }
 
