@@ -4,7 +4,6 @@
  * GELU (tanh form) MLP, LM head tied to the token embedding.
  */
 import { add } from '../../autograd/ops/elementwise.js';
-import { slice, squeeze } from '../../autograd/ops/view.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { ConfigReader } from '../config.js';
 import { SelfAttention } from '../layers/attention.js';
@@ -15,7 +14,7 @@ import { Module, type Parameter } from '../module.js';
 import { LearnedPositions } from '../positional/learned.js';
 import { SinusoidalPositions } from '../positional/sinusoidal.js';
 import { tap } from '../taps.js';
-import { lmHead } from './head.js';
+import { causalLmLogits, preNormBlock } from './blocks.js';
 import { attentionMask } from './masks.js';
 import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
@@ -89,15 +88,13 @@ export class GPT2LMHeadModel extends Module implements TransformerModel {
     let x = add(tokens, positions);
     const mask = attentionMask(T, true, input.attentionMask);
     this.blocks.forEach((block, i) => {
-      const name = `layers.${i}`;
-      x = tap('layer-input', name, x);
-      x = add(x, block.attention.forward(block.ln1.forward(x), mask, null));
-      x = add(x, block.mlp.forward(block.ln2.forward(x)));
-      x = tap('layer-output', name, x);
+      x = preNormBlock(
+        `layers.${i}`,
+        x,
+        (h) => block.attention.forward(block.ln1.forward(h), mask, null),
+        (h) => block.mlp.forward(block.ln2.forward(h)),
+      );
     });
-    x = this.lnF.forward(x);
-    if (options.lastPositionOnly) x = slice(x, 1, T - 1, T);
-    const logits = lmHead(x, this.lmHeadWeight);
-    return options.lastPositionOnly ? squeeze(logits, 1) : logits;
+    return causalLmLogits(this.lnF.forward(x), this.lmHeadWeight, options.lastPositionOnly ?? false);
   }
 }

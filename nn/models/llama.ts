@@ -2,8 +2,6 @@
  * LlamaForCausalLM, and the families that share its layout: Qwen2 (q/k/v biases) and Mistral.
  * Pre-RMSNorm blocks, rotary positions (rotate-half), grouped-query attention, SwiGLU MLP.
  */
-import { add } from '../../autograd/ops/elementwise.js';
-import { slice, squeeze } from '../../autograd/ops/view.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { ConfigReader } from '../config.js';
 import { Embedding } from '../layers/embedding.js';
@@ -14,7 +12,7 @@ import { Module, type Parameter } from '../module.js';
 import { RotaryEmbedding } from '../positional/rotary.js';
 import { tap } from '../taps.js';
 import { attentionMask } from './masks.js';
-import { lmHead } from './head.js';
+import { causalLmLogits, preNormBlock } from './blocks.js';
 import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
 class LlamaBlock extends Module {
@@ -121,15 +119,14 @@ export class LlamaForCausalLM extends Module implements TransformerModel {
     const tables = this.rotary.tables(T);
     this.blocks.forEach((block, i) => {
       const name = `layers.${i}`;
-      x = tap('layer-input', name, x);
       const rotate = this.rotary.rotation(name, tables);
-      x = add(x, block.attention.forward(block.inputNorm.forward(x), mask, rotate));
-      x = add(x, block.mlp.forward(block.postNorm.forward(x)));
-      x = tap('layer-output', name, x);
+      x = preNormBlock(
+        name,
+        x,
+        (h) => block.attention.forward(block.inputNorm.forward(h), mask, rotate),
+        (h) => block.mlp.forward(block.postNorm.forward(h)),
+      );
     });
-    x = this.norm.forward(x);
-    if (options.lastPositionOnly) x = slice(x, 1, T - 1, T);
-    const logits = lmHead(x, this.lmHead);
-    return options.lastPositionOnly ? squeeze(logits, 1) : logits;
+    return causalLmLogits(this.norm.forward(x), this.lmHead, options.lastPositionOnly ?? false);
   }
 }

@@ -14,6 +14,7 @@ import { ACTIVATIONS, GeluMlp, type Activation } from '../layers/mlp.js';
 import { LayerNorm } from '../layers/norm.js';
 import { Module, type Parameter } from '../module.js';
 import { tap } from '../taps.js';
+import { preNormBlock } from './blocks.js';
 import type { ModelInfo, ModelInput, TransformerModel } from './types.js';
 
 class VitBlock extends Module {
@@ -111,11 +112,12 @@ export class ViTForImageClassification extends Module implements TransformerMode
     const positions = tap('position', 'embeddings.position', this.positionEmbeddings.value);
     let x = add(tokens, positions);
     this.blocks.forEach((block, i) => {
-      const name = `layers.${i}`;
-      x = tap('layer-input', name, x);
-      x = add(x, block.attention.forward(block.before.forward(x), null, null));
-      x = add(x, block.mlp.forward(block.after.forward(x)));
-      x = tap('layer-output', name, x);
+      x = preNormBlock(
+        `layers.${i}`,
+        x,
+        (h) => block.attention.forward(block.before.forward(h), null, null),
+        (h) => block.mlp.forward(block.after.forward(h)),
+      );
     });
     const cls0 = squeeze(slice(this.norm.forward(x), 1, 0, 1), 1);
     return this.classifier.forward(cls0);
