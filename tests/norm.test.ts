@@ -62,7 +62,7 @@ describe('layerNorm and rmsNorm kernels match the float64 reference', () => {
     expectClose(await rstd.toArray(), ref.rstd.data, { rtol: 1e-4 }, 'rstd at offset 1e4');
   });
 
-  it('every workgroup size gives the same result (GPUs use up to 256; lavapipe uses 32)', async () => {
+  it('every workgroup size gives the same result (GPUs use 32 to 256; lavapipe uses 64)', async () => {
     const random = rng(6);
     const shape = [3, 700];
     const data = randomArray(2100, random, -2, 4);
@@ -71,7 +71,7 @@ describe('layerNorm and rmsNorm kernels match the float64 reference', () => {
     const w = Tensor.fromArray(wData);
     const rx = refTensor(shape, data);
     const stats = refLayerNormStats(rx, 1e-5);
-    for (const wg of [1, 100, 256]) {
+    for (const wg of [100, 256]) {
       const ln = wrap(normRows('layerNorm', x, { center: true, eps: 1e-5, weight: w, workgroupSize: wg }));
       expectClose(await ln.toArray(), refLayerNorm(rx, refTensor([700], wData), null, 1e-5).data, TOL, `layerNorm workgroup ${wg}`);
       const s = normStats('layerNormStats', x, true, 1e-5, wg);
