@@ -43,7 +43,8 @@ function apply<A>(def: OpDefinition<A>, inputs: readonly Tensor[], attrs: A): Te
   for (const t of inputs) if (t.disposed) throw new Error(`${def.name}: an input tensor was disposed`);
   const record = isGradEnabled() && inputs.some((t) => t.requiresGrad);
   const output = record ? noGrad(() => def.forward(inputs, attrs)) : def.forward(inputs, attrs);
-  if (!record) return output;
+  // Integer results (argmax, indices) carry no gradient: they stay out of the graph.
+  if (!record || output.dtype !== 'f32') return output;
 
   const rule = activeRule(def.name);
   const node: Node = {
