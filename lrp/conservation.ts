@@ -24,6 +24,7 @@ export interface ReportInput {
   bias: number;
   aggregation: PositionAggregation;
   modelType: string;
+  rules: { op: string; rule: string; nodes: number }[];
 }
 
 /** Smallest |logit| the relative error divides by, so a zero logit does not divide by zero. */
@@ -82,6 +83,6 @@ export function buildReport(r: ReportInput): Explanation {
     })),
     conservation: { input, output: r.logit, bias: r.bias, relativeError },
     layers: [...layers.values()],
-    details: { positionAggregation: r.aggregation, positionSigned, positionAbs, positionalTensors, modelType: r.modelType },
+    details: { positionAggregation: r.aggregation, positionSigned, positionAbs, positionalTensors, modelType: r.modelType, rules: r.rules },
   };
 }

@@ -3,7 +3,7 @@
  * gradient leaves (via taps), one backward from the target logit, then relevance = x ⊙ grad at
  * every token embedding and positional tensor, plus the conservation report.
  */
-import { backward, releaseGraph } from '../autograd/backward.js';
+import { backward, releaseGraph, topologicalNodes } from '../autograd/backward.js';
 import { noGrad, withBackwardRules } from '../autograd/graph.js';
 import { mul } from '../autograd/ops/elementwise.js';
 import { sum } from '../autograd/ops/reduce.js';
@@ -53,6 +53,19 @@ function relevancePerPosition(t: Tensor): Tensor | null {
 /** Σ x ⊙ grad over the whole tensor, or null when no gradient arrived. */
 function relevanceTotal(t: Tensor): Tensor | null {
   return t.grad ? sum(mul(t, t.grad)) : null;
+}
+
+/** Counts, per op and rule, the graph nodes whose gradient a rule replaced. */
+function rulesApplied(root: Tensor): { op: string; rule: string; nodes: number }[] {
+  const counts = new Map<string, { op: string; rule: string; nodes: number }>();
+  for (const node of topologicalNodes(root)) {
+    if (!node.rule) continue;
+    const key = `${node.op}/${node.rule}`;
+    const entry = counts.get(key) ?? { op: node.op, rule: node.rule, nodes: 0 };
+    entry.nodes++;
+    counts.set(key, entry);
+  }
+  return [...counts.values()];
 }
 
 export async function explain(model: TransformerModel, input: ModelInput, options: ExplainOptions): Promise<Explanation> {
@@ -119,6 +132,7 @@ export async function explain(model: TransformerModel, input: ModelInput, option
     const logit = values[target]!;
     if (!logits.requiresGrad) throw new Error('explain: the logits do not depend on any input (nothing requires grad)');
 
+    const rules = rulesApplied(logits);
     const sums = tidy(() => {
       const oneHot = new Float32Array(classes);
       oneHot[target!] = 1;
@@ -155,6 +169,7 @@ export async function explain(model: TransformerModel, input: ModelInput, option
       bias,
       aggregation: options.positionAggregation ?? 'signed',
       modelType: model.info.modelType,
+      rules,
     });
   } finally {
     // After a successful backward the graph is already released; after an error it is not.

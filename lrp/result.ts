@@ -63,4 +63,6 @@ export interface ExplanationDetails {
   /** Per PE tensor (e.g. `layers.3.rotary.cos`, `embeddings.position`): relevance per position. */
   positionalTensors: { name: string; relevance: number[] }[];
   modelType: string;
+  /** Which rule replaced which op's gradient, and on how many graph nodes (detach = blocked). */
+  rules: { op: string; rule: string; nodes: number }[];
 }

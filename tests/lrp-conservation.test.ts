@@ -108,6 +108,18 @@ describe('positional relevance is part of conservation (the PA-LRP point)', () =
   });
 });
 
+describe('the report names the rules that replaced gradients', () => {
+  it('CP-LRP on LLaMA: attention detached in both layers, norms and gates too', async () => {
+    const e = await run('llama', 'cp-lrp');
+    const rules = Object.fromEntries(e.details!.rules.map((r) => [`${r.op}/${r.rule}`, r.nodes]));
+    expect(rules['softmax/attention-detached']).toBe(2);
+    expect(rules['gatedProduct/gate-detached']).toBe(2);
+    expect(rules['rmsNorm/norm-scale-detached']).toBe(5);
+    const gi = await run('llama', 'gi');
+    expect(gi.details!.rules).toEqual([]);
+  });
+});
+
 describe('explain() leaves no GPU memory behind', () => {
   it('after an error between forward and backward (target out of range)', async () => {
     const before = runtime().memory().liveBytes;

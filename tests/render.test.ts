@@ -149,6 +149,11 @@ describe('renderHtml', () => {
     expect(html).not.toMatch(/<script|<link|\bsrc=|\bhref=|@import|url\(/i);
   });
 
+  it('lists the rules that replaced gradients', () => {
+    expect(html).toContain('<h2>Rules applied</h2>');
+    expect(html).toMatch(/softmax<\/td><td>attention-detached<\/td><td>2</);
+  });
+
   it('escapes token text everywhere it appears', () => {
     expect(html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;');
     expect(html).not.toContain('<script>alert');

@@ -100,6 +100,14 @@ function positionalTable(e: Explanation): string {
   );
 }
 
+/** Which op gradients the method replaced (a detach rule shows where relevance was blocked). */
+function rulesTable(e: Explanation): string {
+  const rules = e.details?.rules ?? [];
+  if (rules.length === 0) return '';
+  const body = rules.map((r) => row([r.op, r.rule, String(r.nodes)].map(escapeMarkup)));
+  return `<h2>Rules applied</h2><table class="rules">${row(['op', 'rule', 'graph nodes'], true)}${body.join('')}</table>`;
+}
+
 export function renderHtml(e: Explanation): string {
   const scale = explanationScale(e);
   const title = `transformer-lrp · ${headline(e)}`;
@@ -123,6 +131,7 @@ ${conservationTable(e)}
 <h2>Relevance per layer</h2>
 ${layerTable(e)}
 ${positionalTable(e)}
+${rulesTable(e)}
 </body>
 </html>
 `;

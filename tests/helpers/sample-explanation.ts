@@ -43,6 +43,7 @@ export function sampleExplanation(): Explanation {
       { name: 'layers.0.attention', in: 1.1, out: input },
     ],
     details: {
+      rules: [{ op: 'softmax', rule: 'attention-detached', nodes: 2 }],
       positionAggregation: 'signed',
       positionSigned: tokens.map((t) => t.position),
       positionAbs: tokens.map((t) => Math.abs(t.position)),
