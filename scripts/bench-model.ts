@@ -1,0 +1,570 @@
+/**
+ * Model benchmark: a GPT-2-small-shaped Hugging Face checkpoint (124M parameters, HF names and
+ * Conv1D layout, F32, seeded random weights drawn the way HF's `_init_weights` draws them) is
+ * written to disk, then loaded and run in one process. Reported: loadModel time, one forward per
+ * sequence length (noGrad + tidy, last position only, ending with the logits read back), one
+ * PA-LRP explanation (and a CP-LRP one), and per phase the peak process RSS and the peak GPU
+ * pool bytes.
+ *
+ * The 50257×768 token embedding (147 MiB) exceeds lavapipe's 128 MiB binding limit, so the
+ * loader stores it as row blocks; the bench checks that path against the checkpoint's bytes
+ * (embedding rows on both sides of the block boundary, LM-head logits over the whole vocabulary).
+ *
+ *   npm run bench:model -- [--dir DIR] [--lengths 32,128] [--explain 32] [--methods pa-lrp,cp-lrp]
+ *                          [--repeat 2] [--layers 12] [--seed 1] [--profile] [--keep]
+ *
+ * --dir reuses (or fills) a checkpoint directory; without it a temporary one is written and
+ * removed at exit (--keep leaves it). --explain 0 skips the explanations; CP-LRP runs beside
+ * PA-LRP as a numerical check (it is exactly conservative, so its relative error is f32 rounding).
+ * --profile adds a forward at the longest length timed section by section (GPU synced between
+ * sections) with dispatch counts per kernel. Timings include pipeline compiles on a length's
+ * first run; the second run is warm.
+ */
+import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { noGrad } from '../autograd/graph.js';
+import { add } from '../autograd/ops/elementwise.js';
+import { slice } from '../autograd/ops/view.js';
+import { tidy } from '../autograd/scope.js';
+import { Tensor } from '../autograd/tensor.js';
+import { initRuntime, type GpuRuntime } from '../kernels/runtime.js';
+import { explain } from '../lrp/explain.js';
+import { isMethodName, METHOD_NAMES } from '../lrp/methods.js';
+import type { MethodName } from '../lrp/result.js';
+import { loadModel } from '../nn/load.js';
+import { GPT2LMHeadModel } from '../nn/models/gpt2.js';
+import { lmHead } from '../nn/models/head.js';
+import { attentionMask } from '../nn/models/masks.js';
+import { readCheckpoint } from '../nn/safetensors.js';
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+interface Options {
+  dir: string | null;
+  lengths: number[];
+  explainTokens: number;
+  methods: MethodName[];
+  repeat: number;
+  layers: number;
+  seed: number;
+  profile: boolean;
+  keep: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { dir: null, lengths: [32, 128], explainTokens: 32, methods: ['pa-lrp', 'cp-lrp'], repeat: 2, layers: 12, seed: 1, profile: false, keep: false };
+  const int = (flag: string, v: string | undefined, min: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${flag}: expected an integer >= ${min}, got ${v ?? 'nothing'}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const value = (): string | undefined => argv[++i];
+    switch (flag) {
+      case '--dir': o.dir = value() ?? null; break;
+      case '--lengths': o.lengths = (value() ?? '').split(',').map((s) => int('--lengths', s, 1)); break;
+      case '--explain': o.explainTokens = int(flag, value(), 0); break;
+      case '--methods':
+        o.methods = (value() ?? '').split(',').map((m) => {
+          if (!isMethodName(m)) throw new Error(`--methods: unknown method ${m} (choose from ${METHOD_NAMES.join(', ')})`);
+          return m;
+        });
+        break;
+      case '--repeat': o.repeat = int(flag, value(), 1); break;
+      case '--layers': o.layers = int(flag, value(), 1); break;
+      case '--seed': o.seed = int(flag, value(), 0); break;
+      case '--profile': o.profile = true; break;
+      case '--keep': o.keep = true; break;
+      default: throw new Error(`bench-model: unknown argument ${flag} (see the comment at the top of scripts/bench-model.ts)`);
+    }
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checkpoint: GPT-2 small's config and tensors, written with a streaming safetensors writer
+
+const VOCAB = 50257;
+const HIDDEN = 768;
+const HEADS = 12;
+const POSITIONS = 1024;
+const INIT_STD = 0.02;
+
+function gpt2Config(layers: number): Record<string, unknown> {
+  return {
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    vocab_size: VOCAB,
+    n_positions: POSITIONS,
+    n_ctx: POSITIONS,
+    n_embd: HIDDEN,
+    n_layer: layers,
+    n_head: HEADS,
+    activation_function: 'gelu_new',
+    layer_norm_epsilon: 1e-5,
+    initializer_range: INIT_STD,
+    bos_token_id: 50256,
+    eos_token_id: 50256,
+    tie_word_embeddings: true,
+    torch_dtype: 'float32',
+  };
+}
+
+/** How a tensor's values are drawn: HF's GPT-2 init (normal weights, c_proj scaled, LN 1/0, biases 0). */
+type Init = { normal: number } | { constant: number };
+
+interface TensorPlan {
+  name: string;
+  /** Shape as stored (Conv1D weights are [in, out]). */
+  shape: number[];
+  init: Init;
+}
+
+function gpt2Tensors(layers: number): TensorPlan[] {
+  const D = HIDDEN;
+  const projStd = INIT_STD / Math.sqrt(2 * layers);
+  const out: TensorPlan[] = [
+    { name: 'transformer.wte.weight', shape: [VOCAB, D], init: { normal: INIT_STD } },
+    { name: 'transformer.wpe.weight', shape: [POSITIONS, D], init: { normal: INIT_STD } },
+  ];
+  for (let i = 0; i < layers; i++) {
+    const p = `transformer.h.${i}`;
+    out.push(
+      { name: `${p}.ln_1.weight`, shape: [D], init: { constant: 1 } },
+      { name: `${p}.ln_1.bias`, shape: [D], init: { constant: 0 } },
+      { name: `${p}.attn.c_attn.weight`, shape: [D, 3 * D], init: { normal: INIT_STD } },
+      { name: `${p}.attn.c_attn.bias`, shape: [3 * D], init: { constant: 0 } },
+      { name: `${p}.attn.c_proj.weight`, shape: [D, D], init: { normal: projStd } },
+      { name: `${p}.attn.c_proj.bias`, shape: [D], init: { constant: 0 } },
+      { name: `${p}.ln_2.weight`, shape: [D], init: { constant: 1 } },
+      { name: `${p}.ln_2.bias`, shape: [D], init: { constant: 0 } },
+      { name: `${p}.mlp.c_fc.weight`, shape: [D, 4 * D], init: { normal: INIT_STD } },
+      { name: `${p}.mlp.c_fc.bias`, shape: [4 * D], init: { constant: 0 } },
+      { name: `${p}.mlp.c_proj.weight`, shape: [4 * D, D], init: { normal: projStd } },
+      { name: `${p}.mlp.c_proj.bias`, shape: [D], init: { constant: 0 } },
+    );
+  }
+  out.push({ name: 'transformer.ln_f.weight', shape: [D], init: { constant: 1 } }, { name: 'transformer.ln_f.bias', shape: [D], init: { constant: 0 } });
+  return out;
+}
+
+const numelOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** sfc32: small, fast, seedable 32-bit generator; one stream per tensor so tensors are independent. */
+function sfc32(seed: number, stream: number): () => number {
+  let a = 0x9e3779b9 ^ seed;
+  let b = 0x243f6a88 ^ stream;
+  let c = 0xb7e15162;
+  let d = 1;
+  const next = (): number => {
+    a |= 0; b |= 0; c |= 0; d |= 0;
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    return (t >>> 0) / 4294967296;
+  };
+  for (let i = 0; i < 16; i++) next();
+  return next;
+}
+
+/** Fills `out` with N(0, std) by Box-Muller. */
+function fillNormal(out: Float32Array, std: number, uniform: () => number): void {
+  for (let i = 0; i < out.length; i += 2) {
+    const u1 = 1 - uniform();
+    const r = std * Math.sqrt(-2 * Math.log(u1));
+    const theta = 2 * Math.PI * uniform();
+    out[i] = r * Math.cos(theta);
+    if (i + 1 < out.length) out[i + 1] = r * Math.sin(theta);
+  }
+}
+
+/** The safetensors header (8-byte length + JSON padded with spaces to a multiple of 8). */
+function safetensorsHeader(tensors: TensorPlan[], metadata: Record<string, string>): Buffer {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const t of tensors) {
+    const bytes = numelOf(t.shape) * 4;
+    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const out = Buffer.alloc(8 + Buffer.byteLength(json));
+  out.writeBigUInt64LE(BigInt(Buffer.byteLength(json)), 0);
+  out.write(json, 8, 'utf8');
+  return out;
+}
+
+const CHUNK = 1 << 20;
+
+/** Writes config.json and model.safetensors, streaming each tensor in chunks of 4 MiB. */
+async function writeCheckpoint(dir: string, layers: number, seed: number): Promise<void> {
+  const tensors = gpt2Tensors(layers);
+  const header = safetensorsHeader(tensors, { format: 'pt', generator: 'scripts/bench-model.ts', seed: String(seed) });
+  await mkdir(dir, { recursive: true });
+  const file = await open(join(dir, 'model.safetensors.partial'), 'w');
+  try {
+    await file.write(header);
+    const chunk = new Float32Array(CHUNK);
+    for (const [index, t] of tensors.entries()) {
+      const uniform = sfc32(seed, index + 1);
+      let left = numelOf(t.shape);
+      while (left > 0) {
+        const part = chunk.subarray(0, Math.min(CHUNK, left));
+        if ('normal' in t.init) fillNormal(part, t.init.normal, uniform);
+        else part.fill(t.init.constant);
+        await file.write(new Uint8Array(part.buffer, 0, part.byteLength));
+        left -= part.length;
+      }
+    }
+  } finally {
+    await file.close();
+  }
+  await rename(join(dir, 'model.safetensors.partial'), join(dir, 'model.safetensors'));
+  await writeFile(join(dir, 'config.json'), `${JSON.stringify(gpt2Config(layers), null, 2)}\n`);
+}
+
+/** True when `dir` already holds exactly the checkpoint this run would write (same header, size and config). */
+async function checkpointMatches(dir: string, layers: number, seed: number): Promise<boolean> {
+  try {
+    const config = await readFile(join(dir, 'config.json'), 'utf8');
+    if (config !== `${JSON.stringify(gpt2Config(layers), null, 2)}\n`) return false;
+    const tensors = gpt2Tensors(layers);
+    const header = safetensorsHeader(tensors, { format: 'pt', generator: 'scripts/bench-model.ts', seed: String(seed) });
+    const path = join(dir, 'model.safetensors');
+    const size = (await stat(path)).size;
+    if (size !== header.length + tensors.reduce((n, t) => n + numelOf(t.shape) * 4, 0)) return false;
+    const file = await open(path, 'r');
+    try {
+      const got = Buffer.alloc(header.length);
+      await file.read(got, 0, header.length, 0);
+      return got.equals(header);
+    } finally {
+      await file.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring: wall time, peak RSS (sampled) and peak GPU pool bytes (hooked on every acquire)
+
+const MiB = 2 ** 20;
+const fmtMiB = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
+const fmtS = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+
+/** Reads a tensor back to the CPU and releases it. */
+async function readAndDispose(t: Tensor): Promise<Float32Array | Int32Array> {
+  try {
+    return (await t.toArray()) as Float32Array | Int32Array;
+  } finally {
+    t.dispose();
+  }
+}
+
+class Peaks {
+  rss = 0;
+  /** live + idle pool bytes */
+  gpu = 0;
+  gpuLive = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly rt: GpuRuntime) {
+    // Pool bytes only grow on acquire: sample right after each one, so no peak is missed even
+    // while a forward is recorded synchronously. RSS is sampled there too and on a timer.
+    const pool = rt.pool;
+    const acquire = pool.acquire.bind(pool);
+    const acquireMapped = pool.acquireMapped.bind(pool);
+    pool.acquire = (bytes: number): GPUBuffer => {
+      const b = acquire(bytes);
+      this.sample();
+      return b;
+    };
+    pool.acquireMapped = (bytes: number): GPUBuffer => {
+      const b = acquireMapped(bytes);
+      this.sample();
+      return b;
+    };
+  }
+
+  sample(): void {
+    const m = this.rt.memory();
+    this.gpu = Math.max(this.gpu, m.liveBytes + m.idleBytes);
+    this.gpuLive = Math.max(this.gpuLive, m.liveBytes);
+    this.rss = Math.max(this.rss, process.memoryUsage.rss());
+  }
+
+  /** Starts a phase: peaks restart from the current values. */
+  reset(): void {
+    this.rss = 0;
+    this.gpu = 0;
+    this.gpuLive = 0;
+    this.sample();
+    this.timer ??= setInterval(() => this.sample(), 5);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.sample();
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
+
+interface Row {
+  phase: string;
+  ms: number;
+  /** Process CPU time: user + system over all threads, lavapipe's included. */
+  cpuMs: number;
+  rss: number;
+  gpu: number;
+  gpuLive: number;
+  dispatches: number;
+  submits: number;
+  newPipelines: number;
+  note: string;
+}
+
+async function measure(rt: GpuRuntime, peaks: Peaks, phase: string, fn: () => Promise<string>): Promise<Row> {
+  gc();
+  const before = rt.counters();
+  peaks.reset();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const note = await fn();
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  peaks.stop();
+  const after = rt.counters();
+  const row: Row = {
+    phase,
+    ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    rss: peaks.rss,
+    gpu: peaks.gpu,
+    gpuLive: peaks.gpuLive,
+    dispatches: after.dispatches - before.dispatches,
+    submits: after.submits - before.submits,
+    newPipelines: after.pipelines - before.pipelines,
+    note,
+  };
+  console.error(`  ${phase}: ${fmtS(ms)} (CPU ${fmtS(row.cpuMs)})  peak RSS ${fmtMiB(row.rss)}  peak GPU pool ${fmtMiB(row.gpu)}  ${note}`);
+  return row;
+}
+
+/** Seeded token ids; the first ones sit on both sides of the embedding's row-block boundary. */
+function tokenIds(T: number, seed: number, blockRows: number): number[] {
+  const uniform = sfc32(seed, 0x7e57);
+  const ids = Array.from({ length: T }, () => Math.floor(uniform() * VOCAB));
+  const special = [VOCAB - 1, blockRows - 1, blockRows, 0].filter((id) => id < VOCAB);
+  special.slice(0, T).forEach((id, i) => (ids[i] = id));
+  return ids;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profile: GPT2LMHeadModel.forward cut into sections, the GPU synced after each one
+
+async function profileForward(rt: GpuRuntime, model: GPT2LMHeadModel, ids: number[]): Promise<void> {
+  const T = ids.length;
+  const sections = new Map<string, { ms: number; dispatches: number }>();
+  const byKernel = new Map<string, { count: number; workgroups: number }>();
+  const dispatch = rt.dispatch.bind(rt);
+  rt.dispatch = (launch) => {
+    const k = byKernel.get(launch.key) ?? { count: 0, workgroups: 0 };
+    k.count++;
+    k.workgroups += launch.workgroups;
+    byKernel.set(launch.key, k);
+    dispatch(launch);
+  };
+  // Each section records its ops (noGrad, intermediates freed by tidy), then waits for the GPU.
+  const time = async <R extends Tensor | null>(name: string, fn: () => R): Promise<R> => {
+    const d0 = rt.counters().dispatches;
+    const t0 = performance.now();
+    const out = tidy(() => noGrad(fn));
+    await rt.sync();
+    const s = sections.get(name) ?? { ms: 0, dispatches: 0 };
+    s.ms += performance.now() - t0;
+    s.dispatches += rt.counters().dispatches - d0;
+    sections.set(name, s);
+    return out;
+  };
+  await rt.sync();
+  const t0 = performance.now();
+  try {
+    let x = await time('embeddings (token + position)', () => add(model.wte.forward(ids, [1, T]), model.wpe.positions(T)));
+    const mask = await time('causal mask', () => attentionMask(T, true, undefined));
+    for (const block of model.blocks) {
+      const a = await time('ln_1', () => block.ln1.forward(x));
+      const attn = await time('attention (c_attn, scores, softmax, context, c_proj)', () => block.attention.forward(a, mask, null));
+      const x1 = await time('residual adds', () => add(x, attn));
+      const m = await time('ln_2', () => block.ln2.forward(x1));
+      const mlp = await time('mlp (c_fc, gelu, c_proj)', () => block.mlp.forward(m));
+      const x2 = await time('residual adds', () => add(x1, mlp));
+      for (const t of [x, a, attn, x1, m, mlp]) t.dispose();
+      x = x2;
+    }
+    mask?.dispose();
+    const h = await time('ln_f + last position', () => slice(model.lnF.forward(x), 1, T - 1, T));
+    x.dispose();
+    const logits = await time('lm head (row blocks + concat)', () => lmHead(h, model.lmHeadWeight));
+    h.dispose();
+    const r0 = performance.now();
+    await readAndDispose(logits);
+    sections.set('read logits', { ms: performance.now() - r0, dispatches: 0 });
+  } finally {
+    rt.dispatch = dispatch;
+  }
+  const total = performance.now() - t0;
+  console.log(`\nProfile: forward of ${T} tokens, GPU synced after each section (total ${fmtS(total)})\n`);
+  console.log('| section | time | share | dispatches |');
+  console.log('|---|---:|---:|---:|');
+  for (const [name, s] of [...sections].sort((a, b) => b[1].ms - a[1].ms)) {
+    console.log(`| ${name} | ${fmtS(s.ms)} | ${((100 * s.ms) / total).toFixed(1)}% | ${s.dispatches} |`);
+  }
+  console.log('\n| kernel key | dispatches | workgroups |');
+  console.log('|---|---:|---:|');
+  for (const [key, k] of [...byKernel].sort((a, b) => b[1].count - a[1].count).slice(0, 25)) {
+    console.log(`| \`${key}\` | ${k.count} | ${k.workgroups} |`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks of the row-block path against the checkpoint's own bytes
+
+async function checkRowBlocks(model: GPT2LMHeadModel, dir: string, ids: number[], seed: number): Promise<string[]> {
+  const lines: string[] = [];
+  const wte = await (await readCheckpoint(dir)).getFloat32('transformer.wte.weight');
+  const shards = model.wte.weight.rowShards();
+  lines.push(`token embedding stored as ${shards.length} row block(s): ${shards.map((s) => `[${s.shape.join(', ')}]`).join(' + ')}`);
+
+  const rows = await readAndDispose(tidy(() => noGrad(() => model.wte.forward(ids))));
+  let embErr = 0;
+  ids.forEach((id, t) => {
+    for (let d = 0; d < HIDDEN; d++) embErr = Math.max(embErr, Math.abs(rows[t * HIDDEN + d]! - wte[id * HIDDEN + d]!));
+  });
+  lines.push(`embedding lookup of ${ids.length} ids (incl. ${ids.slice(0, 3).join(', ')}) vs checkpoint rows: max |diff| ${embErr.toExponential(2)}`);
+
+  const h = new Float32Array(HIDDEN);
+  fillNormal(h, 1, sfc32(seed, 0x4ead));
+  const logits = await readAndDispose(tidy(() => noGrad(() => lmHead(Tensor.fromArray(h, [1, HIDDEN]), model.lmHeadWeight))));
+  let worst = 0;
+  let scale = 0;
+  for (let v = 0; v < VOCAB; v++) {
+    let ref = 0;
+    for (let d = 0; d < HIDDEN; d++) ref += h[d]! * wte[v * HIDDEN + d]!;
+    worst = Math.max(worst, Math.abs(logits[v]! - ref));
+    scale = Math.max(scale, Math.abs(ref));
+  }
+  lines.push(`LM head over all ${VOCAB} rows vs float64 dot products: max |diff| ${worst.toExponential(2)} (max |logit| ${scale.toFixed(3)})`);
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(o: Options): Promise<void> {
+  const startLoad = loadavg();
+  const rt = await initRuntime();
+  const peaks = new Peaks(rt);
+  const dir = o.dir ?? (await mkdtemp(join(tmpdir(), 'bench-model-')));
+  const temporary = o.dir === null;
+  const rows: Row[] = [];
+  const checks: string[] = [];
+  const held: { model?: GPT2LMHeadModel } = {};
+  try {
+    console.error(`bench-model: GPT-2 small shape, ${o.layers} layer(s), checkpoint in ${dir}`);
+    const tensors = gpt2Tensors(o.layers);
+    const params = tensors.reduce((n, t) => n + numelOf(t.shape), 0);
+    if (await checkpointMatches(dir, o.layers, o.seed)) {
+      console.error('  checkpoint: reusing the one already there');
+    } else {
+      rows.push(await measure(rt, peaks, 'write checkpoint (not engine time)', async () => {
+        await writeCheckpoint(dir, o.layers, o.seed);
+        return `${params.toLocaleString('en-US')} params`;
+      }));
+    }
+    const fileBytes = (await stat(join(dir, 'model.safetensors'))).size;
+
+    gc();
+    const baseline = process.memoryUsage.rss();
+    rows.push(await measure(rt, peaks, 'loadModel', async () => {
+      const loaded = await loadModel(dir);
+      if (!(loaded instanceof GPT2LMHeadModel)) throw new Error('bench-model: expected a GPT2LMHeadModel');
+      held.model = loaded;
+      await rt.sync();
+      return `${fmtMiB(fileBytes)} file`;
+    }));
+    const m = held.model!;
+    const blockRows = Math.floor(rt.maxBindingBytes / (HIDDEN * 4));
+
+    for (const T of o.lengths) {
+      const ids = tokenIds(T, o.seed, blockRows);
+      for (let r = 1; r <= o.repeat; r++) {
+        rows.push(await measure(rt, peaks, `forward ${T} tokens (run ${r})`, async () => {
+          const logits = tidy(() => noGrad(() => m.forward({ ids: [ids] }, { lastPositionOnly: true })));
+          const values = await readAndDispose(logits);
+          if (values.length !== VOCAB) throw new Error(`bench-model: ${values.length} logits, expected ${VOCAB}`);
+          let max = 0;
+          for (const v of values) {
+            if (!Number.isFinite(v)) throw new Error('bench-model: a logit is not finite');
+            max = Math.max(max, Math.abs(v));
+          }
+          return `max |logit| ${max.toFixed(3)}`;
+        }));
+      }
+    }
+
+    for (const method of o.explainTokens > 0 ? o.methods : []) {
+      const ids = tokenIds(o.explainTokens, o.seed, blockRows);
+      rows.push(await measure(rt, peaks, `explain ${method} ${o.explainTokens} tokens`, async () => {
+        const e = await explain(m, { ids: [ids] }, { method });
+        const c = e.conservation;
+        return `target ${e.target}, logit ${c.output.toFixed(4)}, input ${c.input.toFixed(4)}, bias ${c.bias.toFixed(4)}, relative error ${c.relativeError.toExponential(2)}`;
+      }));
+    }
+
+    if (o.profile) await profileForward(rt, m, tokenIds(Math.max(...o.lengths), o.seed, blockRows));
+
+    checks.push(...(await checkRowBlocks(m, dir, tokenIds(8, o.seed, blockRows), o.seed)));
+
+    const load = loadavg();
+    const cpu = cpus();
+    console.log(`\nGPT-2 small shape (vocab ${VOCAB}, n_embd ${HIDDEN}, n_layer ${o.layers}, n_head ${HEADS}), ${params.toLocaleString('en-US')} parameters, F32`);
+    console.log(`Adapter: ${rt.adapterInfo.description} (${rt.adapterInfo.vendor}, ${rt.adapterInfo.architecture}); binding limit ${fmtMiB(rt.maxBindingBytes)}`);
+    console.log(`Machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${fmtMiB(totalmem())} RAM; Node ${process.version}; load average at start ${startLoad.map((l) => l.toFixed(2)).join(' ')}, at end ${load.map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(`RSS after runtime start, before load: ${fmtMiB(baseline)}; process peak (maxRSS): ${fmtMiB(process.resourceUsage().maxRSS * 1024)}\n`);
+    console.log('| phase | time | CPU time | peak RSS | peak GPU pool (live + idle) | peak GPU live | dispatches | submits | new pipelines | notes |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    for (const r of rows) {
+      console.log(`| ${r.phase} | ${fmtS(r.ms)} | ${fmtS(r.cpuMs)} | ${fmtMiB(r.rss)} | ${fmtMiB(r.gpu)} | ${fmtMiB(r.gpuLive)} | ${r.dispatches} | ${r.submits} | ${r.newPipelines} | ${r.note} |`);
+    }
+    console.log('\nRow-block checks:');
+    for (const line of checks) console.log(`- ${line}`);
+  } finally {
+    held.model?.dispose();
+    if (temporary && !o.keep) await rm(dir, { recursive: true, force: true });
+    else console.error(`checkpoint kept in ${dir}`);
+  }
+}
+
+let options: Options | null = null;
+try {
+  options = parseArgs(process.argv.slice(2));
+} catch (error) {
+  console.error((error as Error).message);
+  process.exitCode = 2;
+}
+if (options) {
+  main(options).catch((error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exitCode = 1;
+  });
+}
