@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../lrp/cli/run.js';
 import { gpu } from './helpers/gpu.js';
+import { tempDir } from './helpers/tempdir.js';
 import { expectClose } from './helpers/close.js';
 import { modelDir, readReference } from './helpers/fixtures.js';
 
@@ -63,7 +63,7 @@ describe('lrp explain', () => {
 
   for (const format of ['ansi', 'html', 'svg'] as const) {
     it(`renders ${format} to --out`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'lrp-cli-'));
+      const dir = tempDir('lrp-cli-');
       const out = join(dir, `e.${format}`);
       const { code } = await run('explain', '--model', gpt2, '--ids', '4,34,20', '--method', 'attnlrp', '--format', format, '--out', out);
       expect(code).toBe(0);
@@ -98,7 +98,7 @@ describe('bad input exits with 2 and writes nothing', () => {
   ];
   for (const [label, argv, message] of cases) {
     it(label, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'lrp-bad-'));
+      const dir = tempDir('lrp-bad-');
       const out = join(dir, 'out.json');
       const { code, stdout, stderr } = await run(...argv, '--out', out);
       expect(code).toBe(2);

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
@@ -8,6 +7,7 @@ import { main } from '../lrp/cli/run.js';
 import { decodeImage, toPixelValues } from '../nn/image.js';
 import { loadTokenizer } from '../nn/tokenizer.js';
 import { gpu } from './helpers/gpu.js';
+import { tempDir } from './helpers/tempdir.js';
 import { modelDir, readReference } from './helpers/fixtures.js';
 
 beforeAll(async () => {
@@ -78,7 +78,7 @@ describe('images for ViT', () => {
   });
 
   it('lrp explain --image runs on the ViT fixture, and a bad image exits with 2', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lrp-img-'));
+    const dir = tempDir('lrp-img-');
     const file = join(dir, 'in.png');
     writeFileSync(file, pngBytes(30, 20));
     let out = '';

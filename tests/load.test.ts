@@ -1,11 +1,11 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runtime } from '../kernels/runtime.js';
 import { loadModel } from '../nn/load.js';
 import { parseSafetensors } from '../nn/safetensors.js';
 import { gpu } from './helpers/gpu.js';
+import { tempDir } from './helpers/tempdir.js';
 import { modelDir } from './helpers/fixtures.js';
 import { writeSafetensors, type TensorToWrite } from './helpers/safetensors.js';
 
@@ -15,7 +15,7 @@ beforeAll(async () => {
 
 /** A private copy of a fixture model that a test may corrupt. */
 function copyOf(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `lrp-${name}-`));
+  const dir = tempDir(`lrp-${name}-`);
   cpSync(modelDir(name), dir, { recursive: true });
   return dir;
 }
