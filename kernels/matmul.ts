@@ -11,9 +11,10 @@
  *   (wgRows·rows) × sharedK and sharedK × (wgCols·cols) tiles in workgroup memory first;
  * - the operand layouts (A contiguous along K or along M, B along N or along K), which follow from
  *   the views' strides.
- * Which tile suits the adapter differs a lot: on lavapipe (CPU) workgroup barriers are expensive
- * and every invocation's registers are SIMD lanes, so the register-only path with a large tile
- * wins; a real GPU wants the shared-memory path. `pickMatmulVariant` chooses per adapter.
+ * Which tile suits the adapter differs a lot. On lavapipe (CPU) invocations are the lanes of
+ * 8-wide SIMD vectors, every buffer load in a loop becomes a scalar loop over the lanes, and
+ * barriers switch coroutines, so the register path with 8 invocations per workgroup wins; a real
+ * GPU wants the shared-memory path. `pickMatmulVariant` chooses per adapter and row count.
  *
  * Edges cost nothing inside the K loop: rows and columns past the matrix are clamped to the last
  * one (they load valid, duplicate data) and only the stores are masked.
@@ -38,17 +39,36 @@ export interface MatmulVariant {
   sharedK: number;
 }
 
-/** Named variants: what `pickMatmulVariant` chooses from (tests force each one). */
+/**
+ * Named variants: what `pickMatmulVariant` chooses from (tests force each one). The software
+ * tiles were chosen by measurement on lavapipe (docs/benchmarks.md): Mesa 25.0's lavapipe
+ * compiles every storage-buffer load inside a loop into a per-lane scalar loop, so loads, not
+ * arithmetic, bound the speed, and larger tiles (fewer loads per FMA) stop paying off once the
+ * unrolled loop body outgrows the instruction cache and the pipeline compile takes seconds.
+ */
 export const MATMUL_VARIANTS = {
-  /** lavapipe and other CPU adapters: no barriers, a tall register tile. */
-  software: { rows: 4, cols: 8, wgRows: 1, wgCols: 64, vec4: true, sharedK: 0 },
-  /** discrete/integrated GPUs: 64×64 workgroup tiles staged in shared memory, 4×4 per invocation. */
+  /** CPU adapters (lavapipe): 8×4 outputs per invocation, 8 invocations (one SIMD vector) per workgroup. */
+  software: { rows: 8, cols: 4, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0 },
+  /** CPU adapters, 2-4 rows (after batch dims are folded into rows): no work on clamped rows. */
+  softwareFewRows: { rows: 4, cols: 4, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0 },
+  /** CPU adapters, a single row (a matrix-vector product, such as the last position's LM head). */
+  softwareOneRow: { rows: 1, cols: 4, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0 },
+  /** GPUs: 64×64 workgroup tiles staged in shared memory, 4×4 outputs per invocation. */
   hardware: { rows: 4, cols: 4, wgRows: 16, wgCols: 16, vec4: true, sharedK: 16 },
+  /** GPUs, a single row: no 64-row tile of which 63 rows would be clamped copies. */
+  hardwareOneRow: { rows: 1, cols: 4, wgRows: 1, wgCols: 64, vec4: true, sharedK: 0 },
 } as const satisfies Record<string, MatmulVariant>;
 
-/** The variant for an adapter: the register path on CPU adapters, shared-memory tiles otherwise. */
-export function pickMatmulVariant(adapter: Pick<AdapterDescription, 'isSoftware'>): MatmulVariant {
-  return adapter.isSoftware ? MATMUL_VARIANTS.software : MATMUL_VARIANTS.hardware;
+/**
+ * The variant for an adapter and a product of `rows` rows (after folding): the register path on
+ * CPU adapters, shared-memory tiles on GPUs, and narrower tiles when there are few rows.
+ */
+export function pickMatmulVariant(adapter: Pick<AdapterDescription, 'isSoftware'>, rows = Infinity): MatmulVariant {
+  if (adapter.isSoftware) {
+    if (rows <= 1) return MATMUL_VARIANTS.softwareOneRow;
+    return rows <= 4 ? MATMUL_VARIANTS.softwareFewRows : MATMUL_VARIANTS.software;
+  }
+  return rows <= 1 ? MATMUL_VARIANTS.hardwareOneRow : MATMUL_VARIANTS.hardware;
 }
 
 export interface MatmulOptions {
@@ -56,7 +76,7 @@ export interface MatmulOptions {
   alpha?: number;
   /** Added to every row after scaling: a 1-D view of length N. */
   bias?: GpuView;
-  /** Forces a variant (tests, benchmarks); default `pickMatmulVariant(runtime().adapterInfo)`. */
+  /** Forces a variant (tests, benchmarks); default `pickMatmulVariant(runtime().adapterInfo, rows)`. */
   variant?: MatmulVariant;
 }
 
@@ -158,7 +178,10 @@ function matmulWgsl(s: Spec): string {
 
   const shared =
     v.sharedK > 0
-      ? [`var<workgroup> As: array<f32, ${v.sharedK * TM}>;`, `var<workgroup> Bs: array<vec4<f32>, ${(v.sharedK * TN) / 4}>;`]
+      ? [
+          RM % 4 === 0 ? `var<workgroup> As: array<vec4<f32>, ${(v.sharedK * TM) / 4}>;` : `var<workgroup> As: array<f32, ${v.sharedK * TM}>;`,
+          `var<workgroup> Bs: array<vec4<f32>, ${(v.sharedK * TN) / 4}>;`,
+        ]
       : [];
   return [
     header(bindings),
@@ -218,11 +241,17 @@ ${L.join('\n')}
         : lb === 'k4'
           ? vec(range(4).map((q) => (step4 ? `b${j * 4 + q}[${kk}]` : `b${j * 4 + q}`)))
           : vec(range(4).map((q) => `b${j * 4 + q}_${kk}`));
-    L.push('  let K4 = K & ~3u;');
-    L.push('  for (var k = 0u; k < K4; k += 4u) {');
-    loads([0, 1, 2, 3], '    ');
-    fmas([0, 1, 2, 3], aAt(true), bAt(true), '    ');
-    L.push('  }');
+    // Steps of 4 along K where a vec4 operand delivers them; scalar-only products (odd shapes)
+    // take the 1-step loop alone, a quarter of the code (lavapipe compiles it 4× faster).
+    if (la.endsWith('4') || lb.endsWith('4')) {
+      L.push('  let K4 = K & ~3u;');
+      L.push('  for (var k = 0u; k < K4; k += 4u) {');
+      loads([0, 1, 2, 3], '    ');
+      fmas([0, 1, 2, 3], aAt(true), bAt(true), '    ');
+      L.push('  }');
+    } else {
+      L.push('  let K4 = 0u;');
+    }
     L.push('  for (var k = K4; k < K; k++) {');
     loads([0], '    ');
     fmas([0], aAt(false), bAt(false), '    ');
@@ -237,13 +266,18 @@ ${L.join('\n')}
     L.push(`  let tileRow = tm * ${TM}u;`);
     L.push(`  let tileCol = tn * ${TN}u;`);
     L.push(`  for (var kt = 0u; kt < K; kt += ${TK}u) {`);
-    copyTile('A', la, TM, 'tileRow', 'M', 'oa', 'sAm', 'sAk', (kk, m) => `As[(${kk}) * ${TM}u + ${m}]`);
+    // As holds vec4s along M when every invocation's rows are whole vectors (fewer, wider reads).
+    const aVec = RM % 4 === 0;
+    copyTile('A', la, TM, 'tileRow', 'M', 'oa', 'sAm', 'sAk', (kk, m) =>
+      aVec ? `As[((${kk}) * ${TM}u + ${m}) / 4u][(${m}) % 4u]` : `As[(${kk}) * ${TM}u + ${m}]`,
+    );
     copyTile('B', lb, TN, 'tileCol', 'N', 'ob', 'sBn', 'sBk', (kk, n) => `Bs[((${kk}) * ${TN}u + ${n}) / 4u][(${n}) % 4u]`);
     L.push('    workgroupBarrier();');
     L.push(`    for (var kk = 0u; kk < ${TK}u; kk++) {`);
-    for (const r of range(RM)) L.push(`      let a${r} = As[kk * ${TM}u + lid.y * ${RM}u + ${r}u];`);
+    if (aVec) for (const g of range(RM / 4)) L.push(`      let a${g} = As[(kk * ${TM}u + lid.y * ${RM}u) / 4u + ${g}u];`);
+    else for (const r of range(RM)) L.push(`      let a${r} = As[kk * ${TM}u + lid.y * ${RM}u + ${r}u];`);
     for (const j of range(J)) L.push(`      let b${j} = Bs[(kk * ${TN}u + lid.x * ${RN}u) / 4u + ${j}u];`);
-    fmas([0], (r) => `a${r}`, (_kk, j) => `b${j}`, '      ');
+    fmas([0], (r) => (aVec ? `a${r >> 2}[${r & 3}]` : `a${r}`), (_kk, j) => `b${j}`, '      ');
     L.push('    }');
     L.push('    workgroupBarrier();');
     L.push('  }');
@@ -362,8 +396,6 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
   if (bias && (bias.dtype !== 'f32' || bias.shape.length !== 1 || bias.shape[0] !== N)) {
     fail(`need a bias of shape [${N}], got ${bias.dtype}${shapeToString(bias.shape)}`);
   }
-  const v = options.variant ?? pickMatmulVariant(runtime().adapterInfo);
-  checkVariant(v);
   const sAk = normStride(K, a.strides[a.shape.length - 1]!);
   const sBk = normStride(K, b.strides[b.shape.length - 2]!);
   const sBn = normStride(N, b.strides[b.shape.length - 1]!);
@@ -390,6 +422,8 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
     sB = sB.slice(0, last);
   }
   const sAm = normStride(rows, rowStride);
+  const v = options.variant ?? pickMatmulVariant(runtime().adapterInfo, rows);
+  checkVariant(v);
   // vec4 along M/N needs whole vectors per invocation (registers) or per workgroup tile (shared).
   const tileM = v.sharedK > 0 ? v.rows * v.wgRows : v.rows;
   const tileN = v.sharedK > 0 ? v.cols * v.wgCols : v.cols;
