@@ -18,6 +18,8 @@ const PARAM_RING_BYTES = 1 << 20;
 /** Dispatches recorded before a submit is forced, to bound latency and encoder size. */
 const MAX_DISPATCHES_PER_SUBMIT = 1024;
 const MAX_WORKGROUPS_PER_DIM = 65535;
+/** Bytes of evicted buffers allowed to wait for a submit before one is forced. */
+const MAX_PENDING_DESTROY_BYTES = 64 * 2 ** 20;
 
 export interface RuntimeOptions {
   /** Dawn adapter name to require (see `LRP_ADAPTER`); default: whatever Dawn picks. */
@@ -78,6 +80,7 @@ export class GpuRuntime {
   private readonly paramMirror = new Uint32Array(PARAM_RING_BYTES / 4);
   private paramCursor = 0;
   private pendingDestroy: GPUBuffer[] = [];
+  private pendingDestroyBytes = 0;
   private readonly errors: string[] = [];
   private submitted = 0;
   private dispatched = 0;
@@ -100,7 +103,7 @@ export class GpuRuntime {
         /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.description} ${info.architecture} ${info.device}`) ||
         ((info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false),
     };
-    this.pool = new BufferPool(device, options.maxIdleBytes ?? 512 * 2 ** 20, (b) => this.pendingDestroy.push(b));
+    this.pool = new BufferPool(device, options.maxIdleBytes ?? 512 * 2 ** 20, (b) => this.destroyWhenUnused(b));
     this.pipelines = new PipelineCache(device);
     this.paramRing = device.createBuffer({
       size: PARAM_RING_BYTES,
@@ -118,6 +121,21 @@ export class GpuRuntime {
   /** Largest byte size one binding may have; bigger tensors must be split by the caller. */
   get maxBindingBytes(): number {
     return Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+  }
+
+  /**
+   * Destroys a buffer as soon as no unsubmitted command can reference it: at once when nothing is
+   * recorded (Dawn itself waits for submitted work), else after the next submit, which is forced
+   * early once enough bytes wait, so memory is returned promptly.
+   */
+  private destroyWhenUnused(buffer: GPUBuffer): void {
+    if (!this.encoder) {
+      buffer.destroy();
+      return;
+    }
+    this.pendingDestroy.push(buffer);
+    this.pendingDestroyBytes += buffer.size;
+    if (this.pendingDestroyBytes > MAX_PENDING_DESTROY_BYTES) this.flush();
   }
 
   /** Records one compute dispatch; it runs at the next flush (or sooner when the batch is full). */
@@ -167,6 +185,7 @@ export class GpuRuntime {
     this.dispatchesInBatch = 0;
     for (const buffer of this.pendingDestroy) buffer.destroy();
     this.pendingDestroy = [];
+    this.pendingDestroyBytes = 0;
   }
 
   /** Copies `bytes` from `buffer` at `offset` back to the CPU; flushes pending work first. */
