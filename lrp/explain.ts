@@ -39,7 +39,7 @@ interface Tapped {
 const INPUT_KINDS: ReadonlySet<TapKind> = new Set(['token', 'segment', 'position']);
 
 function sequenceLength(model: TransformerModel, input: ModelInput): number {
-  if (model.info.kind === 'classifier' && model.info.image) return model.info.maxPositions;
+  if (model.info.image) return model.info.maxPositions;
   const ids = input.ids;
   if (!ids || ids.length === 0 || ids[0]!.length === 0) throw new Error('explain: the input is empty (no token ids)');
   return ids[0]!.length;
@@ -75,10 +75,8 @@ export async function explain(model: TransformerModel, input: ModelInput, option
   const batch = input.ids?.length ?? input.pixelValues?.shape[0] ?? 0;
   if (batch !== 1) throw new Error(`explain: explains one sequence at a time (got a batch of ${batch})`);
   const T = sequenceLength(model, input);
-  if (model.info.kind === 'causal-lm' || !model.info.image) {
-    if (T > model.info.maxPositions) {
-      throw new Error(`explain: the sequence has ${T} tokens, more than max_position_embeddings (${model.info.maxPositions})`);
-    }
+  if (!model.info.image && T > model.info.maxPositions) {
+    throw new Error(`explain: the sequence has ${T} tokens, more than max_position_embeddings (${model.info.maxPositions})`);
   }
   const spec = methodSpec(options.method, options.epsilon ?? DEFAULT_EPSILON);
   const positional = options.positionalInputs ?? spec.positionalInputs;
