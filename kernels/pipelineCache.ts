@@ -2,22 +2,29 @@
  * Compiles each shader variant once. A variant is named by a key that encodes every template
  * parameter, so the WGSL generator only runs on a cache miss.
  */
+/** A compiled variant and its bind-group layout, fetched once rather than on every dispatch. */
+export interface CachedPipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
 export class PipelineCache {
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines = new Map<string, CachedPipeline>();
   private compiled = 0;
 
   constructor(private readonly device: GPUDevice) {}
 
-  get(key: string, generateWgsl: () => string): GPUComputePipeline {
-    let pipeline = this.pipelines.get(key);
-    if (!pipeline) {
+  get(key: string, generateWgsl: () => string): CachedPipeline {
+    let cached = this.pipelines.get(key);
+    if (!cached) {
       const code = generateWgsl();
       const module = this.device.createShaderModule({ code, label: key });
-      pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
-      this.pipelines.set(key, pipeline);
+      const pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+      cached = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+      this.pipelines.set(key, cached);
       this.compiled++;
     }
-    return pipeline;
+    return cached;
   }
 
   /**

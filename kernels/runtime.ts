@@ -141,7 +141,7 @@ export class GpuRuntime {
   /** Records one compute dispatch; it runs at the next flush (or sooner when the batch is full). */
   dispatch(launch: Launch): void {
     if (launch.workgroups === 0) return;
-    const pipeline = this.pipelines.get(launch.key, launch.wgsl);
+    const { pipeline, layout } = this.pipelines.get(launch.key, launch.wgsl);
     const paramBytes = Math.max(16, Math.ceil((launch.params.length * 4) / 16) * 16);
     const slotBytes = Math.ceil(paramBytes / PARAM_SLOT_BYTES) * PARAM_SLOT_BYTES;
     if (slotBytes > PARAM_RING_BYTES) throw new Error(`${launch.key}: parameter block of ${paramBytes} bytes is too large`);
@@ -152,7 +152,7 @@ export class GpuRuntime {
 
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.paramRing, offset, size: paramBytes } }];
     launch.bindings.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.device.createBindGroup({ layout, entries });
 
     const pass = this.computePass();
     pass.setPipeline(pipeline);
