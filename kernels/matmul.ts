@@ -19,7 +19,8 @@
  * Edges cost nothing inside the K loop: rows and columns past the matrix are clamped to the last
  * one (they load valid, duplicate data) and only the stores are masked.
  */
-import { runtime, type AdapterDescription } from './runtime.js';
+import { packIntoTexture } from './packTexture.js';
+import { runtime, type AdapterDescription, type Binding } from './runtime.js';
 import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, shapeToString } from './shape.js';
 import { allocate, f32Bits, type GpuView, type KernelOutput } from './view.js';
 import { header, stridedOffsets, type BindingDecl } from './wgsl/common.js';
@@ -37,6 +38,13 @@ export interface MatmulVariant {
   vec4: boolean;
   /** Depth along K of the workgroup-memory tiles; 0 for the register-only path. */
   sharedK: number;
+  /**
+   * Register path only: lane l of each subgroup loads A row l of the tile and `subgroupBroadcast`
+   * shares it (needs the `subgroups` feature and `wgCols` equal to the adapter's fixed subgroup size).
+   */
+  broadcastA?: boolean;
+  /** Register path only: B is first packed into an rgba32float texture array (`packMatmulB`) and read from it. */
+  textureB?: boolean;
 }
 
 /**
@@ -47,6 +55,12 @@ export interface MatmulVariant {
  * unrolled loop body outgrows the instruction cache and the pipeline compile takes seconds.
  */
 export const MATMUL_VARIANTS = {
+  /**
+   * CPU adapters with subgroups, products of at least `PACKED_MIN_ROWS` rows: 16×8 outputs per
+   * invocation, A rows shared by subgroup broadcasts, B packed into a texture (2.5-3× the buffer
+   * path on lavapipe at n = 1024; docs/benchmarks.md). `wgCols` becomes the subgroup size.
+   */
+  softwarePacked: { rows: 16, cols: 8, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0, broadcastA: true, textureB: true },
   /** CPU adapters (lavapipe): 8×4 outputs per invocation, 8 invocations (one SIMD vector) per workgroup. */
   software: { rows: 8, cols: 4, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0 },
   /** CPU adapters, 2-4 rows (after batch dims are folded into rows): no work on clamped rows. */
@@ -60,11 +74,22 @@ export const MATMUL_VARIANTS = {
 } as const satisfies Record<string, MatmulVariant>;
 
 /**
- * The variant for an adapter and a product of `rows` rows (after folding): the register path on
- * CPU adapters, shared-memory tiles on GPUs, and narrower tiles when there are few rows.
+ * Rows from which the packed variant pays for packing B: packing costs about as much as a
+ * product of this many rows saves (measured with `npm run bench`, docs/benchmarks.md).
  */
-export function pickMatmulVariant(adapter: Pick<AdapterDescription, 'isSoftware'>, rows = Infinity): MatmulVariant {
+export const PACKED_MIN_ROWS = 64;
+
+/**
+ * The variant for an adapter and a product of `rows` rows (after folding): the register path on
+ * CPU adapters (packed when the adapter has fixed-size subgroups and there are enough rows),
+ * shared-memory tiles on GPUs, and narrower tiles when there are few rows.
+ */
+export function pickMatmulVariant(adapter: Pick<AdapterDescription, 'isSoftware'> & Partial<Pick<AdapterDescription, 'subgroupSize'>>, rows = Infinity): MatmulVariant {
   if (adapter.isSoftware) {
+    if (adapter.subgroupSize && rows >= PACKED_MIN_ROWS) {
+      const packed = MATMUL_VARIANTS.softwarePacked;
+      return adapter.subgroupSize === packed.wgCols ? packed : { ...packed, wgCols: adapter.subgroupSize };
+    }
     if (rows <= 1) return MATMUL_VARIANTS.softwareOneRow;
     return rows <= 4 ? MATMUL_VARIANTS.softwareFewRows : MATMUL_VARIANTS.software;
   }
@@ -107,7 +132,7 @@ const P = {
 interface Spec {
   v: MatmulVariant;
   la: Layout;
-  lb: Layout;
+  lb: Layout | 'packed';
   batchRank: number;
   bias: boolean;
 }
@@ -117,11 +142,25 @@ function checkVariant(v: MatmulVariant): void {
     [v.rows, v.cols, v.wgRows, v.wgCols].every((x) => Number.isInteger(x) && x >= 1) &&
     v.cols % 4 === 0 &&
     v.sharedK % 4 === 0 &&
-    v.sharedK >= 0;
-  if (!ok) throw new Error(`matmul: invalid variant ${JSON.stringify(v)} (cols and sharedK must be multiples of 4)`);
+    v.sharedK >= 0 &&
+    ((!v.broadcastA && !v.textureB) || v.sharedK === 0);
+  if (!ok) throw new Error(`matmul: invalid variant ${JSON.stringify(v)} (cols and sharedK must be multiples of 4; broadcastA and textureB need sharedK 0)`);
+  if (v.broadcastA && (v.wgRows !== 1 || runtime().adapterInfo.subgroupSize !== v.wgCols)) {
+    throw new Error(
+      `matmul: variant ${JSON.stringify(v)} broadcasts A across a subgroup, which needs one row of ${v.wgCols} invocations ` +
+        `and an adapter whose subgroups have exactly that size (this one: ${runtime().adapterInfo.subgroupSize ?? 'no fixed-size subgroups'})`,
+    );
+  }
 }
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** How the register path reads one operand: WGSL for the loads of K steps `kks`, and each value's name. */
+interface OperandReads {
+  load: (kks: number[], indent: string) => void;
+  /** (row or k step, k step or column group) → WGSL expression; `step4` for the 4-step loop. */
+  at: (step4: boolean) => (x: number, y: number) => string;
+}
 
 /** WGSL for one variant. Loaded values are named a…/b…, accumulators acc{r}_{j} (vec4 along N). */
 function matmulWgsl(s: Spec): string {
@@ -130,7 +169,7 @@ function matmulWgsl(s: Spec): string {
   const J = RN / 4;
   const bindings: BindingDecl[] = [
     { name: 'A', access: 'read', type: la.endsWith('4') ? 'vec4<f32>' : 'f32' },
-    { name: 'B', access: 'read', type: lb.endsWith('4') ? 'vec4<f32>' : 'f32' },
+    v.textureB ? { name: 'B', access: 'read', type: 'vec4<f32>', texture: true } : { name: 'B', access: 'read', type: lb.endsWith('4') ? 'vec4<f32>' : 'f32' },
   ];
   if (s.bias) bindings.push({ name: 'bias', access: 'read', type: 'f32' });
   bindings.push({ name: 'C', access: 'read_write', type: 'f32' });
@@ -183,18 +222,46 @@ function matmulWgsl(s: Spec): string {
           `var<workgroup> Bs: array<vec4<f32>, ${(v.sharedK * TN) / 4}>;`,
         ]
       : [];
+  const lane = v.broadcastA ? ', @builtin(subgroup_invocation_id) lane: u32' : '';
   return [
+    ...(v.broadcastA ? ['enable subgroups;'] : []),
     header(bindings),
     ...shared,
     `@compute @workgroup_size(${v.wgCols}, ${v.wgRows})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>${lane}) {
 ${L.join('\n')}
 }`,
   ].join('\n\n');
 
-  /** Operands read straight into registers; rows/columns past the edge are clamped, not checked. */
+  /**
+   * Operands read straight into registers; rows/columns past the edge are clamped, not checked.
+   * A and B each have their own way in (see `aReads`/`bReads`); this loop only combines them.
+   */
   function registerPath(): void {
-    // A: per-row (k layouts) or per-4-row-group (mn4) base offsets, in the binding's units.
+    const A = v.broadcastA ? broadcastAReads() : directAReads();
+    const B = v.textureB ? textureBReads() : directBReads();
+    // Steps of 4 along K where a vec4 operand (or a packed B) delivers them; scalar-only products
+    // (odd shapes) take the 1-step loop alone, a quarter of the code (lavapipe compiles it 4× faster).
+    if (la.endsWith('4') || lb.endsWith('4') || v.textureB) {
+      L.push('  let K4 = K & ~3u;');
+      L.push('  for (var k = 0u; k < K4; k += 4u) {');
+      A.load([0, 1, 2, 3], '    ');
+      B.load([0, 1, 2, 3], '    ');
+      fmas([0, 1, 2, 3], A.at(true), B.at(true), '    ');
+      L.push('  }');
+    } else {
+      L.push('  let K4 = 0u;');
+    }
+    L.push('  for (var k = K4; k < K; k++) {');
+    A.load([0], '    ');
+    B.load([0], '    ');
+    fmas([0], A.at(false), B.at(false), '    ');
+    L.push('  }');
+  }
+
+  /** Each invocation loads the A values of its own rows (uniform across a SIMD vector on CPUs). */
+  function directAReads(): OperandReads {
+    // Per-row (k layouts) or per-4-row-group (mn4) base offsets, in the binding's units.
     if (la === 'mn4') {
       for (const g of range(RM / 4)) L.push(`  let ab${g} = (oa + min(row0 + ${g * 4}u, M - 4u)) / 4u;`);
       L.push('  let sAk4 = sAk / 4u;');
@@ -204,6 +271,52 @@ ${L.join('\n')}
         L.push(`  let ab${r} = ${la === 'k4' ? `(${base}) / 4u` : base};`);
       }
     }
+    return {
+      load: (kks, indent) => {
+        if (la === 'k4') {
+          if (kks.length === 4) for (const r of range(RM)) L.push(`${indent}let a${r} = A[ab${r} + k / 4u];`);
+          else for (const r of range(RM)) L.push(`${indent}let a${r} = A[ab${r} + k / 4u][k % 4u];`); // never runs: K % 4 == 0
+        } else if (la === 'mn4') {
+          for (const kk of kks) for (const g of range(RM / 4)) L.push(`${indent}let a${kk}_${g} = A[ab${g} + (k + ${kk}u) * sAk4];`);
+        } else {
+          for (const kk of kks) for (const r of range(RM)) L.push(`${indent}let a${r}_${kk} = A[ab${r} + (k + ${kk}u) * sAk];`);
+        }
+      },
+      at: (step4) => (r, kk) => (la === 'k4' ? (step4 ? `a${r}[${kk}]` : `a${r}`) : la === 'mn4' ? `a${kk}_${r >> 2}[${r & 3}]` : `a${r}_${kk}`),
+    };
+  }
+
+  /**
+   * Lane l of the subgroup loads row (g·S + l) of the tile, and subgroupBroadcast hands every row's
+   * value to all lanes. On lavapipe a buffer load costs a scalar load and bounds check per lane, while
+   * a broadcast is one register shuffle, so the tile's A values are loaded once instead of S times.
+   */
+  function broadcastAReads(): OperandReads {
+    const S = v.wgCols;
+    const groups = Math.ceil(RM / S);
+    for (const g of range(groups)) {
+      const base = `oa + min(row0 + ${g * S}u + lane, M - 1u) * sAm`;
+      L.push(`  let ab${g} = ${la === 'k4' ? `(${base}) / 4u` : base};`);
+    }
+    return {
+      load: (kks, indent) => {
+        for (const g of range(groups)) {
+          if (la === 'k4') L.push(`${indent}let al${g} = A[ab${g} + k / 4u]${kks.length === 4 ? '' : '[k % 4u]'};`);
+          else if (kks.length === 4) L.push(`${indent}let al${g} = ${vec(kks.map((kk) => `A[ab${g} + (k + ${kk}u) * sAk]`))};`);
+          else L.push(`${indent}let al${g} = A[ab${g} + k * sAk];`);
+        }
+        for (const kk of kks)
+          for (const r of range(RM)) {
+            const value = kks.length === 4 ? `al${Math.floor(r / S)}[${kk}]` : `al${Math.floor(r / S)}`;
+            L.push(`${indent}let a${r}_${kk} = subgroupBroadcast(${value}, ${r % S}u);`);
+          }
+      },
+      at: () => (r, kk) => `a${r}_${kk}`,
+    };
+  }
+
+  /** Each invocation loads its own columns of B from the buffer, in B's layout. */
+  function directBReads(): OperandReads {
     if (lb === 'mn4') {
       for (const j of range(J)) L.push(`  let bb${j} = (ob + min(col0 + ${j * 4}u, N - 4u)) / 4u;`);
       L.push('  let sBk4 = sBk / 4u;');
@@ -213,53 +326,45 @@ ${L.join('\n')}
         L.push(`  let bb${c} = ${lb === 'k4' ? `(${base}) / 4u` : base};`);
       }
     }
-    // Loads for a step of `kks` starting at `k` (units of elements).
-    const loads = (kks: number[], indent: string): void => {
-      const step4 = kks.length === 4;
-      if (la === 'k4') {
-        if (step4) for (const r of range(RM)) L.push(`${indent}let a${r} = A[ab${r} + k / 4u];`);
-        else for (const r of range(RM)) L.push(`${indent}let a${r} = A[ab${r} + k / 4u][k % 4u];`); // never runs: K % 4 == 0
-      } else if (la === 'mn4') {
-        for (const kk of kks) for (const g of range(RM / 4)) L.push(`${indent}let a${kk}_${g} = A[ab${g} + (k + ${kk}u) * sAk4];`);
-      } else {
-        for (const kk of kks) for (const r of range(RM)) L.push(`${indent}let a${r}_${kk} = A[ab${r} + (k + ${kk}u) * sAk];`);
-      }
-      if (lb === 'k4') {
-        if (step4) for (const c of range(RN)) L.push(`${indent}let b${c} = B[bb${c} + k / 4u];`);
-        else for (const c of range(RN)) L.push(`${indent}let b${c} = B[bb${c} + k / 4u][k % 4u];`);
-      } else if (lb === 'mn4') {
-        for (const kk of kks) for (const j of range(J)) L.push(`${indent}let b${kk}_${j} = B[bb${j} + (k + ${kk}u) * sBk4];`);
-      } else {
-        for (const kk of kks) for (const c of range(RN)) L.push(`${indent}let b${c}_${kk} = B[bb${c} + (k + ${kk}u) * sBk];`);
-      }
+    return {
+      load: (kks, indent) => {
+        if (lb === 'k4') {
+          if (kks.length === 4) for (const c of range(RN)) L.push(`${indent}let b${c} = B[bb${c} + k / 4u];`);
+          else for (const c of range(RN)) L.push(`${indent}let b${c} = B[bb${c} + k / 4u][k % 4u];`);
+        } else if (lb === 'mn4') {
+          for (const kk of kks) for (const j of range(J)) L.push(`${indent}let b${kk}_${j} = B[bb${j} + (k + ${kk}u) * sBk4];`);
+        } else {
+          for (const kk of kks) for (const c of range(RN)) L.push(`${indent}let b${c}_${kk} = B[bb${c} + (k + ${kk}u) * sBk];`);
+        }
+      },
+      at: (step4) => (kk, j) =>
+        lb === 'mn4'
+          ? `b${kk}_${j}`
+          : lb === 'k4'
+            ? vec(range(4).map((q) => (step4 ? `b${j * 4 + q}[${kk}]` : `b${j * 4 + q}`)))
+            : vec(range(4).map((q) => `b${j * 4 + q}_${kk}`)),
     };
-    const aAt = (step4: boolean) => (r: number, kk: number): string =>
-      la === 'k4' ? (step4 ? `a${r}[${kk}]` : `a${r}`) : la === 'mn4' ? `a${kk}_${r >> 2}[${r & 3}]` : `a${r}_${kk}`;
-    const bAt = (step4: boolean) => (kk: number, j: number): string =>
-      lb === 'mn4'
-        ? `b${kk}_${j}`
-        : lb === 'k4'
-          ? vec(range(4).map((q) => (step4 ? `b${j * 4 + q}[${kk}]` : `b${j * 4 + q}`)))
-          : vec(range(4).map((q) => `b${j * 4 + q}_${kk}`));
-    // Steps of 4 along K where a vec4 operand delivers them; scalar-only products (odd shapes)
-    // take the 1-step loop alone, a quarter of the code (lavapipe compiles it 4× faster).
-    if (la.endsWith('4') || lb.endsWith('4')) {
-      L.push('  let K4 = K & ~3u;');
-      L.push('  for (var k = 0u; k < K4; k += 4u) {');
-      loads([0, 1, 2, 3], '    ');
-      fmas([0, 1, 2, 3], aAt(true), bAt(true), '    ');
-      L.push('  }');
-    } else {
-      L.push('  let K4 = 0u;');
-    }
-    L.push('  for (var k = K4; k < K; k++) {');
-    loads([0], '    ');
-    fmas([0], aAt(false), bAt(false), '    ');
-    L.push('  }');
+  }
+
+  /**
+   * B packed by `packMatmulB` into an rgba32float texture array: texel (x, k, layer) holds
+   * B[layer][k][4x … 4x+3]. Lavapipe fetches a texel for all lanes with vector gathers, without the
+   * per-lane bounds-checked loads of a buffer. Texels past the last column are clamped by the
+   * texture's bounds and only feed columns that are never stored.
+   */
+  function textureBReads(): OperandReads {
+    for (const j of range(J)) L.push(`  let bx${j} = col0 / 4u + ${j}u;`);
+    return {
+      load: (kks, indent) => {
+        for (const kk of kks) for (const j of range(J)) L.push(`${indent}let b${kk}_${j} = textureLoad(B, vec2<u32>(bx${j}, k + ${kk}u), ob);`);
+      },
+      at: () => (kk, j) => `b${kk}_${j}`,
+    };
   }
 
   /** Workgroup tiles of A (TK × TM, k-major) and B (TK × TN) staged in shared memory. */
   function sharedPath(): void {
+    if (lb === 'packed') throw new Error('matmul: a packed B needs the register path'); // checkVariant rules it out
     const TK = v.sharedK;
     const threads = v.wgRows * v.wgCols;
     L.push(`  let tid = lid.y * ${v.wgCols}u + lid.x;`);
@@ -344,6 +449,8 @@ function normStride(size: number, stride: number): number {
 function layoutOf(v: MatmulVariant, tileMn: number, mnExtent: number, K: number, sMn: number, sK: number, offset: number, batchStrides: readonly number[]): Layout {
   const aligned = (...xs: number[]): boolean => xs.every((x) => x % 4 === 0);
   if (v.vec4 && aligned(offset, ...batchStrides)) {
+    // A broadcast lane reads 4 steps of K of one row: vec4 only along K.
+    if (v.broadcastA && tileMn === 0) return sK === 1 && aligned(K, sMn) ? 'k4' : 'k';
     if (sK === 1 && aligned(K, sMn)) return 'k4';
     if (sMn === 1 && tileMn % 4 === 0 && aligned(mnExtent, sK)) return 'mn4';
   }
@@ -364,10 +471,13 @@ export interface MatmulPlan {
   sAk: number;
   sBk: number;
   sBn: number;
-  /** How each operand is read: along K or along M/N, with vec4 loads ('…4') or scalar. */
+  /**
+   * How each operand is read: along K or along M/N, with vec4 loads ('…4') or scalar; 'packed'
+   * for a B packed into a texture first (its layout then only matters to `packMatmulB`).
+   */
   layoutA: Layout;
-  layoutB: Layout;
-  /** Batch dims left after coalescing and folding, and their strides for C, A and B. */
+  layoutB: Layout | 'packed';
+  /** Batch dims left after coalescing and folding, and their element strides for C, A and B. */
   batch: number[];
   batchStrides: [number[], number[], number[]];
 }
@@ -422,10 +532,14 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
     sB = sB.slice(0, last);
   }
   const sAm = normStride(rows, rowStride);
-  const v = options.variant ?? pickMatmulVariant(runtime().adapterInfo, rows);
+  let v = options.variant ?? pickMatmulVariant(runtime().adapterInfo, rows);
+  if (v.textureB && numel([...dims, rows, N]) > 0 && !packedBFits(N, K, numel(dims))) {
+    if (options.variant) fail(`do not fit the texture limits of the packed variant ${JSON.stringify(v)}`);
+    v = pickMatmulVariant({ ...runtime().adapterInfo, subgroupSize: null }, rows);
+  }
   checkVariant(v);
   // vec4 along M/N needs whole vectors per invocation (registers) or per workgroup tile (shared).
-  const tileM = v.sharedK > 0 ? v.rows * v.wgRows : v.rows;
+  const tileM = v.sharedK > 0 ? v.rows * v.wgRows : v.broadcastA ? 0 : v.rows;
   const tileN = v.sharedK > 0 ? v.cols * v.wgCols : v.cols;
   return {
     shape: [...batch, M, N],
@@ -438,10 +552,16 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
     sBk,
     sBn,
     layoutA: layoutOf(v, tileM, rows, K, sAm, sAk, a.offset, sA),
-    layoutB: layoutOf(v, tileN, N, K, sBn, sBk, b.offset, sB),
+    layoutB: v.textureB ? 'packed' : layoutOf(v, tileN, N, K, sBn, sBk, b.offset, sB),
     batch: dims,
     batchStrides: [sC, sA, sB],
   };
+}
+
+/** Whether B packs into one texture array: ⌈N/4⌉ × K texels, a layer per batch index. */
+function packedBFits(N: number, K: number, layers: number): boolean {
+  const limits = runtime().limits;
+  return N >= 1 && K >= 1 && Math.ceil(N / 4) <= limits.maxTextureDimension2D && K <= limits.maxTextureDimension2D && layers <= limits.maxTextureArrayLayers;
 }
 
 /**
@@ -466,7 +586,7 @@ export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): Ker
   params[P.tilesN] = tilesN;
   params[P.offC] = 0;
   params[P.offA] = a.offset;
-  params[P.offB] = b.offset;
+  params[P.offB] = v.textureB ? 0 : b.offset;
   params[P.sAm] = plan.sAm;
   params[P.sAk] = plan.sAk;
   params[P.sBk] = plan.sBk;
@@ -478,12 +598,20 @@ export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): Ker
   params.set(batch, P.batchShape);
   plan.batchStrides.forEach((s, k) => params.set(s, P.batchShape + (k + 1) * rb));
   const spec: Spec = { v, la: plan.layoutA, lb: plan.layoutB, batchRank: rb, bias: bias !== undefined };
+  // A packed B has one texture layer per batch index, in row-major order.
+  const packed = v.textureB
+    ? packIntoTexture({ buffer: b.buffer, shape: [...batch, K, N], strides: [...plan.batchStrides[2], plan.sBk, plan.sBn], offset: b.offset, dtype: 'f32' })
+    : null;
+  if (packed) params.set(contiguousStrides(batch), P.batchShape + 3 * rb);
+  const bBinding: Binding = packed ? { textureView: packed.view } : b.buffer;
   runtime().dispatch({
-    key: `matmul/${v.rows}x${v.cols}/${v.wgRows}x${v.wgCols}/s${v.sharedK}/${spec.la},${spec.lb}/b${rb}${spec.bias ? '/bias' : ''}`,
+    key: `matmul/${v.rows}x${v.cols}/${v.wgRows}x${v.wgCols}/s${v.sharedK}${v.broadcastA ? '/bcastA' : ''}/${spec.la},${spec.lb}/b${rb}${spec.bias ? '/bias' : ''}`,
     wgsl: () => matmulWgsl(spec),
-    bindings: bias ? [a.buffer, b.buffer, bias.buffer, out] : [a.buffer, b.buffer, out],
+    bindings: bias ? [a.buffer, bBinding, bias.buffer, out] : [a.buffer, bBinding, out],
     params,
     workgroups,
   });
+  // Later dispatches may reuse the texture at once: they run after this one.
+  if (packed) runtime().textures.release(packed);
   return { buffer: out, shape, dtype: 'f32' };
 }

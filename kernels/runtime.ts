@@ -10,6 +10,7 @@
 import { create, globals } from 'webgpu';
 import { BufferPool, type PoolStats } from './bufferPool.js';
 import { PipelineCache } from './pipelineCache.js';
+import { TexturePool } from './texturePool.js';
 import { BufferUsage, MapMode } from './usage.js';
 
 /** Bytes reserved for one dispatch's parameters; storage offsets must be 256-byte aligned. */
@@ -20,6 +21,8 @@ const MAX_DISPATCHES_PER_SUBMIT = 1024;
 const MAX_WORKGROUPS_PER_DIM = 65535;
 /** Bytes of evicted buffers allowed to wait for a submit before one is forced. */
 const MAX_PENDING_DESTROY_BYTES = 64 * 2 ** 20;
+/** Idle bytes of scratch textures (matmul's packed operands) kept for reuse. */
+const TEXTURE_IDLE_BYTES = 256 * 2 ** 20;
 
 export interface RuntimeOptions {
   /** Dawn adapter name to require (see `LRP_ADAPTER`); default: whatever Dawn picks. */
@@ -38,10 +41,23 @@ export interface AdapterDescription {
   description: string;
   /** True for CPU implementations such as lavapipe. */
   isSoftware: boolean;
+  /**
+   * The subgroup size every compute invocation group has, when the device has the `subgroups`
+   * feature and the size is fixed (lavapipe: the SIMD width, 8 lanes); null otherwise.
+   */
+  subgroupSize: number | null;
 }
 
-/** One binding of a dispatch: a whole buffer (kernels index with element offsets from params). */
-export type Binding = GPUBuffer;
+/** A texture bound as a storage texture (kernels that read a packed operand, such as matmul's B). */
+export interface TextureBinding {
+  textureView: GPUTextureView;
+}
+
+/** One binding of a dispatch: a whole buffer (kernels index with element offsets from params), or a texture. */
+export type Binding = GPUBuffer | TextureBinding;
+
+/** Something the runtime may destroy once no recorded command can still use it. */
+type Destroyable = (GPUBuffer | GPUTexture) & { destroy(): void };
 
 export interface Launch {
   /** Pipeline cache key: must encode every template parameter of `wgsl`. */
@@ -69,6 +85,7 @@ export class NoAdapterError extends Error {
 
 export class GpuRuntime {
   readonly pool: BufferPool;
+  readonly textures: TexturePool;
   readonly pipelines: PipelineCache;
   readonly limits: GPUSupportedLimits;
   readonly adapterInfo: AdapterDescription;
@@ -79,7 +96,7 @@ export class GpuRuntime {
   private readonly paramRing: GPUBuffer;
   private readonly paramMirror = new Uint32Array(PARAM_RING_BYTES / 4);
   private paramCursor = 0;
-  private pendingDestroy: GPUBuffer[] = [];
+  private pendingDestroy: Destroyable[] = [];
   private pendingDestroyBytes = 0;
   private readonly errors: string[] = [];
   private submitted = 0;
@@ -102,8 +119,13 @@ export class GpuRuntime {
       isSoftware:
         /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.description} ${info.architecture} ${info.device}`) ||
         ((info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false),
+      subgroupSize:
+        device.features.has('subgroups') && info.subgroupMinSize !== undefined && info.subgroupMinSize === info.subgroupMaxSize
+          ? info.subgroupMinSize
+          : null,
     };
-    this.pool = new BufferPool(device, options.maxIdleBytes ?? 512 * 2 ** 20, (b) => this.destroyWhenUnused(b));
+    this.pool = new BufferPool(device, options.maxIdleBytes ?? 512 * 2 ** 20, (b) => this.destroyWhenUnused(b, b.size));
+    this.textures = new TexturePool(device, TEXTURE_IDLE_BYTES, (t, bytes) => this.destroyWhenUnused(t, bytes));
     this.pipelines = new PipelineCache(device);
     this.paramRing = device.createBuffer({
       size: PARAM_RING_BYTES,
@@ -128,13 +150,13 @@ export class GpuRuntime {
    * recorded (Dawn itself waits for submitted work), else after the next submit, which is forced
    * early once enough bytes wait, so memory is returned promptly.
    */
-  private destroyWhenUnused(buffer: GPUBuffer): void {
+  private destroyWhenUnused(resource: Destroyable, bytes: number): void {
     if (!this.encoder) {
-      buffer.destroy();
+      resource.destroy();
       return;
     }
-    this.pendingDestroy.push(buffer);
-    this.pendingDestroyBytes += buffer.size;
+    this.pendingDestroy.push(resource);
+    this.pendingDestroyBytes += bytes;
     if (this.pendingDestroyBytes > MAX_PENDING_DESTROY_BYTES) this.flush();
   }
 
@@ -151,7 +173,7 @@ export class GpuRuntime {
     this.paramCursor += slotBytes;
 
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.paramRing, offset, size: paramBytes } }];
-    launch.bindings.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    launch.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'textureView' in b ? b.textureView : { buffer: b } }));
     const bindGroup = this.device.createBindGroup({ layout, entries });
 
     const pass = this.computePass();
@@ -183,7 +205,7 @@ export class GpuRuntime {
     }
     this.paramCursor = 0;
     this.dispatchesInBatch = 0;
-    for (const buffer of this.pendingDestroy) buffer.destroy();
+    for (const resource of this.pendingDestroy) resource.destroy();
     this.pendingDestroy = [];
     this.pendingDestroyBytes = 0;
   }
@@ -281,10 +303,14 @@ async function start(options: RuntimeOptions): Promise<GpuRuntime> {
     'maxComputeWorkgroupSizeX',
     'maxComputeWorkgroupSizeY',
     'maxStorageBuffersPerShaderStage',
+    'maxTextureDimension2D',
+    'maxTextureArrayLayers',
   ];
   const requiredLimits: Record<string, number> = {};
   for (const name of wanted) requiredLimits[name] = adapter.limits[name] as number;
-  const device = await adapter.requestDevice({ requiredLimits, label: 'transformer-lrp' });
+  // Subgroup operations let a CPU adapter share one lane's load with its SIMD vector (matmul).
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has('subgroups') ? ['subgroups'] : [];
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'transformer-lrp' });
   return new GpuRuntime(gpu, adapter, device, options);
 }
 

@@ -1,6 +1,8 @@
 /**
  * Kernel benchmark: matmul GFLOP/s at n = 128 … 1024 and softmax / layerNorm bandwidth (GB/s),
- * each next to a plain TypeScript loop over Float32Array measured in the same run.
+ * each next to a plain TypeScript loop over Float32Array measured in the same run. Where the
+ * adapter picks the packed matmul (CPU adapters with subgroups), the largest size is also timed
+ * with the buffer path it replaces, in the same run.
  *
  *   npm run bench -- [--sizes 128,256,512,1024] [--rows 1024] [--cols 1024] [--seconds 0.5] [--trials 3]
  *
@@ -18,7 +20,8 @@ import { linear, matmul } from '../autograd/ops/matmul.js';
 import { layerNorm } from '../autograd/ops/norm.js';
 import { softmax } from '../autograd/ops/softmax.js';
 import { Tensor } from '../autograd/tensor.js';
-import { pickMatmulVariant } from '../kernels/matmul.js';
+import { MATMUL_VARIANTS, matmul as matmulKernel, pickMatmulVariant } from '../kernels/matmul.js';
+import { wrap } from '../autograd/ops/wrap.js';
 import { initRuntime, runtime } from '../kernels/runtime.js';
 
 interface Options {
@@ -178,6 +181,12 @@ async function main(): Promise<void> {
         // The common transformer case: x · Wᵀ with W stored [out, in], read transposed in place.
         const gpuT = await timeGpu(() => linear(a, b).dispose(), o);
         rows.push({ what: `linear ${n}×${n}·(${n}×${n})ᵀ`, unit: 'GFLOP/s', gpu: flops / gpuT / 1e9, ts: flops / ts / 1e9 });
+        if (variant.textureB) {
+          // The buffer path the packed variant replaces on this adapter, for the ratio in one run.
+          const plain = MATMUL_VARIANTS.software;
+          const gpuPlain = await timeGpu(() => wrap(matmulKernel(a, b, { variant: plain })).dispose(), o);
+          rows.push({ what: `matmul ${n}×${n}·${n}×${n}, buffer path`, unit: 'GFLOP/s', gpu: flops / gpuPlain / 1e9, ts: flops / ts / 1e9 });
+        }
       }
       a.dispose();
       b.dispose();

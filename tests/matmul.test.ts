@@ -4,7 +4,7 @@ import { expectClose, randomArray, rng } from './helpers/close.js';
 import { Tensor, attentionContext, attentionScores, linear, matmul, slice, sum, transpose } from '../autograd/index.js';
 import { gradcheck, type GradcheckCase } from '../autograd/gradcheck.js';
 import { wrap } from '../autograd/ops/wrap.js';
-import { MATMUL_VARIANTS, matmul as matmulKernel, pickMatmulVariant, planMatmul, type MatmulVariant } from '../kernels/matmul.js';
+import { MATMUL_VARIANTS, PACKED_MIN_ROWS, matmul as matmulKernel, pickMatmulVariant, planMatmul, type MatmulVariant } from '../kernels/matmul.js';
 import { refLinear, refMatmul, refTransposeLast } from '../kernels/reference/matmul.js';
 import { refTensor, type RefTensor } from '../kernels/reference/tensor.js';
 import { numel } from '../kernels/shape.js';
@@ -96,6 +96,8 @@ describe('matmul kernel matches the float64 reference', () => {
   const layoutCases = ['odd 5×7·7×3', 'B batched, A shared', 'transposed A view (M contiguous)', 'transposed B view: x · Wᵀ'];
   const caseLists: Record<string, string[]> = {
     software: Object.keys(shapeCases),
+    // K = 0 has nothing to pack: planning refuses it for a forced packed variant (tested below).
+    softwarePacked: Object.keys(shapeCases).filter((label) => label !== 'K = 0 gives zeros'),
     hardware: [...layoutCases, 'both broadcast [2,1]·[1,3], vec4-aligned', 'M = 1 rows over a batch', 'views at odd offsets', 'K = 0 gives zeros'],
   };
   for (const [name, variant] of Object.entries(VARIANTS)) {
@@ -105,14 +107,15 @@ describe('matmul kernel matches the float64 reference', () => {
     });
   }
 
-  it('a large product 300×257 · 257×513 with both picked variants', async () => {
-    for (const variant of [MATMUL_VARIANTS.software, MATMUL_VARIANTS.hardware]) {
+  it('a large product 300×257 · 257×513 with every full-size variant', async () => {
+    for (const variant of [MATMUL_VARIANTS.software, MATMUL_VARIANTS.softwarePacked, MATMUL_VARIANTS.hardware]) {
       await check({ a: { shape: [300, 257] }, b: { shape: [257, 513] } }, variant, `large ${JSON.stringify(variant)}`);
     }
   });
 
   it('a large transposed-B product, as in x · Wᵀ of a 768-wide layer', async () => {
     await check({ a: { shape: [2, 37, 768] }, b: { shape: [768, 300], transposed: true } }, pickMatmulVariant({ isSoftware: true }), 'x·Wᵀ');
+    await check({ a: { shape: [2, 37, 768] }, b: { shape: [768, 300], transposed: true } }, MATMUL_VARIANTS.softwarePacked, 'x·Wᵀ packed');
   });
 
   it('the cases above read each operand in all four layouts, on both paths', () => {
@@ -154,6 +157,64 @@ describe('matmul kernel matches the float64 reference', () => {
     expect(MATMUL_VARIANTS.hardware.sharedK).toBeGreaterThan(0);
   });
 
+  it('packs B on CPU adapters with fixed-size subgroups once there are PACKED_MIN_ROWS rows', () => {
+    const lanes8 = { isSoftware: true, subgroupSize: 8 };
+    expect(pickMatmulVariant(lanes8)).toBe(MATMUL_VARIANTS.softwarePacked);
+    expect(pickMatmulVariant(lanes8, PACKED_MIN_ROWS)).toBe(MATMUL_VARIANTS.softwarePacked);
+    expect(pickMatmulVariant(lanes8, PACKED_MIN_ROWS - 1)).toBe(MATMUL_VARIANTS.software);
+    expect(pickMatmulVariant({ isSoftware: true, subgroupSize: null })).toBe(MATMUL_VARIANTS.software);
+    expect(pickMatmulVariant({ isSoftware: true, subgroupSize: 16 })).toEqual({ ...MATMUL_VARIANTS.softwarePacked, wgCols: 16 });
+    expect(pickMatmulVariant({ isSoftware: false, subgroupSize: 32 })).toBe(MATMUL_VARIANTS.hardware);
+  });
+
+  it('uses the packed variant for large products on this adapter when it has fixed-size subgroups', (ctx) => {
+    const info = runtime().adapterInfo;
+    if (!info.isSoftware || info.subgroupSize === null) ctx.skip();
+    const a = operand({ shape: [300, 257] });
+    const b = operand({ shape: [257, 513] });
+    const plan = planMatmul(a.view, b.view);
+    expect(plan.variant.textureB).toBe(true);
+    expect(plan.layoutB).toBe('packed');
+    for (const t of [...a.owned, ...b.owned]) t.dispose();
+  });
+
+  it('falls back from the packed variant when B does not fit a texture, and refuses to force it', () => {
+    if (runtime().adapterInfo.subgroupSize === null) return; // the packed variant cannot run here at all
+    const tooDeep = runtime().limits.maxTextureDimension2D + 1;
+    const a = Tensor.fromArray(new Float32Array(PACKED_MIN_ROWS * tooDeep), [PACKED_MIN_ROWS, tooDeep]);
+    const b = Tensor.fromArray(new Float32Array(tooDeep * 4), [tooDeep, 4]);
+    expect(planMatmul(a, b).variant.textureB ?? false).toBe(false);
+    expect(() => planMatmul(a, b, { variant: MATMUL_VARIANTS.softwarePacked })).toThrow(/matmul: shapes .* texture limits/);
+    const emptyK = [Tensor.fromArray(new Float32Array(0), [PACKED_MIN_ROWS, 0]), Tensor.fromArray(new Float32Array(0), [0, 8])] as const;
+    expect(planMatmul(emptyK[0], emptyK[1]).variant.textureB ?? false).toBe(false);
+    expect(() => planMatmul(emptyK[0], emptyK[1], { variant: MATMUL_VARIANTS.softwarePacked })).toThrow(/texture limits/);
+    for (const t of [a, b, ...emptyK]) t.dispose();
+  });
+
+  it('refuses a broadcast-A variant whose workgroup is not one subgroup', () => {
+    const a = Tensor.fromArray(new Float32Array(64), [8, 8]);
+    const wrongWidth = { ...MATMUL_VARIANTS.softwarePacked, wgCols: (runtime().adapterInfo.subgroupSize ?? 8) * 2 };
+    expect(() => planMatmul(a, a, { variant: wrongWidth })).toThrow(/subgroup/);
+    a.dispose();
+  });
+
+  it('reuses its packing textures: a repeated product creates none and holds none afterwards', async (ctx) => {
+    if (runtime().adapterInfo.subgroupSize === null) ctx.skip();
+    const a = operand({ shape: [3, 70, 20] });
+    const b = operand({ shape: [3, 20, 36] });
+    const run = (): void => wrap(matmulKernel(a.view, b.view, { variant: MATMUL_VARIANTS.softwarePacked })).dispose();
+    run();
+    await runtime().sync();
+    const before = runtime().textures.snapshot();
+    for (let i = 0; i < 5; i++) run();
+    await runtime().sync();
+    const after = runtime().textures.snapshot();
+    expect(after.created).toBe(before.created);
+    expect(after.liveBytes).toBe(0);
+    expect(after.idleBytes).toBeGreaterThan(0);
+    for (const t of [...a.owned, ...b.owned]) t.dispose();
+  });
+
   it('plans a one-row product (after folding batch dims) with the one-row tile', () => {
     const x = operand({ shape: [1, 1, 64] });
     const w = operand({ shape: [64, 40], transposed: true });
@@ -171,7 +232,7 @@ describe('matmul kernel matches the float64 reference', () => {
     const bias = slice(transpose(biasBase), 0, 1); // [1, 12] with stride 2
     const bias1 = new Tensor(bias.storage, [12], 'f32', [2], bias.offset);
     bias.storage.retain();
-    for (const variant of [MATMUL_VARIANTS.software, MATMUL_VARIANTS.hardware]) {
+    for (const variant of [MATMUL_VARIANTS.software, MATMUL_VARIANTS.softwarePacked, MATMUL_VARIANTS.hardware]) {
       const y = wrap(matmulKernel(a.view, b.view, { variant, alpha: 0.5, bias: bias1 }));
       const ref = refMatmul(a.ref, b.ref, 0.5, refTensor([12], Array.from({ length: 12 }, (_, i) => biasData[2 * i + 1]!)));
       expectClose(await y.toArray(), ref.data, { rtol: 1e-5, atol: 1e-5 }, 'alpha + bias');

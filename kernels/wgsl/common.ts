@@ -12,12 +12,20 @@ export interface BindingDecl {
   access: Access;
   /** WGSL element type: f32, i32, u32, vec4<f32>. */
   type: string;
+  /** An rgba32float storage texture array instead of a buffer (`access` 'read' reads it, else it is written). */
+  texture?: boolean;
 }
 
 /** Binding 0 is always the parameter block `p` (u32 words); the rest follow in order. */
 export function header(bindings: readonly BindingDecl[]): string {
   const lines = ['@group(0) @binding(0) var<storage, read> p: array<u32>;'];
-  bindings.forEach((b, i) => lines.push(`@group(0) @binding(${i + 1}) var<storage, ${b.access}> ${b.name}: array<${b.type}>;`));
+  bindings.forEach((b, i) =>
+    lines.push(
+      b.texture
+        ? `@group(0) @binding(${i + 1}) var ${b.name}: texture_storage_2d_array<rgba32float, ${b.access === 'read' ? 'read' : 'write'}>;`
+        : `@group(0) @binding(${i + 1}) var<storage, ${b.access}> ${b.name}: array<${b.type}>;`,
+    ),
+  );
   return lines.join('\n');
 }
 
