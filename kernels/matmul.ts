@@ -75,18 +75,36 @@ export const MATMUL_VARIANTS = {
 
 /**
  * Rows from which the packed variant pays for packing B: packing costs about as much as a
- * product of this many rows saves (measured with `npm run bench`, docs/benchmarks.md).
+ * product of this many rows saves (measured with `npm run bench`, docs/benchmarks.md). With
+ * fewer rows but at least `PACKED_MIN_ROWS` columns, A is packed instead (see `packedOperand`)
+ * as long as it has `PACKED_MIN_PACKED_ROWS` rows: fewer leave most of a 64-column tile idle.
  */
 export const PACKED_MIN_ROWS = 64;
+export const PACKED_MIN_PACKED_ROWS = 32;
+
+/**
+ * Which operand the packed variant packs into a texture: the smaller one, A (the product is then
+ * computed as Cᵀ = Bᵀ·Aᵀ) when B has more columns than A has rows, and at least `PACKED_MIN_ROWS`
+ * of them. Packing runs on every call and costs about one pass over the packed operand, so a
+ * transformer's x·Wᵀ with few tokens packs x rather than the weight.
+ */
+export function packedOperand(rows: number, cols: number): 'a' | 'b' {
+  return cols >= PACKED_MIN_ROWS && rows < cols ? 'a' : 'b';
+}
 
 /**
  * The variant for an adapter and a product of `rows` rows (after folding): the register path on
  * CPU adapters (packed when the adapter has fixed-size subgroups and there are enough rows),
  * shared-memory tiles on GPUs, and narrower tiles when there are few rows.
  */
-export function pickMatmulVariant(adapter: Pick<AdapterDescription, 'isSoftware'> & Partial<Pick<AdapterDescription, 'subgroupSize'>>, rows = Infinity): MatmulVariant {
+export function pickMatmulVariant(
+  adapter: Pick<AdapterDescription, 'isSoftware'> & Partial<Pick<AdapterDescription, 'subgroupSize'>>,
+  rows = Infinity,
+  cols = Infinity,
+): MatmulVariant {
   if (adapter.isSoftware) {
-    if (adapter.subgroupSize && rows >= PACKED_MIN_ROWS) {
+    const packable = rows >= PACKED_MIN_ROWS || (cols >= PACKED_MIN_ROWS && rows >= PACKED_MIN_PACKED_ROWS);
+    if (adapter.subgroupSize && packable) {
       const packed = MATMUL_VARIANTS.softwarePacked;
       return adapter.subgroupSize === packed.wgCols ? packed : { ...packed, wgCols: adapter.subgroupSize };
     }
@@ -101,8 +119,10 @@ export interface MatmulOptions {
   alpha?: number;
   /** Added to every row after scaling: a 1-D view of length N. */
   bias?: GpuView;
-  /** Forces a variant (tests, benchmarks); default `pickMatmulVariant(runtime().adapterInfo, rows)`. */
+  /** Forces a variant (tests, benchmarks); default `pickMatmulVariant(runtime().adapterInfo, rows, N)`. */
   variant?: MatmulVariant;
+  /** Forces which operand a packed variant packs (tests); default `packedOperand(rows, N)`. */
+  packed?: 'a' | 'b';
 }
 
 /** How the template reads an operand: along its contiguous dimension (K, or M/N) and with vec4 or not. */
@@ -135,6 +155,8 @@ interface Spec {
   lb: Layout | 'packed';
   batchRank: number;
   bias: boolean;
+  /** The kernel computes Cᵀ = Bᵀ·Aᵀ (rows of the kernel are columns of C). */
+  transposedC: boolean;
 }
 
 function checkVariant(v: MatmulVariant): void {
@@ -203,14 +225,17 @@ function matmulWgsl(s: Spec): string {
 
   // Stores: masked; alpha and bias applied here.
   L.push(`  let alpha = bitcast<f32>(p[${P.alpha}u]);`);
+  // A transposed C (the product computed as Bᵀ·Aᵀ) is stored column by column, with the bias along rows.
   for (const r of range(RM)) {
     L.push(`  if (row0 + ${r}u < M) {`);
-    L.push(`    let o${r} = oc + (row0 + ${r}u) * N + col0;`);
+    L.push(s.transposedC ? `    let o${r} = oc + row0 + ${r}u + col0 * M;` : `    let o${r} = oc + (row0 + ${r}u) * N + col0;`);
+    if (s.bias && s.transposedC) L.push(`    let bias${r} = bias[p[${P.offBias}u] + (row0 + ${r}u) * p[${P.sBias}u]];`);
     for (const j of range(J))
       for (const q of range(4)) {
         const c = j * 4 + q;
-        const value = s.bias ? `acc${r}_${j}[${q}] * alpha + bias[p[${P.offBias}u] + (col0 + ${c}u) * p[${P.sBias}u]]` : `acc${r}_${j}[${q}] * alpha`;
-        L.push(`    if (col0 + ${c}u < N) { C[o${r} + ${c}u] = ${value}; }`);
+        const biasValue = s.transposedC ? `bias${r}` : `bias[p[${P.offBias}u] + (col0 + ${c}u) * p[${P.sBias}u]]`;
+        const value = s.bias ? `acc${r}_${j}[${q}] * alpha + ${biasValue}` : `acc${r}_${j}[${q}] * alpha`;
+        L.push(`    if (col0 + ${c}u < N) { C[o${r} + ${s.transposedC ? `${c}u * M` : `${c}u`}] = ${value}; }`);
       }
     L.push('  }');
   }
@@ -473,9 +498,10 @@ export interface MatmulPlan {
   sBn: number;
   /**
    * How each operand is read: along K or along M/N, with vec4 loads ('…4') or scalar; 'packed'
-   * for a B packed into a texture first (its layout then only matters to `packMatmulB`).
+   * for the operand a packed variant copies into a texture first (`packIntoTexture`). When A is
+   * the packed one, the kernel computes Cᵀ = Bᵀ·Aᵀ and B is read as its broadcast operand.
    */
-  layoutA: Layout;
+  layoutA: Layout | 'packed';
   layoutB: Layout | 'packed';
   /** Batch dims left after coalescing and folding, and their element strides for C, A and B. */
   batch: number[];
@@ -532,13 +558,16 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
     sB = sB.slice(0, last);
   }
   const sAm = normStride(rows, rowStride);
-  let v = options.variant ?? pickMatmulVariant(runtime().adapterInfo, rows);
-  if (v.textureB && numel([...dims, rows, N]) > 0 && !packedBFits(N, K, numel(dims))) {
+  let v = options.variant ?? pickMatmulVariant(runtime().adapterInfo, rows, N);
+  let packed: 'a' | 'b' | null = v.textureB ? (options.packed ?? packedOperand(rows, N)) : null;
+  if (packed && numel([...dims, rows, N]) > 0 && !packedFits(packed === 'a' ? rows : N, K, numel(dims))) {
     if (options.variant) fail(`do not fit the texture limits of the packed variant ${JSON.stringify(v)}`);
-    v = pickMatmulVariant({ ...runtime().adapterInfo, subgroupSize: null }, rows);
+    v = pickMatmulVariant({ ...runtime().adapterInfo, subgroupSize: null }, rows, N);
+    packed = null;
   }
   checkVariant(v);
-  // vec4 along M/N needs whole vectors per invocation (registers) or per workgroup tile (shared).
+  // vec4 along M/N needs whole vectors per invocation (registers) or per workgroup tile (shared);
+  // 0 marks the operand a packed variant broadcasts (vec4 along K only).
   const tileM = v.sharedK > 0 ? v.rows * v.wgRows : v.broadcastA ? 0 : v.rows;
   const tileN = v.sharedK > 0 ? v.cols * v.wgCols : v.cols;
   return {
@@ -551,17 +580,17 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
     sAk,
     sBk,
     sBn,
-    layoutA: layoutOf(v, tileM, rows, K, sAm, sAk, a.offset, sA),
-    layoutB: v.textureB ? 'packed' : layoutOf(v, tileN, N, K, sBn, sBk, b.offset, sB),
+    layoutA: packed === 'a' ? 'packed' : layoutOf(v, tileM, rows, K, sAm, sAk, a.offset, sA),
+    layoutB: packed === 'b' ? 'packed' : layoutOf(v, packed === 'a' ? 0 : tileN, N, K, sBn, sBk, b.offset, sB),
     batch: dims,
     batchStrides: [sC, sA, sB],
   };
 }
 
-/** Whether B packs into one texture array: ⌈N/4⌉ × K texels, a layer per batch index. */
-function packedBFits(N: number, K: number, layers: number): boolean {
+/** Whether an operand packs into one texture array: ⌈cols/4⌉ × K texels, a layer per batch index. */
+function packedFits(cols: number, K: number, layers: number): boolean {
   const limits = runtime().limits;
-  return N >= 1 && K >= 1 && Math.ceil(N / 4) <= limits.maxTextureDimension2D && K <= limits.maxTextureDimension2D && layers <= limits.maxTextureArrayLayers;
+  return cols >= 1 && K >= 1 && Math.ceil(cols / 4) <= limits.maxTextureDimension2D && K <= limits.maxTextureDimension2D && layers <= limits.maxTextureArrayLayers;
 }
 
 /**
@@ -570,44 +599,52 @@ function packedBFits(N: number, K: number, layers: number): boolean {
  */
 export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): KernelOutput {
   const plan = planMatmul(a, b, options);
-  const { shape, variant: v, M, N, K, batch } = plan;
+  const { shape, variant: v, batch } = plan;
   const { bias, alpha = 1 } = options;
   const out = allocate('matmul', shape, 'f32');
   if (numel(shape) === 0) return { buffer: out, shape, dtype: 'f32' };
+  // The kernel's operands: the plan's, or with A packed, Bᵀ (rows shared by broadcast) and Aᵀ
+  // (packed) for Cᵀ = Bᵀ·Aᵀ, stored transposed.
+  const transposedC = plan.layoutA === 'packed';
+  const [sC, sA, sB] = plan.batchStrides;
+  const k = transposedC
+    ? { first: b, second: a, M: plan.N, N: plan.M, sAm: plan.sBn, sAk: plan.sBk, sBk: plan.sAk, sBn: plan.sAm, la: plan.layoutB, lb: plan.layoutA, sFirst: sB, sSecond: sA }
+    : { first: a, second: b, M: plan.M, N: plan.N, sAm: plan.sAm, sAk: plan.sAk, sBk: plan.sBk, sBn: plan.sBn, la: plan.layoutA, lb: plan.layoutB, sFirst: sA, sSecond: sB };
+  if (k.la === 'packed') throw new Error('matmul: only one operand can be packed'); // planMatmul packs at most one
   const rb = batch.length;
-  const tilesM = Math.ceil(M / (v.rows * v.wgRows));
-  const tilesN = Math.ceil(N / (v.cols * v.wgCols));
+  const tilesM = Math.ceil(k.M / (v.rows * v.wgRows));
+  const tilesN = Math.ceil(k.N / (v.cols * v.wgCols));
   const workgroups = numel(batch) * tilesM * tilesN;
+  // The packed operand gets one texture layer per batch index, in row-major order.
+  const packed =
+    k.lb === 'packed'
+      ? packIntoTexture({ buffer: k.second.buffer, shape: [...batch, plan.K, k.N], strides: [...k.sSecond, k.sBk, k.sBn], offset: k.second.offset, dtype: 'f32' })
+      : null;
   const params = new Uint32Array(P.batchShape + 4 * rb);
-  params[P.M] = M;
-  params[P.N] = N;
-  params[P.K] = K;
+  params[P.M] = k.M;
+  params[P.N] = k.N;
+  params[P.K] = plan.K;
   params[P.tilesM] = tilesM;
   params[P.tilesN] = tilesN;
   params[P.offC] = 0;
-  params[P.offA] = a.offset;
-  params[P.offB] = v.textureB ? 0 : b.offset;
-  params[P.sAm] = plan.sAm;
-  params[P.sAk] = plan.sAk;
-  params[P.sBk] = plan.sBk;
-  params[P.sBn] = plan.sBn;
+  params[P.offA] = k.first.offset;
+  params[P.offB] = packed ? 0 : k.second.offset;
+  params[P.sAm] = k.sAm;
+  params[P.sAk] = k.sAk;
+  params[P.sBk] = k.sBk;
+  params[P.sBn] = k.sBn;
   params[P.alpha] = f32Bits(alpha);
   params[P.offBias] = bias?.offset ?? 0;
   params[P.sBias] = bias?.strides[0] ?? 0;
   params[P.workgroups] = workgroups;
   params.set(batch, P.batchShape);
-  plan.batchStrides.forEach((s, k) => params.set(s, P.batchShape + (k + 1) * rb));
-  const spec: Spec = { v, la: plan.layoutA, lb: plan.layoutB, batchRank: rb, bias: bias !== undefined };
-  // A packed B has one texture layer per batch index, in row-major order.
-  const packed = v.textureB
-    ? packIntoTexture({ buffer: b.buffer, shape: [...batch, K, N], strides: [...plan.batchStrides[2], plan.sBk, plan.sBn], offset: b.offset, dtype: 'f32' })
-    : null;
-  if (packed) params.set(contiguousStrides(batch), P.batchShape + 3 * rb);
-  const bBinding: Binding = packed ? { textureView: packed.view } : b.buffer;
+  [sC, k.sFirst, packed ? contiguousStrides(batch) : k.sSecond].forEach((s, i) => params.set(s, P.batchShape + (i + 1) * rb));
+  const spec: Spec = { v, la: k.la, lb: k.lb, batchRank: rb, bias: bias !== undefined, transposedC };
+  const second: Binding = packed ? { textureView: packed.view } : k.second.buffer;
   runtime().dispatch({
-    key: `matmul/${v.rows}x${v.cols}/${v.wgRows}x${v.wgCols}/s${v.sharedK}${v.broadcastA ? '/bcastA' : ''}/${spec.la},${spec.lb}/b${rb}${spec.bias ? '/bias' : ''}`,
+    key: `matmul/${v.rows}x${v.cols}/${v.wgRows}x${v.wgCols}/s${v.sharedK}${v.broadcastA ? '/bcastA' : ''}/${spec.la},${spec.lb}/b${rb}${spec.bias ? '/bias' : ''}${transposedC ? '/Ct' : ''}`,
     wgsl: () => matmulWgsl(spec),
-    bindings: bias ? [a.buffer, bBinding, bias.buffer, out] : [a.buffer, bBinding, out],
+    bindings: bias ? [k.first.buffer, second, bias.buffer, out] : [k.first.buffer, second, out],
     params,
     workgroups,
   });

@@ -4,7 +4,7 @@ import { expectClose, randomArray, rng } from './helpers/close.js';
 import { Tensor, attentionContext, attentionScores, linear, matmul, slice, sum, transpose } from '../autograd/index.js';
 import { gradcheck, type GradcheckCase } from '../autograd/gradcheck.js';
 import { wrap } from '../autograd/ops/wrap.js';
-import { MATMUL_VARIANTS, PACKED_MIN_ROWS, matmul as matmulKernel, pickMatmulVariant, planMatmul, type MatmulVariant } from '../kernels/matmul.js';
+import { MATMUL_VARIANTS, PACKED_MIN_PACKED_ROWS, PACKED_MIN_ROWS, matmul as matmulKernel, packedOperand, pickMatmulVariant, planMatmul, type MatmulVariant } from '../kernels/matmul.js';
 import { refLinear, refMatmul, refTransposeLast } from '../kernels/reference/matmul.js';
 import { refTensor, type RefTensor } from '../kernels/reference/tensor.js';
 import { numel } from '../kernels/shape.js';
@@ -61,10 +61,10 @@ function reshapeView(x: Tensor, shape: number[]): Tensor {
   return new Tensor(x.storage, shape, x.dtype, undefined, x.offset);
 }
 
-async function check(c: Case, variant: MatmulVariant, label: string): Promise<void> {
+async function check(c: Case, variant: MatmulVariant, label: string, packed?: 'a' | 'b'): Promise<void> {
   const a = operand(c.a);
   const b = operand(c.b);
-  const y = wrap(matmulKernel(a.view, b.view, { variant }));
+  const y = wrap(matmulKernel(a.view, b.view, { variant, packed }));
   const expected = refMatmul(a.ref, b.ref);
   expect(y.shape, `${label} shape`).toEqual(expected.shape);
   const K = c.a.shape[c.a.shape.length - 1]!;
@@ -107,6 +107,12 @@ describe('matmul kernel matches the float64 reference', () => {
     });
   }
 
+  for (const packed of ['a', 'b'] as const) {
+    it(`the packed variant with ${packed.toUpperCase()} packed (forced): ${caseLists.softwarePacked!.length} cases`, async () => {
+      for (const label of caseLists.softwarePacked!) await check(shapeCases[label]!, MATMUL_VARIANTS.softwarePacked, `packed ${packed} / ${label}`, packed);
+    });
+  }
+
   it('a large product 300×257 · 257×513 with every full-size variant', async () => {
     for (const variant of [MATMUL_VARIANTS.software, MATMUL_VARIANTS.softwarePacked, MATMUL_VARIANTS.hardware]) {
       await check({ a: { shape: [300, 257] }, b: { shape: [257, 513] } }, variant, `large ${JSON.stringify(variant)}`);
@@ -115,7 +121,8 @@ describe('matmul kernel matches the float64 reference', () => {
 
   it('a large transposed-B product, as in x · Wᵀ of a 768-wide layer', async () => {
     await check({ a: { shape: [2, 37, 768] }, b: { shape: [768, 300], transposed: true } }, pickMatmulVariant({ isSoftware: true }), 'x·Wᵀ');
-    await check({ a: { shape: [2, 37, 768] }, b: { shape: [768, 300], transposed: true } }, MATMUL_VARIANTS.softwarePacked, 'x·Wᵀ packed');
+    await check({ a: { shape: [2, 37, 768] }, b: { shape: [768, 300], transposed: true } }, MATMUL_VARIANTS.softwarePacked, 'x·Wᵀ, x packed', 'a');
+    await check({ a: { shape: [2, 37, 768] }, b: { shape: [768, 300], transposed: true } }, MATMUL_VARIANTS.softwarePacked, 'x·Wᵀ, Wᵀ packed', 'b');
   });
 
   it('the cases above read each operand in all four layouts, on both paths', () => {
@@ -160,8 +167,12 @@ describe('matmul kernel matches the float64 reference', () => {
   it('packs B on CPU adapters with fixed-size subgroups once there are PACKED_MIN_ROWS rows', () => {
     const lanes8 = { isSoftware: true, subgroupSize: 8 };
     expect(pickMatmulVariant(lanes8)).toBe(MATMUL_VARIANTS.softwarePacked);
-    expect(pickMatmulVariant(lanes8, PACKED_MIN_ROWS)).toBe(MATMUL_VARIANTS.softwarePacked);
-    expect(pickMatmulVariant(lanes8, PACKED_MIN_ROWS - 1)).toBe(MATMUL_VARIANTS.software);
+    expect(pickMatmulVariant(lanes8, PACKED_MIN_ROWS, 1)).toBe(MATMUL_VARIANTS.softwarePacked);
+    expect(pickMatmulVariant(lanes8, PACKED_MIN_ROWS - 1, PACKED_MIN_ROWS - 1)).toBe(MATMUL_VARIANTS.software);
+    // Few rows but many columns: A is the one packed.
+    expect(pickMatmulVariant(lanes8, PACKED_MIN_PACKED_ROWS, PACKED_MIN_ROWS)).toBe(MATMUL_VARIANTS.softwarePacked);
+    expect(pickMatmulVariant(lanes8, PACKED_MIN_PACKED_ROWS - 1, 4096)).toBe(MATMUL_VARIANTS.software);
+    expect([packedOperand(PACKED_MIN_PACKED_ROWS, 3072), packedOperand(3072, 768), packedOperand(1024, 1024), packedOperand(4096, PACKED_MIN_ROWS - 1)]).toEqual(['a', 'b', 'b', 'b']);
     expect(pickMatmulVariant({ isSoftware: true, subgroupSize: null })).toBe(MATMUL_VARIANTS.software);
     expect(pickMatmulVariant({ isSoftware: true, subgroupSize: 16 })).toEqual({ ...MATMUL_VARIANTS.softwarePacked, wgCols: 16 });
     expect(pickMatmulVariant({ isSoftware: false, subgroupSize: 32 })).toBe(MATMUL_VARIANTS.hardware);
@@ -170,12 +181,16 @@ describe('matmul kernel matches the float64 reference', () => {
   it('uses the packed variant for large products on this adapter when it has fixed-size subgroups', (ctx) => {
     const info = runtime().adapterInfo;
     if (!info.isSoftware || info.subgroupSize === null) ctx.skip();
-    const a = operand({ shape: [300, 257] });
-    const b = operand({ shape: [257, 513] });
-    const plan = planMatmul(a.view, b.view);
-    expect(plan.variant.textureB).toBe(true);
-    expect(plan.layoutB).toBe('packed');
-    for (const t of [...a.owned, ...b.owned]) t.dispose();
+    const tall = operand({ shape: [513, 257] });
+    const wide = operand({ shape: [257, 300] });
+    const packB = planMatmul(tall.view, wide.view);
+    expect([packB.variant.textureB, packB.layoutA, packB.layoutB]).toEqual([true, 'k', 'packed']);
+    // x · Wᵀ with fewer tokens than outputs packs x and reads W's rows with vec4 loads.
+    const x = operand({ shape: [2, 37, 768] });
+    const w = operand({ shape: [768, 300], transposed: true });
+    const packA = planMatmul(x.view, w.view);
+    expect([packA.variant.textureB, packA.layoutA, packA.layoutB]).toEqual([true, 'packed', 'k4']);
+    for (const t of [...tall.owned, ...wide.owned, ...x.owned, ...w.owned]) t.dispose();
   });
 
   it('falls back from the packed variant when B does not fit a texture, and refuses to force it', () => {
@@ -232,10 +247,16 @@ describe('matmul kernel matches the float64 reference', () => {
     const bias = slice(transpose(biasBase), 0, 1); // [1, 12] with stride 2
     const bias1 = new Tensor(bias.storage, [12], 'f32', [2], bias.offset);
     bias.storage.retain();
-    for (const variant of [MATMUL_VARIANTS.software, MATMUL_VARIANTS.softwarePacked, MATMUL_VARIANTS.hardware]) {
-      const y = wrap(matmulKernel(a.view, b.view, { variant, alpha: 0.5, bias: bias1 }));
+    const runs: [MatmulVariant, 'a' | 'b' | undefined][] = [
+      [MATMUL_VARIANTS.software, undefined],
+      [MATMUL_VARIANTS.softwarePacked, 'a'],
+      [MATMUL_VARIANTS.softwarePacked, 'b'],
+      [MATMUL_VARIANTS.hardware, undefined],
+    ];
+    for (const [variant, packed] of runs) {
+      const y = wrap(matmulKernel(a.view, b.view, { variant, packed, alpha: 0.5, bias: bias1 }));
       const ref = refMatmul(a.ref, b.ref, 0.5, refTensor([12], Array.from({ length: 12 }, (_, i) => biasData[2 * i + 1]!)));
-      expectClose(await y.toArray(), ref.data, { rtol: 1e-5, atol: 1e-5 }, 'alpha + bias');
+      expectClose(await y.toArray(), ref.data, { rtol: 1e-5, atol: 1e-5 }, `alpha + bias, ${JSON.stringify(variant)} ${packed ?? ''}`);
       y.dispose();
     }
   });
