@@ -1,8 +1,14 @@
 /**
  * Copies a batch of matrices X[...batch, K, N] (any strided f32 view) into an rgba32float texture
- * array: texel (x, k, layer) = X[layer][k][4x … 4x+3], zero past column N. Matmul reads its B
- * operand this way on CPU adapters, where a texel fetch for a whole SIMD vector is far cheaper
- * than a lane-by-lane buffer load (kernels/matmul.ts).
+ * array: texel (x, k, layer) = X[layer][k][4x … 4x+3], zero past column N. Matmul reads its
+ * packed operand this way on CPU adapters, where a texel fetch for a whole SIMD vector is far
+ * cheaper than a lane-by-lane buffer load (kernels/matmul.ts).
+ *
+ * Each invocation fills a column of `ROWS_PER_INVOCATION` texels, so the index arithmetic (integer
+ * division, scalarised per lane on lavapipe) is paid once per column. How it reads X depends on
+ * the view: vec4 loads along N when X is contiguous along N ('n4'), vec4 loads along K and a 4×4
+ * transpose in registers when X is contiguous along K ('k4': a transposed weight, or A packed for
+ * Cᵀ = Bᵀ·Aᵀ), else four scalar loads per texel.
  */
 import { runtime } from './runtime.js';
 import type { ScratchTexture } from './texturePool.js';
@@ -10,36 +16,71 @@ import { numel } from './shape.js';
 import type { GpuView } from './view.js';
 import { flatEntry, header, stridedOffsets, workgroupsFor } from './wgsl/common.js';
 
-const P = { texels: 0, width: 1, K: 2, N: 3, sK: 4, sN: 5, offset: 6, batchShape: 7 } as const;
+type PackLayout = 'n4' | 'k4' | 'scalar';
 
-function packWgsl(rank: number): string {
-  const body = [
-    `  if (i >= p[${P.texels}u]) { return; }`,
-    `  let width = p[${P.width}u]; let K = p[${P.K}u]; let N = p[${P.N}u];`,
-    '  let x = i % width;',
-    '  let rest = i / width;',
-    '  let k = rest % K;',
-    '  let layer = rest / K;',
+const ROWS_PER_INVOCATION = 16;
+const WORKGROUP = 64;
+const P = { invocations: 0, width: 1, K: 2, N: 3, sK: 4, sN: 5, offset: 6, chunks: 7, batchShape: 8 } as const;
+
+function packWgsl(layout: PackLayout, rank: number): string {
+  const loadRow = (k: string): string[] => {
+    if (layout === 'n4') return [`    let t = X[(row0 + (${k}) * sK) / 4u + x];`];
+    return [
+      '    var t = vec4<f32>(0.0);',
+      ...[0, 1, 2, 3].map((q) => `    if (n0 + ${q}u < N) { t[${q}] = X[row0 + (${k}) * sK + (n0 + ${q}u) * sN]; }`),
+    ];
+  };
+  const lines = [
+    `  if (i >= p[${P.invocations}u]) { return; }`,
+    `  let width = p[${P.width}u]; let K = p[${P.K}u]; let N = p[${P.N}u]; let sK = p[${P.sK}u]; let sN = p[${P.sN}u];`,
+    // Neighbouring lanes take neighbouring reads: along N for 'n4'/'scalar', along K for 'k4'.
+    ...(layout === 'k4'
+      ? [`  let k0 = (i % p[${P.chunks}u]) * ${ROWS_PER_INVOCATION}u;`, `  let rest = i / p[${P.chunks}u];`, '  let x = rest % width;', '  let layer = rest / width;']
+      : ['  let x = i % width;', '  let rest = i / width;', `  let k0 = (rest % p[${P.chunks}u]) * ${ROWS_PER_INVOCATION}u;`, `  let layer = rest / p[${P.chunks}u];`]),
     stridedOffsets({ flat: 'layer', rank, names: ['o'], shapeAt: P.batchShape, offsetsAt: P.offset, stridesAt: P.batchShape + rank }),
-    `  let row = o + k * p[${P.sK}u];`,
-    `  let sN = p[${P.sN}u];`,
-    '  var t = vec4<f32>(0.0);',
-    ...[0, 1, 2, 3].map((q) => `  if (x * 4u + ${q}u < N) { t[${q}] = X[row + (x * 4u + ${q}u) * sN]; }`),
-    '  textureStore(T, vec2<u32>(x, k), layer, t);',
-  ].join('\n');
+    '  let n0 = x * 4u;',
+    '  let row0 = o;',
+    `  let kEnd = min(k0 + ${ROWS_PER_INVOCATION}u, K);`,
+  ];
+  if (layout === 'k4') {
+    // Rows n0 … n0+3 of the transposed view are columns of X contiguous along K: read 4 steps of K
+    // from each, transpose, store 4 texels. K % 4 == 0 here.
+    lines.push(
+      ...[0, 1, 2, 3].map((q) => `  let col${q} = (row0 + min(n0 + ${q}u, N - 1u) * sN) / 4u;`),
+      ...[0, 1, 2, 3].map((q) => `  let keep${q} = n0 + ${q}u < N;`),
+      '  for (var k = k0; k < kEnd; k += 4u) {',
+      ...[0, 1, 2, 3].map((q) => `    let v${q} = select(vec4<f32>(0.0), X[col${q} + k / 4u], keep${q});`),
+      ...[0, 1, 2, 3].map((kk) => `    textureStore(T, vec2<u32>(x, k + ${kk}u), layer, vec4<f32>(v0[${kk}], v1[${kk}], v2[${kk}], v3[${kk}]));`),
+      '  }',
+    );
+  } else {
+    lines.push('  for (var k = k0; k < kEnd; k++) {', ...loadRow('k'), '    textureStore(T, vec2<u32>(x, k), layer, t);', '  }');
+  }
   return [
     header([
-      { name: 'X', access: 'read', type: 'f32' },
+      { name: 'X', access: 'read', type: layout === 'scalar' ? 'f32' : 'vec4<f32>' },
       { name: 'T', access: 'read_write', type: 'vec4<f32>', texture: true },
     ]),
-    flatEntry(body),
+    flatEntry(lines.join('\n'), WORKGROUP),
   ].join('\n\n');
+}
+
+/** vec4 reads need aligned offsets and strides, and whole vectors along the contiguous dimension. */
+function packLayout(x: GpuView, K: number, N: number): PackLayout {
+  const rank = x.shape.length;
+  const sK = x.strides[rank - 2]!;
+  const sN = x.strides[rank - 1]!;
+  const aligned = [x.offset, ...x.strides.slice(0, -2)].every((v) => v % 4 === 0);
+  if (aligned && (sN === 1 || N === 1) && N % 4 === 0 && sK % 4 === 0) return 'n4';
+  // A 0 stride (K = 1 or a broadcast row) cannot be read as vectors along K.
+  if (aligned && sK === 1 && K % 4 === 0 && sN % 4 === 0 && sN !== 0) return 'k4';
+  return 'scalar';
 }
 
 /**
  * Packs `x` [...batch, K, N] into a pooled texture of ⌈N/4⌉ × K texels and numel(batch) layers
- * (batch dims in row-major order; a broadcast dimension, stride 0, is copied into every layer). The caller releases the texture to `runtime().textures` once
- * the kernels that read it are recorded.
+ * (batch dims in row-major order; a broadcast dimension, stride 0, is copied into every layer).
+ * The caller releases the texture to `runtime().textures` once the kernels that read it are recorded.
  */
 export function packIntoTexture(x: GpuView): ScratchTexture {
   const rank = x.shape.length;
@@ -50,18 +91,27 @@ export function packIntoTexture(x: GpuView): ScratchTexture {
   const width = Math.ceil(N / 4);
   const rt = runtime();
   const scratch = rt.textures.acquire(width, K, layers);
-  const texels = width * K * layers;
+  const layout = packLayout(x, K, N);
+  const chunks = Math.ceil(K / ROWS_PER_INVOCATION);
+  const invocations = width * chunks * layers;
   const rb = batch.length;
   const params = new Uint32Array(P.batchShape + 2 * rb);
-  params[P.texels] = texels;
+  params[P.invocations] = invocations;
   params[P.width] = width;
   params[P.K] = K;
   params[P.N] = N;
   params[P.sK] = x.strides[rank - 2]!;
   params[P.sN] = x.strides[rank - 1]!;
   params[P.offset] = x.offset;
+  params[P.chunks] = chunks;
   params.set(batch, P.batchShape);
   params.set(x.strides.slice(0, -2), P.batchShape + rb);
-  rt.dispatch({ key: `packTexture/b${rb}`, wgsl: () => packWgsl(rb), bindings: [x.buffer, { textureView: scratch.view }], params, workgroups: workgroupsFor(texels) });
+  rt.dispatch({
+    key: `packTexture/${layout}/b${rb}`,
+    wgsl: () => packWgsl(layout, rb),
+    bindings: [x.buffer, { textureView: scratch.view }],
+    params,
+    workgroups: workgroupsFor(invocations, WORKGROUP),
+  });
   return scratch;
 }

@@ -59,4 +59,9 @@ export class PipelineCache {
   get size(): number {
     return this.compiled;
   }
+
+  /** Keys of the variants compiled so far (tests check which template paths ran). */
+  keys(): string[] {
+    return [...this.pipelines.keys()];
+  }
 }

@@ -113,6 +113,15 @@ describe('matmul kernel matches the float64 reference', () => {
     });
   }
 
+  it('the packed cases above pack with each of the three read layouts, batched and not', (ctx) => {
+    if (runtime().adapterInfo.subgroupSize === null) ctx.skip();
+    const packKeys = runtime().pipelines.keys().filter((key) => key.startsWith('packTexture/'));
+    for (const layout of ['n4', 'k4', 'scalar']) {
+      expect(packKeys.filter((key) => key.startsWith(`packTexture/${layout}/b0`)), layout).not.toHaveLength(0);
+      expect(packKeys.filter((key) => key.startsWith(`packTexture/${layout}/`) && !key.endsWith('/b0')), `${layout}, batched`).not.toHaveLength(0);
+    }
+  });
+
   it('a large product 300×257 · 257×513 with every full-size variant', async () => {
     for (const variant of [MATMUL_VARIANTS.software, MATMUL_VARIANTS.softwarePacked, MATMUL_VARIANTS.hardware]) {
       await check({ a: { shape: [300, 257] }, b: { shape: [257, 513] } }, variant, `large ${JSON.stringify(variant)}`);
