@@ -4,7 +4,10 @@
  * adapter picks the packed matmul (CPU adapters with subgroups), the largest size is also timed
  * with the buffer path it replaces, in the same run.
  *
- *   npm run bench -- [--sizes 128,256,512,1024] [--rows 1024] [--cols 1024] [--seconds 0.5] [--trials 3]
+ *   npm run bench -- [--sizes 128,256,512,1024] [--rows 1024] [--cols 1024] [--seconds 0.5] [--trials 3] [--variants]
+ *
+ * --variants adds a table of every matmul variant this adapter can run (packed ones with either
+ * operand packed), timed side by side at each size and on a transformer-shaped x·Wᵀ.
  *
  * No input requires a gradient, so nothing is recorded for backward.
  *
@@ -20,7 +23,8 @@ import { linear, matmul } from '../autograd/ops/matmul.js';
 import { layerNorm } from '../autograd/ops/norm.js';
 import { softmax } from '../autograd/ops/softmax.js';
 import { Tensor } from '../autograd/tensor.js';
-import { MATMUL_VARIANTS, matmul as matmulKernel, pickMatmulVariant } from '../kernels/matmul.js';
+import { MATMUL_VARIANTS, matmul as matmulKernel, pickMatmulVariant, type MatmulVariant } from '../kernels/matmul.js';
+import { transpose } from '../autograd/ops/view.js';
 import { wrap } from '../autograd/ops/wrap.js';
 import { initRuntime, runtime } from '../kernels/runtime.js';
 
@@ -30,12 +34,17 @@ interface Options {
   cols: number;
   seconds: number;
   trials: number;
+  variants: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { sizes: [128, 256, 512, 1024], rows: 1024, cols: 1024, seconds: 0.5, trials: 5 };
+  const o: Options = { sizes: [128, 256, 512, 1024], rows: 1024, cols: 1024, seconds: 0.5, trials: 5, variants: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
+    if (flag === '--variants') {
+      o.variants = true;
+      continue;
+    }
     const value = argv[++i];
     const num = Number(value);
     if (flag === '--sizes') o.sizes = (value ?? '').split(',').map(Number);
@@ -213,7 +222,40 @@ async function main(): Promise<void> {
 
   console.log('');
   printTable(rows);
+  if (o.variants) await variantTable(o);
   console.log(`\nload average at end ${loadavg()[0]!.toFixed(1)}; bandwidth counts the input read and the output written once (2·rows·cols·4 bytes)`);
+}
+
+/** GFLOP/s of every matmul variant the adapter can run, side by side (`--variants`). */
+async function variantTable(o: Options): Promise<void> {
+  const info = runtime().adapterInfo;
+  const runs: { name: string; variant: MatmulVariant; packed?: 'a' | 'b' }[] = [];
+  for (const [name, variant] of Object.entries(MATMUL_VARIANTS) as [string, MatmulVariant][]) {
+    if (/OneRow|FewRows/.test(name)) continue; // tiles for products of 1-4 rows
+    if (variant.broadcastA && info.subgroupSize !== variant.wgCols) continue;
+    if (variant.textureB) for (const packed of ['b', 'a'] as const) runs.push({ name: `${name}, ${packed.toUpperCase()} packed`, variant, packed });
+    else runs.push({ name, variant });
+  }
+  const shapes = [
+    ...o.sizes.map((n) => ({ label: `${n}³`, M: n, K: n, N: n, weight: false })),
+    { label: 'x·Wᵀ 128×768·(3072×768)ᵀ', M: 128, K: 768, N: 3072, weight: true },
+  ];
+  const table = runs.map((r) => [r.name]);
+  for (const s of shapes) {
+    const a = Tensor.fromArray(randomData(s.M * s.K, 6), [s.M, s.K]);
+    const stored = Tensor.fromArray(randomData(s.K * s.N, 7), s.weight ? [s.N, s.K] : [s.K, s.N]);
+    const b = s.weight ? transpose(stored) : stored;
+    for (const [i, r] of runs.entries()) {
+      const seconds = await timeGpu(() => wrap(matmulKernel(a, b, { variant: r.variant, packed: r.packed })).dispose(), o);
+      table[i]!.push(((2 * s.M * s.K * s.N) / seconds / 1e9).toFixed(2));
+    }
+    for (const t of new Set([a, b, stored])) t.dispose();
+    console.log(`  measured ${s.label}`);
+  }
+  const header = ['matmul variant (GFLOP/s)', ...shapes.map((s) => s.label)];
+  console.log(`\n| ${header.join(' | ')} |`);
+  console.log(`|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
+  for (const row of table) console.log(`| ${row.join(' | ')} |`);
 }
 
 main().then(
