@@ -58,7 +58,7 @@ export const MATMUL_VARIANTS = {
   /**
    * CPU adapters with subgroups, products of at least `PACKED_MIN_ROWS` rows: 16×8 outputs per
    * invocation, A rows shared by subgroup broadcasts, B packed into a texture (2.5-3× the buffer
-   * path on lavapipe at n = 1024; docs/benchmarks.md). `wgCols` becomes the subgroup size.
+   * path on lavapipe at n = 1024; docs/benchmarks.md). Only at `PACKED_SUBGROUP_SIZE` lanes.
    */
   softwarePacked: { rows: 16, cols: 8, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0, broadcastA: true, textureB: true },
   /** CPU adapters (lavapipe): 8×4 outputs per invocation, 8 invocations (one SIMD vector) per workgroup. */
@@ -80,6 +80,12 @@ export const MATMUL_VARIANTS = {
  * as long as it has `PACKED_MIN_PACKED_ROWS` rows: fewer leave most of a 64-column tile idle.
  */
 export const PACKED_MIN_ROWS = 64;
+/**
+ * The only subgroup size the packed variant runs at on CPU adapters: lavapipe's default 8 lanes.
+ * With 16-lane vectors (`LP_NATIVE_VECTOR_WIDTH=512`) lavapipe 25.0 returns wrong texels to lanes
+ * 8-15 of the texture reads (measured), so products there keep the buffer path.
+ */
+export const PACKED_SUBGROUP_SIZE = 8;
 export const PACKED_MIN_PACKED_ROWS = 32;
 
 /**
@@ -104,10 +110,7 @@ export function pickMatmulVariant(
 ): MatmulVariant {
   if (adapter.isSoftware) {
     const packable = rows >= PACKED_MIN_ROWS || (cols >= PACKED_MIN_ROWS && rows >= PACKED_MIN_PACKED_ROWS);
-    if (adapter.subgroupSize && packable) {
-      const packed = MATMUL_VARIANTS.softwarePacked;
-      return adapter.subgroupSize === packed.wgCols ? packed : { ...packed, wgCols: adapter.subgroupSize };
-    }
+    if (adapter.subgroupSize === PACKED_SUBGROUP_SIZE && packable) return MATMUL_VARIANTS.softwarePacked;
     if (rows <= 1) return MATMUL_VARIANTS.softwareOneRow;
     return rows <= 4 ? MATMUL_VARIANTS.softwareFewRows : MATMUL_VARIANTS.software;
   }
@@ -167,6 +170,13 @@ function checkVariant(v: MatmulVariant): void {
     v.sharedK >= 0 &&
     ((!v.broadcastA && !v.textureB) || v.sharedK === 0);
   if (!ok) throw new Error(`matmul: invalid variant ${JSON.stringify(v)} (cols and sharedK must be multiples of 4; broadcastA and textureB need sharedK 0)`);
+  const info = runtime().adapterInfo;
+  if (v.textureB && info.isSoftware && info.subgroupSize !== PACKED_SUBGROUP_SIZE) {
+    throw new Error(
+      `matmul: variant ${JSON.stringify(v)} reads a packed texture, which this CPU adapter gets wrong unless its subgroups ` +
+        `have ${PACKED_SUBGROUP_SIZE} lanes (this one: ${info.subgroupSize ?? 'no fixed-size subgroups'})`,
+    );
+  }
   if (v.broadcastA && (v.wgRows !== 1 || runtime().adapterInfo.subgroupSize !== v.wgCols)) {
     throw new Error(
       `matmul: variant ${JSON.stringify(v)} broadcasts A across a subgroup, which needs one row of ${v.wgCols} invocations ` +

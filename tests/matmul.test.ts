@@ -183,7 +183,8 @@ describe('matmul kernel matches the float64 reference', () => {
     expect(pickMatmulVariant(lanes8, PACKED_MIN_PACKED_ROWS - 1, 4096)).toBe(MATMUL_VARIANTS.software);
     expect([packedOperand(PACKED_MIN_PACKED_ROWS, 3072), packedOperand(3072, 768), packedOperand(1024, 1024), packedOperand(4096, PACKED_MIN_ROWS - 1)]).toEqual(['a', 'b', 'b', 'b']);
     expect(pickMatmulVariant({ isSoftware: true, subgroupSize: null })).toBe(MATMUL_VARIANTS.software);
-    expect(pickMatmulVariant({ isSoftware: true, subgroupSize: 16 })).toEqual({ ...MATMUL_VARIANTS.softwarePacked, wgCols: 16 });
+    // lavapipe with 16-lane vectors reads wrong texels in lanes 8-15: the buffer path there.
+    expect(pickMatmulVariant({ isSoftware: true, subgroupSize: 16 })).toBe(MATMUL_VARIANTS.software);
     expect(pickMatmulVariant({ isSoftware: false, subgroupSize: 32 })).toBe(MATMUL_VARIANTS.hardware);
   });
 
