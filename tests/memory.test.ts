@@ -236,4 +236,45 @@ describe('forward + backward loop', () => {
     for (const t of Object.values(p)) t.dispose();
     expect(live()).toBeLessThan(leftover);
   });
+
+  it('keeps buffers and packing textures flat over 60 runs whose products are packed (64 tokens)', async () => {
+    const rt = runtime();
+    let seed = 11;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    const spec = { x: [64, 16], wq: [16, 16], wk: [16, 16], wv: [16, 16], w1: [16, 96], b1: [96], target: [64, 96] } as const;
+    const host: Record<string, { data: number[]; shape: number[] }> = {};
+    const p = {} as Record<keyof typeof spec, Tensor>;
+    for (const [name, shape] of Object.entries(spec) as [keyof typeof spec, readonly number[]][]) {
+      const data = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 0.5 * rand());
+      host[name] = { data, shape: [...shape] };
+      p[name] = Tensor.fromArray(data, shape);
+      if (name !== 'x' && name !== 'target') p[name].setRequiresGrad();
+    }
+    const params = [p.wq, p.wk, p.wv, p.w1, p.b1];
+    const expectedLoss = blockReference(host);
+    let at10: [ReturnType<typeof rt.memory>, ReturnType<typeof rt.textures.snapshot>] | null = null;
+    for (let iteration = 1; iteration <= 60; iteration++) {
+      const loss = tidy(() => {
+        const l = block(p);
+        l.backward();
+        return l;
+      });
+      expect(rt.textures.snapshot().liveBytes).toBe(0); // released as soon as each product is recorded
+      if (iteration === 10 || iteration === 60) {
+        expectClose([await loss.item()], [expectedLoss], { rtol: 1e-5, atol: 1e-6 }, `loss at iteration ${iteration}`);
+      }
+      loss.dispose();
+      for (const w of params) {
+        w.grad?.dispose();
+        w.grad = null;
+      }
+      if (iteration === 10) at10 = [rt.memory(), rt.textures.snapshot()];
+    }
+    const [buffers, textures] = [rt.memory(), rt.textures.snapshot()];
+    expect([buffers.liveBytes, buffers.liveBuffers, buffers.created]).toEqual([at10![0].liveBytes, at10![0].liveBuffers, at10![0].created]);
+    expect([textures.created, textures.idleBytes]).toEqual([at10![1].created, at10![1].idleBytes]);
+    // On an adapter that packs (lavapipe: 8-lane subgroups), this loop did pack.
+    if (rt.adapterInfo.isSoftware && rt.adapterInfo.subgroupSize === 8) expect(textures.created).toBeGreaterThan(0);
+    for (const t of Object.values(p)) t.dispose();
+  });
 });
