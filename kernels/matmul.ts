@@ -3,133 +3,36 @@
  * NumPy broadcasting of the batch dimensions. Operands are any strided views: a transposed view
  * (swapped strides) is read in place, so x·Wᵀ with W stored [out, in] needs no copy.
  *
- * One template generates every variant. Its parameters:
+ * One template generates every variant. Its parameters (`MatmulVariant`, kernels/matmulVariants.ts):
  * - the register tile: `rows` × `cols` outputs per invocation, `wgRows` × `wgCols` invocations;
  * - `vec4`: load four consecutive elements at once along an operand's contiguous dimension
  *   (used per operand when its strides, offset and extent are multiples of four);
  * - `sharedK`: 0 reads operands straight from global memory into registers; > 0 stages
  *   (wgRows·rows) × sharedK and sharedK × (wgCols·cols) tiles in workgroup memory first;
+ * - `broadcastA` and `textureB` (register path): A rows loaded once per subgroup and shared by
+ *   `subgroupBroadcast`; B read from a texture it is first packed into (kernels/packTexture.ts);
  * - the operand layouts (A contiguous along K or along M, B along N or along K), which follow from
- *   the views' strides.
+ *   the views' strides (kernels/matmulPlan.ts).
  * Which tile suits the adapter differs a lot. On lavapipe (CPU) invocations are the lanes of
  * 8-wide SIMD vectors, every buffer load in a loop becomes a scalar loop over the lanes, and
- * barriers switch coroutines, so the register path with 8 invocations per workgroup wins; a real
- * GPU wants the shared-memory path. `pickMatmulVariant` chooses per adapter and row count.
+ * barriers switch coroutines, so the register path with one subgroup per workgroup, broadcasting
+ * A and packing B, wins; a real GPU wants the shared-memory path. `pickMatmulVariant` chooses per
+ * adapter and shape.
  *
  * Edges cost nothing inside the K loop: rows and columns past the matrix are clamped to the last
  * one (they load valid, duplicate data) and only the stores are masked.
  */
 import { packIntoTexture } from './packTexture.js';
-import { runtime, type AdapterDescription, type Binding } from './runtime.js';
-import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, shapeToString } from './shape.js';
+import { planMatmul, type MatmulLayout, type MatmulOptions } from './matmulPlan.js';
+import type { MatmulVariant } from './matmulVariants.js';
+import { runtime, type Binding } from './runtime.js';
+import { contiguousStrides, numel } from './shape.js';
 import { allocate, f32Bits, type GpuView, type KernelOutput } from './view.js';
 import { header, stridedOffsets, type BindingDecl } from './wgsl/common.js';
 
-export interface MatmulVariant {
-  /** Output rows per invocation. */
-  rows: number;
-  /** Output columns per invocation (a multiple of 4: accumulators are vec4 along N). */
-  cols: number;
-  /** Invocations per workgroup along M. */
-  wgRows: number;
-  /** Invocations per workgroup along N. */
-  wgCols: number;
-  /** Vector loads of four elements where an operand's layout allows them. */
-  vec4: boolean;
-  /** Depth along K of the workgroup-memory tiles; 0 for the register-only path. */
-  sharedK: number;
-  /**
-   * Register path only: lane l of each subgroup loads A row l of the tile and `subgroupBroadcast`
-   * shares it (needs the `subgroups` feature and `wgCols` equal to the adapter's fixed subgroup size).
-   */
-  broadcastA?: boolean;
-  /** Register path only: B is first packed into an rgba32float texture array (`packMatmulB`) and read from it. */
-  textureB?: boolean;
-}
+export * from './matmulVariants.js';
+export * from './matmulPlan.js';
 
-/**
- * Named variants: what `pickMatmulVariant` chooses from (tests force each one). The software
- * tiles were chosen by measurement on lavapipe (docs/benchmarks.md): Mesa 25.0's lavapipe
- * compiles every storage-buffer load inside a loop into a per-lane scalar loop, so loads, not
- * arithmetic, bound the speed, and larger tiles (fewer loads per FMA) stop paying off once the
- * unrolled loop body outgrows the instruction cache and the pipeline compile takes seconds.
- */
-export const MATMUL_VARIANTS = {
-  /**
-   * CPU adapters with subgroups, products of at least `PACKED_MIN_ROWS` rows: 16×8 outputs per
-   * invocation, A rows shared by subgroup broadcasts, B packed into a texture (2.5-3× the buffer
-   * path on lavapipe at n = 1024; docs/benchmarks.md). Only at `PACKED_SUBGROUP_SIZE` lanes.
-   */
-  softwarePacked: { rows: 16, cols: 8, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0, broadcastA: true, textureB: true },
-  /** CPU adapters (lavapipe): 8×4 outputs per invocation, 8 invocations (one SIMD vector) per workgroup. */
-  software: { rows: 8, cols: 4, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0 },
-  /** CPU adapters, 2-4 rows (after batch dims are folded into rows): no work on clamped rows. */
-  softwareFewRows: { rows: 4, cols: 4, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0 },
-  /** CPU adapters, a single row (a matrix-vector product, such as the last position's LM head). */
-  softwareOneRow: { rows: 1, cols: 4, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0 },
-  /** GPUs: 64×64 workgroup tiles staged in shared memory, 4×4 outputs per invocation. */
-  hardware: { rows: 4, cols: 4, wgRows: 16, wgCols: 16, vec4: true, sharedK: 16 },
-  /** GPUs, a single row: no 64-row tile of which 63 rows would be clamped copies. */
-  hardwareOneRow: { rows: 1, cols: 4, wgRows: 1, wgCols: 64, vec4: true, sharedK: 0 },
-} as const satisfies Record<string, MatmulVariant>;
-
-/**
- * Rows from which the packed variant pays for packing B: packing costs about as much as a
- * product of this many rows saves (measured with `npm run bench`, docs/benchmarks.md). With
- * fewer rows but at least `PACKED_MIN_ROWS` columns, A is packed instead (see `packedOperand`)
- * as long as it has `PACKED_MIN_PACKED_ROWS` rows: fewer leave most of a 64-column tile idle.
- */
-export const PACKED_MIN_ROWS = 64;
-/**
- * The only subgroup size the packed variant runs at on CPU adapters: lavapipe's default 8 lanes.
- * With 16-lane vectors (`LP_NATIVE_VECTOR_WIDTH=512`) lavapipe 25.0 returns wrong texels to lanes
- * 8-15 of the texture reads (measured), so products there keep the buffer path.
- */
-export const PACKED_SUBGROUP_SIZE = 8;
-export const PACKED_MIN_PACKED_ROWS = 32;
-
-/**
- * Which operand the packed variant packs into a texture: the smaller one, A (the product is then
- * computed as Cᵀ = Bᵀ·Aᵀ) when B has more columns than A has rows, and at least `PACKED_MIN_ROWS`
- * of them. Packing runs on every call and costs about one pass over the packed operand, so a
- * transformer's x·Wᵀ with few tokens packs x rather than the weight.
- */
-export function packedOperand(rows: number, cols: number): 'a' | 'b' {
-  return cols >= PACKED_MIN_ROWS && rows < cols ? 'a' : 'b';
-}
-
-/**
- * The variant for an adapter and a product of `rows` rows (after folding): the register path on
- * CPU adapters (packed when the adapter has fixed-size subgroups and there are enough rows),
- * shared-memory tiles on GPUs, and narrower tiles when there are few rows.
- */
-export function pickMatmulVariant(
-  adapter: Pick<AdapterDescription, 'isSoftware'> & Partial<Pick<AdapterDescription, 'subgroupSize'>>,
-  rows = Infinity,
-  cols = Infinity,
-): MatmulVariant {
-  if (adapter.isSoftware) {
-    const packable = rows >= PACKED_MIN_ROWS || (cols >= PACKED_MIN_ROWS && rows >= PACKED_MIN_PACKED_ROWS);
-    if (adapter.subgroupSize === PACKED_SUBGROUP_SIZE && packable) return MATMUL_VARIANTS.softwarePacked;
-    if (rows <= 1) return MATMUL_VARIANTS.softwareOneRow;
-    return rows <= 4 ? MATMUL_VARIANTS.softwareFewRows : MATMUL_VARIANTS.software;
-  }
-  return rows <= 1 ? MATMUL_VARIANTS.hardwareOneRow : MATMUL_VARIANTS.hardware;
-}
-
-export interface MatmulOptions {
-  /** Scales the product (attention's 1/√d); default 1. */
-  alpha?: number;
-  /** Added to every row after scaling: a 1-D view of length N. */
-  bias?: GpuView;
-  /** Forces a variant (tests, benchmarks); default `pickMatmulVariant(runtime().adapterInfo, rows, N)`. */
-  variant?: MatmulVariant;
-  /** Forces which operand a packed variant packs (tests); default `packedOperand(rows, N)`. */
-  packed?: 'a' | 'b';
-}
-
-/** How the template reads an operand: along its contiguous dimension (K, or M/N) and with vec4 or not. */
-export type MatmulLayout = 'k4' | 'mn4' | 'k' | 'mn';
 type Layout = MatmulLayout;
 
 const P = {
@@ -162,28 +65,6 @@ interface Spec {
   transposedC: boolean;
 }
 
-function checkVariant(v: MatmulVariant): void {
-  const ok =
-    [v.rows, v.cols, v.wgRows, v.wgCols].every((x) => Number.isInteger(x) && x >= 1) &&
-    v.cols % 4 === 0 &&
-    v.sharedK % 4 === 0 &&
-    v.sharedK >= 0 &&
-    ((!v.broadcastA && !v.textureB) || v.sharedK === 0);
-  if (!ok) throw new Error(`matmul: invalid variant ${JSON.stringify(v)} (cols and sharedK must be multiples of 4; broadcastA and textureB need sharedK 0)`);
-  const info = runtime().adapterInfo;
-  if (v.textureB && info.isSoftware && info.subgroupSize !== PACKED_SUBGROUP_SIZE) {
-    throw new Error(
-      `matmul: variant ${JSON.stringify(v)} reads a packed texture, which this CPU adapter gets wrong unless its subgroups ` +
-        `have ${PACKED_SUBGROUP_SIZE} lanes (this one: ${info.subgroupSize ?? 'no fixed-size subgroups'})`,
-    );
-  }
-  if (v.broadcastA && (v.wgRows !== 1 || runtime().adapterInfo.subgroupSize !== v.wgCols)) {
-    throw new Error(
-      `matmul: variant ${JSON.stringify(v)} broadcasts A across a subgroup, which needs one row of ${v.wgCols} invocations ` +
-        `and an adapter whose subgroups have exactly that size (this one: ${runtime().adapterInfo.subgroupSize ?? 'no fixed-size subgroups'})`,
-    );
-  }
-}
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
@@ -472,136 +353,6 @@ ${L.join('\n')}
 }
 
 /** Strides of a dimension of size 1 never matter: zero them so layout checks see the rest. */
-function normStride(size: number, stride: number): number {
-  return size === 1 ? 0 : stride;
-}
-
-/**
- * Chooses how the template reads an operand. `mnExtent`/`sMn`: its M (or N) size and stride.
- * vec4 needs the contiguous dimension's size, the other strides and the offset to be multiples
- * of 4 (so every vector load is aligned and never straddles the end of a row).
- */
-function layoutOf(v: MatmulVariant, tileMn: number, mnExtent: number, K: number, sMn: number, sK: number, offset: number, batchStrides: readonly number[]): Layout {
-  const aligned = (...xs: number[]): boolean => xs.every((x) => x % 4 === 0);
-  if (v.vec4 && aligned(offset, ...batchStrides)) {
-    // A broadcast lane reads 4 steps of K of one row: vec4 only along K.
-    if (v.broadcastA && tileMn === 0) return sK === 1 && aligned(K, sMn) ? 'k4' : 'k';
-    if (sK === 1 && aligned(K, sMn)) return 'k4';
-    if (sMn === 1 && tileMn % 4 === 0 && aligned(mnExtent, sK)) return 'mn4';
-  }
-  return Math.abs(sK) <= Math.abs(sMn) && sK !== 0 ? 'k' : 'mn';
-}
-
-/** How one product will run: the folded problem, the operand layouts and the batch walk. */
-export interface MatmulPlan {
-  /** Result shape [...batch, M, N]. */
-  shape: number[];
-  variant: MatmulVariant;
-  /** Rows after folding A-only batch dims into M. */
-  M: number;
-  N: number;
-  K: number;
-  /** Element strides of A's rows/columns and B's rows/columns. */
-  sAm: number;
-  sAk: number;
-  sBk: number;
-  sBn: number;
-  /**
-   * How each operand is read: along K or along M/N, with vec4 loads ('…4') or scalar; 'packed'
-   * for the operand a packed variant copies into a texture first (`packIntoTexture`). When A is
-   * the packed one, the kernel computes Cᵀ = Bᵀ·Aᵀ and B is read as its broadcast operand.
-   */
-  layoutA: Layout | 'packed';
-  layoutB: Layout | 'packed';
-  /** Batch dims left after coalescing and folding, and their element strides for C, A and B. */
-  batch: number[];
-  batchStrides: [number[], number[], number[]];
-}
-
-/** Plans alpha · a · b: checks shapes (errors name `matmul` and both shapes), folds, picks layouts. */
-export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): MatmulPlan {
-  const fail = (why: string): never => {
-    throw new Error(`matmul: shapes ${shapeToString(a.shape)} and ${shapeToString(b.shape)} ${why}`);
-  };
-  if (a.dtype !== 'f32' || b.dtype !== 'f32') fail(`must be f32 (got ${a.dtype} and ${b.dtype})`);
-  if (a.shape.length < 2 || b.shape.length < 2) fail('need rank ≥ 2 ([..., M, K] and [..., K, N])');
-  const M = a.shape[a.shape.length - 2]!;
-  const K = a.shape[a.shape.length - 1]!;
-  const Kb = b.shape[b.shape.length - 2]!;
-  const N = b.shape[b.shape.length - 1]!;
-  if (K !== Kb) fail(`do not match: inner dimensions ${K} and ${Kb} differ`);
-  const batchA = a.shape.slice(0, -2);
-  const batchB = b.shape.slice(0, -2);
-  let batch: number[] = [];
-  try {
-    batch = broadcastShapes('matmul', batchA, batchB);
-  } catch {
-    fail(`have batch dimensions ${shapeToString(batchA)} and ${shapeToString(batchB)} that cannot be broadcast`);
-  }
-  const { bias } = options;
-  if (bias && (bias.dtype !== 'f32' || bias.shape.length !== 1 || bias.shape[0] !== N)) {
-    fail(`need a bias of shape [${N}], got ${bias.dtype}${shapeToString(bias.shape)}`);
-  }
-  const sAk = normStride(K, a.strides[a.shape.length - 1]!);
-  const sBk = normStride(K, b.strides[b.shape.length - 2]!);
-  const sBn = normStride(N, b.strides[b.shape.length - 1]!);
-  const merged = coalesce(batch, [
-    contiguousStrides(batch).map((s) => s * M * N),
-    broadcastStrides(batchA, a.strides.slice(0, -2), batch),
-    broadcastStrides(batchB, b.strides.slice(0, -2), batch),
-  ]);
-  // Batch dims that only A walks, in step with its rows, are more rows: one larger product
-  // (x [B, T, in] · Wᵀ becomes one [B·T, in] · [in, out] product).
-  let rows = M;
-  let rowStride = normStride(M, a.strides[a.shape.length - 2]!);
-  let dims = merged.shape;
-  let [sC, sA, sB] = merged.strides as [number[], number[], number[]];
-  while (dims.length > 0) {
-    const last = dims.length - 1;
-    if (sB[last] !== 0 || sC[last] !== rows * N) break;
-    if (rows === 1) rowStride = sA[last]!; // a single row has no stride of its own
-    else if (sA[last] !== rows * rowStride) break;
-    rows *= dims[last]!;
-    dims = dims.slice(0, last);
-    sC = sC.slice(0, last);
-    sA = sA.slice(0, last);
-    sB = sB.slice(0, last);
-  }
-  const sAm = normStride(rows, rowStride);
-  let v = options.variant ?? pickMatmulVariant(runtime().adapterInfo, rows, N);
-  let packed: 'a' | 'b' | null = v.textureB ? (options.packed ?? packedOperand(rows, N)) : null;
-  if (packed && numel([...dims, rows, N]) > 0 && !packedFits(packed === 'a' ? rows : N, K, numel(dims))) {
-    if (options.variant) fail(`do not fit the texture limits of the packed variant ${JSON.stringify(v)}`);
-    v = pickMatmulVariant({ ...runtime().adapterInfo, subgroupSize: null }, rows, N);
-    packed = null;
-  }
-  checkVariant(v);
-  // vec4 along M/N needs whole vectors per invocation (registers) or per workgroup tile (shared);
-  // 0 marks the operand a packed variant broadcasts (vec4 along K only).
-  const tileM = v.sharedK > 0 ? v.rows * v.wgRows : v.broadcastA ? 0 : v.rows;
-  const tileN = v.sharedK > 0 ? v.cols * v.wgCols : v.cols;
-  return {
-    shape: [...batch, M, N],
-    variant: v,
-    M: rows,
-    N,
-    K,
-    sAm,
-    sAk,
-    sBk,
-    sBn,
-    layoutA: packed === 'a' ? 'packed' : layoutOf(v, tileM, rows, K, sAm, sAk, a.offset, sA),
-    layoutB: packed === 'b' ? 'packed' : layoutOf(v, packed === 'a' ? 0 : tileN, N, K, sBn, sBk, b.offset, sB),
-    batch: dims,
-    batchStrides: [sC, sA, sB],
-  };
-}
-
-/** Whether an operand packs into one texture array: ⌈cols/4⌉ × K texels, a layer per batch index. */
-function packedFits(cols: number, K: number, layers: number): boolean {
-  const limits = runtime().limits;
-  return cols >= 1 && K >= 1 && Math.ceil(cols / 4) <= limits.maxTextureDimension2D && K <= limits.maxTextureDimension2D && layers <= limits.maxTextureArrayLayers;
-}
 
 /**
  * alpha · a · b (+ bias) with batch broadcasting: a [..., M, K], b [..., K, N] → [..., M, N].

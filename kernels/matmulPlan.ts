@@ -1,0 +1,155 @@
+/**
+ * Planning a matmul: shape checks (errors name `matmul` and both shapes), batch broadcasting and
+ * folding, the variant, which operand a packed variant packs, and how each operand is read.
+ */
+import { runtime } from './runtime.js';
+import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, shapeToString } from './shape.js';
+import { checkVariant, packedOperand, pickMatmulVariant, type MatmulVariant } from './matmulVariants.js';
+import type { GpuView } from './view.js';
+
+export interface MatmulOptions {
+  /** Scales the product (attention's 1/√d); default 1. */
+  alpha?: number;
+  /** Added to every row after scaling: a 1-D view of length N. */
+  bias?: GpuView;
+  /** Forces a variant (tests, benchmarks); default `pickMatmulVariant(runtime().adapterInfo, rows, N)`. */
+  variant?: MatmulVariant;
+  /** Forces which operand a packed variant packs (tests); default `packedOperand(rows, N)`. */
+  packed?: 'a' | 'b';
+}
+
+/** How the template reads an operand: along its contiguous dimension (K, or M/N) and with vec4 or not. */
+export type MatmulLayout = 'k4' | 'mn4' | 'k' | 'mn';
+type Layout = MatmulLayout;
+
+function normStride(size: number, stride: number): number {
+  return size === 1 ? 0 : stride;
+}
+
+/**
+ * Chooses how the template reads an operand. `mnExtent`/`sMn`: its M (or N) size and stride.
+ * vec4 needs the contiguous dimension's size, the other strides and the offset to be multiples
+ * of 4 (so every vector load is aligned and never straddles the end of a row).
+ */
+function layoutOf(v: MatmulVariant, tileMn: number, mnExtent: number, K: number, sMn: number, sK: number, offset: number, batchStrides: readonly number[]): Layout {
+  const aligned = (...xs: number[]): boolean => xs.every((x) => x % 4 === 0);
+  if (v.vec4 && aligned(offset, ...batchStrides)) {
+    // A broadcast lane reads 4 steps of K of one row: vec4 only along K.
+    if (v.broadcastA && tileMn === 0) return sK === 1 && aligned(K, sMn) ? 'k4' : 'k';
+    if (sK === 1 && aligned(K, sMn)) return 'k4';
+    if (sMn === 1 && tileMn % 4 === 0 && aligned(mnExtent, sK)) return 'mn4';
+  }
+  return Math.abs(sK) <= Math.abs(sMn) && sK !== 0 ? 'k' : 'mn';
+}
+
+/** How one product will run: the folded problem, the operand layouts and the batch walk. */
+export interface MatmulPlan {
+  /** Result shape [...batch, M, N]. */
+  shape: number[];
+  variant: MatmulVariant;
+  /** Rows after folding A-only batch dims into M. */
+  M: number;
+  N: number;
+  K: number;
+  /** Element strides of A's rows/columns and B's rows/columns. */
+  sAm: number;
+  sAk: number;
+  sBk: number;
+  sBn: number;
+  /**
+   * How each operand is read: along K or along M/N, with vec4 loads ('…4') or scalar; 'packed'
+   * for the operand a packed variant copies into a texture first (`packIntoTexture`). When A is
+   * the packed one, the kernel computes Cᵀ = Bᵀ·Aᵀ and B is read as its broadcast operand.
+   */
+  layoutA: Layout | 'packed';
+  layoutB: Layout | 'packed';
+  /** Batch dims left after coalescing and folding, and their element strides for C, A and B. */
+  batch: number[];
+  batchStrides: [number[], number[], number[]];
+}
+
+/** Plans alpha · a · b: checks shapes (errors name `matmul` and both shapes), folds, picks layouts. */
+export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): MatmulPlan {
+  const fail = (why: string): never => {
+    throw new Error(`matmul: shapes ${shapeToString(a.shape)} and ${shapeToString(b.shape)} ${why}`);
+  };
+  if (a.dtype !== 'f32' || b.dtype !== 'f32') fail(`must be f32 (got ${a.dtype} and ${b.dtype})`);
+  if (a.shape.length < 2 || b.shape.length < 2) fail('need rank ≥ 2 ([..., M, K] and [..., K, N])');
+  const M = a.shape[a.shape.length - 2]!;
+  const K = a.shape[a.shape.length - 1]!;
+  const Kb = b.shape[b.shape.length - 2]!;
+  const N = b.shape[b.shape.length - 1]!;
+  if (K !== Kb) fail(`do not match: inner dimensions ${K} and ${Kb} differ`);
+  const batchA = a.shape.slice(0, -2);
+  const batchB = b.shape.slice(0, -2);
+  let batch: number[] = [];
+  try {
+    batch = broadcastShapes('matmul', batchA, batchB);
+  } catch {
+    fail(`have batch dimensions ${shapeToString(batchA)} and ${shapeToString(batchB)} that cannot be broadcast`);
+  }
+  const { bias } = options;
+  if (bias && (bias.dtype !== 'f32' || bias.shape.length !== 1 || bias.shape[0] !== N)) {
+    fail(`need a bias of shape [${N}], got ${bias.dtype}${shapeToString(bias.shape)}`);
+  }
+  const sAk = normStride(K, a.strides[a.shape.length - 1]!);
+  const sBk = normStride(K, b.strides[b.shape.length - 2]!);
+  const sBn = normStride(N, b.strides[b.shape.length - 1]!);
+  const merged = coalesce(batch, [
+    contiguousStrides(batch).map((s) => s * M * N),
+    broadcastStrides(batchA, a.strides.slice(0, -2), batch),
+    broadcastStrides(batchB, b.strides.slice(0, -2), batch),
+  ]);
+  // Batch dims that only A walks, in step with its rows, are more rows: one larger product
+  // (x [B, T, in] · Wᵀ becomes one [B·T, in] · [in, out] product).
+  let rows = M;
+  let rowStride = normStride(M, a.strides[a.shape.length - 2]!);
+  let dims = merged.shape;
+  let [sC, sA, sB] = merged.strides as [number[], number[], number[]];
+  while (dims.length > 0) {
+    const last = dims.length - 1;
+    if (sB[last] !== 0 || sC[last] !== rows * N) break;
+    if (rows === 1) rowStride = sA[last]!; // a single row has no stride of its own
+    else if (sA[last] !== rows * rowStride) break;
+    rows *= dims[last]!;
+    dims = dims.slice(0, last);
+    sC = sC.slice(0, last);
+    sA = sA.slice(0, last);
+    sB = sB.slice(0, last);
+  }
+  const sAm = normStride(rows, rowStride);
+  let v = options.variant ?? pickMatmulVariant(runtime().adapterInfo, rows, N);
+  let packed: 'a' | 'b' | null = v.textureB ? (options.packed ?? packedOperand(rows, N)) : null;
+  if (packed && numel([...dims, rows, N]) > 0 && !packedFits(packed === 'a' ? rows : N, K, numel(dims))) {
+    if (options.variant) fail(`do not fit the texture limits of the packed variant ${JSON.stringify(v)}`);
+    v = pickMatmulVariant({ ...runtime().adapterInfo, subgroupSize: null }, rows, N);
+    packed = null;
+  }
+  checkVariant(v);
+  // vec4 along M/N needs whole vectors per invocation (registers) or per workgroup tile (shared);
+  // 0 marks the operand a packed variant broadcasts (vec4 along K only).
+  const tileM = v.sharedK > 0 ? v.rows * v.wgRows : v.broadcastA ? 0 : v.rows;
+  const tileN = v.sharedK > 0 ? v.cols * v.wgCols : v.cols;
+  return {
+    shape: [...batch, M, N],
+    variant: v,
+    M: rows,
+    N,
+    K,
+    sAm,
+    sAk,
+    sBk,
+    sBn,
+    layoutA: packed === 'a' ? 'packed' : layoutOf(v, tileM, rows, K, sAm, sAk, a.offset, sA),
+    layoutB: packed === 'b' ? 'packed' : layoutOf(v, packed === 'a' ? 0 : tileN, N, K, sBn, sBk, b.offset, sB),
+    batch: dims,
+    batchStrides: [sC, sA, sB],
+  };
+}
+
+/** Whether an operand packs into one texture array: ⌈cols/4⌉ × K texels, a layer per batch index. */
+function packedFits(cols: number, K: number, layers: number): boolean {
+  const limits = runtime().limits;
+  return cols >= 1 && K >= 1 && Math.ceil(cols / 4) <= limits.maxTextureDimension2D && K <= limits.maxTextureDimension2D && layers <= limits.maxTextureArrayLayers;
+}
+
