@@ -1,7 +1,22 @@
 /** The GPU runtime and kernel launchers (the engine's lowest layer). */
-export { initRuntime, runtime, hasRuntime, GpuRuntime, NoAdapterError, type RuntimeOptions, type AdapterDescription, type Launch } from './runtime.js';
+export { initRuntime, runtime, hasRuntime, GpuRuntime, NoAdapterError, type RuntimeOptions, type AdapterDescription, type Launch, type Binding, type TextureBinding } from './runtime.js';
 export { BufferPool, sizeClass, type PoolStats } from './bufferPool.js';
 export { PipelineCache } from './pipelineCache.js';
+export { TexturePool, type ScratchTexture, type TexturePoolStats } from './texturePool.js';
+export { packIntoTexture } from './packTexture.js';
 export * from './shape.js';
 export type { DType, GpuView, KernelOutput } from './view.js';
-export { matmul, planMatmul, pickMatmulVariant, MATMUL_VARIANTS, type MatmulVariant, type MatmulOptions, type MatmulPlan, type MatmulLayout } from './matmul.js';
+export {
+  matmul,
+  planMatmul,
+  pickMatmulVariant,
+  packedOperand,
+  MATMUL_VARIANTS,
+  PACKED_MIN_ROWS,
+  PACKED_MIN_PACKED_ROWS,
+  PACKED_SUBGROUP_SIZE,
+  type MatmulVariant,
+  type MatmulOptions,
+  type MatmulPlan,
+  type MatmulLayout,
+} from './matmul.js';
