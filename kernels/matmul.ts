@@ -151,7 +151,7 @@ ${L.join('\n')}
 
   /**
    * Operands read straight into registers; rows/columns past the edge are clamped, not checked.
-   * A and B each have their own way in (see `aReads`/`bReads`); this loop only combines them.
+   * A and B each have their own way in (`directAReads`/`broadcastAReads`, `directBReads`/`textureBReads`); this loop only combines them.
    */
   function registerPath(): void {
     const A = v.broadcastA ? broadcastAReads() : directAReads();
