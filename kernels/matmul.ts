@@ -264,8 +264,8 @@ ${L.join('\n')}
 
   /**
    * B packed by `packMatmulB` into an rgba32float texture array: texel (x, k, layer) holds
-   * B[layer][k][4x … 4x+3]. Lavapipe fetches a texel for all lanes with vector gathers, without the
-   * per-lane bounds-checked loads of a buffer. Texels past the last column are clamped by the
+   * B[layer][k][4x … 4x+3]. Lavapipe reads it through its texel-fetch code instead of the
+   * per-lane, bounds-checked loads it makes of a buffer read (docs/benchmarks.md). Texels past the last column are clamped by the
    * texture's bounds and only feed columns that are never stored.
    */
   function textureBReads(): OperandReads {
