@@ -6,6 +6,7 @@
  * two waste up to half. Four steps per octave (1, 1.25, 1.5, 1.75 × 2^k) waste at most 25%.
  */
 
+import { IdleSet } from './idleSet.js';
 import { BufferUsage } from './usage.js';
 
 export const BUFFER_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
@@ -36,11 +37,10 @@ export interface PoolStats {
 }
 
 export class BufferPool {
-  private readonly idle = new Map<number, GPUBuffer[]>();
-  /** Idle buffers in release order, oldest first, for eviction past the cap. */
-  private readonly idleOrder: GPUBuffer[] = [];
+  /** Idle buffers by size class. */
+  private readonly idle = new IdleSet<number, GPUBuffer>();
   private readonly live = new Set<GPUBuffer>();
-  private stats: PoolStats = { liveBytes: 0, liveBuffers: 0, idleBytes: 0, created: 0, destroyed: 0 };
+  private stats: Omit<PoolStats, 'idleBytes'> = { liveBytes: 0, liveBuffers: 0, created: 0, destroyed: 0 };
 
   /**
    * @param device owning device
@@ -56,12 +56,8 @@ export class BufferPool {
   /** A storage buffer of at least `bytes`, uninitialised. */
   acquire(bytes: number): GPUBuffer {
     const size = sizeClass(bytes);
-    const list = this.idle.get(size);
-    let buffer = list?.pop();
-    if (buffer) {
-      this.idleOrder.splice(this.idleOrder.indexOf(buffer), 1);
-      this.stats.idleBytes -= size;
-    } else {
+    let buffer = this.idle.take(size);
+    if (!buffer) {
       buffer = this.device.createBuffer({ size, usage: BUFFER_USAGE });
       this.stats.created++;
     }
@@ -86,28 +82,20 @@ export class BufferPool {
     const size = buffer.size;
     this.stats.liveBytes -= size;
     this.stats.liveBuffers--;
-    let list = this.idle.get(size);
-    if (!list) this.idle.set(size, (list = []));
-    list.push(buffer);
-    this.idleOrder.push(buffer);
-    this.stats.idleBytes += size;
+    this.idle.put(size, buffer, size);
     this.evict(this.maxIdleBytes);
   }
 
   /** Destroys idle buffers until at most `keepBytes` stay idle. */
   evict(keepBytes = 0): void {
-    while (this.stats.idleBytes > keepBytes && this.idleOrder.length > 0) {
-      const oldest = this.idleOrder.shift()!;
-      const list = this.idle.get(oldest.size)!;
-      list.splice(list.indexOf(oldest), 1);
-      this.stats.idleBytes -= oldest.size;
+    this.idle.evict(keepBytes, (buffer) => {
       this.stats.destroyed++;
-      this.deferDestroy(oldest);
-    }
+      this.deferDestroy(buffer);
+    });
   }
 
   snapshot(): PoolStats {
-    return { ...this.stats };
+    return { ...this.stats, idleBytes: this.idle.bytes };
   }
 
   private markLive(buffer: GPUBuffer): void {

@@ -29,13 +29,25 @@ function normStride(size: number, stride: number): number {
 /**
  * Chooses how the template reads an operand. `mnExtent`/`sMn`: its M (or N) size and stride.
  * vec4 needs the contiguous dimension's size, the other strides and the offset to be multiples
- * of 4 (so every vector load is aligned and never straddles the end of a row).
+ * of 4 (so every vector load is aligned and never straddles the end of a row). An operand shared
+ * by subgroup broadcast (`broadcast`) is read 4 steps of K of one row per lane: vec4 along K, or
+ * scalar.
  */
-function layoutOf(v: MatmulVariant, tileMn: number, mnExtent: number, K: number, sMn: number, sK: number, offset: number, batchStrides: readonly number[]): Layout {
+function layoutOf(
+  v: MatmulVariant,
+  tileMn: number,
+  mnExtent: number,
+  K: number,
+  sMn: number,
+  sK: number,
+  offset: number,
+  batchStrides: readonly number[],
+  broadcast: boolean,
+): Layout {
   const aligned = (...xs: number[]): boolean => xs.every((x) => x % 4 === 0);
-  if (v.vec4 && aligned(offset, ...batchStrides)) {
-    // A broadcast lane reads 4 steps of K of one row: vec4 only along K.
-    if (v.broadcastA && tileMn === 0) return sK === 1 && aligned(K, sMn) ? 'k4' : 'k';
+  const vec4 = v.vec4 && aligned(offset, ...batchStrides);
+  if (broadcast) return vec4 && sK === 1 && aligned(K, sMn) ? 'k4' : 'k';
+  if (vec4) {
     if (sK === 1 && aligned(K, sMn)) return 'k4';
     if (sMn === 1 && tileMn % 4 === 0 && aligned(mnExtent, sK)) return 'mn4';
   }
@@ -122,14 +134,15 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
   let packed: 'a' | 'b' | null = v.textureB ? (options.packed ?? packedOperand(rows, N)) : null;
   if (packed && numel([...dims, rows, N]) > 0 && !packedFits(packed === 'a' ? rows : N, K, numel(dims))) {
     if (options.variant) fail(`do not fit the texture limits of the packed variant ${JSON.stringify(v)}`);
-    v = pickMatmulVariant({ ...runtime().adapterInfo, subgroupSize: null }, rows, N);
+    v = pickMatmulVariant({ ...runtime().adapterInfo, subgroupSize: null }, rows, N); // the best unpacked variant
     packed = null;
   }
   checkVariant(v);
-  // vec4 along M/N needs whole vectors per invocation (registers) or per workgroup tile (shared);
-  // 0 marks the operand a packed variant broadcasts (vec4 along K only).
-  const tileM = v.sharedK > 0 ? v.rows * v.wgRows : v.broadcastA ? 0 : v.rows;
+  // vec4 along M/N needs whole vectors per invocation (registers) or per workgroup tile (shared).
+  const tileM = v.sharedK > 0 ? v.rows * v.wgRows : v.rows;
   const tileN = v.sharedK > 0 ? v.cols * v.wgCols : v.cols;
+  // The operand whose rows a broadcast variant shares across the subgroup: A, or B when A is packed.
+  const broadcast = v.broadcastA ? (packed === 'a' ? 'b' : 'a') : null;
   return {
     shape: [...batch, M, N],
     variant: v,
@@ -140,8 +153,8 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
     sAk,
     sBk,
     sBn,
-    layoutA: packed === 'a' ? 'packed' : layoutOf(v, tileM, rows, K, sAm, sAk, a.offset, sA),
-    layoutB: packed === 'b' ? 'packed' : layoutOf(v, packed === 'a' ? 0 : tileN, N, K, sBn, sBk, b.offset, sB),
+    layoutA: packed === 'a' ? 'packed' : layoutOf(v, tileM, rows, K, sAm, sAk, a.offset, sA, broadcast === 'a'),
+    layoutB: packed === 'b' ? 'packed' : layoutOf(v, tileN, N, K, sBn, sBk, b.offset, sB, broadcast === 'b'),
     batch: dims,
     batchStrides: [sC, sA, sB],
   };

@@ -4,6 +4,7 @@
  * forward pass, so after the first pass no texture is created. Like pooled buffers, a released
  * texture may be handed out again at once: commands run in the order they were recorded.
  */
+import { IdleSet } from './idleSet.js';
 import { TextureUsage } from './usage.js';
 
 /** An rgba32float 2-D texture array and the view kernels bind. */
@@ -24,11 +25,12 @@ export interface TexturePoolStats {
 
 const BYTES_PER_TEXEL = 16;
 
+const sizeKey = (width: number, height: number, layers: number): string => `${width}x${height}x${layers}`;
+
 export class TexturePool {
-  private readonly idle = new Map<string, ScratchTexture[]>();
-  /** Idle textures in release order, oldest first, for eviction past the cap. */
-  private readonly idleOrder: ScratchTexture[] = [];
-  private stats: TexturePoolStats = { liveBytes: 0, idleBytes: 0, created: 0 };
+  /** Idle textures by dimensions. */
+  private readonly idle = new IdleSet<string, ScratchTexture>();
+  private stats: Omit<TexturePoolStats, 'idleBytes'> = { liveBytes: 0, created: 0 };
 
   constructor(
     private readonly device: GPUDevice,
@@ -38,12 +40,9 @@ export class TexturePool {
 
   /** An rgba32float texture array of exactly this size, contents undefined. */
   acquire(width: number, height: number, layers: number): ScratchTexture {
-    const key = `${width}x${height}x${layers}`;
-    let scratch = this.idle.get(key)?.pop();
-    if (scratch) {
-      this.idleOrder.splice(this.idleOrder.indexOf(scratch), 1);
-      this.stats.idleBytes -= scratch.bytes;
-    } else {
+    const key = sizeKey(width, height, layers);
+    let scratch = this.idle.take(key);
+    if (!scratch) {
       const texture = this.device.createTexture({
         size: [width, height, layers],
         format: 'rgba32float',
@@ -59,22 +58,11 @@ export class TexturePool {
 
   release(scratch: ScratchTexture): void {
     this.stats.liveBytes -= scratch.bytes;
-    const key = `${scratch.width}x${scratch.height}x${scratch.layers}`;
-    const list = this.idle.get(key) ?? [];
-    list.push(scratch);
-    this.idle.set(key, list);
-    this.idleOrder.push(scratch);
-    this.stats.idleBytes += scratch.bytes;
-    while (this.stats.idleBytes > this.maxIdleBytes && this.idleOrder.length > 0) {
-      const oldest = this.idleOrder.shift()!;
-      const same = this.idle.get(`${oldest.width}x${oldest.height}x${oldest.layers}`)!;
-      same.splice(same.indexOf(oldest), 1);
-      this.stats.idleBytes -= oldest.bytes;
-      this.deferDestroy(oldest.texture, oldest.bytes);
-    }
+    this.idle.put(sizeKey(scratch.width, scratch.height, scratch.layers), scratch, scratch.bytes);
+    this.idle.evict(this.maxIdleBytes, (oldest) => this.deferDestroy(oldest.texture, oldest.bytes));
   }
 
   snapshot(): TexturePoolStats {
-    return { ...this.stats };
+    return { ...this.stats, idleBytes: this.idle.bytes };
   }
 }

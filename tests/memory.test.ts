@@ -138,7 +138,9 @@ describe('tidy scopes', () => {
 
 describe('forward + backward loop', () => {
   /** A tiny attention block + MLP: loss = mean((tanh(attn(x) W1 + b1) − target)²). */
-  function block(p: Record<'x' | 'wq' | 'wk' | 'wv' | 'w1' | 'b1' | 'target', Tensor>): Tensor {
+  type BlockName = 'x' | 'wq' | 'wk' | 'wv' | 'w1' | 'b1' | 'target';
+
+  function block(p: Record<BlockName, Tensor>): Tensor {
     const q = matmul(p.x, p.wq);
     const k = matmul(p.x, p.wk);
     const v = matmul(p.x, p.wv);
@@ -178,23 +180,29 @@ describe('forward + backward loop', () => {
     return loss / (T * H);
   }
 
-  it('keeps live GPU bytes and buffer count flat over 1,000 forward + backward runs', async () => {
-    const rt = runtime();
-    let seed = 7;
+  /** Seeded block inputs of the given shapes on the GPU and the host; the weights require grad. */
+  function blockInputs(
+    spec: Record<BlockName, readonly number[]>,
+    seed: number,
+  ): { p: Record<BlockName, Tensor>; host: Record<string, { data: number[]; shape: number[] }>; params: Tensor[] } {
     const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
-    const T = 4;
-    const D = 8;
-    const H = 6;
-    const spec = { x: [T, D], wq: [D, D], wk: [D, D], wv: [D, D], w1: [D, H], b1: [H], target: [T, H] } as const;
     const host: Record<string, { data: number[]; shape: number[] }> = {};
-    const p = {} as Record<keyof typeof spec, Tensor>;
-    for (const [name, shape] of Object.entries(spec) as [keyof typeof spec, readonly number[]][]) {
+    const p = {} as Record<BlockName, Tensor>;
+    for (const [name, shape] of Object.entries(spec) as [BlockName, readonly number[]][]) {
       const data = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 0.5 * rand());
       host[name] = { data, shape: [...shape] };
       p[name] = Tensor.fromArray(data, shape);
       if (name !== 'x' && name !== 'target') p[name].setRequiresGrad();
     }
-    const params = [p.wq, p.wk, p.wv, p.w1, p.b1];
+    return { p, host, params: [p.wq, p.wk, p.wv, p.w1, p.b1] };
+  }
+
+  it('keeps live GPU bytes and buffer count flat over 1,000 forward + backward runs', async () => {
+    const rt = runtime();
+    const T = 4;
+    const D = 8;
+    const H = 6;
+    const { p, host, params } = blockInputs({ x: [T, D], wq: [D, D], wk: [D, D], wv: [D, D], w1: [D, H], b1: [H], target: [T, H] }, 7);
     const expectedLoss = blockReference(host);
 
     let at10: ReturnType<typeof rt.memory> | null = null;
@@ -239,18 +247,7 @@ describe('forward + backward loop', () => {
 
   it('keeps buffers and packing textures flat over 60 runs whose products are packed (64 tokens)', async () => {
     const rt = runtime();
-    let seed = 11;
-    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
-    const spec = { x: [64, 16], wq: [16, 16], wk: [16, 16], wv: [16, 16], w1: [16, 96], b1: [96], target: [64, 96] } as const;
-    const host: Record<string, { data: number[]; shape: number[] }> = {};
-    const p = {} as Record<keyof typeof spec, Tensor>;
-    for (const [name, shape] of Object.entries(spec) as [keyof typeof spec, readonly number[]][]) {
-      const data = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 0.5 * rand());
-      host[name] = { data, shape: [...shape] };
-      p[name] = Tensor.fromArray(data, shape);
-      if (name !== 'x' && name !== 'target') p[name].setRequiresGrad();
-    }
-    const params = [p.wq, p.wk, p.wv, p.w1, p.b1];
+    const { p, host, params } = blockInputs({ x: [64, 16], wq: [16, 16], wk: [16, 16], wv: [16, 16], w1: [16, 96], b1: [96], target: [64, 96] }, 11);
     const expectedLoss = blockReference(host);
     let at10: [ReturnType<typeof rt.memory>, ReturnType<typeof rt.textures.snapshot>] | null = null;
     for (let iteration = 1; iteration <= 60; iteration++) {
