@@ -4,6 +4,7 @@
  * from the layers below.
  */
 export { initRuntime as init, runtime } from './kernels/runtime.js';
+export { InputError, ComputationError } from './kernels/errors.js';
 export * from './autograd/index.js';
 export * from './nn/index.js';
 export * from './lrp/index.js';

@@ -1,5 +1,6 @@
 /** The GPU runtime and kernel launchers (the engine's lowest layer). */
 export { initRuntime, runtime, hasRuntime, GpuRuntime, NoAdapterError, type RuntimeOptions, type AdapterDescription, type Launch, type Binding, type TextureBinding } from './runtime.js';
+export { InputError, ComputationError } from './errors.js';
 export { BufferPool, sizeClass, type PoolStats } from './bufferPool.js';
 export { PipelineCache } from './pipelineCache.js';
 export { TexturePool, type ScratchTexture, type TexturePoolStats } from './texturePool.js';
