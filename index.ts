@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * transformer-lrp: explain transformer predictions token by token and position by position with
  * LRP, on a WebGPU tensor engine. `init()` starts the GPU runtime; everything else is re-exported

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /** The autodiff engine's public surface: Tensor, ops, graph control, custom ops and rules. */
 export { Tensor, type NestedArray } from './tensor.js';
 export { tidy, keep } from './scope.js';

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /** The GPU runtime and kernel launchers (the engine's lowest layer). */
 export { initRuntime, runtime, hasRuntime, GpuRuntime, NoAdapterError, type RuntimeOptions, type AdapterDescription, type Launch, type Binding, type TextureBinding } from './runtime.js';
 export { InputError, ComputationError } from './errors.js';

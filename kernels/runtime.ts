@@ -76,8 +76,9 @@ export class NoAdapterError extends Error {
   constructor(detail: string) {
     super(
       `No WebGPU adapter was found (${detail}). Dawn needs a Vulkan driver: on a machine without a GPU ` +
-        `install Mesa 25's lavapipe with 'bash scripts/setup.sh' (Debian bookworm-backports; ` +
-        `see docs/runtime.md), or set LRP_ADAPTER to the name of an adapter Dawn lists.`,
+        `install Mesa >= 25's lavapipe (on Debian bookworm: 'apt-get install -t bookworm-backports ` +
+        `mesa-vulkan-drivers'; a checkout's scripts/setup.sh does it; see docs/runtime.md in the ` +
+        `package), or set LRP_ADAPTER to the name of an adapter Dawn lists.`,
     );
     this.name = 'NoAdapterError';
   }

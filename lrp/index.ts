@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /** LRP: methods as data, explain(), the conservation report and renderers. */
 export { explain, type ExplainOptions } from './explain.js';
 export { methodSpec, METHOD_NAMES, isMethodName, DEFAULT_EPSILON, type MethodSpec } from './methods.js';

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /** Models: modules, positional encodings, the four families, loading, tokenization, images. */
 export { Module, Parameter, type ParameterSpec } from './module.js';
 export { tap, withTaps, type TapKind, type TapObserver } from './taps.js';

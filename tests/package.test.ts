@@ -1,0 +1,94 @@
+/**
+ * The packed package, as an npm user gets it: what the tarball ships, and that its declarations
+ * compile in a strict TypeScript consumer (nodenext, strict, no skipLibCheck). Packs the dist/
+ * that `scripts/setup.sh` (or `npm run build`) built; the consumer's dependencies are linked from
+ * this checkout's node_modules, so no registry is needed.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>;
+};
+
+const CONSUMER = `
+import { init, loadModel, explain, renderHtml, Tensor, tidy, withBackwardRules, InputError } from 'transformer-lrp';
+import { runtime } from 'transformer-lrp/kernels';
+import { matmul } from 'transformer-lrp/autograd';
+import { LlamaForCausalLM } from 'transformer-lrp/nn';
+import { epsilonRule } from 'transformer-lrp/lrp';
+
+export async function run(dir: string): Promise<string> {
+  await init();
+  const model = await loadModel(dir);
+  const e = await explain(model, { ids: [[1, 2, 3]] }, { method: 'pa-lrp' });
+  const relevance: number = e.tokens[0]!.total;
+  const buffer: GPUBuffer | undefined = undefined;
+  void [runtime, matmul, LlamaForCausalLM, epsilonRule, Tensor, tidy, withBackwardRules, InputError, buffer, relevance];
+  model.dispose();
+  return renderHtml(e);
+}
+`;
+
+let work = '';
+let files: string[] = [];
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist', 'index.d.ts'))) throw new Error('dist/ is missing: run `npm run build` (scripts/setup.sh does)');
+  work = mkdtempSync(join(tmpdir(), 'lrp-pack-'));
+  const packed = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+  ) as { filename: string; files: { path: string }[] }[];
+  files = packed[0]!.files.map((f) => f.path);
+  const consumer = join(work, 'consumer');
+  const installed = join(consumer, 'node_modules', 'transformer-lrp');
+  mkdirSync(installed, { recursive: true });
+  execFileSync('tar', ['-xzf', join(work, packed[0]!.filename), '-C', installed, '--strip-components=1']);
+  // The runtime dependencies as npm would install them, plus Node's types as a Node consumer has.
+  for (const name of [...Object.keys(pkg.dependencies), '@types/node', 'undici-types']) {
+    const link = join(consumer, 'node_modules', name);
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(join(root, 'node_modules', name), link, 'dir');
+  }
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ type: 'module' }));
+  writeFileSync(
+    join(consumer, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, types: ['node'], skipLibCheck: false },
+      files: ['consumer.ts'],
+    }),
+  );
+  writeFileSync(join(consumer, 'consumer.ts'), CONSUMER);
+});
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('the packed package', () => {
+  it('ships the library, LICENSE and the guides, and no bench scripts, source maps or generated API docs', () => {
+    expect(files).toContain('LICENSE');
+    expect(files).toContain('README.md');
+    expect(files).toContain('dist/index.d.ts');
+    expect(files).toContain('dist/lrp/cli/main.js');
+    expect(files).toContain('docs/rules.md');
+    expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+    expect(files.filter((f) => f.startsWith('dist/scripts/'))).toEqual([]);
+    expect(files.filter((f) => f.startsWith('docs/api/'))).toEqual([]);
+  });
+
+  it('compiles in a strict nodenext consumer without skipLibCheck', () => {
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    let output = '';
+    try {
+      execFileSync(process.execPath, [tsc, '-p', '.'], { cwd: join(work, 'consumer'), encoding: 'utf8' });
+    } catch (error) {
+      output = String((error as { stdout?: string }).stdout ?? error);
+    }
+    expect(output).toBe('');
+  });
+});
