@@ -1,10 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import {
+  aggregateWords,
+  escapeLatex,
+  figureScale,
+  parseScaleMode,
+  patchGrid,
+  percentile,
+  predictingIndex,
   relevanceColor,
   relevanceScale,
   renderAnsi,
   renderHtml,
+  renderHtmlComparison,
+  renderImageOverlaySvg,
   renderSvg,
+  renderSvgComparison,
+  renderTikz,
   type Rgb,
 } from '../lrp/render/index.js';
 import { escapeMarkup } from '../lrp/render/escape.js';
@@ -217,5 +228,144 @@ describe('renderSvg', () => {
     const empty = { ...e, tokens: [] };
     expect(xmlProblem(renderSvg(empty))).toBeNull();
     expect(renderHtml(empty)).toContain('<div class="heatmap"></div>');
+  });
+});
+
+describe('figure scale modes', () => {
+  const e = sampleExplanation();
+
+  it('parses max, pNN and exclude-predicting, and refuses anything else', () => {
+    expect(parseScaleMode('max')).toEqual({ kind: 'max' });
+    expect(parseScaleMode('p99')).toEqual({ kind: 'percentile', percentile: 99 });
+    expect(parseScaleMode('p99.5')).toEqual({ kind: 'percentile', percentile: 99.5 });
+    expect(parseScaleMode('exclude-predicting')).toEqual({ kind: 'exclude-predicting' });
+    for (const bad of ['p0', 'p101', 'p', '99', 'median', '']) expect(() => parseScaleMode(bad)).toThrow(/scale/);
+  });
+
+  it('interpolates percentiles between order statistics like numpy', () => {
+    expect(percentile([1, 2, 3, 4], 50)).toBeCloseTo(2.5, 12);
+    expect(percentile([10, 0], 90)).toBeCloseTo(9, 12);
+    expect(percentile([5], 37)).toBe(5);
+    expect(percentile([], 99)).toBe(0);
+  });
+
+  it('max is the largest |R| over token and position cells; a percentile clips and counts the clipped cells', () => {
+    expect(figureScale(e)).toMatchObject({ value: 2.5, clipped: 0 });
+    // |R| over the 16 cells; the 75th percentile lies between the 12th and 13th smallest.
+    const mags = e.tokens.flatMap((t) => [Math.abs(t.token), Math.abs(t.position)]).sort((a, b) => a - b);
+    const p75 = mags[11]! + (mags[12]! - mags[11]!) * 0.25;
+    const s = figureScale(e, { kind: 'percentile', percentile: 75 });
+    expect(s.value).toBeCloseTo(p75, 12);
+    expect(s.clipped).toBe(mags.filter((m) => m > p75).length);
+  });
+
+  it('leaves the predicting position out: the last token of a causal LM, CLS of a classifier', () => {
+    const big = structuredClone(e);
+    big.tokens[7]!.token = 40;
+    expect(predictingIndex(big)).toBe(7);
+    expect(figureScale(big).value).toBe(40);
+    expect(figureScale(big, { kind: 'exclude-predicting' })).toMatchObject({ value: 2.5, clipped: 1 });
+    const bert = structuredClone(e);
+    bert.details!.modelType = 'bert';
+    expect(predictingIndex(bert)).toBe(0);
+  });
+});
+
+describe('word aggregation', () => {
+  const tokens = (texts: string[]) =>
+    texts.map((text, index) => ({ index, id: 100 + index, text, token: index + 1, position: -(index + 1) / 10, total: (index + 1) * 0.9 }));
+  const withTokens = (texts: string[]) => {
+    const e = sampleExplanation();
+    e.tokens = tokens(texts);
+    e.details!.positionSigned = e.tokens.map((t) => t.position);
+    e.details!.positionAbs = e.tokens.map((t) => Math.abs(t.position));
+    e.details!.positionalTensors = [{ name: 'embeddings.position', relevance: e.tokens.map((t) => t.position) }];
+    return e;
+  };
+
+  it('joins GPT-2 pieces after a leading space, keeps specials apart, and sums relevance exactly', () => {
+    const e = withTokens(['<s>', 'The', ' qu', 'ick', ' fox', '.']);
+    const w = aggregateWords(e);
+    expect(w.tokens.map((t) => t.text)).toEqual(['<s>', 'The', ' quick', ' fox.']);
+    expect(w.tokens.map((t) => t.token)).toEqual([1, 2, 3 + 4, 5 + 6]);
+    expect(w.tokens[3]!.position).toBeCloseTo(-1.1, 12);
+    expect(w.tokens.map((t) => t.index)).toEqual([0, 1, 2, 3]);
+    expect(w.details!.positionalTensors[0]!.relevance[2]).toBeCloseTo(-0.7, 12);
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    expect(sum(w.tokens.map((t) => t.total))).toBeCloseTo(sum(e.tokens.map((t) => t.total)), 12);
+  });
+
+  it('continues BERT ## pieces and starts SentencePiece ▁ words', () => {
+    expect(aggregateWords(withTokens(['[CLS]', 'un', '##believ', '##able', '[SEP]'])).tokens.map((t) => t.text)).toEqual(['[CLS]', 'unbelievable', '[SEP]']);
+    expect(aggregateWords(withTokens(['▁The', '▁qu', 'ick'])).tokens.map((t) => t.text)).toEqual(['▁The', '▁quick']);
+  });
+
+  it('uses character offsets in the text when the tokens carry them', () => {
+    const e = withTokens(['New', 'York', 'er', 's']);
+    const spans: [number, number][] = [[0, 3], [4, 8], [8, 10], [10, 11]];
+    e.tokens.forEach((t, i) => Object.assign(t, { start: spans[i]![0], end: spans[i]![1] }));
+    expect(aggregateWords(e, 'New Yorkers').tokens.map((t) => t.text)).toEqual(['New', 'Yorkers']);
+  });
+});
+
+describe('paper figures', () => {
+  const e = sampleExplanation();
+  const other = structuredClone(e);
+  other.method = 'cp-lrp';
+  other.tokens.forEach((t) => (t.token *= -1));
+
+  it('has a colour bar whose ends are ±scale, and the numbers under every cell on request', () => {
+    const svg = renderSvg(e, { numbers: true });
+    expect(xmlProblem(svg)).toBeNull();
+    expect(svg).toContain('class="colour-bar"');
+    expect(svg).toContain('>+2.5</text>');
+    expect(svg).toContain('>−2.5</text>');
+    expect(svg.match(/class="number"/g)).toHaveLength(2 * e.tokens.length);
+    expect(renderSvg(e).match(/class="number"/g)).toBeNull();
+    expect(renderSvg(e, { scale: { kind: 'percentile', percentile: 50 } })).toMatch(/50th percentile of \|R\|, \d+ cells beyond it drawn saturated/);
+  });
+
+  it('draws several methods side by side, one labelled row each, and refuses explanations of different inputs', () => {
+    const svg = renderSvgComparison([e, other]);
+    expect(xmlProblem(svg)).toBeNull();
+    expect(svg.match(/<g class="token"/g)).toHaveLength(2 * e.tokens.length);
+    expect(svg).toContain('>pa-lrp</text>');
+    expect(svg).toContain('>cp-lrp</text>');
+    // Token 2 is positive under pa-lrp and negative under cp-lrp.
+    const fills = [...svg.matchAll(/<g class="token" data-index="2">.*?<rect [^>]*fill="(rgb\([^)]*\))"/g)].map((m) => parseRgb(m[1]!));
+    expect(reddish(fills[0]!)).toBe(true);
+    expect(bluish(fills[1]!)).toBe(true);
+    const shorter = { ...other, tokens: other.tokens.slice(1) };
+    expect(() => renderSvgComparison([e, shorter])).toThrow(/same input/);
+    const html = renderHtmlComparison([e, other]);
+    expect(html).toContain('<h2>cp-lrp: conservation</h2>');
+    expect(html).not.toContain('<?xml');
+  });
+
+  it('exports TikZ with LaTeX specials escaped and one cell and strip per token', () => {
+    expect(escapeLatex('a_b & {c} 100% #1 $x$ ~^\\')).toBe('a\\_b \\& \\{c\\} 100\\% \\#1 \\$x\\$ \\textasciitilde{}\\textasciicircum{}\\textbackslash{}');
+    const tex = renderTikz(e);
+    expect(tex).toMatch(/^% transformer-lrp: pa-lrp, target 29871/);
+    expect(tex).toContain('\\begin{tikzpicture}');
+    expect(tex.trim().endsWith('\\end{tikzpicture}')).toBe(true);
+    expect(tex.match(/\\node\[text=/g)).toHaveLength(e.tokens.length);
+    // Markup is plain text to LaTeX; characters outside ASCII (⏎ for a newline token) become '?'.
+    expect(tex).toContain('{\\strut  <script>alert("x")');
+    expect(tex).toContain('{\\strut ?}');
+    expect(renderTikz([e, other]).match(/\\node\[text=/g)).toHaveLength(2 * e.tokens.length);
+  });
+
+  it('draws ViT patch relevance over the image, CLS left out of the grid and of the scale', () => {
+    const vit = structuredClone(e);
+    vit.tokens = Array.from({ length: 10 }, (_, i) => ({ index: i, id: i - 1, text: i === 0 ? '[CLS]' : `patch ${i - 1}`, token: i === 0 ? 50 : i - 5, position: 0.1 * i, total: 0 }));
+    expect(patchGrid(vit)).toBe(3);
+    const svg = renderImageOverlaySvg(vit, { href: 'data:image/png;base64,AAAA' });
+    expect(xmlProblem(svg)).toBeNull();
+    expect(svg.match(/<rect class="patch" data-patch="\d+" data-token=/g)).toHaveLength(9);
+    expect(svg).toContain('colour scale ±4 ');
+    const patch8 = parseRgb(svg.match(/data-patch="8" data-token="[^"]*"[^>]*fill="(rgb\([^)]*\))"/)![1]!);
+    expect(reddish(patch8)).toBe(true);
+    expect(() => patchGrid(e)).toThrow(/square grid/);
+    expect(renderHtml(vit, { image: { href: 'data:image/png;base64,AAAA' } })).toContain('<h2>Over the image</h2>');
   });
 });

@@ -3,7 +3,7 @@
  * the file can be mailed, archived or opened offline and still look the same.
  */
 import type { Explanation, TokenRelevance } from '../result.js';
-import { contrastingText, cssColor, explanationScale, relevanceColor } from './color.js';
+import { contrastingText, cssColor, relevanceColor } from './color.js';
 import { escapeMarkup } from './escape.js';
 import {
   aggregationLabel,
@@ -15,6 +15,15 @@ import {
   signedPositionSum,
   tokenSum,
 } from './format.js';
+import { renderFigureSvg, type FigureOptions } from './figure.js';
+import { renderImageOverlaySvg, type OverlayImage } from './overlay.js';
+import { figureScale, MAX_SCALE } from './scale.js';
+import { aggregateWords } from './words.js';
+
+export interface HtmlOptions extends FigureOptions {
+  /** For image models: the input image, drawn under the patch relevance. */
+  image?: OverlayImage;
+}
 
 const STYLE = `
   body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; background: #fff; }
@@ -31,6 +40,8 @@ const STYLE = `
   .legend .bar { width: 240px; height: 12px; border: 1px solid #ccc;
                  background: linear-gradient(to right, ${cssColor(relevanceColor(-1, 1))},
                  ${cssColor(relevanceColor(0, 1))}, ${cssColor(relevanceColor(1, 1))}); }
+  .numbers { font: 9px/1.2 ui-monospace, monospace; color: #555; text-align: center; }
+  figure { margin: 8px 0; }
   table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
   th, td { padding: 2px 10px; border-bottom: 1px solid #eee; text-align: right; }
   th:first-child, td:first-child { text-align: left; }
@@ -43,7 +54,11 @@ function tokenTitle(t: TokenRelevance): string {
   );
 }
 
-function tokenPair(t: TokenRelevance, scale: number): string {
+function compact(x: number): string {
+  return formatRelevance(Number(x.toPrecision(2)));
+}
+
+function tokenPair(t: TokenRelevance, scale: number, numbers: boolean): string {
   const background = relevanceColor(t.token, scale);
   const text = contrastingText(background);
   const title = escapeMarkup(tokenTitle(t));
@@ -55,6 +70,7 @@ function tokenPair(t: TokenRelevance, scale: number): string {
     `${escapeMarkup(displayToken(t.text))}</span>` +
     `<span class="position" data-index="${t.index}" data-position="${t.position}" title="${title}" ` +
     `style="background-color: ${cssColor(relevanceColor(t.position, scale))}"></span>` +
+    (numbers ? `<span class="numbers">${escapeMarkup(compact(t.token))}<br>${escapeMarkup(compact(t.position))}</span>` : '') +
     `</span>`
   );
 }
@@ -108,10 +124,12 @@ function rulesTable(e: Explanation): string {
   return `<h2>Rules applied</h2><table class="rules">${row(['op', 'rule', 'graph nodes'], true)}${body.join('')}</table>`;
 }
 
-export function renderHtml(e: Explanation): string {
-  const scale = explanationScale(e);
-  const title = `transformer-lrp · ${headline(e)}`;
-  const meta = [e.details?.modelType, aggregationLabel(e)].filter((s): s is string => s !== undefined && s !== '');
+/** An SVG document's markup without its XML declaration, for inlining into HTML. */
+function inlineSvg(svg: string): string {
+  return svg.replace(/^<\?xml[^>]*>\s*/, '');
+}
+
+function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -121,18 +139,44 @@ export function renderHtml(e: Explanation): string {
 </head>
 <body>
 <h1>${escapeMarkup(title)}</h1>
-<p class="meta">${meta.map(escapeMarkup).join(' · ')}</p>
-<div class="heatmap">${e.tokens.map((t) => tokenPair(t, scale)).join('')}</div>
-<div class="legend"><span>${escapeMarkup(formatRelevance(-scale))}</span><span class="bar"></span>` +
-    `<span>${escapeMarkup(formatRelevance(scale))}</span>` +
-    `<span>token relevance above, position relevance in the strip below each token</span></div>
-<h2>Conservation</h2>
+${body}
+</body>
+</html>
+`;
+}
+
+export function renderHtml(explanation: Explanation, options: HtmlOptions = {}): string {
+  const e = options.words ? aggregateWords(explanation, options.text) : explanation;
+  const scale = figureScale(e, options.scale ?? MAX_SCALE);
+  const title = `transformer-lrp · ${headline(e)}`;
+  const meta = [e.details?.modelType, aggregationLabel(e)].filter((s): s is string => s !== undefined && s !== '');
+  const clipped = scale.clipped > 0 ? ` (${scale.clipped} beyond it drawn saturated)` : '';
+  const overlay = options.image ? `<h2>Over the image</h2>\n<figure>${inlineSvg(renderImageOverlaySvg(e, options.image, options))}</figure>\n` : '';
+  return page(
+    title,
+    `<p class="meta">${meta.map(escapeMarkup).join(' · ')}</p>
+<div class="heatmap">${e.tokens.map((t) => tokenPair(t, scale.value, options.numbers === true)).join('')}</div>
+<div class="legend"><span>${escapeMarkup(formatRelevance(-scale.value))}</span><span class="bar"></span>` +
+      `<span>${escapeMarkup(formatRelevance(scale.value))}</span>` +
+      `<span>scale: ${escapeMarkup(scale.label + clipped)} · token relevance above, position relevance in the strip below each token</span></div>
+${overlay}<h2>Conservation</h2>
 ${conservationTable(e)}
 <h2>Relevance per layer</h2>
 ${layerTable(e)}
 ${positionalTable(e)}
-${rulesTable(e)}
-</body>
-</html>
-`;
+${rulesTable(e)}`,
+  );
+}
+
+/** Several methods' explanations of one input: the aligned figure, then each one's conservation. */
+export function renderHtmlComparison(explanations: Explanation[], options: FigureOptions = {}): string {
+  const figure = inlineSvg(renderFigureSvg(explanations, options));
+  const first = explanations[0]!;
+  const sections = explanations
+    .map((e) => `<h2>${escapeMarkup(e.method)}: conservation</h2>\n${conservationTable(options.words ? aggregateWords(e, options.text) : e)}`)
+    .join('\n');
+  return page(
+    `transformer-lrp · target ${first.target} · ${explanations.map((e) => e.method).join(' vs ')}`,
+    `<p class="meta">${escapeMarkup(aggregationLabel(first))}</p>\n<figure>${figure}</figure>\n${sections}`,
+  );
 }
