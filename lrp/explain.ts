@@ -14,7 +14,7 @@ import { InputError } from '../kernels/errors.js';
 import type { ModelInput, TransformerModel } from '../nn/models/types.js';
 import { withTaps, type TapKind } from '../nn/taps.js';
 import { buildReport, type TappedRelevance } from './conservation.js';
-import { assertFiniteLogits, assertFiniteRelevance, describeTap, firstNonFiniteTap } from './finite.js';
+import { assertFiniteLogits, assertFiniteRelevance, locateFirstNonFiniteTap } from './finite.js';
 import { DEFAULT_EPSILON, isMethodName, methodSpec, METHOD_NAMES } from './methods.js';
 import type { Explanation, MethodName, PositionAggregation } from './result.js';
 
@@ -126,10 +126,7 @@ export async function explain(model: TransformerModel, input: ModelInput, option
     toDispose.push(...forward.kept);
     const values = await logits.toArray();
     // No argmax over NaN: a non-finite output is an error naming the layer where it began.
-    await assertFiniteLogits(values, async () => {
-      const first = await firstNonFiniteTap(tapped);
-      return first ? describeTap(first) : 'the output head (after the last layer)';
-    });
+    await assertFiniteLogits(values, () => locateFirstNonFiniteTap(tapped));
     const classes = values.length;
     let target = options.target;
     if (target === undefined) {

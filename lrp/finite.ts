@@ -26,15 +26,23 @@ export function describeTap(t: TapValue): string {
 }
 
 /**
- * The first tap, in forward order, whose tensor holds a non-finite value; null when every tapped
- * tensor is finite (the value then appeared after the last tap: final norm or output head).
+ * Where, in forward order, the first tapped tensor with a non-finite value is: "between the last
+ * finite tap and it" (taps sit at layer boundaries and softmaxes, so the op that produced the
+ * value lies between the two). After the last tap: the final norm or the output head.
  */
-export async function firstNonFiniteTap<T extends TapValue & { tensor: Tensor }>(tapped: readonly T[]): Promise<T | null> {
+export async function locateFirstNonFiniteTap(tapped: readonly (TapValue & { tensor: Tensor })[]): Promise<string> {
+  let previous: TapValue | null = null;
   for (const t of tapped) {
     if (t.tensor.disposed) continue;
-    if (firstNonFinite(await t.tensor.toArray()) >= 0) return t;
+    if (firstNonFinite(await t.tensor.toArray()) >= 0) return between(previous, t, 'the input');
+    previous = t;
   }
-  return null;
+  return `between ${previous ? describeTap(previous) : 'the input'} and the logits (final norm or output head)`;
+}
+
+/** "between A (finite) and B (the first non-finite)", or "between <none> and B". */
+function between(finite: TapValue | null, nonFinite: TapValue, none: string): string {
+  return `between ${finite ? describeTap(finite) : none} and ${describeTap(nonFinite)}`;
 }
 
 /** Runs the forward again with every tap recorded and names where a non-finite value first appeared. */
@@ -55,8 +63,7 @@ export async function locateNonFiniteForward(model: TransformerModel, input: Mod
     ),
   );
   try {
-    const first = await firstNonFiniteTap(seen);
-    return first ? describeTap(first) : 'the output head (after the last layer)';
+    return await locateFirstNonFiniteTap(seen);
   } finally {
     for (const t of kept) t.dispose();
   }
@@ -67,7 +74,7 @@ export async function assertFiniteLogits(values: ArrayLike<number>, where: () =>
   const i = firstNonFinite(values);
   if (i < 0) return;
   throw new ComputationError(
-    `the model's output is not finite (logit ${i} is ${values[i]}); the forward pass first produced a non-finite value at ${await where()}. ` +
+    `the model's output is not finite (logit ${i} is ${values[i]}); the forward pass first produced a non-finite value ${await where()}. ` +
       'Check the checkpoint for NaN/Inf weights and config.json for invalid values.',
   );
 }
@@ -77,11 +84,16 @@ export async function assertFiniteLogits(values: ArrayLike<number>, where: () =>
  * where it first became non-finite is the last one, in forward order, that holds a non-finite value.
  */
 export function assertFiniteRelevance(tapped: readonly (TapValue & { values: number[] })[], bias: number, method: string): void {
+  let above: TapValue | null = null;
   for (let i = tapped.length - 1; i >= 0; i--) {
     const t = tapped[i]!;
     if (firstNonFinite(t.values) >= 0) {
-      throw new ComputationError(`relevance became non-finite at ${describeTap(t)} in the ${method} backward pass (a rule divided by zero or overflowed; try a larger --epsilon)`);
+      throw new ComputationError(
+        `relevance became non-finite ${between(above, t, 'the logits')} in the ${method} backward pass ` +
+          '(a rule divided by zero or overflowed; try a larger --epsilon)',
+      );
     }
+    above = t;
   }
   if (!Number.isFinite(bias)) throw new ComputationError(`the relevance absorbed by biases is not finite (${bias}) in the ${method} backward pass`);
 }
