@@ -77,6 +77,11 @@ export async function explain(model: TransformerModel, input: ModelInput, option
   const batch = input.ids?.length ?? input.pixelValues?.shape[0] ?? 0;
   if (batch !== 1) throw new InputError(`explain: explains one sequence at a time (got a batch of ${batch})`);
   const T = sequenceLength(model, input);
+  input.ids?.[0]?.forEach((id, i) => {
+    if (!Number.isInteger(id) || id < 0 || id >= model.info.vocabSize) {
+      throw new InputError(`explain: id ${id} at position ${i} is outside the vocabulary (size ${model.info.vocabSize})`);
+    }
+  });
   if (!model.info.image && T > model.info.maxPositions) {
     throw new InputError(`explain: the sequence has ${T} tokens, more than max_position_embeddings (${model.info.maxPositions})`);
   }

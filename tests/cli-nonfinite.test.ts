@@ -121,3 +121,27 @@ describe('epsilon must be finite and >= 0', () => {
     });
   }
 });
+
+describe('explain() input errors are InputErrors', () => {
+  it('unknown method, batch of two, empty input, id outside the vocabulary, target out of range', async () => {
+    const model = await loadModel(modelDir('gpt2'));
+    try {
+      const cases: [Parameters<typeof explain>[1], Parameters<typeof explain>[2], RegExp][] = [
+        [{ ids: [[1, 2]] }, { method: 'shap' as 'gi' }, /unknown method "shap"/],
+        [{ ids: [[1, 2], [3, 4]] }, { method: 'gi' }, /one sequence at a time \(got a batch of 2\)/],
+        [{ ids: [[]] }, { method: 'gi' }, /the input is empty/],
+        [{ ids: [[1, 96]] }, { method: 'gi' }, /id 96 at position 1 is outside the vocabulary \(size 96\)/],
+        [{ ids: [[1, 2.5]] }, { method: 'gi' }, /id 2\.5 at position 1 is outside the vocabulary/],
+        [{ ids: [[1, 2]] }, { method: 'gi', target: 96 }, /target 96 is out of range/],
+        [{ ids: [Array.from({ length: 33 }, () => 1)] }, { method: 'gi' }, /more than max_position_embeddings \(32\)/],
+      ];
+      for (const [input, options, message] of cases) {
+        const call = explain(model, input, options);
+        await expect(call).rejects.toThrow(InputError);
+        await expect(explain(model, input, options)).rejects.toThrow(message);
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+});
