@@ -163,7 +163,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     return args.command === 'forward' ? await runForward(args, io) : await runExplain(args, io);
   } catch (error) {
     const code = exitCodeFor(error);
-    io.stderr.write(describeFailure(error, code, debug));
+    // On a terminal, a load may have left a progress line: the message replaces it.
+    io.stderr.write(`${io.stderr.isTTY ? '\r\u001b[K' : ''}${describeFailure(error, code, debug)}`);
     return code;
   }
 }
