@@ -4,6 +4,7 @@
  * value appeared; never `"logit": null` with exit 0, never an argmax over NaN.
  */
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { PNG } from 'pngjs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ComputationError, InputError } from '../kernels/errors.js';
@@ -144,4 +145,37 @@ describe('explain() input errors are InputErrors', () => {
       model.dispose();
     }
   });
+});
+
+/** A copy of a fixture with one JSON file edited. */
+function editedJson(model: string, file: string, edit: (json: Record<string, unknown>) => void): string {
+  const dir = join(tempDir('lrp-config-'), model);
+  cpSync(modelDir(model), dir, { recursive: true });
+  const json = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Record<string, unknown>;
+  edit(json);
+  writeFileSync(join(dir, file), JSON.stringify(json));
+  return dir;
+}
+
+describe('invalid configuration values never give exit 0 with null results', () => {
+  // Rejected when loading (exit 2) once config values are validated; caught as a non-finite
+  // result (exit 1) otherwise. Either way: an lrp: message, nothing on stdout. (A negative
+  // layer_norm_epsilon can stay finite, and wrong: only config validation catches it.)
+  const png = join(tempDir('lrp-config-img-'), 'in.png');
+  const image = new PNG({ width: 8, height: 8 });
+  image.data.fill(200);
+  writeFileSync(png, PNG.sync.write(image));
+  const cases: [string, () => string, string[]][] = [
+    ['rope_theta: 0', () => editedJson('llama', 'config.json', (c) => (c['rope_theta'] = 0)), ['--ids', '5,6,7,8']],
+    ['image_std: [0, 0, 0]', () => editedJson('vit', 'preprocessor_config.json', (c) => (c['image_std'] = [0, 0, 0])), ['--image', png]],
+  ];
+  for (const [label, make, input] of cases) {
+    it(label, async () => {
+      const { code, stdout, stderr } = await runCli('explain', '--model', make(), ...input, '--method', 'cp-lrp');
+      expect([1, 2]).toContain(code);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(/^lrp: \S/);
+      expect(stderr).not.toMatch(/internal error/);
+    });
+  }
 });
