@@ -1,7 +1,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../lrp/cli/run.js';
+import { UsageError } from '../lrp/cli/args.js';
+import { exitCodeFor, main } from '../lrp/cli/run.js';
+import { ComputationError, InputError } from '../kernels/errors.js';
+import { NoAdapterError } from '../kernels/runtime.js';
 import { gpu } from './helpers/gpu.js';
 import { tempDir } from './helpers/tempdir.js';
 import { expectClose } from './helpers/close.js';
@@ -166,6 +169,17 @@ describe('exit codes say whose fault a failure is', () => {
     const debug = await withDebug('1', runWithBrokenStdout);
     expect(debug.code).toBe(3);
     expect(debug.stderr).toMatch(/^lrp: internal error: stdout exploded\nError: stdout exploded\n\s+at /);
+  });
+
+  it('maps each kind of error to its code', () => {
+    expect(exitCodeFor(new InputError('x'))).toBe(2);
+    expect(exitCodeFor(new UsageError('x'))).toBe(2);
+    expect(exitCodeFor(new ComputationError('x'))).toBe(1);
+    expect(exitCodeFor(new NoAdapterError('x'))).toBe(1);
+    expect(exitCodeFor(new Error('WebGPU reported an error: x'))).toBe(1);
+    expect(exitCodeFor(new TypeError('x is not a function'))).toBe(3);
+    expect(exitCodeFor(new Error('anything else'))).toBe(3);
+    expect(exitCodeFor('a thrown string')).toBe(3);
   });
 
   it('a malformed LRP_DEBUG is bad input (exit 2)', async () => {
