@@ -82,6 +82,16 @@ describe('--out: symbolic links', () => {
     expect(isExplanation(readFileSync(join(dir, 'made.json'), 'utf8'))).toBe(true);
   });
 
+  it('with --follow-symlinks refuses a loop of links (exit 2)', async () => {
+    const dir = tempDir('lrp-out-');
+    symlinkSync('b', join(dir, 'a'));
+    symlinkSync('a', join(dir, 'b'));
+    const { code, stderr } = await explainTo(join(dir, 'a'), '--follow-symlinks');
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/more than 40 symbolic links/);
+    expect(readdirSync(dir).sort()).toEqual(['a', 'b']);
+  });
+
   it('--follow-symlinks without --out is a usage error', async () => {
     const { code, stderr } = await runCli('explain', '--model', modelDir('gpt2'), '--ids', '1', '--method', 'gi', '--follow-symlinks');
     expect(code).toBe(2);
