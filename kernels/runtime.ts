@@ -9,6 +9,7 @@
  */
 import { create, globals } from 'webgpu';
 import { BufferPool, type PoolStats } from './bufferPool.js';
+import { envName, envNumber } from './env.js';
 import { PipelineCache } from './pipelineCache.js';
 import { TexturePool } from './texturePool.js';
 import { BufferUsage, MapMode } from './usage.js';
@@ -272,11 +273,13 @@ let current: GpuRuntime | null = null;
 let starting: Promise<GpuRuntime> | null = null;
 
 function optionsFromEnv(): RuntimeOptions {
-  const env = process.env;
   const options: RuntimeOptions = {};
-  if (env.LRP_ADAPTER) options.adapter = env.LRP_ADAPTER;
-  if (env.LRP_BACKEND) options.backend = env.LRP_BACKEND;
-  if (env.LRP_POOL_IDLE_MB) options.maxIdleBytes = Number(env.LRP_POOL_IDLE_MB) * 2 ** 20;
+  const adapter = envName('LRP_ADAPTER');
+  const backend = envName('LRP_BACKEND');
+  const idleMb = envNumber('LRP_POOL_IDLE_MB');
+  if (adapter !== undefined) options.adapter = adapter;
+  if (backend !== undefined) options.backend = backend;
+  if (idleMb !== undefined) options.maxIdleBytes = Math.round(idleMb * 2 ** 20);
   return options;
 }
 

@@ -10,9 +10,11 @@ import { sum } from '../autograd/ops/reduce.js';
 import { reshape } from '../autograd/ops/view.js';
 import { tidy } from '../autograd/scope.js';
 import { Tensor } from '../autograd/tensor.js';
+import { InputError } from '../kernels/errors.js';
 import type { ModelInput, TransformerModel } from '../nn/models/types.js';
 import { withTaps, type TapKind } from '../nn/taps.js';
 import { buildReport, type TappedRelevance } from './conservation.js';
+import { assertFiniteLogits, assertFiniteRelevance, locateFirstNonFiniteTap } from './finite.js';
 import { DEFAULT_EPSILON, isMethodName, methodSpec, METHOD_NAMES } from './methods.js';
 import type { Explanation, MethodName, PositionAggregation } from './result.js';
 
@@ -24,7 +26,7 @@ export interface ExplainOptions {
   positionAggregation?: PositionAggregation;
   /** Override the method's default: PE tensors as inputs (true) or constants (false). */
   positionalInputs?: boolean;
-  /** Epsilon of the epsilon rule (LRP methods). */
+  /** Epsilon of the epsilon rule (LRP methods): finite and >= 0. */
   epsilon?: number;
   /** Display text per input position (e.g. from the tokenizer). */
   tokenTexts?: string[];
@@ -41,7 +43,7 @@ const INPUT_KINDS: ReadonlySet<TapKind> = new Set(['token', 'segment', 'position
 function sequenceLength(model: TransformerModel, input: ModelInput): number {
   if (model.info.image) return model.info.maxPositions;
   const ids = input.ids;
-  if (!ids || ids.length === 0 || ids[0]!.length === 0) throw new Error('explain: the input is empty (no token ids)');
+  if (!ids || ids.length === 0 || ids[0]!.length === 0) throw new InputError('explain: the input is empty (no token ids)');
   return ids[0]!.length;
 }
 
@@ -70,15 +72,24 @@ function rulesApplied(root: Tensor): { op: string; rule: string; nodes: number }
 
 export async function explain(model: TransformerModel, input: ModelInput, options: ExplainOptions): Promise<Explanation> {
   if (!isMethodName(options.method)) {
-    throw new Error(`explain: unknown method "${String(options.method)}" (choose one of ${METHOD_NAMES.join(', ')})`);
+    throw new InputError(`explain: unknown method "${String(options.method)}" (choose one of ${METHOD_NAMES.join(', ')})`);
   }
   const batch = input.ids?.length ?? input.pixelValues?.shape[0] ?? 0;
-  if (batch !== 1) throw new Error(`explain: explains one sequence at a time (got a batch of ${batch})`);
+  if (batch !== 1) throw new InputError(`explain: explains one sequence at a time (got a batch of ${batch})`);
   const T = sequenceLength(model, input);
+  input.ids?.[0]?.forEach((id, i) => {
+    if (!Number.isInteger(id) || id < 0 || id >= model.info.vocabSize) {
+      throw new InputError(`explain: id ${id} at position ${i} is outside the vocabulary (size ${model.info.vocabSize})`);
+    }
+  });
   if (!model.info.image && T > model.info.maxPositions) {
-    throw new Error(`explain: the sequence has ${T} tokens, more than max_position_embeddings (${model.info.maxPositions})`);
+    throw new InputError(`explain: the sequence has ${T} tokens, more than max_position_embeddings (${model.info.maxPositions})`);
   }
-  const spec = methodSpec(options.method, options.epsilon ?? DEFAULT_EPSILON);
+  const epsilon = options.epsilon ?? DEFAULT_EPSILON;
+  if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon < 0) {
+    throw new InputError(`explain: epsilon must be a finite number >= 0, got ${String(epsilon)}`);
+  }
+  const spec = methodSpec(options.method, epsilon);
   const positional = options.positionalInputs ?? spec.positionalInputs;
 
   // Biases become leaves so the relevance they absorb can be measured (R_b = b ⊙ grad b).
@@ -119,13 +130,15 @@ export async function explain(model: TransformerModel, input: ModelInput, option
     logits = forward.out;
     toDispose.push(...forward.kept);
     const values = await logits.toArray();
+    // No argmax over NaN: a non-finite output is an error naming the layer where it began.
+    await assertFiniteLogits(values, () => locateFirstNonFiniteTap(tapped));
     const classes = values.length;
     let target = options.target;
     if (target === undefined) {
       target = 0;
       for (let i = 1; i < classes; i++) if (values[i]! > values[target]!) target = i;
     } else if (!Number.isInteger(target) || target < 0 || target >= classes) {
-      throw new Error(`explain: target ${target} is out of range (the model has ${classes} ${model.info.kind === 'classifier' ? 'classes' : 'vocabulary ids'})`);
+      throw new InputError(`explain: target ${target} is out of range (the model has ${classes} ${model.info.kind === 'classifier' ? 'classes' : 'vocabulary ids'})`);
     }
     const logit = values[target]!;
     if (!logits.requiresGrad) throw new Error('explain: the logits do not depend on any input (nothing requires grad)');
@@ -154,6 +167,7 @@ export async function explain(model: TransformerModel, input: ModelInput, option
     }
     let bias = 0;
     for (const b of sums.bias) bias += (await read(b))?.[0] ?? 0;
+    assertFiniteRelevance(relevance, bias, options.method);
 
     const ids = input.ids?.[0] ?? Array.from({ length: T }, (_, i) => (i === 0 ? -1 : i - 1));
     return buildReport({

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { InputError } from '../kernels/errors.js';
 
 export interface Rgba {
   width: number;
@@ -27,9 +28,9 @@ export function decodeImage(bytes: Uint8Array, source: string): Rgba {
       return { width: img.width, height: img.height, data: img.data };
     }
   } catch (error) {
-    throw new Error(`${source}: cannot decode the image (${(error as Error).message})`);
+    throw new InputError(`${source}: cannot decode the image (${(error as Error).message})`);
   }
-  throw new Error(`${source}: not a PNG or JPEG file`);
+  throw new InputError(`${source}: not a PNG or JPEG file`);
 }
 
 interface Normalisation {
@@ -75,7 +76,7 @@ export async function loadImage(path: string, modelDir: string, size: number): P
   try {
     bytes = new Uint8Array(await readFile(path));
   } catch {
-    throw new Error(`${path}: cannot read the image`);
+    throw new InputError(`${path}: cannot read the image`);
   }
   return toPixelValues(decodeImage(bytes, path), size, await readNormalisation(modelDir));
 }

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initRuntime } from '../kernels/runtime.js';
+import { InputError } from '../kernels/errors.js';
 import { Tensor } from '../autograd/tensor.js';
 import { ConfigReader, type JsonObject } from './config.js';
 import { familyOf } from './models/registry.js';
@@ -26,15 +27,15 @@ export async function readConfig(dir: string): Promise<ConfigReader> {
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    throw new Error(`${path}: cannot read the model's config.json`);
+    throw new InputError(`${path}: cannot read the model's config.json`);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
+    throw new InputError(`${path}: not valid JSON (${(error as Error).message})`);
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${path}: must hold a JSON object`);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError(`${path}: must hold a JSON object`);
   return new ConfigReader(raw as JsonObject, path);
 }
 

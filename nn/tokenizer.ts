@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { InputError } from '../kernels/errors.js';
 
 export interface TextTokenizer {
   encode(text: string): { ids: number[]; tokenTypeIds: number[] };
@@ -17,13 +18,13 @@ async function readJson(path: string, required: boolean): Promise<object | null>
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    if (required) throw new Error(`${path}: not found (text input needs the model's tokenizer.json; pass --ids instead)`);
+    if (required) throw new InputError(`${path}: not found (text input needs the model's tokenizer.json; pass --ids instead)`);
     return null;
   }
   try {
     return JSON.parse(text) as object;
   } catch (error) {
-    throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
+    throw new InputError(`${path}: not valid JSON (${(error as Error).message})`);
   }
 }
 

@@ -1,7 +1,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../lrp/cli/run.js';
+import { UsageError } from '../lrp/cli/args.js';
+import { exitCodeFor, main } from '../lrp/cli/run.js';
+import { ComputationError, InputError } from '../kernels/errors.js';
+import { NoAdapterError } from '../kernels/runtime.js';
 import { gpu } from './helpers/gpu.js';
 import { tempDir } from './helpers/tempdir.js';
 import { expectClose } from './helpers/close.js';
@@ -95,6 +98,22 @@ describe('bad input exits with 2 and writes nothing', () => {
     ['malformed ids', ['explain', '--model', gpt2, '--ids', '1,x', '--method', 'gi'], /"x" is not a non-negative integer/],
     ['missing model', ['explain', '--model', '/nonexistent/model', '--ids', '1', '--method', 'gi'], /config\.json/],
     ['unknown flag', ['explain', '--model', gpt2, '--ids', '1', '--method', 'gi', '--colour'], /colour/],
+    // --ids: plain decimal non-negative integers only (these were accepted as 16, 10, 2, 5, 7).
+    ['hexadecimal id', ['explain', '--model', gpt2, '--ids', '1,0x10', '--method', 'gi'], /--ids: "0x10" is not a non-negative integer/],
+    ['exponent id', ['explain', '--model', gpt2, '--ids', '1e1', '--method', 'gi'], /--ids: "1e1" is not a non-negative integer/],
+    ['fractional id', ['explain', '--model', gpt2, '--ids', '2.0', '--method', 'gi'], /--ids: "2\.0" is not a non-negative integer/],
+    ['signed id', ['explain', '--model', gpt2, '--ids', '+5', '--method', 'gi'], /--ids: "\+5" is not a non-negative integer/],
+    ['negative id', ['explain', '--model', gpt2, '--ids=-1', '--method', 'gi'], /--ids: "-1" is not a non-negative integer/],
+    ['id with a space', ['explain', '--model', gpt2, '--ids', '1, 7', '--method', 'gi'], /--ids: " 7" is not a non-negative integer/],
+    ['empty id', ['explain', '--model', gpt2, '--ids', '1,,2', '--method', 'gi'], /--ids: expected comma-separated integers, got "1,,2"/],
+    ['trailing comma', ['explain', '--model', gpt2, '--ids', '1,2,', '--method', 'gi'], /--ids: expected comma-separated integers/],
+    ['empty ids', ['explain', '--model', gpt2, '--ids', '', '--method', 'gi'], /--ids: expected comma-separated integers/],
+    ['huge id', ['explain', '--model', gpt2, '--ids', '99999999999999999999', '--method', 'gi'], /not a non-negative integer/],
+    ['hexadecimal target', ['explain', '--model', gpt2, '--ids', '1', '--method', 'gi', '--target', '0x1'], /--target: "0x1" is not a non-negative integer/],
+    ['hexadecimal tolerance', ['explain', '--model', gpt2, '--ids', '1', '--method', 'gi', '--assert-conservation', '0x1'], /--assert-conservation: "0x1" is not a number/],
+    ['tolerance with a space', ['explain', '--model', gpt2, '--ids', '1', '--method', 'gi', '--assert-conservation', ' 1'], /--assert-conservation: " 1" is not a number/],
+    ['repeated flag', ['explain', '--model', gpt2, '--ids', '1', '--ids', '2', '--method', 'gi'], /--ids is given 2 times; give it once/],
+    ['missing value', ['explain', '--model', gpt2, '--ids', '--method', 'gi'], /Option '--ids' argument is ambiguous/],
   ];
   for (const [label, argv, message] of cases) {
     it(label, async () => {
@@ -107,4 +126,72 @@ describe('bad input exits with 2 and writes nothing', () => {
       expect(existsSync(out)).toBe(false);
     });
   }
+});
+
+it('an empty --out is bad input, not stdout', async () => {
+  const { code, stdout, stderr } = await run('explain', '--model', gpt2, '--ids', '1', '--method', 'gi', '--out=');
+  expect(code).toBe(2);
+  expect(stdout).toBe('');
+  expect(stderr).toMatch(/^lrp: --out: the file name is empty/);
+});
+
+describe('exit codes say whose fault a failure is', () => {
+  const ids = ['explain', '--model', gpt2, '--ids', '4,34,20', '--method', 'gi'];
+
+  /** main() with a stdout that throws a plain Error: a failure of no known kind, i.e. our bug. */
+  async function runWithBrokenStdout(): Promise<{ code: number; stderr: string }> {
+    let stderr = '';
+    const code = await main(ids, {
+      stdout: {
+        write: () => {
+          throw new Error('stdout exploded');
+        },
+      },
+      stderr: { write: (s: string) => (stderr += s) },
+    });
+    return { code, stderr };
+  }
+
+  function withDebug<T>(value: string | undefined, fn: () => Promise<T>): Promise<T> {
+    const saved = process.env['LRP_DEBUG'];
+    if (value === undefined) delete process.env['LRP_DEBUG'];
+    else process.env['LRP_DEBUG'] = value;
+    return fn().finally(() => {
+      if (saved === undefined) delete process.env['LRP_DEBUG'];
+      else process.env['LRP_DEBUG'] = saved;
+    });
+  }
+
+  it('an internal error exits with 3, says so, and hides the stack unless LRP_DEBUG=1', async () => {
+    const quiet = await withDebug(undefined, runWithBrokenStdout);
+    expect(quiet.code).toBe(3);
+    expect(quiet.stderr).toBe('lrp: internal error: stdout exploded\nlrp: this is a bug in lrp; LRP_DEBUG=1 prints the stack\n');
+    const debug = await withDebug('1', runWithBrokenStdout);
+    expect(debug.code).toBe(3);
+    expect(debug.stderr).toMatch(/^lrp: internal error: stdout exploded\nError: stdout exploded\n\s+at /);
+  });
+
+  it('maps each kind of error to its code', () => {
+    expect(exitCodeFor(new InputError('x'))).toBe(2);
+    expect(exitCodeFor(new UsageError('x'))).toBe(2);
+    expect(exitCodeFor(new ComputationError('x'))).toBe(1);
+    expect(exitCodeFor(new NoAdapterError('x'))).toBe(1);
+    expect(exitCodeFor(new Error('WebGPU reported an error: x'))).toBe(1);
+    expect(exitCodeFor(new TypeError('x is not a function'))).toBe(3);
+    expect(exitCodeFor(new Error('anything else'))).toBe(3);
+    expect(exitCodeFor('a thrown string')).toBe(3);
+  });
+
+  it('a malformed LRP_DEBUG is bad input (exit 2)', async () => {
+    const { code, stdout, stderr } = await withDebug('yes', () => run(...ids));
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toBe('lrp: LRP_DEBUG="yes" must be 0 or 1\n');
+  });
+
+  it('success is 0 and writes nothing on stderr', async () => {
+    const { code, stderr } = await run(...ids);
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+  });
 });

@@ -1,9 +1,11 @@
 /** Command-line parsing for `lrp`: every mistake is a UsageError, which exits with code 2. */
 import { parseArgs } from 'node:util';
+import { InputError } from '../../kernels/errors.js';
 import { isMethodName, METHOD_NAMES } from '../methods.js';
 import type { MethodName, PositionAggregation } from '../result.js';
 
-export class UsageError extends Error {
+/** A malformed command line: bad input, so exit code 2. */
+export class UsageError extends InputError {
   override name = 'UsageError';
 }
 
@@ -12,8 +14,13 @@ export const USAGE = `usage:
   lrp explain --model DIR (--ids 1,2,3 | --text "..." | --image FILE) [--target ID]
               --method gi|cp-lrp|attnlrp|pa-lrp [--format json|ansi|html|svg] [--out FILE]
               [--position-aggregation signed|abs] [--assert-conservation TOL] [--epsilon E]
+              [--follow-symlinks]
 
-Exit codes: 0 success, 1 failure (GPU, or conservation beyond --assert-conservation), 2 bad input.`;
+--out FILE replaces a regular file atomically (keeping its mode), writes in place to a device,
+FIFO or /dev/stdout, and refuses a symbolic link unless --follow-symlinks is given.
+Exit codes: 0 success; 1 the computation failed (GPU, non-finite result, conservation beyond
+--assert-conservation, disk full); 2 bad input; 3 internal error (LRP_DEBUG=1 prints the stack).
+Nothing is written on a non-zero exit.`;
 
 export type Format = 'json' | 'ansi' | 'html' | 'svg';
 
@@ -35,6 +42,8 @@ export interface ExplainArgs extends CommonArgs {
   target?: number;
   format: Format;
   out?: string;
+  /** Write through a symbolic link at --out to its target (refused otherwise). */
+  followSymlinks: boolean;
   positionAggregation: PositionAggregation;
   assertConservation?: number;
   epsilon?: number;
@@ -42,53 +51,54 @@ export interface ExplainArgs extends CommonArgs {
 
 export type CliArgs = ForwardArgs | ExplainArgs | { command: 'help' };
 
-function parseIds(raw: string): number[] {
-  const parts = raw.split(',').map((s) => s.trim());
-  if (parts.length === 0 || parts.some((p) => p === '')) throw new UsageError(`--ids: expected comma-separated integers, got "${raw}"`);
-  return parts.map((p) => {
-    const v = Number(p);
-    if (!Number.isInteger(v) || v < 0) throw new UsageError(`--ids: "${p}" is not a non-negative integer`);
-    return v;
-  });
-}
+/** Plain decimal digits only: no sign, spaces, hex (0x10), exponent (1e1) or fraction (2.0). */
+const DECIMAL_INTEGER = /^[0-9]+$/;
+/** A plain decimal number, optionally negative (refused later with a clearer message): no hex, no spaces. */
+const DECIMAL_NUMBER = /^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
 
-function parseNumber(flag: string, raw: string | undefined, integer: boolean): number | undefined {
-  if (raw === undefined) return undefined;
+function parseInteger(flag: string, raw: string): number {
   const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    throw new UsageError(`${flag}: "${raw}" is not ${integer ? 'an integer' : 'a number'}`);
-  }
+  if (!DECIMAL_INTEGER.test(raw) || !Number.isSafeInteger(v)) throw new UsageError(`${flag}: "${raw}" is not a non-negative integer`);
   return v;
 }
+
+function parseIds(raw: string): number[] {
+  const parts = raw.split(',');
+  if (parts.some((p) => p === '')) throw new UsageError(`--ids: expected comma-separated integers, got "${raw}"`);
+  return parts.map((p) => parseInteger('--ids', p));
+}
+
+function parseNumber(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (!DECIMAL_NUMBER.test(raw) || !Number.isFinite(v)) throw new UsageError(`${flag}: "${raw}" is not a number`);
+  return v;
+}
+
+const STRING_OPTIONS = ['model', 'ids', 'text', 'image', 'target', 'method', 'format', 'out', 'position-aggregation', 'assert-conservation', 'epsilon'] as const;
 
 export function parseCli(argv: string[]): CliArgs {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') return { command: 'help' };
   if (command !== 'forward' && command !== 'explain') throw new UsageError(`unknown command "${command}"\n${USAGE}`);
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, (string | boolean)[] | undefined>;
   try {
+    // Every option may be given at most once: a repeated flag is ambiguous, not "last one wins".
+    const options = Object.fromEntries(STRING_OPTIONS.map((k) => [k, { type: 'string' as const, multiple: true }]));
     ({ values } = parseArgs({
       args: rest,
-      options: {
-        model: { type: 'string' },
-        ids: { type: 'string' },
-        text: { type: 'string' },
-        image: { type: 'string' },
-        target: { type: 'string' },
-        method: { type: 'string' },
-        format: { type: 'string' },
-        out: { type: 'string' },
-        'position-aggregation': { type: 'string' },
-        'assert-conservation': { type: 'string' },
-        epsilon: { type: 'string' },
-      },
+      options: { ...options, 'follow-symlinks': { type: 'boolean', multiple: true } },
       strict: true,
       allowPositionals: false,
     }));
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n${USAGE}`);
   }
-  const str = (k: string): string | undefined => values[k] as string | undefined;
+  for (const [k, v] of Object.entries(values)) {
+    if (v && v.length > 1) throw new UsageError(`--${k} is given ${v.length} times; give it once`);
+  }
+  const str = (k: string): string | undefined => values[k]?.[0] as string | undefined;
+  const followSymlinks = values['follow-symlinks'] !== undefined;
   const model = str('model');
   if (!model) throw new UsageError(`--model DIR is required\n${USAGE}`);
   const sources = ['ids', 'text', 'image'].filter((k) => str(k) !== undefined);
@@ -99,13 +109,16 @@ export function parseCli(argv: string[]): CliArgs {
     if (str('text')!.trim() === '') throw new UsageError('--text: the text is empty');
     common.text = str('text')!;
   }
-  if (str('image') !== undefined) common.image = str('image')!;
+  if (str('image') !== undefined) {
+    if (str('image') === '') throw new UsageError('--image: the file name is empty');
+    common.image = str('image')!;
+  }
 
   if (command === 'forward') {
     const format = str('format') ?? 'json';
     if (format !== 'json') throw new UsageError(`forward: --format must be json, got "${format}"`);
-    for (const k of ['method', 'target', 'out', 'position-aggregation', 'assert-conservation', 'epsilon']) {
-      if (str(k) !== undefined) throw new UsageError(`forward does not take --${k}`);
+    for (const k of ['method', 'target', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'follow-symlinks']) {
+      if (values[k] !== undefined) throw new UsageError(`forward does not take --${k}`);
     }
     return { command, ...common, format };
   }
@@ -116,14 +129,17 @@ export function parseCli(argv: string[]): CliArgs {
   if (!['json', 'ansi', 'html', 'svg'].includes(format)) throw new UsageError(`explain: --format must be json, ansi, html or svg, got "${format}"`);
   const aggregation = str('position-aggregation') ?? 'signed';
   if (aggregation !== 'signed' && aggregation !== 'abs') throw new UsageError(`--position-aggregation must be signed or abs, got "${aggregation}"`);
-  const tolerance = parseNumber('--assert-conservation', str('assert-conservation'), false);
+  const tolerance = parseNumber('--assert-conservation', str('assert-conservation'));
   if (tolerance !== undefined && tolerance < 0) throw new UsageError('--assert-conservation: the tolerance must be >= 0');
-  const epsilon = parseNumber('--epsilon', str('epsilon'), false);
+  const epsilon = parseNumber('--epsilon', str('epsilon'));
   if (epsilon !== undefined && epsilon < 0) throw new UsageError('--epsilon must be >= 0');
-  const args: ExplainArgs = { command, ...common, method, format: format as Format, positionAggregation: aggregation };
-  const target = parseNumber('--target', str('target'), true);
-  if (target !== undefined) args.target = target;
-  if (str('out') !== undefined) args.out = str('out')!;
+  if (followSymlinks && str('out') === undefined) throw new UsageError('--follow-symlinks applies to --out FILE, which is not given');
+  const args: ExplainArgs = { command, ...common, method, format: format as Format, followSymlinks, positionAggregation: aggregation };
+  if (str('target') !== undefined) args.target = parseInteger('--target', str('target')!);
+  if (str('out') !== undefined) {
+    if (str('out') === '') throw new UsageError('--out: the file name is empty');
+    args.out = str('out')!;
+  }
   if (tolerance !== undefined) args.assertConservation = tolerance;
   if (epsilon !== undefined) args.epsilon = epsilon;
   return args;

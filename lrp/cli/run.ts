@@ -1,30 +1,48 @@
 /**
  * The `lrp` command's logic: `forward` prints a model's logits, `explain` writes an explanation
- * as JSON, a terminal heatmap, HTML or SVG. Bad input returns exit code 2 and writes nothing.
+ * as JSON, a terminal heatmap, HTML or SVG. Exit codes: 0 success, 1 the computation failed,
+ * 2 bad input, 3 internal error; nothing is written on a non-zero exit (output is produced last).
  * Output goes through an `Io` so tests can run the command in-process.
  */
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { noGrad } from '../../autograd/graph.js';
 import { tidy } from '../../autograd/scope.js';
+import { envFlag } from '../../kernels/env.js';
+import { ComputationError, InputError } from '../../kernels/errors.js';
 import { NoAdapterError } from '../../kernels/runtime.js';
 import { loadModel } from '../../nn/load.js';
 import { loadImage } from '../../nn/image.js';
 import { loadTokenizer, type TextTokenizer } from '../../nn/tokenizer.js';
 import type { ModelInput, TransformerModel } from '../../nn/models/types.js';
 import { explain } from '../explain.js';
+import { assertFiniteLogits, locateNonFiniteForward } from '../finite.js';
 import { renderAnsi, renderHtml, renderSvg } from '../render/index.js';
 import type { Explanation } from '../result.js';
 import { parseCli, USAGE, UsageError, type CliArgs, type CommonArgs, type ExplainArgs, type Format } from './args.js';
+import { STDOUT_PATH, writeOut } from './output.js';
 
-/** Exit codes: 2 for anything the user's input caused, 1 for failures of the machine. */
-function exitCodeFor(error: unknown): number {
-  if (error instanceof NoAdapterError) return 1;
-  if (error instanceof Error && error.message.startsWith('WebGPU reported')) return 1;
-  return 2;
+export const EXIT_OK = 0;
+export const EXIT_COMPUTATION_FAILED = 1;
+export const EXIT_BAD_INPUT = 2;
+export const EXIT_INTERNAL_ERROR = 3;
+
+/** Whose fault a failure is decides the exit code; an error of no known kind is our bug. */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof InputError) return EXIT_BAD_INPUT;
+  if (error instanceof ComputationError || error instanceof NoAdapterError) return EXIT_COMPUTATION_FAILED;
+  if (error instanceof Error && error.message.startsWith('WebGPU reported')) return EXIT_COMPUTATION_FAILED;
+  return EXIT_INTERNAL_ERROR;
 }
 
-
+/** The `lrp: ...` lines for a failure; the stack only under LRP_DEBUG=1. */
+export function describeFailure(error: unknown, code: number, debug: boolean): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const stack = debug && error instanceof Error && error.stack ? `${error.stack}\n` : '';
+  if (code === EXIT_INTERNAL_ERROR) {
+    return `lrp: internal error: ${message}\n${stack || 'lrp: this is a bug in lrp; LRP_DEBUG=1 prints the stack\n'}`;
+  }
+  return `lrp: ${message}\n${stack}`;
+}
 
 export interface Io {
   stdout: { write(text: string): unknown; isTTY?: boolean };
@@ -95,18 +113,6 @@ function render(e: Explanation, format: Format, io: Io): string {
   }
 }
 
-/** Writes to a temporary file beside the target, then renames: never a half-written file. */
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    await writeFile(temp, text);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw new UsageError(`--out ${path}: cannot write (${(error as Error).message})`);
-  }
-}
-
 async function runForward(args: CommonArgs, io: Io): Promise<number> {
   const model = await load(args.model, io);
   try {
@@ -114,6 +120,7 @@ async function runForward(args: CommonArgs, io: Io): Promise<number> {
     const logits = noGrad(() => tidy(() => model.forward(input, { lastPositionOnly: true })));
     const values = Array.from(await logits.toArray());
     logits.dispose();
+    await assertFiniteLogits(values, () => locateNonFiniteForward(model, input));
     io.stdout.write(`${JSON.stringify({ logits: values })}\n`);
     return 0;
   } finally {
@@ -130,37 +137,35 @@ async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
     if (args.epsilon !== undefined) options.epsilon = args.epsilon;
     if (texts) options.tokenTexts = texts;
     const explanation = await explain(model, input, options);
-    const text = render(explanation, args.format, io);
-    if (args.out) await writeAtomically(args.out, text);
-    else io.stdout.write(text);
+    // Checked before anything is written: a failed assertion leaves stdout and --out untouched.
     const error = explanation.conservation.relativeError;
     if (args.assertConservation !== undefined && !(error <= args.assertConservation)) {
-      io.stderr.write(`conservation: relative error ${error.toExponential(3)} exceeds --assert-conservation ${args.assertConservation}\n`);
-      return 1;
+      throw new ComputationError(`conservation: relative error ${error.toExponential(3)} exceeds --assert-conservation ${args.assertConservation}`);
     }
-    return 0;
+    const text = render(explanation, args.format, io);
+    if (args.out === undefined || STDOUT_PATH.test(args.out)) io.stdout.write(text);
+    else await writeOut(args.out, text, { followSymlinks: args.followSymlinks });
+    return EXIT_OK;
   } finally {
     model.dispose();
   }
 }
 
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  let args: CliArgs;
+  let debug = false;
   try {
-    args = parseCli(argv);
-  } catch (error) {
-    io.stderr.write(`lrp: ${(error as Error).message}\n`);
-    return 2;
-  }
-  if (args.command === 'help') {
-    io.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  try {
+    debug = envFlag('LRP_DEBUG');
+    const args: CliArgs = parseCli(argv);
+    if (args.command === 'help') {
+      io.stdout.write(`${USAGE}\n`);
+      return EXIT_OK;
+    }
     return args.command === 'forward' ? await runForward(args, io) : await runExplain(args, io);
   } catch (error) {
-    io.stderr.write(`lrp: ${(error as Error).message}\n`);
-    return exitCodeFor(error);
+    const code = exitCodeFor(error);
+    // On a terminal, a load may have left a progress line: the message replaces it.
+    io.stderr.write(`${io.stderr.isTTY ? '\r\u001b[K' : ''}${describeFailure(error, code, debug)}`);
+    return code;
   }
 }
 
