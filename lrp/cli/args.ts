@@ -12,6 +12,9 @@ export const USAGE = `usage:
   lrp explain --model DIR (--ids 1,2,3 | --text "..." | --image FILE) [--target ID]
               --method gi|cp-lrp|attnlrp|pa-lrp [--format json|ansi|html|svg] [--out FILE]
               [--position-aggregation signed|abs] [--assert-conservation TOL] [--epsilon E]
+  lrp eval-perturbation --model DIR --data FILE.jsonl [--method M[,M...]] [--out DIR] ...
+  lrp eval-merge DIR... [--out DIR]
+  (lrp eval-perturbation --help for its options)
 
 Exit codes: 0 success, 1 failure (GPU, or conservation beyond --assert-conservation), 2 bad input.`;
 

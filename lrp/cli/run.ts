@@ -15,6 +15,8 @@ import type { ModelInput, TransformerModel } from '../../nn/models/types.js';
 import { explain } from '../explain.js';
 import { renderAnsi, renderHtml, renderSvg } from '../render/index.js';
 import type { Explanation } from '../result.js';
+import { runEvalMerge } from './evalMerge.js';
+import { runEvalPerturbation } from './evalPerturbation.js';
 import { parseCli, USAGE, UsageError, type CliArgs, type CommonArgs, type ExplainArgs, type Format } from './args.js';
 
 /** Exit codes: 2 for anything the user's input caused, 1 for failures of the machine. */
@@ -145,6 +147,8 @@ async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
 }
 
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  if (argv[0] === 'eval-perturbation') return runEvalPerturbation(argv.slice(1), io);
+  if (argv[0] === 'eval-merge') return runEvalMerge(argv.slice(1), io);
   let args: CliArgs;
   try {
     args = parseCli(argv);
