@@ -135,6 +135,28 @@ describe('resume', () => {
   });
 });
 
+describe('batching', () => {
+  it('one forward per copy and batched forwards give the same curves', async () => {
+    const path = writeData('batching.jsonl', [{ ids: [4, 34, 20, 22, 7, 8, 19] }]);
+    const curves = async (batch: string) => {
+      const out = join(root, `batch-${batch}`);
+      expect((await run('eval-perturbation', '--model', gpt2, '--data', path, '--method', 'gi', '--steps', '4', '--batch-size', batch, '--out', out)).code).toBe(0);
+      return readJsonl(join(out, 'results.jsonl'))[0]!.methods!;
+    };
+    const one = await curves('1');
+    const many = await curves('64');
+    for (const method of ['gi', 'random'] as const) {
+      for (const protocol of ['generate', 'pruning', 'morf', 'lerf'] as const) {
+        for (const metric of ['probability', 'logit'] as const) {
+          const a = one[method]!.curves[protocol][metric];
+          const b = many[method]!.curves[protocol][metric];
+          a.forEach((v, k) => expect(b[k]!).toBeCloseTo(v, 4));
+        }
+      }
+    }
+  });
+});
+
 function runProcess(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(SLURM_|JOB_COMPLETION_INDEX)/.test(k)));
   const child = spawn(process.execPath, ['--import', resolve('tests/helpers/ts-register.mjs'), resolve('lrp/cli/main.ts'), ...args], { env: { ...base, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
