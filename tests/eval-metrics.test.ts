@@ -188,3 +188,18 @@ describe('summary and charts', () => {
     expect(svg).toContain('>random</text>');
   });
 });
+
+describe('chart axes', () => {
+  it('the y axis covers every value (the top and bottom ticks enclose the data)', () => {
+    const svg = lineChart({ title: 't', xLabel: 'x', yLabel: 'y', xs: [0, 1], series: [{ name: 'gi', values: [0.99, -1.1] }] });
+    const labels = [...svg.matchAll(/text-anchor="end">([^<]+)</g)].map((m) => Number(m[1]));
+    expect(Math.min(...labels)).toBeLessThanOrEqual(-1.1);
+    expect(Math.max(...labels)).toBeGreaterThanOrEqual(0.99);
+    // Every point lies inside the plot rectangle.
+    const rect = /<rect x="(\d+)" y="(\d+)" width="(\d+)" height="(\d+)" fill="none"/.exec(svg)!.slice(1).map(Number) as [number, number, number, number];
+    for (const m of svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)"/g)) {
+      expect(Number(m[2])).toBeGreaterThanOrEqual(rect[1]);
+      expect(Number(m[2])).toBeLessThanOrEqual(rect[1] + rect[3]);
+    }
+  });
+});

@@ -34,10 +34,10 @@ function ticks(lo: number, hi: number, count = 5): number[] {
   const raw = span / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
-  const out: number[] = [];
-  for (let v = Math.floor(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
-  if (out.length < 2) out.push(Number((out[0]! + step).toPrecision(12)));
-  return out;
+  // First tick at or below lo, last at or above hi: every value lies inside the plot.
+  const first = Math.floor(lo / step + 1e-9);
+  const last = Math.max(Math.ceil(hi / step - 1e-9), first + 1);
+  return Array.from({ length: last - first + 1 }, (_, i) => Number(((first + i) * step).toPrecision(12)));
 }
 
 const label = (v: number): string => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(1) : String(Number(v.toPrecision(4))));
@@ -75,8 +75,10 @@ export function lineChart(spec: ChartSpec): string {
   spec.series.forEach((s, i) => {
     const color = COLORS[s.name as EvalMethod] ?? '#000';
     const dash = DASH[s.name as EvalMethod];
+    // Earlier series are drawn wider, so a later one on top of it (equal curves) leaves it visible.
+    const width = Math.max(3.5 - 0.5 * i, 1.5);
     const points = s.values.map((v, k) => (Number.isFinite(v) ? `${X(spec.xs[k]!).toFixed(1)},${Y(v).toFixed(1)}` : null)).filter((p) => p !== null);
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} points="${points.join(' ')}"/>`);
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="${width}"${dash ? ` stroke-dasharray="${dash}"` : ''} points="${points.join(' ')}"/>`);
     for (const p of points) {
       const [cx, cy] = p.split(',');
       parts.push(`<circle cx="${cx}" cy="${cy}" r="2.5" fill="${color}"/>`);
