@@ -100,8 +100,8 @@ describe('the protocol on a model whose answer depends on one known token', () =
   }
 });
 
-// The tiny GPT-2 predicts these examples' labels or not; example 1's label is made wrong on purpose.
-const examples = [{ ids: [4, 34, 20, 22, 7] }, { ids: [5, 6, 7, 8, 9, 10], label: 1 }, { text: 'the cat sat on the mat' }, { ids: [11, 12, 13, 14] }, { ids: [30, 31, 2, 40] }];
+// Example 1's label is made wrong on purpose (skipped as misclassified); example 4 starts with a special token.
+const examples = [{ ids: [4, 34, 20, 22, 7] }, { ids: [5, 6, 7, 8, 9, 10], label: 1 }, { text: 'the cat sat on the mat' }, { ids: [11, 12, 13, 14] }, { ids: [0, 30, 31, 2, 40] }];
 const common = ['--method', 'gi', '--steps', '4'];
 let single = '';
 let data = '';
@@ -114,6 +114,8 @@ describe('resume', () => {
     const full = readJsonl(join(single, 'results.jsonl'));
     expect(full.map((r) => r.index)).toEqual([0, 1, 2, 3, 4]);
     expect(full[1]!.skipped).toBe('misclassified');
+    // Id 0 is GPT-2's <|endoftext|>, a special token: never perturbed.
+    expect([full[4]!.tokens, full[4]!.perturbable]).toEqual([5, 4]);
 
     const resumed = join(root, 'resumed');
     expect((await run('eval-perturbation', '--model', gpt2, '--data', data, ...common, '--out', resumed, '--max-examples', '2')).code).toBe(0);

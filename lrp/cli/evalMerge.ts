@@ -4,7 +4,7 @@
  * settings.json), cover every shard index once and be complete; anything else is exit 2.
  */
 import { mkdir } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InputError } from '../../kernels/errors.js';
 import { readResults, readSettings, settingsDifference, type SettingsFile } from '../eval/files.js';
@@ -73,7 +73,7 @@ export async function runEvalMerge(argv: string[], io: EvalIo): Promise<number> 
     await mkdir(out, { recursive: true });
     const written = await writeReport(out, summary);
     io.stdout.write(markdownTable(summary));
-    io.stdout.write(`merged ${shards.length} shard(s), ${results.length} examples; wrote ${written.join(', ')}\n`);
+    io.stdout.write(`merged ${shards.length} shard(s), ${results.length} examples; wrote ${written.map((p) => basename(p)).join(', ')} to ${out}\n`);
     return 0;
   } catch (error) {
     io.stderr.write(`lrp: ${(error as Error).message}\n`);

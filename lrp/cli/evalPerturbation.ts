@@ -226,6 +226,7 @@ async function evaluate(options: Options, shard: { index: number; count: number 
   const summary = summarize(settings, [shard], results, mine.length);
   const written = await writeReport(outDir, summary);
   io.stdout.write(markdownTable(summary));
-  io.stdout.write(`${summary.complete ? 'wrote' : `stopped after ${results.length}/${mine.length} examples (continue with --resume); wrote`} ${written.join(', ')}\n`);
+  const files = written.map((p) => basename(p)).join(', ');
+  io.stdout.write(`${summary.complete ? '' : `stopped after ${results.length}/${mine.length} examples (continue with --resume); `}wrote ${files} to ${outDir}\n`);
   return 0;
 }
