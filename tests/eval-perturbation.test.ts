@@ -172,6 +172,8 @@ describe('shards', () => {
     expect(single).not.toBe(''); // the resume test made the single run
     const sharded = join(root, 'sharded');
     const args = ['eval-perturbation', '--model', gpt2, '--data', data, ...common, '--out', sharded];
+    // One child first fills the transpile cache the three shard processes then share.
+    expect((await runProcess(['eval-perturbation', '--help'], {})).code).toBe(0);
     const runs = await Promise.all([
       runProcess([...args, '--shard', '0/3'], {}),
       runProcess(args, { SLURM_ARRAY_TASK_ID: '1', SLURM_ARRAY_TASK_COUNT: '3' }),

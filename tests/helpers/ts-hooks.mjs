@@ -1,9 +1,16 @@
 // Module hooks that let a child `node` process run the TypeScript sources directly (tests that
 // need separate processes, e.g. sharded CLI runs): `.js` specifiers resolve to the `.ts` file
 // beside them, and `.ts` files are transpiled (no type check) with the project's TypeScript.
-import { existsSync, readFileSync } from 'node:fs';
+// Transpiled files are cached by content hash in the temp folder: transpiling is most of a
+// child's start-up, and parallel children then share one transpilation.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+
+const CACHE = join(tmpdir(), 'lrp-ts-hooks-cache-v1');
+let typescript;
 
 export async function resolve(specifier, context, next) {
   if (specifier.endsWith('.js') && (specifier.startsWith('.') || specifier.startsWith('file:')) && context.parentURL?.startsWith('file:')) {
@@ -13,12 +20,23 @@ export async function resolve(specifier, context, next) {
   return next(specifier, context);
 }
 
-export async function load(url, context, next) {
-  if (!url.endsWith('.ts')) return next(url, context);
-  const source = readFileSync(fileURLToPath(url), 'utf8');
+async function transpile(source, fileName) {
+  const cached = join(CACHE, `${createHash('sha256').update(source).digest('hex')}.js`);
+  if (existsSync(cached)) return readFileSync(cached, 'utf8');
+  const ts = (typescript ??= (await import('typescript')).default);
   const { outputText } = ts.transpileModule(source, {
-    fileName: fileURLToPath(url),
+    fileName,
     compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, verbatimModuleSyntax: true, sourceMap: false },
   });
-  return { format: 'module', source: outputText, shortCircuit: true };
+  mkdirSync(CACHE, { recursive: true });
+  const temp = `${cached}.${process.pid}.tmp`;
+  writeFileSync(temp, outputText);
+  renameSync(temp, cached);
+  return outputText;
+}
+
+export async function load(url, context, next) {
+  if (!url.endsWith('.ts')) return next(url, context);
+  const path = fileURLToPath(url);
+  return { format: 'module', source: await transpile(readFileSync(path, 'utf8'), path), shortCircuit: true };
 }
