@@ -7,12 +7,13 @@
 # docs/evaluation.md between the markers <!-- perturbation-results:start --> and <!-- perturbation-results:end -->.
 #
 # Raw per-example results stay in eval-runs/ (not committed). A rerun resumes unfinished runs;
-# delete eval-runs/<task> to start one afresh. Environment: REPLACE (default unk),
+# delete eval-runs/<task> to start one afresh. Environment: REPLACE (default auto: the model's unk
+# token, else pad, else mask, else zero-embedding),
 # RANK_BY (default "token total"), BATCH (perturbed copies per forward, default 64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-REPLACE=${REPLACE:-unk}
+REPLACE=${REPLACE:-auto}
 RANK_BY=${RANK_BY:-token total}
 BATCH=${BATCH:-64}
 RUNS=eval-runs

@@ -11,7 +11,7 @@ import type { ExampleResult } from '../lrp/eval/protocol.js';
 import { protocolOrder, randomScores, replacedMasks } from '../lrp/eval/ranking.js';
 import { inShard, resolveShard } from '../lrp/eval/shard.js';
 import { summarize } from '../lrp/eval/summary.js';
-import { resolveReplacement } from '../lrp/eval/tokens.js';
+import { concreteReplaceOption, parseReplaceOption, resolveReplacement } from '../lrp/eval/tokens.js';
 import { tempDir } from './helpers/tempdir.js';
 
 describe('metrics', () => {
@@ -142,6 +142,16 @@ describe('JSONL reader', () => {
     expect(resolveReplacement('zero-embedding', { specialIds: new Set() }, 50)).toEqual({ kind: 'zero-embedding' });
     expect(() => resolveReplacement('mask', { specialIds: new Set() }, 50)).toThrow(/names no mask token/);
     expect(() => resolveReplacement('id:50', { specialIds: new Set() }, 50)).toThrow(/outside the vocabulary/);
+    expect(() => parseReplaceOption('id:x')).toThrow(InputError);
+  });
+
+  it('--replace auto takes unk, else pad, else mask, else zero-embedding', () => {
+    const none = new Set<number>();
+    expect(concreteReplaceOption('auto', { specialIds: none, unk: 3, pad: 1 })).toBe('unk');
+    expect(concreteReplaceOption('auto', { specialIds: none, pad: 1, mask: 2 })).toBe('pad');
+    expect(concreteReplaceOption('auto', { specialIds: none, mask: 2 })).toBe('mask');
+    expect(concreteReplaceOption('auto', { specialIds: none })).toBe('zero-embedding');
+    expect(concreteReplaceOption('id:4', { specialIds: none, unk: 3 })).toBe('id:4');
   });
 });
 

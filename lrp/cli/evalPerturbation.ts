@@ -19,21 +19,22 @@ import { createProgress } from '../eval/progress.js';
 import { writeReport } from '../eval/report.js';
 import { inShard, resolveShard, shardFolder } from '../eval/shard.js';
 import { markdownTable, summarize } from '../eval/summary.js';
-import { parseReplaceOption, readTokenInfo, resolveReplacement } from '../eval/tokens.js';
+import { concreteReplaceOption, parseReplaceOption, readTokenInfo, resolveReplacement } from '../eval/tokens.js';
 import { METHOD_NAMES } from '../methods.js';
 import type { PositionAggregation } from '../result.js';
 import { evalExitCode, type EvalIo } from './evalErrors.js';
 
 export const EVAL_PERTURBATION_USAGE = `usage:
   lrp eval-perturbation --model DIR --data FILE.jsonl [--method M[,M...]] [--out DIR]
-      [--replace unk|pad|mask|id:N|zero-embedding] [--steps 10] [--rank-by token|total]
+      [--replace unk|pad|mask|id:N|zero-embedding|auto] [--steps 10] [--rank-by token|total]
       [--position-aggregation signed|abs] [--all] [--seed 0] [--batch-size 64]
       [--shard K/N | --shard-count N] [--resume] [--max-examples K]
 
 Methods: ${METHOD_NAMES.join(', ')}, random (gi and random are always included).
 Writes DIR/settings.json, DIR/results.jsonl (one line per example, as it finishes),
 DIR/summary.json, DIR/table.md and one SVG chart per protocol. Sharded runs write to
-DIR/shard-K-of-N; combine them with lrp eval-merge.`;
+DIR/shard-K-of-N; combine them with lrp eval-merge. --replace auto takes the model's unk,
+else pad, else mask token, else zero-embedding.`;
 
 const ALL_METHODS: readonly EvalMethod[] = [...METHOD_NAMES, 'random'];
 
@@ -165,7 +166,8 @@ export async function runEvalPerturbation(argv: string[], io: EvalIo, env: NodeJ
 async function evaluate(options: Options, shard: { index: number; count: number }, model: TransformerModel, io: EvalIo): Promise<number> {
   const info = model.info;
   const tokens = await readTokenInfo(options.model);
-  const replacement = resolveReplacement(parseReplaceOption(options.replace), tokens, info.vocabSize);
+  const replace = concreteReplaceOption(parseReplaceOption(options.replace), tokens);
+  const replacement = resolveReplacement(replace, tokens, info.vocabSize);
   let tokenizer: Promise<TextTokenizer> | null = null;
   const examples = await readExamples(options.data, {
     vocabSize: info.vocabSize,
@@ -177,7 +179,7 @@ async function evaluate(options: Options, shard: { index: number; count: number 
   const settings: RunSettings = {
     methods: options.methods,
     steps: options.steps,
-    replace: options.replace,
+    replace,
     rankBy: options.rankBy,
     positionAggregation: options.positionAggregation,
     all: options.all,

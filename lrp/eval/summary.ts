@@ -108,7 +108,7 @@ export function markdownTable(summary: Summary): string {
   const e = summary.examples;
   lines.push(
     '',
-    `${e.evaluated} example(s) evaluated of ${e.seen} seen (${e.misclassified} misclassified: ${summary.settings.all ? 'included' : 'skipped'}; ${e.noPerturbableTokens} without perturbable tokens: skipped); unperturbed accuracy ${(100 * summary.accuracy).toFixed(1)}%.`,
+    `${e.evaluated} example(s) evaluated of ${e.seen} seen (${e.misclassified} misclassified: ${summary.settings.all ? 'included' : 'skipped'}; ${e.noPerturbableTokens} without perturbable tokens: skipped); unperturbed accuracy ${(100 * summary.accuracy).toFixed(1)}%; removed tokens replaced by ${summary.settings.replace}; ranked by ${summary.settings.rankBy} relevance; ${summary.settings.steps} steps.`,
   );
   return `${lines.join('\n')}\n`;
 }

@@ -11,6 +11,9 @@ export type Replacement = { kind: 'id'; id: number } | { kind: 'zero-embedding' 
 
 export type ReplaceOption = 'unk' | 'pad' | 'mask' | 'zero-embedding' | `id:${number}`;
 
+/** `--replace auto`: the first of these the model has (batch scripts over many models use it). */
+const AUTO_ORDER = ['unk', 'pad', 'mask'] as const;
+
 export interface TokenInfo {
   specialIds: Set<number>;
   unk?: number;
@@ -90,11 +93,18 @@ export async function readTokenInfo(dir: string): Promise<TokenInfo> {
   return info;
 }
 
-export function parseReplaceOption(raw: string): ReplaceOption {
+/** Resolves `auto` to a concrete option for this model; other options pass through. */
+export function concreteReplaceOption(option: ReplaceOption | 'auto', tokens: TokenInfo): ReplaceOption {
+  if (option !== 'auto') return option;
+  return AUTO_ORDER.find((name) => tokens[name] !== undefined) ?? 'zero-embedding';
+}
+
+export function parseReplaceOption(raw: string): ReplaceOption | 'auto' {
+  if (raw === 'auto') return raw;
   if (raw === 'unk' || raw === 'pad' || raw === 'mask' || raw === 'zero-embedding') return raw;
   const m = /^id:(\d+)$/.exec(raw);
   if (m) return `id:${Number(m[1])}`;
-  throw new InputError(`--replace must be unk, pad, mask, id:N or zero-embedding, got "${raw}"`);
+  throw new InputError(`--replace must be unk, pad, mask, id:N, zero-embedding or auto, got "${raw}"`);
 }
 
 /** Resolves --replace against the model's tokens; a token the model lacks is bad input. */
