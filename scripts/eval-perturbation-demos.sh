@@ -35,6 +35,7 @@ tmp="$report.tmp"
   echo
 } >"$tmp"
 
+failed=()
 for data in "${sets[@]}"; do
   model=$(dirname "$data")
   task=$(basename "$model")
@@ -45,7 +46,11 @@ for data in "${sets[@]}"; do
     [ -f "$out/settings.json" ] && cmd+=(--resume)
     echo "== $task, rank by $rank: ${cmd[*]}" >&2
     start=$(date +%s)
-    "${cmd[@]}" >/dev/null
+    if ! "${cmd[@]}" >/dev/null; then
+      echo "== $task, rank by $rank: FAILED (see above); continuing with the others" >&2
+      failed+=("$task/$rank")
+      continue
+    fi
     seconds=$(( $(date +%s) - start ))
     dest="$DOCS/$task/$rank"
     mkdir -p "$dest"
@@ -81,3 +86,7 @@ node -e '
   console.error(`updated ${doc}`);
 ' docs/evaluation.md "$report"
 echo "wrote $report and $DOCS/<task>/<rank-by>/" >&2
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed: ${failed[*]}" >&2
+  exit 1
+fi

@@ -8,6 +8,7 @@ import type { RunSettings } from '../lrp/eval/files.js';
 import { areas, fractions, perturbedCount, softmax, squaredDistance, trapezoid, type Curves } from '../lrp/eval/metrics.js';
 import { lineChart } from '../lrp/eval/plots.js';
 import type { ExampleResult } from '../lrp/eval/protocol.js';
+import { createProgress } from '../lrp/eval/progress.js';
 import { protocolOrder, randomScores, replacedMasks } from '../lrp/eval/ranking.js';
 import { inShard, resolveShard } from '../lrp/eval/shard.js';
 import { summarize } from '../lrp/eval/summary.js';
@@ -211,5 +212,20 @@ describe('chart axes', () => {
       expect(Number(m[2])).toBeGreaterThanOrEqual(rect[1]);
       expect(Number(m[2])).toBeLessThanOrEqual(rect[1] + rect[3]);
     }
+  });
+});
+
+describe('progress', () => {
+  it('off a terminal: one plain line per example, counting from the resumed position', () => {
+    let text = '';
+    const progress = createProgress({ write: (s: string) => (text += s), isTTY: false }, 10, 4, 'eval-perturbation');
+    progress.tick();
+    progress.tick('misclassified');
+    progress.stop();
+    const lines = text.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^eval-perturbation: 5\/10 examples, [\d.]+ ex\/s, ETA \d+ s$/);
+    expect(lines[1]).toMatch(/^eval-perturbation: 6\/10 examples, .* \(misclassified\)$/);
+    expect(text).not.toContain('\u001b'); // no terminal control codes in logs
   });
 });

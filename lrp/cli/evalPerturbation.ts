@@ -13,7 +13,7 @@ import { loadModel } from '../../nn/load.js';
 import type { TransformerModel } from '../../nn/models/types.js';
 import { loadTokenizer, type TextTokenizer } from '../../nn/tokenizer.js';
 import { readExamples } from '../eval/data.js';
-import { appendResult, modelChecksum, readResults, readSettings, settingsDifference, sha256File, writeAtomically, SETTINGS_FILE, type RunSettings, type SettingsFile } from '../eval/files.js';
+import { appendResult, modelChecksum, readResults, readSettings, settingsDifference, sha256File, writeAtomically, SETTINGS_FILE, type RunSettings, type SettingsFile, type Shard } from '../eval/files.js';
 import { evaluateExample, type EvalMethod, type RankBy, type RunContext } from '../eval/protocol.js';
 import { createProgress } from '../eval/progress.js';
 import { writeReport } from '../eval/report.js';
@@ -163,7 +163,7 @@ export async function runEvalPerturbation(argv: string[], io: EvalIo, env: NodeJ
   }
 }
 
-async function evaluate(options: Options, shard: { index: number; count: number }, model: TransformerModel, io: EvalIo): Promise<number> {
+async function evaluate(options: Options, shard: Shard, model: TransformerModel, io: EvalIo): Promise<number> {
   const info = model.info;
   const tokens = await readTokenInfo(options.model);
   const replace = concreteReplaceOption(parseReplaceOption(options.replace), tokens);
@@ -199,10 +199,14 @@ async function evaluate(options: Options, shard: { index: number; count: number 
     }
   }
   // Everything is checked: from here on files are written.
-  await mkdir(outDir, { recursive: true });
-  if (!existing) {
-    const file: SettingsFile = { settings, shard, examples: mine.length };
-    await writeAtomically(join(outDir, SETTINGS_FILE), `${JSON.stringify(file, null, 2)}\n`);
+  try {
+    await mkdir(outDir, { recursive: true });
+    if (!existing) {
+      const file: SettingsFile = { settings, shard, examples: mine.length };
+      await writeAtomically(join(outDir, SETTINGS_FILE), `${JSON.stringify(file, null, 2)}\n`);
+    }
+  } catch (error) {
+    throw new InputError(`--out ${outDir}: cannot write there (${(error as Error).message})`);
   }
   const done = new Set((await readResults(outDir, true)).map((r) => r.index));
   const todo = mine.filter((e) => !done.has(e.index)).slice(0, options.maxExamples);

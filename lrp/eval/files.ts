@@ -110,11 +110,6 @@ export async function appendResult(dir: string, result: ExampleResult): Promise<
   await appendFile(join(dir, RESULTS_FILE), `${JSON.stringify(result)}\n`);
 }
 
-/** Canonical text of settings for comparison (keys in a fixed order). */
-export function settingsKey(s: RunSettings): string {
-  return JSON.stringify([s.methods, s.steps, s.replace, s.rankBy, s.positionAggregation, s.all, s.seed, s.model.sha256, s.data.sha256, s.data.examples]);
-}
-
 /** Says how two runs' settings differ, or null when they are equal. */
 export function settingsDifference(a: RunSettings, b: RunSettings): string | null {
   const pairs: [string, unknown, unknown][] = [
