@@ -15,6 +15,9 @@ export const USAGE = `usage:
               --method gi|cp-lrp|attnlrp|pa-lrp [--format json|ansi|html|svg] [--out FILE]
               [--position-aggregation signed|abs] [--assert-conservation TOL] [--epsilon E]
               [--follow-symlinks]
+  lrp eval-perturbation --model DIR --data FILE.jsonl [--method M[,M...]] [--out DIR] ...
+  lrp eval-merge DIR... [--out DIR]
+  (lrp eval-perturbation --help for its options)
 
 --out FILE replaces a regular file atomically (keeping its mode), writes in place to a device,
 FIFO or /dev/stdout, and refuses a symbolic link unless --follow-symlinks is given.

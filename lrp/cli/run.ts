@@ -18,36 +18,13 @@ import { explain } from '../explain.js';
 import { assertFiniteLogits, locateNonFiniteForward } from '../finite.js';
 import { renderAnsi, renderHtml, renderSvg } from '../render/index.js';
 import type { Explanation } from '../result.js';
+import { describeFailure, EXIT_OK, exitCodeFor, type Io } from './failures.js';
+import { runEvalMerge } from './evalMerge.js';
+import { runEvalPerturbation } from './evalPerturbation.js';
 import { parseCli, USAGE, UsageError, type CliArgs, type CommonArgs, type ExplainArgs, type Format } from './args.js';
 import { STDOUT_PATH, writeOut } from './output.js';
 
-export const EXIT_OK = 0;
-export const EXIT_COMPUTATION_FAILED = 1;
-export const EXIT_BAD_INPUT = 2;
-export const EXIT_INTERNAL_ERROR = 3;
-
-/** Whose fault a failure is decides the exit code; an error of no known kind is our bug. */
-export function exitCodeFor(error: unknown): number {
-  if (error instanceof InputError) return EXIT_BAD_INPUT;
-  if (error instanceof ComputationError || error instanceof NoAdapterError) return EXIT_COMPUTATION_FAILED;
-  if (error instanceof Error && error.message.startsWith('WebGPU reported')) return EXIT_COMPUTATION_FAILED;
-  return EXIT_INTERNAL_ERROR;
-}
-
-/** The `lrp: ...` lines for a failure; the stack only under LRP_DEBUG=1. */
-export function describeFailure(error: unknown, code: number, debug: boolean): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const stack = debug && error instanceof Error && error.stack ? `${error.stack}\n` : '';
-  if (code === EXIT_INTERNAL_ERROR) {
-    return `lrp: internal error: ${message}\n${stack || 'lrp: this is a bug in lrp; LRP_DEBUG=1 prints the stack\n'}`;
-  }
-  return `lrp: ${message}\n${stack}`;
-}
-
-export interface Io {
-  stdout: { write(text: string): unknown; isTTY?: boolean };
-  stderr: { write(text: string): unknown; isTTY?: boolean };
-}
+export { EXIT_OK, EXIT_COMPUTATION_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, exitCodeFor, describeFailure, type Io } from './failures.js';
 
 async function load(dir: string, io: Io): Promise<TransformerModel> {
   // Progress on long loads, only where a person watches (a terminal), never into pipes.
@@ -152,6 +129,8 @@ async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
 }
 
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  if (argv[0] === 'eval-perturbation') return runEvalPerturbation(argv.slice(1), io);
+  if (argv[0] === 'eval-merge') return runEvalMerge(argv.slice(1), io);
   let debug = false;
   try {
     debug = envFlag('LRP_DEBUG');
