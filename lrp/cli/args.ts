@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../../kernels/errors.js';
 import { isMethodName, METHOD_NAMES } from '../methods.js';
+import { MAX_SCALE, parseScaleMode, type ScaleMode } from '../render/scale.js';
 import type { MethodName, PositionAggregation } from '../result.js';
 
 /** A malformed command line: bad input, so exit code 2. */
@@ -14,7 +15,8 @@ export const USAGE = `usage:
   lrp explain --model DIR (--ids 1,2,3 | --text "..." | --image FILE) [--target ID]
               --method gi|cp-lrp|attnlrp|pa-lrp [--format json|ansi|html|svg] [--out FILE]
               [--position-aggregation signed|abs] [--assert-conservation TOL] [--epsilon E]
-              [--follow-symlinks]
+              [--follow-symlinks] [--scale max|pNN|exclude-predicting] [--numbers] [--words]
+              (--format svg|html|tex with --method m1,m2,...: the methods side by side)
   lrp eval-perturbation --model DIR --data FILE.jsonl [--method M[,M...]] [--out DIR] ...
   lrp eval-merge DIR... [--out DIR]
   (lrp eval-perturbation --help for its options)
@@ -25,7 +27,10 @@ Exit codes: 0 success; 1 the computation failed (GPU, non-finite result, conserv
 --assert-conservation, disk full); 2 bad input; 3 internal error (LRP_DEBUG=1 prints the stack).
 Nothing is written on a non-zero exit.`;
 
-export type Format = 'json' | 'ansi' | 'html' | 'svg';
+export type Format = 'json' | 'ansi' | 'html' | 'svg' | 'tex';
+
+/** Formats that can show several methods side by side. */
+const FIGURE_FORMATS: readonly Format[] = ['html', 'svg', 'tex'];
 
 export interface CommonArgs {
   model: string;
@@ -42,6 +47,10 @@ export interface ForwardArgs extends CommonArgs {
 export interface ExplainArgs extends CommonArgs {
   command: 'explain';
   method: MethodName;
+  /** Every method asked for (`--method a,b`): figures show them side by side. */
+  methods: MethodName[];
+  /** Figure options (svg, html, tex). */
+  figure: { scale: ScaleMode; numbers: boolean; words: boolean };
   target?: number;
   format: Format;
   out?: string;
@@ -78,7 +87,8 @@ function parseNumber(flag: string, raw: string | undefined): number | undefined 
   return v;
 }
 
-const STRING_OPTIONS = ['model', 'ids', 'text', 'image', 'target', 'method', 'format', 'out', 'position-aggregation', 'assert-conservation', 'epsilon'] as const;
+const STRING_OPTIONS = ['model', 'ids', 'text', 'image', 'target', 'method', 'format', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale'] as const;
+const BOOLEAN_OPTIONS = ['follow-symlinks', 'numbers', 'words'] as const;
 
 export function parseCli(argv: string[]): CliArgs {
   const [command, ...rest] = argv;
@@ -87,13 +97,10 @@ export function parseCli(argv: string[]): CliArgs {
   let values: Record<string, (string | boolean)[] | undefined>;
   try {
     // Every option may be given at most once: a repeated flag is ambiguous, not "last one wins".
-    const options = Object.fromEntries(STRING_OPTIONS.map((k) => [k, { type: 'string' as const, multiple: true }]));
-    ({ values } = parseArgs({
-      args: rest,
-      options: { ...options, 'follow-symlinks': { type: 'boolean', multiple: true } },
-      strict: true,
-      allowPositionals: false,
-    }));
+    const options: Record<string, { type: 'string' | 'boolean'; multiple: true }> = {};
+    for (const k of STRING_OPTIONS) options[k] = { type: 'string', multiple: true };
+    for (const k of BOOLEAN_OPTIONS) options[k] = { type: 'boolean', multiple: true };
+    values = parseArgs({ args: rest, options, strict: true, allowPositionals: false }).values as Record<string, (string | boolean)[] | undefined>;
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n${USAGE}`);
   }
@@ -120,16 +127,33 @@ export function parseCli(argv: string[]): CliArgs {
   if (command === 'forward') {
     const format = str('format') ?? 'json';
     if (format !== 'json') throw new UsageError(`forward: --format must be json, got "${format}"`);
-    for (const k of ['method', 'target', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'follow-symlinks']) {
+    for (const k of ['method', 'target', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', ...BOOLEAN_OPTIONS]) {
       if (values[k] !== undefined) throw new UsageError(`forward does not take --${k}`);
     }
     return { command, ...common, format };
   }
-  const method = str('method');
-  if (!method) throw new UsageError(`explain: --method is required (${METHOD_NAMES.join('|')})`);
-  if (!isMethodName(method)) throw new UsageError(`explain: unknown method "${method}" (choose one of ${METHOD_NAMES.join(', ')})`);
+  const methodList = str('method');
+  if (!methodList) throw new UsageError(`explain: --method is required (${METHOD_NAMES.join('|')})`);
+  const methods = methodList.split(',');
+  for (const m of methods) {
+    if (!isMethodName(m)) throw new UsageError(`explain: unknown method "${m}" (choose one of ${METHOD_NAMES.join(', ')})`);
+  }
+  if (new Set(methods).size !== methods.length) throw new UsageError(`explain: --method names a method twice ("${methodList}")`);
   const format = str('format') ?? 'json';
-  if (!['json', 'ansi', 'html', 'svg'].includes(format)) throw new UsageError(`explain: --format must be json, ansi, html or svg, got "${format}"`);
+  if (!['json', 'ansi', 'html', 'svg', 'tex'].includes(format)) throw new UsageError(`explain: --format must be json, ansi, html, svg or tex, got "${format}"`);
+  if (methods.length > 1 && !FIGURE_FORMATS.includes(format as Format)) {
+    throw new UsageError(`explain: several methods are shown side by side with --format svg, html or tex, not ${format}`);
+  }
+  const figureFlags = ['scale', 'numbers', 'words'].filter((k) => values[k] !== undefined);
+  if (figureFlags.length > 0 && !FIGURE_FORMATS.includes(format as Format)) {
+    throw new UsageError(`explain: --${figureFlags[0]} applies to --format svg, html or tex, not ${format}`);
+  }
+  let scale: ScaleMode = MAX_SCALE;
+  try {
+    if (str('scale') !== undefined) scale = parseScaleMode(str('scale')!);
+  } catch (error) {
+    throw new UsageError(`--${(error as Error).message}`);
+  }
   const aggregation = str('position-aggregation') ?? 'signed';
   if (aggregation !== 'signed' && aggregation !== 'abs') throw new UsageError(`--position-aggregation must be signed or abs, got "${aggregation}"`);
   const tolerance = parseNumber('--assert-conservation', str('assert-conservation'));
@@ -137,7 +161,16 @@ export function parseCli(argv: string[]): CliArgs {
   const epsilon = parseNumber('--epsilon', str('epsilon'));
   if (epsilon !== undefined && epsilon < 0) throw new UsageError('--epsilon must be >= 0');
   if (followSymlinks && str('out') === undefined) throw new UsageError('--follow-symlinks applies to --out FILE, which is not given');
-  const args: ExplainArgs = { command, ...common, method, format: format as Format, followSymlinks, positionAggregation: aggregation };
+  const args: ExplainArgs = {
+    command,
+    ...common,
+    method: methods[0] as MethodName,
+    methods: methods as MethodName[],
+    format: format as Format,
+    followSymlinks,
+    positionAggregation: aggregation,
+    figure: { scale, numbers: values.numbers !== undefined, words: values.words !== undefined },
+  };
   if (str('target') !== undefined) args.target = parseInteger('--target', str('target')!);
   if (str('out') !== undefined) {
     if (str('out') === '') throw new UsageError('--out: the file name is empty');

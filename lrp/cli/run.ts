@@ -4,6 +4,7 @@
  * 2 bad input, 3 internal error; nothing is written on a non-zero exit (output is produced last).
  * Output goes through an `Io` so tests can run the command in-process.
  */
+import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { noGrad } from '../../autograd/graph.js';
 import { tidy } from '../../autograd/scope.js';
@@ -16,7 +17,7 @@ import { loadTokenizer, type TextTokenizer } from '../../nn/tokenizer.js';
 import type { ModelInput, TransformerModel } from '../../nn/models/types.js';
 import { explain } from '../explain.js';
 import { assertFiniteLogits, locateNonFiniteForward } from '../finite.js';
-import { renderAnsi, renderHtml, renderSvg } from '../render/index.js';
+import { renderAnsi, renderHtml, renderHtmlComparison, renderSvg, renderSvgComparison, renderTikz, type FigureOptions, type OverlayImage } from '../render/index.js';
 import type { Explanation } from '../result.js';
 import { describeFailure, EXIT_OK, exitCodeFor, type Io } from './failures.js';
 import { runEvalMerge } from './evalMerge.js';
@@ -77,16 +78,29 @@ async function prepareInput(args: CommonArgs, model: TransformerModel): Promise<
   return prepared;
 }
 
-function render(e: Explanation, format: Format, io: Io): string {
-  switch (format) {
+/** The input image as a data URL, for drawing relevance over it (PNG and JPEG only get this far). */
+async function imageHref(path: string): Promise<OverlayImage> {
+  const bytes = await readFile(path);
+  const mime = bytes[0] === 0x89 ? 'image/png' : 'image/jpeg';
+  return { href: `data:${mime};base64,${bytes.toString('base64')}` };
+}
+
+async function render(es: Explanation[], args: ExplainArgs, io: Io): Promise<string> {
+  const e = es[0]!;
+  const figure: FigureOptions = { scale: args.figure.scale, numbers: args.figure.numbers, words: args.figure.words };
+  if (args.text !== undefined) figure.text = args.text;
+  switch (args.format) {
     case 'json':
       return `${JSON.stringify({ method: e.method, target: e.target, logit: e.logit, tokens: e.tokens, conservation: e.conservation, layers: e.layers }, null, 2)}\n`;
     case 'ansi':
       return `${renderAnsi(e, { color: io.stdout.isTTY === true })}\n`;
     case 'html':
-      return renderHtml(e);
+      if (es.length > 1) return renderHtmlComparison(es, figure);
+      return renderHtml(e, args.image !== undefined ? { ...figure, image: await imageHref(args.image) } : figure);
     case 'svg':
-      return renderSvg(e);
+      return es.length > 1 ? renderSvgComparison(es, figure) : renderSvg(e, figure);
+    case 'tex':
+      return renderTikz(es, figure);
   }
 }
 
@@ -109,17 +123,23 @@ async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
   const model = await load(args.model, io);
   try {
     const { input, texts } = await prepareInput(args, model);
-    const options: Parameters<typeof explain>[2] = { method: args.method, positionAggregation: args.positionAggregation };
-    if (args.target !== undefined) options.target = args.target;
-    if (args.epsilon !== undefined) options.epsilon = args.epsilon;
-    if (texts) options.tokenTexts = texts;
-    const explanation = await explain(model, input, options);
-    // Checked before anything is written: a failed assertion leaves stdout and --out untouched.
-    const error = explanation.conservation.relativeError;
-    if (args.assertConservation !== undefined && !(error <= args.assertConservation)) {
-      throw new ComputationError(`conservation: relative error ${error.toExponential(3)} exceeds --assert-conservation ${args.assertConservation}`);
+    const explanations: Explanation[] = [];
+    for (const method of args.methods) {
+      const options: Parameters<typeof explain>[2] = { method, positionAggregation: args.positionAggregation };
+      // Side-by-side methods explain the same target: the first method's (the argmax unless given).
+      const target = args.target ?? explanations[0]?.target;
+      if (target !== undefined) options.target = target;
+      if (args.epsilon !== undefined) options.epsilon = args.epsilon;
+      if (texts) options.tokenTexts = texts;
+      const explanation = await explain(model, input, options);
+      // Checked before anything is written: a failed assertion leaves stdout and --out untouched.
+      const error = explanation.conservation.relativeError;
+      if (args.assertConservation !== undefined && !(error <= args.assertConservation)) {
+        throw new ComputationError(`conservation: ${method}'s relative error ${error.toExponential(3)} exceeds --assert-conservation ${args.assertConservation}`);
+      }
+      explanations.push(explanation);
     }
-    const text = render(explanation, args.format, io);
+    const text = await render(explanations, args, io);
     if (args.out === undefined || STDOUT_PATH.test(args.out)) io.stdout.write(text);
     else await writeOut(args.out, text, { followSymlinks: args.followSymlinks });
     return EXIT_OK;
