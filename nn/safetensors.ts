@@ -337,7 +337,7 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint> {
   if (weightMap) {
     for (const [name, fileName] of weightMap) {
       const info = headers.get(fileName)!.tensors.get(name);
-      if (!info) throw new SafetensorsError(`${SHARD_INDEX}: maps "${name}" to ${fileName}, which has no such tensor`);
+      if (!info) throw new SafetensorsError(`${join(dir, SHARD_INDEX)}: maps "${name}" to ${fileName}, which has no such tensor`);
       tensors.set(name, { ...info, fileName });
     }
   } else {
@@ -410,16 +410,16 @@ async function readHeaderFromDisk(path: string, fileName: string, open: OpenFile
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const stats = await handle.stat();
-    if (!stats.isFile()) throw new SafetensorsError(`${fileName}: not a regular file`);
+    if (!stats.isFile()) throw new SafetensorsError(`${path}: not a regular file`);
     const size = stats.size;
     const prefix = new Uint8Array(8);
     await handle.read(prefix, 0, Math.min(8, size), 0);
-    const headerLength = readHeaderLength(prefix, fileName, size);
+    const headerLength = readHeaderLength(prefix, path, size);
     const headerBytes = new Uint8Array(headerLength);
     const { bytesRead } = await handle.read(headerBytes, 0, headerLength, 8);
-    if (bytesRead !== headerLength) throw new SafetensorsError(`${fileName}: file ended inside the header`);
+    if (bytesRead !== headerLength) throw new SafetensorsError(`${path}: file ended inside the header`);
     const dataStart = 8 + headerLength;
-    const { tensors, metadata } = parseHeader(headerBytes, fileName, size - dataStart);
+    const { tensors, metadata } = parseHeader(headerBytes, path, size - dataStart);
     return { fileName, dataStart, tensors, metadata };
   } finally {
     await handle.close();
