@@ -429,7 +429,8 @@ async function readHeaderFromDisk(path: string, fileName: string, open: OpenFile
 /** Reads `length` bytes at `position`, in chunks because one read() is capped below 2 GiB. */
 async function readRange(path: string, position: number, length: number, open: OpenFile): Promise<Uint8Array> {
   const out = new Uint8Array(length);
-  const handle = await open(path, 'r');
+  const { constants } = await import('node:fs');
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const chunk = 1 << 30;
     for (let done = 0; done < length; ) {
