@@ -15,7 +15,13 @@ export type JsonObject = { [key: string]: unknown };
 /** The largest integer any config value may have (a size this large cannot be a real model's). */
 export const MAX_CONFIG_INT = 2 ** 31 - 1;
 
-/** Keys that count layers: at most as many as the checkpoint's tensor names number. */
+/**
+ * The most layers any config may claim, with or without a checkpoint to compare with (`buildModel`
+ * builds from config.json alone): the deepest published transformers have about 130.
+ */
+export const MAX_LAYERS = 4096;
+
+/** Keys that count layers: at most MAX_LAYERS, and as many as the checkpoint's tensor names number. */
 const LAYER_COUNT_KEYS: ReadonlySet<string> = new Set(['n_layer', 'num_hidden_layers', 'num_layers']);
 
 /** Keys that are (or divide) a dimension of some weight: at most the checkpoint's largest dimension. */
@@ -95,6 +101,7 @@ export class ConfigReader {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) this.fail(key, `must be a non-negative integer, got ${JSON.stringify(v)}`);
     if (v > MAX_CONFIG_INT) this.fail(key, `is ${v}, more than the limit of ${MAX_CONFIG_INT}`);
     this.checkAgainstCheckpoint(key, v);
+    if (LAYER_COUNT_KEYS.has(key) && v > MAX_LAYERS) this.fail(key, `is ${v}, more than the limit of ${MAX_LAYERS} layers`);
     return v;
   }
 
