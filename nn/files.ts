@@ -18,8 +18,8 @@ export const MAX_FILE_BYTES = {
   shardIndex: 16 * 2 ** 20,
   /** tokenizer.json (the largest common ones, e.g. Gemma's, are about 35 MB). */
   tokenizer: 128 * 2 ** 20,
-  /** An input image file (PNG or JPEG). */
-  image: 64 * 2 ** 20,
+  /** An input image file (a 50-megapixel PNG of photo content can pass 100 MB). */
+  image: 256 * 2 ** 20,
 } as const;
 
 /** Whether `path` exists and is a regular file (after symlinks); false on any error. */
