@@ -1,14 +1,16 @@
 /**
  * loadModel(dir): config.json + safetensors (single or sharded) → a model on the GPU. Everything
  * is validated before the first upload (names, shapes, dtypes), and a failure during upload
- * releases what was uploaded: nothing half-loaded is ever returned.
+ * releases what was uploaded: nothing half-loaded is ever returned. The checkpoint's headers are
+ * read before the model is built, so config sizes are bounded by its tensors (config.ts) and a
+ * hostile config cannot make the build itself run away.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { initRuntime } from '../kernels/runtime.js';
 import { InputError } from '../kernels/errors.js';
+import { initRuntime } from '../kernels/runtime.js';
 import { Tensor } from '../autograd/tensor.js';
-import { ConfigReader, type JsonObject } from './config.js';
+import { ConfigReader, checkpointLimits, type JsonObject } from './config.js';
+import { MAX_FILE_BYTES, readBoundedJson } from './files.js';
 import { familyOf } from './models/registry.js';
 import type { TransformerModel } from './models/types.js';
 import type { Parameter } from './module.js';
@@ -23,18 +25,7 @@ const WEIGHT_DTYPES = new Set(['F32', 'F16', 'BF16']);
 
 export async function readConfig(dir: string): Promise<ConfigReader> {
   const path = join(dir, 'config.json');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new InputError(`${path}: cannot read the model's config.json`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new InputError(`${path}: not valid JSON (${(error as Error).message})`);
-  }
+  const raw = await readBoundedJson(path, "the model's config.json", MAX_FILE_BYTES.config);
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError(`${path}: must hold a JSON object`);
   return new ConfigReader(raw as JsonObject, path);
 }
@@ -49,6 +40,12 @@ function sameDims(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/** Index of the first NaN or ±Infinity, or -1: a weight like that makes every output NaN. */
+function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
+  return -1;
+}
+
 function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(data.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
@@ -59,8 +56,8 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   const config = await readConfig(dir);
   const modelType = config.string('model_type');
   const family = familyOf(modelType, join(dir, 'config.json'));
-  const model = family.build(config);
   const checkpoint = await readCheckpoint(dir);
+  const model = family.build(config.limitTo(checkpointLimits(checkpoint.tensors.values()), dir));
 
   // Match every parameter with a checkpoint tensor (the base-model prefix may be absent).
   const params = model.parameters();
@@ -78,17 +75,17 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     used.add(info.name);
     const want = param.spec.transposeOnLoad ? [...param.spec.shape].reverse() : param.spec.shape;
     if (!sameDims(info.shape, want)) {
-      throw new Error(`${dir}: tensor ${info.name} has shape [${info.shape.join(', ')}], but config.json implies [${want.join(', ')}]`);
+      throw new InputError(`${dir}: tensor ${info.name} has shape [${info.shape.join(', ')}], but config.json implies [${want.join(', ')}]`);
     }
-    if (!WEIGHT_DTYPES.has(info.dtype)) throw new Error(`${dir}: tensor ${info.name} has dtype ${info.dtype}; weights must be F32, F16 or BF16`);
+    if (!WEIGHT_DTYPES.has(info.dtype)) throw new InputError(`${dir}: tensor ${info.name} has dtype ${info.dtype}; weights must be F32, F16 or BF16`);
     plan.push({ param, info });
   }
   if (missing.length > 0) {
-    throw new Error(`${dir}: ${missing.length} tensor(s) missing from the checkpoint: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+    throw new InputError(`${dir}: ${missing.length} tensor(s) missing from the checkpoint: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
   }
   const extra = [...checkpoint.tensors.keys()].filter((name) => !used.has(name) && !family.ignored.some((re) => re.test(name)));
   if (extra.length > 0) {
-    throw new Error(`${dir}: ${extra.length} unexpected tensor(s) in the checkpoint: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`);
+    throw new InputError(`${dir}: ${extra.length} unexpected tensor(s) in the checkpoint: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`);
   }
 
   const rt = await initRuntime();
@@ -97,6 +94,8 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   try {
     for (const { param, info } of plan) {
       let data = await checkpoint.getFloat32(info.name);
+      const bad = firstNonFinite(data);
+      if (bad >= 0) throw new InputError(`${dir}: tensor ${info.name} holds a non-finite value (${data[bad]}) at element ${bad}`);
       const shape = param.spec.shape;
       if (param.spec.transposeOnLoad) data = transpose2d(data, info.shape[0]!, info.shape[1]!);
       const bytes = data.length * 4;

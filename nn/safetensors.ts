@@ -6,12 +6,18 @@
  * ({name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {string: string}}),
  * then the data buffer; offsets are relative to the start of the data buffer.
  *
+ * Resource policy: the header length is checked against MAX_HEADER_BYTES before anything is
+ * allocated for it; the shard index is a bounded regular file whose entries must name files inside
+ * the checkpoint folder.
+ *
  * Validation policy: every entry must have a known dtype, a shape of non-negative integers,
  * and offsets inside the data buffer whose length equals numel(shape) x dtype size.
  * Overlapping byte ranges are rejected (two tensors sharing bytes is a corrupt or hostile
  * file). Header order, gaps between tensors and trailing bytes are accepted; the Rust
  * reference reader rejects gaps, but nothing here depends on contiguity.
  */
+
+import { InputError } from '../kernels/errors.js';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -58,9 +64,15 @@ export interface Checkpoint {
 }
 
 /** Every problem with a checkpoint's bytes or layout; the message names the file and tensor. */
-export class SafetensorsError extends Error {
+export class SafetensorsError extends InputError {
   override name = 'SafetensorsError';
 }
+
+/**
+ * The largest JSON header accepted, checked before it is read: the limit of the reference reader
+ * (safetensors' MAX_HEADER_SIZE). Real headers are well under 1 MB.
+ */
+export const MAX_HEADER_BYTES = 100_000_000;
 
 export const SINGLE_FILE = 'model.safetensors';
 export const SHARD_INDEX = 'model.safetensors.index.json';
@@ -74,6 +86,9 @@ export function readHeaderLength(prefix: Uint8Array, fileName: string, fileSize:
     throw new SafetensorsError(`${fileName}: file is ${fileSize} bytes, too short for the 8-byte header length`);
   }
   const length = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (length > BigInt(MAX_HEADER_BYTES)) {
+    throw new SafetensorsError(`${fileName}: header length ${length} is more than the limit of ${MAX_HEADER_BYTES} bytes`);
+  }
   if (length > BigInt(fileSize - 8)) {
     throw new SafetensorsError(
       `${fileName}: header length ${length} runs past the end of the file (${fileSize - 8} bytes after the prefix)`,
@@ -296,20 +311,24 @@ function lookup<T>(tensors: ReadonlyMap<string, T>, name: string, source: string
 export async function readCheckpoint(dir: string): Promise<Checkpoint> {
   const fs = await import('node:fs/promises');
   const { join } = await import('node:path');
-  const exists = (p: string) => fs.stat(p).then((s) => s.isFile(), () => false);
+  const { exists, isRegularFile, readBoundedJson, requireRegularFile, MAX_FILE_BYTES } = await import('./files.js');
 
   // null for a single file; otherwise the index's tensor name -> shard file name.
   let weightMap: Map<string, string> | null;
-  if (await exists(join(dir, SINGLE_FILE))) weightMap = null;
-  else if (await exists(join(dir, SHARD_INDEX))) weightMap = await readShardIndex(join(dir, SHARD_INDEX), fs.readFile);
-  else throw new SafetensorsError(`${dir}: neither ${SINGLE_FILE} nor ${SHARD_INDEX} found`);
+  if (await exists(join(dir, SINGLE_FILE))) {
+    await requireRegularFile(join(dir, SINGLE_FILE), 'the checkpoint');
+    weightMap = null;
+  } else if (await exists(join(dir, SHARD_INDEX))) {
+    const indexPath = join(dir, SHARD_INDEX);
+    weightMap = parseShardIndex(await readBoundedJson(indexPath, 'the shard index', MAX_FILE_BYTES.shardIndex), indexPath);
+  } else throw new SafetensorsError(`${dir}: neither ${SINGLE_FILE} nor ${SHARD_INDEX} found`);
   const fileNames = weightMap ? [...new Set(weightMap.values())].sort() : [SINGLE_FILE];
 
   const headers = new Map<string, SafetensorsHeader>();
   for (const fileName of fileNames) {
-    const path = join(dir, fileName);
-    if (weightMap && !(await exists(path))) {
-      throw new SafetensorsError(`${join(dir, SHARD_INDEX)}: references shard ${fileName}, which does not exist`);
+    const path = weightMap ? await shardPath(dir, fileName) : join(dir, fileName);
+    if (weightMap && !(await isRegularFile(path))) {
+      throw new SafetensorsError(`${join(dir, SHARD_INDEX)}: references shard ${fileName}, which does not exist or is not a regular file`);
     }
     headers.set(fileName, await readHeaderFromDisk(path, fileName, fs.open));
   }
@@ -318,7 +337,7 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint> {
   if (weightMap) {
     for (const [name, fileName] of weightMap) {
       const info = headers.get(fileName)!.tensors.get(name);
-      if (!info) throw new SafetensorsError(`${SHARD_INDEX}: maps "${name}" to ${fileName}, which has no such tensor`);
+      if (!info) throw new SafetensorsError(`${join(dir, SHARD_INDEX)}: maps "${name}" to ${fileName}, which has no such tensor`);
       tensors.set(name, { ...info, fileName });
     }
   } else {
@@ -339,40 +358,68 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint> {
   };
 }
 
-type ReadFile = (path: string) => Promise<Uint8Array>;
 type OpenFile = typeof import('node:fs/promises').open;
 
 /** weight_map of an index file: tensor name -> shard file name. */
-async function readShardIndex(path: string, readFile: ReadFile): Promise<Map<string, string>> {
-  const text = new TextDecoder().decode(await readFile(path));
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new SafetensorsError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+function parseShardIndex(json: unknown, path: string): Map<string, string> {
   const weightMap = isPlainObject(json) ? json['weight_map'] : undefined;
   if (!isPlainObject(weightMap)) throw new SafetensorsError(`${path}: missing the "weight_map" object`);
   const out = new Map<string, string>();
   for (const [name, file] of Object.entries(weightMap)) {
-    if (typeof file !== 'string') throw new SafetensorsError(`${path}: weight_map["${name}"] is not a file name`);
+    if (typeof file !== 'string' || file.length === 0) throw new SafetensorsError(`${path}: weight_map["${name}"] is not a file name`);
     out.set(name, file);
   }
   if (out.size === 0) throw new SafetensorsError(`${path}: weight_map is empty`);
   return out;
 }
 
-async function readHeaderFromDisk(path: string, fileName: string, open: OpenFile): Promise<SafetensorsHeader> {
-  const handle = await open(path, 'r');
+/**
+ * The path of a shard named by the index, which must stay inside the checkpoint folder: no
+ * absolute path, no `..` out of it, and no symlink whose target lies outside it, except the
+ * Hugging Face hub cache's own layout (snapshots/<revision>/<file> → ../../blobs/<hash>).
+ */
+async function shardPath(dir: string, fileName: string): Promise<string> {
+  const { isAbsolute, join, relative, resolve, dirname, basename, sep } = await import('node:path');
+  const { realpath } = await import('node:fs/promises');
+  const index = join(dir, SHARD_INDEX);
+  const inside = (root: string, p: string): boolean => {
+    const rel = relative(root, p);
+    return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
+  };
+  if (fileName.includes('\0') || isAbsolute(fileName) || !inside(resolve(dir), resolve(dir, fileName))) {
+    throw new SafetensorsError(`${index}: shard ${JSON.stringify(fileName)} is not a file inside the checkpoint folder`);
+  }
+  const path = join(dir, fileName);
+  let real: string;
+  let root: string;
   try {
-    const { size } = await handle.stat();
+    [real, root] = await Promise.all([realpath(path), realpath(dir)]);
+  } catch {
+    return path; // missing: the caller says so
+  }
+  const hubBlobs = basename(dirname(root)) === 'snapshots' ? join(dirname(dirname(root)), 'blobs') : null;
+  if (!inside(root, real) && !(hubBlobs !== null && inside(hubBlobs, real))) {
+    throw new SafetensorsError(`${index}: shard ${fileName} is a symlink to ${real}, outside the checkpoint folder`);
+  }
+  return path;
+}
+
+async function readHeaderFromDisk(path: string, fileName: string, open: OpenFile): Promise<SafetensorsHeader> {
+  const { constants } = await import('node:fs');
+  // Non-blocking: a FIFO swapped in after the caller's stat must not hang the open.
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new SafetensorsError(`${path}: not a regular file`);
+    const size = stats.size;
     const prefix = new Uint8Array(8);
     await handle.read(prefix, 0, Math.min(8, size), 0);
-    const headerLength = readHeaderLength(prefix, fileName, size);
+    const headerLength = readHeaderLength(prefix, path, size);
     const headerBytes = new Uint8Array(headerLength);
-    await handle.read(headerBytes, 0, headerLength, 8);
+    const { bytesRead } = await handle.read(headerBytes, 0, headerLength, 8);
+    if (bytesRead !== headerLength) throw new SafetensorsError(`${path}: file ended inside the header`);
     const dataStart = 8 + headerLength;
-    const { tensors, metadata } = parseHeader(headerBytes, fileName, size - dataStart);
+    const { tensors, metadata } = parseHeader(headerBytes, path, size - dataStart);
     return { fileName, dataStart, tensors, metadata };
   } finally {
     await handle.close();
@@ -382,7 +429,8 @@ async function readHeaderFromDisk(path: string, fileName: string, open: OpenFile
 /** Reads `length` bytes at `position`, in chunks because one read() is capped below 2 GiB. */
 async function readRange(path: string, position: number, length: number, open: OpenFile): Promise<Uint8Array> {
   const out = new Uint8Array(length);
-  const handle = await open(path, 'r');
+  const { constants } = await import('node:fs');
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const chunk = 1 << 30;
     for (let done = 0; done < length; ) {

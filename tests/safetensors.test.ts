@@ -1,9 +1,12 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtemp, readFile, rm, writeFile, copyFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile, copyFile, mkdir, open, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InputError } from '../kernels/errors.js';
 import {
+  MAX_HEADER_BYTES,
   parseSafetensors,
   readCheckpoint,
   SafetensorsError,
@@ -250,8 +253,15 @@ describe('malformed files are rejected with errors naming the file and tensor', 
     const bytes = encode(entry(), f32Bytes([1, 2]));
     new DataView(bytes.buffer).setBigUint64(0, BigInt(bytes.length), true);
     expect(parse(bytes)).toThrow(/bad\.safetensors: header length \d+ runs past the end/);
+  });
+
+  it('refuses a header length above 100 MB before reading it, whatever the file size', () => {
+    const bytes = encode(entry(), f32Bytes([1, 2]));
     new DataView(bytes.buffer).setBigUint64(0, 2n ** 63n, true);
-    expect(parse(bytes)).toThrow(/runs past the end/);
+    expect(parse(bytes)).toThrow(/bad\.safetensors: header length 9223372036854775808 is more than the limit of 100000000 bytes/);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(MAX_HEADER_BYTES + 1), true);
+    expect(parse(bytes)).toThrow(/header length 100000001 is more than the limit/);
+    expect(parse(bytes)).toThrow(InputError);
   });
 
   it('rejects a header that is not JSON, not UTF-8, or not an object', () => {
@@ -366,6 +376,67 @@ describe('checkpoint directories', () => {
     await expect(readCheckpoint(dir)).rejects.toThrow(/model\.safetensors: file is 3 bytes, too short/);
     await writeFile(join(dir, 'model.safetensors'), encode(entry({ dtype: 'Q4' }), f32Bytes([1, 2])));
     await expect(readCheckpoint(dir)).rejects.toThrow(/model\.safetensors: tensor "w": unsupported dtype "Q4"/);
+  });
+
+  /** A sparse file of `size` bytes whose first 8 bytes claim a header of `headerLength` bytes. */
+  async function sparseCheckpoint(path: string, headerLength: bigint, size: number): Promise<void> {
+    const prefix = new Uint8Array(8);
+    new DataView(prefix.buffer).setBigUint64(0, headerLength, true);
+    const handle = await open(path, 'w');
+    await handle.write(prefix, 0, 8, 0);
+    await handle.truncate(size);
+    await handle.close();
+  }
+
+  it('refuses a 1 GiB or 2 GiB header claimed by a sparse file without reading it', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'model.safetensors');
+    await sparseCheckpoint(path, 2n ** 30n, 2 ** 30 + 64);
+    await expect(readCheckpoint(dir)).rejects.toThrow(/model\.safetensors: header length 1073741824 is more than the limit of 100000000 bytes/);
+    // At 2^31 bytes and more, one read() would trip a native assertion in Node: refused before that.
+    await sparseCheckpoint(path, 2n ** 31n + 8n, 2 ** 31 + 64);
+    await expect(readCheckpoint(dir)).rejects.toThrow(/header length 2147483656 is more than the limit/);
+  });
+
+  it('refuses shard names that leave the checkpoint folder: .., absolute paths, escaping symlinks', async () => {
+    const dir = await tempDir();
+    const outside = await tempDir();
+    await writeFile(join(outside, 'w.safetensors'), encode(entry(), f32Bytes([1, 2])));
+    const index = (file: string) => writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { w: file } }));
+    for (const file of ['../../../../etc/passwd', '/etc/passwd', `../${outside.split('/').pop()}/w.safetensors`, '.', 'a\u0000b']) {
+      await index(file);
+      await expect(readCheckpoint(dir)).rejects.toThrow(/is not a file inside the checkpoint folder/);
+    }
+    await symlink(join(outside, 'w.safetensors'), join(dir, 'link.safetensors'));
+    await index('link.safetensors');
+    await expect(readCheckpoint(dir)).rejects.toThrow(/shard link\.safetensors is a symlink to .*w\.safetensors, outside the checkpoint folder/);
+    // A symlink within the folder, and a sub-folder, are fine.
+    await mkdir(join(dir, 'sub'));
+    await writeFile(join(dir, 'sub', 'w.safetensors'), encode(entry(), f32Bytes([1, 2])));
+    await symlink(join(dir, 'sub', 'w.safetensors'), join(dir, 'inner.safetensors'));
+    await index('inner.safetensors');
+    expect([...(await readCheckpoint(dir)).tensors.keys()]).toEqual(['w']);
+    await index('sub/w.safetensors');
+    expect(await (await readCheckpoint(dir)).getFloat32('w')).toEqual(new Float32Array([1, 2]));
+  });
+
+  it('reads shards from the Hugging Face cache layout (snapshots/<rev>/x → ../../blobs/<hash>)', async () => {
+    const cache = await tempDir();
+    const snapshot = join(cache, 'snapshots', 'abc123');
+    await mkdir(snapshot, { recursive: true });
+    await mkdir(join(cache, 'blobs'));
+    await writeFile(join(cache, 'blobs', 'f00d'), encode(entry(), f32Bytes([3, 4])));
+    await symlink('../../blobs/f00d', join(snapshot, 'model-1.safetensors'));
+    await writeFile(join(snapshot, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { w: 'model-1.safetensors' } }));
+    expect(await (await readCheckpoint(snapshot)).getFloat32('w')).toEqual(new Float32Array([3, 4]));
+  });
+
+  it('refuses an index or checkpoint that is a FIFO or a device, without blocking', async () => {
+    const dir = await tempDir();
+    execFileSync('mkfifo', [join(dir, 'model.safetensors.index.json')]);
+    await expect(readCheckpoint(dir)).rejects.toThrow(/index\.json: the shard index must be a regular file, but it is a FIFO/);
+    await symlink('/dev/zero', join(dir, 'model.safetensors'));
+    await expect(readCheckpoint(dir)).rejects.toThrow(/model\.safetensors: the checkpoint must be a regular file, but it is a character device/);
   });
 
   function entry(over: object = {}) {

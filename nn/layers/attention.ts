@@ -3,6 +3,7 @@
  * [B, Hkv, G, T, D] so keys and values [B, Hkv, 1, S, D] broadcast over the G query heads that
  * share them, without copying. The products and the softmax are the named ops LRP rules target.
  */
+import { InputError } from '../../kernels/errors.js';
 import { add } from '../../autograd/ops/elementwise.js';
 import { attentionContext, attentionScores } from '../../autograd/ops/matmul.js';
 import { softmax } from '../../autograd/ops/softmax.js';
@@ -42,7 +43,7 @@ export class SelfAttention extends Module {
   constructor(prefix: string, readonly shape: AttentionShape, options: AttentionOptions) {
     super(prefix);
     const { hidden, heads, kvHeads, headDim } = shape;
-    if (heads % kvHeads !== 0) throw new Error(`${prefix}: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
+    if (heads % kvHeads !== 0) throw new InputError(`${prefix}: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
     const bias = { bias: options.qkvBias, conv1d: options.conv1d ?? false };
     const names = options.names;
     if ('qkv' in names) {

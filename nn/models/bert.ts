@@ -2,6 +2,7 @@
  * BertForSequenceClassification: word + position + token-type embeddings with LayerNorm,
  * post-LN encoder blocks, GELU MLP, tanh pooler on [CLS], linear classifier.
  */
+import { InputError } from '../../kernels/errors.js';
 import { add, tanh } from '../../autograd/ops/elementwise.js';
 import { slice, squeeze } from '../../autograd/ops/view.js';
 import type { Tensor } from '../../autograd/tensor.js';
@@ -56,7 +57,7 @@ export class BertForSequenceClassification extends Module implements Transformer
     const hidden = r.positiveInt('hidden_size');
     const layers = r.positiveInt('num_hidden_layers');
     const heads = r.positiveInt('num_attention_heads');
-    if (hidden % heads !== 0) throw new Error(`config.json: hidden_size ${hidden} is not divisible by num_attention_heads ${heads}`);
+    if (hidden % heads !== 0) throw new InputError(`config.json: hidden_size ${hidden} is not divisible by num_attention_heads ${heads}`);
     const inner = r.positiveInt('intermediate_size');
     const maxPositions = r.positiveInt('max_position_embeddings', 512);
     const typeVocab = r.positiveInt('type_vocab_size', 2);

@@ -3,6 +3,7 @@
  * `"position_embedding_type": "sinusoidal"`), pre-LayerNorm blocks, fused Conv1D q/k/v,
  * GELU (tanh form) MLP, LM head tied to the token embedding.
  */
+import { InputError } from '../../kernels/errors.js';
 import { add } from '../../autograd/ops/elementwise.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { ConfigReader } from '../config.js';
@@ -54,13 +55,13 @@ export class GPT2LMHeadModel extends Module implements TransformerModel {
     const hidden = r.positiveInt('n_embd');
     const layers = r.positiveInt('n_layer');
     const heads = r.positiveInt('n_head');
-    if (hidden % heads !== 0) throw new Error(`config.json: n_embd ${hidden} is not divisible by n_head ${heads}`);
+    if (hidden % heads !== 0) throw new InputError(`config.json: n_embd ${hidden} is not divisible by n_head ${heads}`);
     const maxPositions = r.positiveInt('n_positions', 1024);
     const inner = r.has('n_inner') ? r.positiveInt('n_inner') : 4 * hidden;
     const eps = r.number('layer_norm_epsilon', 1e-5);
     const activation = r.oneOf('activation_function', ACTIVATIONS, 'gelu_new');
     const positional = r.oneOf('position_embedding_type', ['absolute', 'learned', 'sinusoidal'] as const, 'absolute');
-    if (!r.bool('tie_word_embeddings', true)) throw new Error('config.json: GPT-2 with untied word embeddings is not supported');
+    if (!r.bool('tie_word_embeddings', true)) throw new InputError('config.json: GPT-2 with untied word embeddings is not supported');
     this.info = {
       modelType: 'gpt2',
       architecture: 'GPT2LMHeadModel',

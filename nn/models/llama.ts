@@ -2,6 +2,7 @@
  * LlamaForCausalLM, and the families that share its layout: Qwen2 (q/k/v biases) and Mistral.
  * Pre-RMSNorm blocks, rotary positions (rotate-half), grouped-query attention, SwiGLU MLP.
  */
+import { InputError } from '../../kernels/errors.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { ConfigReader } from '../config.js';
 import { Embedding } from '../layers/embedding.js';
@@ -58,9 +59,9 @@ interface LlamaConfig {
 function readConfig(r: ConfigReader, modelType: string): LlamaConfig {
   const hidden = r.positiveInt('hidden_size');
   const heads = r.positiveInt('num_attention_heads');
-  if (r.has('rope_scaling')) throw new Error(`config.json: rope_scaling is not supported yet (${JSON.stringify(r.raw['rope_scaling'])})`);
+  if (r.has('rope_scaling')) throw new InputError(`config.json: rope_scaling is not supported yet (${JSON.stringify(r.raw['rope_scaling'])})`);
   const activation = r.oneOf('hidden_act', ACTIVATIONS, 'silu');
-  if (activation !== 'silu') throw new Error(`config.json: hidden_act "${activation}" is not supported for ${modelType} (silu expected)`);
+  if (activation !== 'silu') throw new InputError(`config.json: hidden_act "${activation}" is not supported for ${modelType} (silu expected)`);
   return {
     vocabSize: r.positiveInt('vocab_size'),
     hidden,

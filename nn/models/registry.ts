@@ -1,4 +1,5 @@
 /** model_type → family. Adding a family is one entry here plus its module file (docs/models.md). */
+import { InputError } from '../../kernels/errors.js';
 import type { ConfigReader } from '../config.js';
 import { BertForSequenceClassification } from './bert.js';
 import { GPT2LMHeadModel } from './gpt2.js';
@@ -24,7 +25,8 @@ export const FAMILIES: Readonly<Record<string, Family>> = {
 };
 
 export function familyOf(modelType: string, source: string): Family {
-  const family = FAMILIES[modelType];
-  if (!family) throw new Error(`${source}: unknown model_type "${modelType}" (supported: ${Object.keys(FAMILIES).join(', ')})`);
+  // An own property only: "__proto__", "constructor" or "toString" must not find Object's members.
+  const family = Object.hasOwn(FAMILIES, modelType) ? FAMILIES[modelType] : undefined;
+  if (!family) throw new InputError(`${source}: unknown model_type "${modelType}" (supported: ${Object.keys(FAMILIES).join(', ')})`);
   return family;
 }

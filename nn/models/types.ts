@@ -1,4 +1,5 @@
 /** What every model family offers: a module tree with HF names, its description, and forward. */
+import { InputError } from '../../kernels/errors.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import type { Module } from '../module.js';
 
@@ -51,12 +52,12 @@ export interface TransformerModel extends Module {
 /** Validates token ids for a text model and returns [B, T]. */
 export function textShape(input: ModelInput, family: string): [number, number] {
   const ids = input.ids;
-  if (!ids || ids.length === 0 || ids[0]!.length === 0) throw new Error(`${family}: the input is empty (no token ids)`);
+  if (!ids || ids.length === 0 || ids[0]!.length === 0) throw new InputError(`${family}: the input is empty (no token ids)`);
   const T = ids[0]!.length;
-  if (ids.some((row) => row.length !== T)) throw new Error(`${family}: every sequence of a batch must have the same length (pad them)`);
+  if (ids.some((row) => row.length !== T)) throw new InputError(`${family}: every sequence of a batch must have the same length (pad them)`);
   for (const [name, rows] of [['attentionMask', input.attentionMask], ['tokenTypeIds', input.tokenTypeIds]] as const) {
     if (rows && (rows.length !== ids.length || rows.some((r) => r.length !== T))) {
-      throw new Error(`${family}: ${name} must have the same shape as ids [${ids.length}, ${T}]`);
+      throw new InputError(`${family}: ${name} must have the same shape as ids [${ids.length}, ${T}]`);
     }
   }
   return [ids.length, T];

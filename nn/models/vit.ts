@@ -2,6 +2,7 @@
  * ViTForImageClassification: patches embedded by a matmul (the stride-p convolution written as
  * reshape + linear), a [CLS] token, learned positions, pre-LN blocks, classifier on [CLS].
  */
+import { InputError } from '../../kernels/errors.js';
 import { add } from '../../autograd/ops/elementwise.js';
 import { concat } from '../../autograd/ops/concat.js';
 import { linear } from '../../autograd/ops/matmul.js';
@@ -56,14 +57,14 @@ export class ViTForImageClassification extends Module implements TransformerMode
     const hidden = r.positiveInt('hidden_size');
     const layers = r.positiveInt('num_hidden_layers');
     const heads = r.positiveInt('num_attention_heads');
-    if (hidden % heads !== 0) throw new Error(`config.json: hidden_size ${hidden} is not divisible by num_attention_heads ${heads}`);
+    if (hidden % heads !== 0) throw new InputError(`config.json: hidden_size ${hidden} is not divisible by num_attention_heads ${heads}`);
     const inner = r.positiveInt('intermediate_size');
     const eps = r.number('layer_norm_eps', 1e-12);
     const activation = r.oneOf('hidden_act', ACTIVATIONS, 'gelu');
     this.imageSize = r.positiveInt('image_size', 224);
     this.patch = r.positiveInt('patch_size', 16);
     this.channels = r.positiveInt('num_channels', 3);
-    if (this.imageSize % this.patch !== 0) throw new Error(`config.json: image_size ${this.imageSize} is not a multiple of patch_size ${this.patch}`);
+    if (this.imageSize % this.patch !== 0) throw new InputError(`config.json: image_size ${this.imageSize} is not a multiple of patch_size ${this.patch}`);
     const qkvBias = r.bool('qkv_bias', true);
     const numLabels = r.numLabels();
     const patches = (this.imageSize / this.patch) ** 2;
@@ -93,11 +94,11 @@ export class ViTForImageClassification extends Module implements TransformerMode
 
   forward(input: ModelInput): Tensor {
     const pixels = input.pixelValues;
-    if (!pixels) throw new Error('ViTForImageClassification: the input has no pixelValues');
+    if (!pixels) throw new InputError('ViTForImageClassification: the input has no pixelValues');
     const [B, C, H, W] = pixels.shape;
     const S = this.imageSize;
     if (C !== this.channels || H !== S || W !== S) {
-      throw new Error(`ViTForImageClassification: expected pixelValues [B, ${this.channels}, ${S}, ${S}], got [${pixels.shape.join(', ')}]`);
+      throw new InputError(`ViTForImageClassification: expected pixelValues [B, ${this.channels}, ${S}, ${S}], got [${pixels.shape.join(', ')}]`);
     }
     const p = this.patch;
     const n = S / p;

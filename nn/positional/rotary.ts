@@ -2,6 +2,7 @@
  * Rotary position embeddings (LLaMA, rotate-half layout). The cos/sin tables are graph tensors:
  * each layer taps its own pair, so an explanation can give every layer's positions relevance.
  */
+import { InputError } from '../../kernels/errors.js';
 import { concat } from '../../autograd/ops/concat.js';
 import { rotary, rotaryTables } from '../../autograd/ops/rotary.js';
 import { slice } from '../../autograd/ops/view.js';
@@ -15,11 +16,11 @@ export class RotaryEmbedding {
 
   constructor(readonly headDim: number, readonly theta: number, readonly maxPositions: number, partialFactor = 1) {
     this.rotaryDim = Math.floor(headDim * partialFactor);
-    if (this.rotaryDim % 2 !== 0 || this.rotaryDim === 0) throw new Error(`rotary dimension ${this.rotaryDim} must be even and positive`);
+    if (this.rotaryDim % 2 !== 0 || this.rotaryDim === 0) throw new InputError(`rotary dimension ${this.rotaryDim} must be even and positive`);
   }
 
   tables(T: number): { cos: Tensor; sin: Tensor } {
-    if (T > this.maxPositions) throw new Error(`sequence of ${T} positions is longer than max_position_embeddings (${this.maxPositions})`);
+    if (T > this.maxPositions) throw new InputError(`sequence of ${T} positions is longer than max_position_embeddings (${this.maxPositions})`);
     return rotaryTables(T, this.rotaryDim, this.theta);
   }
 

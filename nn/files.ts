@@ -1,0 +1,109 @@
+/**
+ * Reading the small files of a model folder (config.json, tokenizer.json, the shard index, the
+ * preprocessor config, an image) with a size cap. A FIFO would block open() or read() forever and
+ * a device such as /dev/zero never ends, so only regular files are read: the path is stat'ed first
+ * (following symlinks, as the Hugging Face cache links every file to a blob), then opened
+ * non-blocking and checked again on the open handle (the file may have been swapped in between),
+ * and at most `maxBytes` are read.
+ */
+import { constants, type Stats } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { InputError } from '../kernels/errors.js';
+
+/** Size caps of the files a model folder may hold (documented in docs/models.md). */
+export const MAX_FILE_BYTES = {
+  /** config.json, preprocessor_config.json, tokenizer_config.json. */
+  config: 16 * 2 ** 20,
+  /** model.safetensors.index.json (LLaMA-70B's is 60 KB). */
+  shardIndex: 16 * 2 ** 20,
+  /** tokenizer.json (the largest common ones, e.g. Gemma's, are about 35 MB). */
+  tokenizer: 128 * 2 ** 20,
+  /** An input image file (a 50-megapixel PNG of photo content can pass 100 MB). */
+  image: 256 * 2 ** 20,
+} as const;
+
+/** Whether `path` exists and is a regular file (after symlinks); false on any error. */
+export async function isRegularFile(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
+
+/** Whether `path` exists (a dangling symlink or a permission error counts as existing). */
+export async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, (error: NodeJS.ErrnoException) => error.code !== 'ENOENT');
+}
+
+/** Refuses anything at `path` but a regular file (after symlinks). */
+export async function requireRegularFile(path: string, what: string): Promise<void> {
+  const s = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    throw new InputError(`${path}: cannot read ${what} (${error.code ?? error.message})`);
+  });
+  if (!s.isFile()) throw new InputError(`${path}: ${what} must be a regular file, but it is ${kindOf(s)}`);
+}
+
+function kindOf(s: Stats): string {
+  if (s.isDirectory()) return 'a directory';
+  if (s.isFIFO()) return 'a FIFO';
+  if (s.isCharacterDevice()) return 'a character device';
+  if (s.isBlockDevice()) return 'a block device';
+  if (s.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+function checkRegular(s: Stats, path: string, what: string, maxBytes: number): void {
+  if (!s.isFile()) throw new InputError(`${path}: ${what} must be a regular file, but it is ${kindOf(s)}`);
+  if (s.size > maxBytes) throw new InputError(`${path}: ${what} is ${s.size} bytes, more than the limit of ${maxBytes}`);
+}
+
+/**
+ * The bytes of a regular file of at most `maxBytes`. `what` names the file in errors ("the
+ * model's config.json"); a missing file is an InputError saying it cannot be read.
+ */
+export async function readBoundedFile(path: string, what: string, maxBytes: number): Promise<Uint8Array> {
+  let before: Stats;
+  try {
+    before = await stat(path);
+  } catch (error) {
+    throw new InputError(`${path}: cannot read ${what} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  checkRegular(before, path, what, maxBytes);
+  let handle;
+  try {
+    // O_NONBLOCK: opening a FIFO swapped in after the stat returns at once instead of waiting for a writer.
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    throw new InputError(`${path}: cannot read ${what} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  try {
+    checkRegular(await handle.stat(), path, what, maxBytes);
+    // One byte more than allowed tells a file that grew past the cap since the stat.
+    const out = new Uint8Array(Math.min(maxBytes + 1, Math.max(before.size, 0) + 1));
+    let done = 0;
+    for (;;) {
+      if (done === out.length) break;
+      const { bytesRead } = await handle.read(out, done, out.length - done, done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    if (done > maxBytes) throw new InputError(`${path}: ${what} is more than the limit of ${maxBytes} bytes`);
+    if (done === out.length) throw new InputError(`${path}: ${what} changed while it was read`);
+    return out.subarray(0, done);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A bounded regular file as UTF-8 text parsed as JSON; errors name the file. */
+export async function readBoundedJson(path: string, what: string, maxBytes: number): Promise<unknown> {
+  const bytes = await readBoundedFile(path, what, maxBytes);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new InputError(`${path}: ${what} is not valid UTF-8`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InputError(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+}
