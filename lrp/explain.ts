@@ -11,21 +11,29 @@ import { reshape } from '../autograd/ops/view.js';
 import { tidy } from '../autograd/scope.js';
 import { Tensor } from '../autograd/tensor.js';
 import type { ModelInput, TransformerModel } from '../nn/models/types.js';
-import { withTaps, type TapKind } from '../nn/taps.js';
+import { withTaps, type TapInfo, type TapKind } from '../nn/taps.js';
+import { captureSet, readCaptured, type Captured } from './capture.js';
+import { ruleResolver } from './composites.js';
 import { buildReport, type TappedRelevance } from './conservation.js';
-import { DEFAULT_EPSILON, isMethodName, methodSpec, METHOD_NAMES } from './methods.js';
+import { DEFAULT_EPSILON, isMethodName, methodSpec, METHOD_NAMES, type MethodSpec } from './methods.js';
 import type { Explanation, MethodName, PositionAggregation } from './result.js';
 
 export interface ExplainOptions {
-  method: MethodName;
+  /** A built-in method by name, or any MethodSpec (custom rules, composites). */
+  method: MethodName | MethodSpec;
   /** Class (classifier) or vocabulary id (causal LM, last position); default: the argmax. */
   target?: number;
   /** How per-position relevance is summed over layers and PE parts (default 'signed'). */
   positionAggregation?: PositionAggregation;
   /** Override the method's default: PE tensors as inputs (true) or constants (false). */
   positionalInputs?: boolean;
-  /** Epsilon of the epsilon rule (LRP methods). */
+  /** Epsilon of the epsilon rule (built-in LRP methods given by name). */
   epsilon?: number;
+  /**
+   * Module paths (`layers.3.mlp`, `layers.0.self_attn.o_proj`, `layers.1`) whose output relevance
+   * y ⊙ ĝ_y to return in `Explanation.captured`, element by element.
+   */
+  capture?: readonly string[];
   /** Display text per input position (e.g. from the tokenizer). */
   tokenTexts?: string[];
 }
@@ -34,6 +42,7 @@ interface Tapped {
   kind: TapKind;
   name: string;
   tensor: Tensor;
+  info: TapInfo;
 }
 
 const INPUT_KINDS: ReadonlySet<TapKind> = new Set(['token', 'segment', 'position']);
@@ -45,9 +54,17 @@ function sequenceLength(model: TransformerModel, input: ModelInput): number {
   return ids[0]!.length;
 }
 
-/** Σ_d x ⊙ grad per position (last axis summed), or null when no gradient arrived. */
-function relevancePerPosition(t: Tensor): Tensor | null {
-  return t.grad ? reshape(sum(mul(t, t.grad), -1), [-1]) : null;
+/**
+ * x ⊙ grad summed over every axis but the position axis (default rank − 2: `[…, T, D]`), or null
+ * when no gradient arrived.
+ */
+function relevancePerPosition(t: Tensor, info: TapInfo): Tensor | null {
+  if (!t.grad) return null;
+  const axis = info.positionAxis ?? t.rank - 2;
+  const positionAxis = axis < 0 ? axis + t.rank : axis;
+  if (t.rank < 2 && info.positionAxis === undefined) return reshape(mul(t, t.grad), [-1]);
+  const others = t.shape.map((_, i) => i).filter((i) => i !== positionAxis);
+  return reshape(others.length > 0 ? sum(mul(t, t.grad), others) : mul(t, t.grad), [-1]);
 }
 
 /** Σ x ⊙ grad over the whole tensor, or null when no gradient arrived. */
@@ -68,17 +85,21 @@ function rulesApplied(root: Tensor): { op: string; rule: string; nodes: number }
   return [...counts.values()];
 }
 
+function resolveMethod(method: MethodName | MethodSpec, epsilon: number): MethodSpec {
+  if (typeof method === 'object' && method !== null) return method;
+  if (!isMethodName(method)) throw new Error(`explain: unknown method "${String(method)}" (choose one of ${METHOD_NAMES.join(', ')})`);
+  return methodSpec(method, epsilon);
+}
+
 export async function explain(model: TransformerModel, input: ModelInput, options: ExplainOptions): Promise<Explanation> {
-  if (!isMethodName(options.method)) {
-    throw new Error(`explain: unknown method "${String(options.method)}" (choose one of ${METHOD_NAMES.join(', ')})`);
-  }
+  const spec = resolveMethod(options.method, options.epsilon ?? DEFAULT_EPSILON);
+  const capture = captureSet(model, options.capture);
   const batch = input.ids?.length ?? input.pixelValues?.shape[0] ?? 0;
   if (batch !== 1) throw new Error(`explain: explains one sequence at a time (got a batch of ${batch})`);
   const T = sequenceLength(model, input);
   if (!model.info.image && T > model.info.maxPositions) {
     throw new Error(`explain: the sequence has ${T} tokens, more than max_position_embeddings (${model.info.maxPositions})`);
   }
-  const spec = methodSpec(options.method, options.epsilon ?? DEFAULT_EPSILON);
   const positional = options.positionalInputs ?? spec.positionalInputs;
 
   // Biases become leaves so the relevance they absorb can be measured (R_b = b ⊙ grad b).
@@ -90,17 +111,25 @@ export async function explain(model: TransformerModel, input: ModelInput, option
   for (const b of uniqueBiases) b.setRequiresGrad(true);
 
   const tapped: Tapped[] = [];
-  const observer = (kind: TapKind, name: string, t: Tensor): Tensor => {
+  const captured: Captured[] = [];
+  const observer = (kind: TapKind, name: string, t: Tensor, info: TapInfo): Tensor => {
+    if (kind === 'module-output') {
+      if (capture.has(name) && t.requiresGrad) {
+        t.retainGrad();
+        captured.push({ path: name, tensor: t });
+      }
+      return t;
+    }
     if (INPUT_KINDS.has(kind)) {
       // A fresh leaf over the same data: relevance stops here and is read as x ⊙ grad.
       const leaf = noGrad(() => reshape(t, t.shape));
       leaf.setRequiresGrad(kind !== 'position' || positional);
-      tapped.push({ kind, name, tensor: leaf });
+      tapped.push({ kind, name, tensor: leaf, info });
       return leaf;
     }
     if (t.requiresGrad) {
       t.retainGrad();
-      tapped.push({ kind, name, tensor: t });
+      tapped.push({ kind, name, tensor: t, info });
     }
     return t;
   };
@@ -109,10 +138,11 @@ export async function explain(model: TransformerModel, input: ModelInput, option
   const toDispose: Tensor[] = [];
   try {
     const forward = tidy(() =>
-      withBackwardRules(spec.rules, () =>
+      withBackwardRules(ruleResolver(spec), () =>
         withTaps(observer, () => {
           const out = model.forward(input, { lastPositionOnly: true });
-          return { out, kept: tapped.map((t) => t.tensor) };
+          // A tensor both tapped and captured is kept (and later disposed) once.
+          return { out, kept: [...new Set([...tapped.map((t) => t.tensor), ...captured.map((c) => c.tensor)])] };
         }),
       ),
     );
@@ -137,8 +167,9 @@ export async function explain(model: TransformerModel, input: ModelInput, option
       const seed = Tensor.fromArray(oneHot, logits!.shape);
       backward(logits!, { seed });
       return noGrad(() => ({
-        tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? relevancePerPosition(t.tensor) : relevanceTotal(t.tensor))),
+        tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? relevancePerPosition(t.tensor, t.info) : relevanceTotal(t.tensor))),
         bias: uniqueBiases.map(relevanceTotal),
+        captured: captured.map((c) => (c.tensor.grad ? mul(c.tensor, c.tensor.grad) : null)),
       }));
     });
     const read = async (t: Tensor | null): Promise<number[] | null> => {
@@ -154,10 +185,11 @@ export async function explain(model: TransformerModel, input: ModelInput, option
     }
     let bias = 0;
     for (const b of sums.bias) bias += (await read(b))?.[0] ?? 0;
+    const capturedRelevance = await readCaptured(captured, sums.captured);
 
     const ids = input.ids?.[0] ?? Array.from({ length: T }, (_, i) => (i === 0 ? -1 : i - 1));
-    return buildReport({
-      method: options.method,
+    const report = buildReport({
+      method: spec.name,
       target,
       logit,
       T,
@@ -169,6 +201,8 @@ export async function explain(model: TransformerModel, input: ModelInput, option
       modelType: model.info.modelType,
       rules,
     });
+    if (capture.size > 0) report.captured = capturedRelevance;
+    return report;
   } finally {
     // After a successful backward the graph is already released; after an error it is not.
     if (logits) releaseGraph(logits);
