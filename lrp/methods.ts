@@ -8,7 +8,7 @@
 import type { BackwardRule, RuleTable } from '../autograd/graph.js';
 import type { OpRole, RoleAttrs } from '../autograd/opTypes.js';
 import { detachRule, gateDetachedRule } from './rules/detach.js';
-import { epsilonRule } from './rules/epsilon.js';
+import { DEFAULT_EPSILON, epsilonRule } from './rules/epsilon.js';
 import { identityRule } from './rules/identity.js';
 import { normScaleDetachedRule } from './rules/normScale.js';
 import { softmaxRule } from './rules/softmax.js';
@@ -49,7 +49,7 @@ export interface MethodSpec {
   positionalInputs: boolean;
 }
 
-export const DEFAULT_EPSILON = 1e-6;
+export { DEFAULT_EPSILON };
 
 /** AttnLRP's rules by role (Achtibat et al. 2024), with the ε of the ε-rule. */
 export function attnLrpRoles(epsilon = DEFAULT_EPSILON): RoleRules {
