@@ -37,3 +37,12 @@ export async function readCaptured(captured: readonly Captured[], relevance: rea
   }
   return out;
 }
+
+/** Captured relevance in the order the paths were asked for (a module run twice keeps both, in run order). */
+export function inRequestOrder(captured: CapturedRelevance[], capture: ReadonlySet<string>): CapturedRelevance[] {
+  const order = [...capture];
+  return captured
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => order.indexOf(a.c.path) - order.indexOf(b.c.path) || a.i - b.i)
+    .map(({ c }) => c);
+}

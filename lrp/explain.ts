@@ -12,7 +12,8 @@ import { tidy } from '../autograd/scope.js';
 import { Tensor } from '../autograd/tensor.js';
 import type { ModelInput, TransformerModel } from '../nn/models/types.js';
 import { withTaps, type TapInfo, type TapKind } from '../nn/taps.js';
-import { captureSet, readCaptured, type Captured } from './capture.js';
+import { captureSet, inRequestOrder, readCaptured, type Captured } from './capture.js';
+import { relevancePerPosition } from './positions.js';
 import { ruleResolver } from './composites.js';
 import { buildReport, type TappedRelevance } from './conservation.js';
 import { DEFAULT_EPSILON, isMethodName, methodSpec, METHOD_NAMES, type MethodSpec } from './methods.js';
@@ -52,19 +53,6 @@ function sequenceLength(model: TransformerModel, input: ModelInput): number {
   const ids = input.ids;
   if (!ids || ids.length === 0 || ids[0]!.length === 0) throw new Error('explain: the input is empty (no token ids)');
   return ids[0]!.length;
-}
-
-/**
- * x ⊙ grad summed over every axis but the position axis (default rank − 2: `[…, T, D]`), or null
- * when no gradient arrived.
- */
-function relevancePerPosition(t: Tensor, info: TapInfo): Tensor | null {
-  if (!t.grad) return null;
-  const axis = info.positionAxis ?? t.rank - 2;
-  const positionAxis = axis < 0 ? axis + t.rank : axis;
-  if (t.rank < 2 && info.positionAxis === undefined) return reshape(mul(t, t.grad), [-1]);
-  const others = t.shape.map((_, i) => i).filter((i) => i !== positionAxis);
-  return reshape(others.length > 0 ? sum(mul(t, t.grad), others) : mul(t, t.grad), [-1]);
 }
 
 /** Σ x ⊙ grad over the whole tensor, or null when no gradient arrived. */
@@ -201,7 +189,7 @@ export async function explain(model: TransformerModel, input: ModelInput, option
       modelType: model.info.modelType,
       rules,
     });
-    if (capture.size > 0) report.captured = capturedRelevance;
+    if (capture.size > 0) report.captured = inRequestOrder(capturedRelevance, capture);
     return report;
   } finally {
     // After a successful backward the graph is already released; after an error it is not.
