@@ -12,6 +12,7 @@ export const USAGE = `usage:
   lrp explain --model DIR (--ids 1,2,3 | --text "..." | --image FILE) [--target ID]
               --method gi|cp-lrp|attnlrp|pa-lrp [--format json|ansi|html|svg] [--out FILE]
               [--position-aggregation signed|abs] [--assert-conservation TOL] [--epsilon E]
+              [--rules FILE]   (a method or composite as JSON or a JS module; docs/writing-rules.md)
 
 Exit codes: 0 success, 1 failure (GPU, or conservation beyond --assert-conservation), 2 bad input.`;
 
@@ -31,7 +32,10 @@ export interface ForwardArgs extends CommonArgs {
 
 export interface ExplainArgs extends CommonArgs {
   command: 'explain';
-  method: MethodName;
+  /** Absent only with `rules`, whose file then names its base method. */
+  method?: MethodName;
+  /** A method description file (JSON or JS) for custom rules and composites. */
+  rules?: string;
   target?: number;
   format: Format;
   out?: string;
@@ -81,6 +85,7 @@ export function parseCli(argv: string[]): CliArgs {
         'position-aggregation': { type: 'string' },
         'assert-conservation': { type: 'string' },
         epsilon: { type: 'string' },
+        rules: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -104,14 +109,16 @@ export function parseCli(argv: string[]): CliArgs {
   if (command === 'forward') {
     const format = str('format') ?? 'json';
     if (format !== 'json') throw new UsageError(`forward: --format must be json, got "${format}"`);
-    for (const k of ['method', 'target', 'out', 'position-aggregation', 'assert-conservation', 'epsilon']) {
+    for (const k of ['method', 'target', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'rules']) {
       if (str(k) !== undefined) throw new UsageError(`forward does not take --${k}`);
     }
     return { command, ...common, format };
   }
   const method = str('method');
-  if (!method) throw new UsageError(`explain: --method is required (${METHOD_NAMES.join('|')})`);
-  if (!isMethodName(method)) throw new UsageError(`explain: unknown method "${method}" (choose one of ${METHOD_NAMES.join(', ')})`);
+  const rules = str('rules');
+  if (rules === '') throw new UsageError('--rules: the file name is empty');
+  if (!method && rules === undefined) throw new UsageError(`explain: --method is required (${METHOD_NAMES.join('|')}), or --rules FILE`);
+  if (method !== undefined && !isMethodName(method)) throw new UsageError(`explain: unknown method "${method}" (choose one of ${METHOD_NAMES.join(', ')})`);
   const format = str('format') ?? 'json';
   if (!['json', 'ansi', 'html', 'svg'].includes(format)) throw new UsageError(`explain: --format must be json, ansi, html or svg, got "${format}"`);
   const aggregation = str('position-aggregation') ?? 'signed';
@@ -120,7 +127,9 @@ export function parseCli(argv: string[]): CliArgs {
   if (tolerance !== undefined && tolerance < 0) throw new UsageError('--assert-conservation: the tolerance must be >= 0');
   const epsilon = parseNumber('--epsilon', str('epsilon'), false);
   if (epsilon !== undefined && epsilon < 0) throw new UsageError('--epsilon must be >= 0');
-  const args: ExplainArgs = { command, ...common, method, format: format as Format, positionAggregation: aggregation };
+  const args: ExplainArgs = { command, ...common, format: format as Format, positionAggregation: aggregation };
+  if (method !== undefined) args.method = method as MethodName;
+  if (rules !== undefined) args.rules = rules;
   const target = parseNumber('--target', str('target'), true);
   if (target !== undefined) args.target = target;
   if (str('out') !== undefined) args.out = str('out')!;

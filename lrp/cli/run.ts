@@ -16,6 +16,7 @@ import { explain } from '../explain.js';
 import { renderAnsi, renderHtml, renderSvg } from '../render/index.js';
 import type { Explanation } from '../result.js';
 import { parseCli, USAGE, UsageError, type CliArgs, type CommonArgs, type ExplainArgs, type Format } from './args.js';
+import { checkPatterns, loadRulesFile } from './rulesFile.js';
 
 /** Exit codes: 2 for anything the user's input caused, 1 for failures of the machine. */
 function exitCodeFor(error: unknown): number {
@@ -122,10 +123,13 @@ async function runForward(args: CommonArgs, io: Io): Promise<number> {
 }
 
 async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
+  // A bad rules file is reported before the (slow) model load.
+  const method = args.rules !== undefined ? await loadRulesFile(args.rules, args.method) : args.method!;
   const model = await load(args.model, io);
   try {
+    if (args.rules !== undefined && typeof method === 'object') checkPatterns(method, args.rules, model.modulePaths());
     const { input, texts } = await prepareInput(args, model);
-    const options: Parameters<typeof explain>[2] = { method: args.method, positionAggregation: args.positionAggregation };
+    const options: Parameters<typeof explain>[2] = { method, positionAggregation: args.positionAggregation };
     if (args.target !== undefined) options.target = args.target;
     if (args.epsilon !== undefined) options.epsilon = args.epsilon;
     if (texts) options.tokenTexts = texts;
