@@ -41,12 +41,12 @@ import {
 const FLOOR = 1e-12;
 
 /** The relative ε-rule for `linear`: its attributes are `OpAttrs['linear']`, checked by the compiler. */
-export function relativeEpsilonRule(delta: number): BackwardRule<OpAttrs['linear']> {
+export function relativeEpsilonRule(delta: number, floor = FLOOR): BackwardRule<OpAttrs['linear']> {
   return {
     name: `relative-epsilon(${delta})`,
     backward: (ctx, g) => {
       const z = ctx.output;
-      const epsilonRow = scale(mean(abs(z), -1, true), delta, FLOOR); // δ·mean|z| + floor, [..., 1]
+      const epsilonRow = scale(mean(abs(z), -1, true), delta, floor); // δ·mean|z| + floor, [..., 1]
       const signZ = scale(ge(z, full([], 0)), 2, -1); // sign z with sign 0 := +1
       const ratio = div(z, add(z, mul(epsilonRow, signZ))); // z ⊘ (z + ε_row·sign z)
       // The op's own backward applied to the modified output gradient: Wᵀ(ĝ ⊙ ratio), and the
@@ -58,7 +58,7 @@ export function relativeEpsilonRule(delta: number): BackwardRule<OpAttrs['linear
 
 // ---- 2. Its LRP form in float64, for the harness -------------------------------------------------
 
-export function relativeEpsilonLrp(delta: number, rows: number, inF: number, outF: number) {
+export function relativeEpsilonLrp(delta: number, floor: number, rows: number, inF: number, outF: number) {
   return ({ inputs: [x, W, b], relevance: R }: LrpFormArgs): (Float64Array | null)[] => {
     const Rx = new Float64Array(rows * inF);
     const Rb = new Float64Array(outF);
@@ -68,7 +68,7 @@ export function relativeEpsilonLrp(delta: number, rows: number, inF: number, out
         for (let i = 0; i < inF; i++) s += x![r * inF + i]! * W![j * inF + i]!;
         return s;
       });
-      const epsilonRow = (delta * z.reduce((s, v) => s + Math.abs(v), 0)) / outF + FLOOR;
+      const epsilonRow = (delta * z.reduce((s, v) => s + Math.abs(v), 0)) / outF + floor;
       z.forEach((zj, j) => {
         const share = R[r * outF + j]! / (zj + epsilonRow * (zj >= 0 ? 1 : -1));
         for (let i = 0; i < inF; i++) Rx[r * inF + i]! += x![r * inF + i]! * W![j * inF + i]! * share;
@@ -81,14 +81,14 @@ export function relativeEpsilonLrp(delta: number, rows: number, inF: number, out
 
 // ---- 3. Checking it with the harness -------------------------------------------------------------
 
-export async function checkRelativeEpsilon(delta: number): Promise<RuleReport> {
+export async function checkRelativeEpsilon(delta: number, floor = FLOOR): Promise<RuleReport> {
   const [rows, inF, outF] = [4, 8, 5];
   return checkRule({
     op: 'linear',
-    rule: relativeEpsilonRule(delta),
+    rule: relativeEpsilonRule(delta, floor),
     build: ([x, w, b]) => linear(x!, w!, b!),
     inputs: [{ shape: [rows, inF] }, { shape: [outF, inF], variable: false }, { shape: [outF], lo: -0.2, hi: 0.2 }],
-    lrp: relativeEpsilonLrp(delta, rows, inF, outF),
+    lrp: relativeEpsilonLrp(delta, floor, rows, inF, outF),
     // An ε-rule absorbs R ⊙ ε ⊘ (|z| + ε): measure it, do not demand conservation.
     conservation: 'report',
   });

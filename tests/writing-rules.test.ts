@@ -44,6 +44,11 @@ describe('examples/custom-rule.ts', () => {
     expect(report.conservation.relativeError).toBeLessThan(0.5);
   });
 
+  it('without the floor, the harness finds the 0/0 of an all-zero row (the doc’s step 3)', async () => {
+    const report = await checkRelativeEpsilon(0.1, 0);
+    expect(report.failures).toEqual(['zeros: all-zero inputs give non-finite relevance']);
+  });
+
   it('its composite runs through explain(): the rule on layer 1’s linears, AttnLRP elsewhere, a captured module', async () => {
     const e = await explainWithComposite(model, readReference('gpt2').input_ids![0]!);
     const rules = Object.fromEntries(e.details!.rules.map((r) => [`${r.op}/${r.rule}`, r.nodes]));
@@ -58,8 +63,8 @@ describe('examples/custom-rule.ts', () => {
     const doc = readFileSync(join(ROOT, 'docs', 'writing-rules.md'), 'utf8');
     const example = readFileSync(join(ROOT, 'examples', 'custom-rule.ts'), 'utf8');
     for (const line of [
-      'export function relativeEpsilonRule(delta: number): BackwardRule<OpAttrs[\'linear\']> {',
-      '      const epsilonRow = scale(mean(abs(z), -1, true), delta, FLOOR); // δ·mean|z| + floor, [..., 1]',
+      'export function relativeEpsilonRule(delta: number, floor = FLOOR): BackwardRule<OpAttrs[\'linear\']> {',
+      '      const epsilonRow = scale(mean(abs(z), -1, true), delta, floor); // δ·mean|z| + floor, [..., 1]',
       '      return ctx.defaultBackward(mul(g, ratio));',
     ]) {
       expect(example).toContain(line);
