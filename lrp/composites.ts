@@ -131,8 +131,8 @@ export interface CompositeOptions {
  * Entries are tried in order (the first with a rule for the op wins), before the base's own entries.
  */
 export function composite(base: MethodSpec | MethodName, entries: readonly ModuleRules[], options: CompositeOptions = {}): MethodSpec {
-  const spec = typeof base === 'string' ? methodSpec(base) : base;
   if (typeof base === 'string' && !isMethodName(base)) throw new Error(`composite: unknown method "${String(base)}"`);
+  const spec = typeof base === 'string' ? methodSpec(base) : base;
   return {
     ...spec,
     name: options.name ?? `${spec.name}+composite`,
