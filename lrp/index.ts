@@ -1,6 +1,6 @@
 /** LRP: methods as data, explain(), the conservation report and renderers. */
 export { explain, type ExplainOptions } from './explain.js';
-export { methodSpec, attnLrpRoles, METHOD_NAMES, isMethodName, DEFAULT_EPSILON, type MethodSpec, type RoleRules, type ModuleRules, type ModuleMatch } from './methods.js';
+export { methodSpec, attnLrpRoles, attnLrpGamma, METHOD_NAMES, isMethodName, DEFAULT_EPSILON, type MethodSpec, type RoleRules, type ModuleRules, type ModuleMatch } from './methods.js';
 export { composite, layerRange, globToRegExp, modulePredicate, ruleResolver, type CompositeOptions } from './composites.js';
 export { parseMethodDescription, unmatchedPatterns, MethodDescriptionError, RULE_NAMES } from './methodDescription.js';
 export { checkRule, type RuleCase, type RuleReport, type HarnessInput, type LrpFormArgs } from './harness.js';

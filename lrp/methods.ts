@@ -9,6 +9,7 @@ import type { BackwardRule, RuleTable } from '../autograd/graph.js';
 import type { OpRole, RoleAttrs } from '../autograd/opTypes.js';
 import { detachRule, gateDetachedRule } from './rules/detach.js';
 import { DEFAULT_EPSILON, epsilonRule } from './rules/epsilon.js';
+import { signedGammaRule } from './rules/gamma.js';
 import { identityRule } from './rules/identity.js';
 import { normScaleDetachedRule } from './rules/normScale.js';
 import { softmaxRule } from './rules/softmax.js';
@@ -60,6 +61,20 @@ export function attnLrpRoles(epsilon = DEFAULT_EPSILON): RoleRules {
     softmax: softmaxRule,
     norm: normScaleDetachedRule,
     activation: identityRule,
+  };
+}
+
+/**
+ * AttnLRP with the sign-aware γ-rule on every linear layer of the graph, the way LXT's vision
+ * examples pair AttnLRP with zennit's γ (docs/rules.md). Relevance stops at the patch embeddings,
+ * so the patch projection itself is not part of the graph.
+ */
+export function attnLrpGamma(gamma = 0.25, epsilon = DEFAULT_EPSILON): MethodSpec {
+  return {
+    name: `attnlrp-gamma(${gamma})`,
+    summary: 'AttnLRP with the sign-aware γ-rule on linear layers (vision models)',
+    roles: { ...attnLrpRoles(epsilon), linear: signedGammaRule(gamma, epsilon) },
+    positionalInputs: false,
   };
 }
 

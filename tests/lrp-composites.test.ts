@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../autograd/tensor.js';
 import { composite, globToRegExp, layerRange, modulePredicate } from '../lrp/composites.js';
 import { explain } from '../lrp/explain.js';
-import { methodSpec, type MethodSpec } from '../lrp/methods.js';
+import { attnLrpGamma, methodSpec, type MethodSpec } from '../lrp/methods.js';
+import { flatten } from './helpers/fixtures.js';
 import { relevancePerPosition } from '../lrp/positions.js';
 import { epsilonRule } from '../lrp/rules/epsilon.js';
 import { gammaRule } from '../lrp/rules/gamma.js';
@@ -21,7 +22,7 @@ const models = new Map<string, TransformerModel>();
 
 beforeAll(async () => {
   await gpu();
-  for (const name of ['gpt2-nobias', 'llama']) models.set(name, await loadModel(modelDir(name)));
+  for (const name of ['gpt2-nobias', 'llama', 'vit']) models.set(name, await loadModel(modelDir(name)));
 });
 
 afterAll(() => {
@@ -104,6 +105,23 @@ describe('composites', () => {
     expect(e.method).toBe('cp-lrp-no-gate-detach');
     expect(rulesOf(e)['gatedProduct/gate-detached']).toBeUndefined();
     expect(rulesOf(e)['softmax/attention-detached']).toBe(2);
+  });
+});
+
+describe('AttnLRP with γ for vision models', () => {
+  it('ViT: every recorded linear (attention, MLP, classifier) follows the sign-aware γ', async () => {
+    const ref = readReference('vit');
+    const [c, h, w] = [ref.pixel_values!.length, ref.pixel_values![0]!.length, ref.pixel_values![0]![0]!.length];
+    const input = { pixelValues: { data: Float32Array.from(flatten(ref.pixel_values)), shape: [1, c, h, w] as [number, number, number, number] } };
+    const e = await explain(models.get('vit')!, input, { method: attnLrpGamma(0.25) });
+    const rules = rulesOf(e);
+    // 2 blocks × (q, k, v, o, fc, proj) + classifier. The patch projection runs before the token
+    // tap, on constants, so it is not part of the graph (relevance stops at the patch embeddings).
+    expect(rules['linear/signed-gamma(0.25)']).toBe(13);
+    expect(Object.keys(rules).filter((k) => k.startsWith('linear/'))).toEqual(['linear/signed-gamma(0.25)']);
+    expect(e.tokens.every((t) => Number.isFinite(t.total))).toBe(true);
+    const plain = await explain(models.get('vit')!, input, { method: 'attnlrp' });
+    expect(e.tokens.some((t, i) => Math.abs(t.total - plain.tokens[i]!.total) > 1e-6)).toBe(true);
   });
 });
 
