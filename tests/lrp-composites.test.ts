@@ -143,6 +143,15 @@ describe('relevance anywhere (capture)', () => {
     expect(Math.abs(mlp!.total)).toBeGreaterThan(0);
   });
 
+  it('a module and its last child share one output tensor: both captured, freed once', async () => {
+    const before = runtime().memory().liveBytes;
+    const e = await run('gpt2-nobias', 'attnlrp', { capture: ['layers.0.mlp', 'layers.0.mlp.c_proj', 'layers.0.mlp.c_fc'] });
+    expect(runtime().memory().liveBytes).toBe(before);
+    const [mlp, proj, fc] = e.captured!;
+    expect(proj!.relevance).toEqual(mlp!.relevance);
+    expect(fc!.shape).toEqual([1, e.tokens.length, 128]);
+  });
+
   it('an unknown module path is an error that names close paths', async () => {
     await expect(run('gpt2-nobias', 'cp-lrp', { capture: ['layers.0.mlp.fc'] })).rejects.toThrow(/no module "layers.0.mlp.fc" \(e\.g\. layers\.0/);
   });
