@@ -2,6 +2,7 @@
  * The autodiff graph: one Node per recorded op, holding what its backward needs. `noGrad` turns
  * recording off; backward overrides (`withBackwardRules`) change what a node's backward does.
  */
+import type { OpAttrs, OpName, OpRole } from './opTypes.js';
 import type { Tensor } from './tensor.js';
 
 /** What a backward function sees of the op it differentiates. */
@@ -55,21 +56,41 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
-/** A backward rule with a name that reports can show. */
+/**
+ * A backward rule with a name that reports can show. `A` is the attribute type of the op it is
+ * written for (`OpAttrs['layerNorm']`, …); a rule that reads no attributes (`A = unknown`) fits any op.
+ */
 export interface BackwardRule<A = unknown> {
   name: string;
-  backward: BackwardFn<A>;
+  // Method syntax on purpose: a rule for one op's attributes still fits a table of rules for any
+  // op (`BackwardRule<NormAttrs>` is a `BackwardRule`); `RuleTable` checks the attributes per op.
+  backward(ctx: BackwardContext<A>, gradOutput: Tensor): (Tensor | null)[];
 }
 
-const ruleScopes: Map<string, BackwardRule>[] = [];
+/** Op name → rule, typed by op: a misspelt name does not compile, a rule gets its op's attributes. */
+export type RuleTable = { readonly [K in OpName]?: BackwardRule<OpAttrs[K]> };
 
 /**
- * Runs `fn` with the backward of the named ops replaced by the given rules. The rule is bound at
- * record time: ops executed inside `fn` keep the rule even if backward runs after the scope ends.
- * Inner scopes take precedence over outer ones.
+ * Chooses the rule for an op while it is being recorded, from its name and declared role (custom
+ * ops may have none); undefined keeps the op's own backward. Called once per recorded node, so it
+ * may consult other scoped state (LRP composites read the current module path).
  */
-export function withBackwardRules<T>(rules: Readonly<Record<string, BackwardRule>>, fn: () => T): T {
-  ruleScopes.push(new Map(Object.entries(rules)));
+export type RuleResolver = (op: string, role: OpRole | undefined) => BackwardRule | undefined;
+
+const ruleScopes: RuleResolver[] = [];
+
+function tableResolver(rules: RuleTable): RuleResolver {
+  const byName = rules as Readonly<Record<string, BackwardRule | undefined>>;
+  return (op) => (Object.hasOwn(byName, op) ? byName[op] : undefined);
+}
+
+/**
+ * Runs `fn` with the backward of ops replaced by rules: a table by op name, or a resolver. The rule
+ * is bound at record time: ops executed inside `fn` keep the rule even if backward runs after the
+ * scope ends. Inner scopes take precedence over outer ones.
+ */
+export function withBackwardRules<T>(rules: RuleTable | RuleResolver, fn: () => T): T {
+  ruleScopes.push(typeof rules === 'function' ? rules : tableResolver(rules));
   try {
     return fn();
   } finally {
@@ -77,9 +98,9 @@ export function withBackwardRules<T>(rules: Readonly<Record<string, BackwardRule
   }
 }
 
-export function activeRule(op: string): BackwardRule | undefined {
+export function activeRule(op: string, role: OpRole | undefined): BackwardRule | undefined {
   for (let i = ruleScopes.length - 1; i >= 0; i--) {
-    const rule = ruleScopes[i]!.get(op);
+    const rule = ruleScopes[i]!(op, role);
     if (rule) return rule;
   }
   return undefined;

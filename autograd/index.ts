@@ -2,8 +2,19 @@
 /** The autodiff engine's public surface: Tensor, ops, graph control, custom ops and rules. */
 export { Tensor, type NestedArray } from './tensor.js';
 export { tidy, keep } from './scope.js';
-export { noGrad, isGradEnabled, withBackwardRules, type BackwardContext, type BackwardFn, type BackwardRule, type Node } from './graph.js';
-export { defineOp, customOp, registeredOps, type OpDefinition, type OpFn } from './op.js';
+export {
+  noGrad,
+  isGradEnabled,
+  withBackwardRules,
+  type BackwardContext,
+  type BackwardFn,
+  type BackwardRule,
+  type Node,
+  type RuleTable,
+  type RuleResolver,
+} from './graph.js';
+export { defineOp, customOp, registeredOps, opRole, type OpDefinition, type OpFn, type RegisteredOpDefinition } from './op.js';
+export { OP_ROLES, isOpRole, type OpAttrs, type OpName, type OpRole, type RoleAttrs } from './opTypes.js';
 export { backward, releaseGraph, topologicalNodes, type BackwardOptions } from './backward.js';
 export * from './ops/elementwise.js';
 export * from './ops/reduce.js';

@@ -3,11 +3,14 @@
  * tensor ops, declared together. `customOp` is the same mechanism offered to users.
  */
 import { activeRule, isGradEnabled, noGrad, type BackwardContext, type BackwardFn, type Node } from './graph.js';
+import type { OpAttrs, OpName, OpRole } from './opTypes.js';
 import { setNodeReleaser, trackNode } from './scope.js';
 import type { Tensor } from './tensor.js';
 
 export interface OpDefinition<A> {
   name: string;
+  /** What the op is to an explanation method (registered ops must declare it; see `OpRole`). */
+  role?: OpRole;
   /** Computes the output; runs without recording, so it may use other ops freely. */
   forward: (inputs: readonly Tensor[], attrs: A) => Tensor;
   /** Gradients of the inputs given the output's gradient; null where none is needed. */
@@ -24,11 +27,22 @@ export function registeredOps(): string[] {
   return [...registry.keys()];
 }
 
-/** Registers an op and returns its callable form. Names are unique. */
-export function defineOp<A = undefined>(def: OpDefinition<A>): OpFn<A> {
+/** The definition of a registered op: its name is a key of `OpAttrs` and its role is declared. */
+export type RegisteredOpDefinition<K extends OpName> = OpDefinition<OpAttrs[K]> & { name: K; role: OpRole };
+
+/**
+ * Registers an op and returns its callable form. Names are unique, and each must first be given
+ * its attribute type in `OpAttrs` (declaration merging, in the op's own file).
+ */
+export function defineOp<K extends OpName>(def: RegisteredOpDefinition<K>): OpFn<OpAttrs[K]> {
   if (registry.has(def.name)) throw new Error(`op '${def.name}' is already defined`);
   registry.set(def.name, def as unknown as OpDefinition<never>);
   return (inputs, attrs) => apply(def, inputs, attrs);
+}
+
+/** The declared role of a registered op, or undefined for a name that is not registered. */
+export function opRole(name: string): OpRole | undefined {
+  return registry.get(name)?.role;
 }
 
 /**
@@ -46,7 +60,7 @@ function apply<A>(def: OpDefinition<A>, inputs: readonly Tensor[], attrs: A): Te
   // Integer results (argmax, indices) carry no gradient: they stay out of the graph.
   if (!record || output.dtype !== 'f32') return output;
 
-  const rule = activeRule(def.name);
+  const rule = activeRule(def.name, def.role);
   const node: Node = {
     id: nextNodeId++,
     op: def.name,

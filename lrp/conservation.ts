@@ -4,7 +4,7 @@
  * relevance entering (at a block's output) and leaving (at its input) each block and softmax.
  */
 import type { TapKind } from '../nn/taps.js';
-import type { Explanation, LayerRelevance, MethodName, PositionAggregation } from './result.js';
+import type { Explanation, LayerRelevance, PositionAggregation } from './result.js';
 
 export interface TappedRelevance {
   kind: TapKind;
@@ -14,7 +14,8 @@ export interface TappedRelevance {
 }
 
 export interface ReportInput {
-  method: MethodName;
+  /** The method's name (a built-in one, or a custom MethodSpec's). */
+  method: string;
   target: number;
   logit: number;
   T: number;

@@ -12,22 +12,31 @@ import { tidy } from '../autograd/scope.js';
 import { Tensor } from '../autograd/tensor.js';
 import { InputError } from '../kernels/errors.js';
 import type { ModelInput, TransformerModel } from '../nn/models/types.js';
-import { withTaps, type TapKind } from '../nn/taps.js';
+import { withTaps, type TapInfo, type TapKind } from '../nn/taps.js';
+import { captureSet, inRequestOrder, readCaptured, type Captured } from './capture.js';
+import { relevancePerPosition } from './positions.js';
+import { ruleResolver } from './composites.js';
 import { buildReport, type TappedRelevance } from './conservation.js';
 import { assertFiniteLogits, assertFiniteRelevance, locateFirstNonFiniteTap } from './finite.js';
-import { DEFAULT_EPSILON, isMethodName, methodSpec, METHOD_NAMES } from './methods.js';
+import { DEFAULT_EPSILON, isMethodName, methodSpec, METHOD_NAMES, type MethodSpec } from './methods.js';
 import type { Explanation, MethodName, PositionAggregation } from './result.js';
 
 export interface ExplainOptions {
-  method: MethodName;
+  /** A built-in method by name, or any MethodSpec (custom rules, composites). */
+  method: MethodName | MethodSpec;
   /** Class (classifier) or vocabulary id (causal LM, last position); default: the argmax. */
   target?: number;
   /** How per-position relevance is summed over layers and PE parts (default 'signed'). */
   positionAggregation?: PositionAggregation;
   /** Override the method's default: PE tensors as inputs (true) or constants (false). */
   positionalInputs?: boolean;
-  /** Epsilon of the epsilon rule (LRP methods): finite and >= 0. */
+  /** Epsilon of the epsilon rule (built-in LRP methods given by name): finite and >= 0. */
   epsilon?: number;
+  /**
+   * Module paths (`layers.3.mlp`, `layers.0.self_attn.o_proj`, `layers.1`) whose output relevance
+   * y ⊙ ĝ_y to return in `Explanation.captured`, element by element.
+   */
+  capture?: readonly string[];
   /** Display text per input position (e.g. from the tokenizer). */
   tokenTexts?: string[];
 }
@@ -36,6 +45,7 @@ interface Tapped {
   kind: TapKind;
   name: string;
   tensor: Tensor;
+  info: TapInfo;
 }
 
 const INPUT_KINDS: ReadonlySet<TapKind> = new Set(['token', 'segment', 'position']);
@@ -45,11 +55,6 @@ function sequenceLength(model: TransformerModel, input: ModelInput): number {
   const ids = input.ids;
   if (!ids || ids.length === 0 || ids[0]!.length === 0) throw new InputError('explain: the input is empty (no token ids)');
   return ids[0]!.length;
-}
-
-/** Σ_d x ⊙ grad per position (last axis summed), or null when no gradient arrived. */
-function relevancePerPosition(t: Tensor): Tensor | null {
-  return t.grad ? reshape(sum(mul(t, t.grad), -1), [-1]) : null;
 }
 
 /** Σ x ⊙ grad over the whole tensor, or null when no gradient arrived. */
@@ -70,10 +75,19 @@ function rulesApplied(root: Tensor): { op: string; rule: string; nodes: number }
   return [...counts.values()];
 }
 
+function resolveMethod(method: MethodName | MethodSpec, epsilon: number): MethodSpec {
+  if (typeof method === 'object' && method !== null) return method;
+  if (!isMethodName(method)) throw new InputError(`explain: unknown method "${String(method)}" (choose one of ${METHOD_NAMES.join(', ')})`);
+  return methodSpec(method, epsilon);
+}
+
 export async function explain(model: TransformerModel, input: ModelInput, options: ExplainOptions): Promise<Explanation> {
-  if (!isMethodName(options.method)) {
-    throw new InputError(`explain: unknown method "${String(options.method)}" (choose one of ${METHOD_NAMES.join(', ')})`);
+  const epsilon = options.epsilon ?? DEFAULT_EPSILON;
+  if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon < 0) {
+    throw new InputError(`explain: epsilon must be a finite number >= 0, got ${String(epsilon)}`);
   }
+  const spec = resolveMethod(options.method, epsilon);
+  const capture = captureSet(model, options.capture);
   const batch = input.ids?.length ?? input.pixelValues?.shape[0] ?? 0;
   if (batch !== 1) throw new InputError(`explain: explains one sequence at a time (got a batch of ${batch})`);
   const T = sequenceLength(model, input);
@@ -85,11 +99,6 @@ export async function explain(model: TransformerModel, input: ModelInput, option
   if (!model.info.image && T > model.info.maxPositions) {
     throw new InputError(`explain: the sequence has ${T} tokens, more than max_position_embeddings (${model.info.maxPositions})`);
   }
-  const epsilon = options.epsilon ?? DEFAULT_EPSILON;
-  if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon < 0) {
-    throw new InputError(`explain: epsilon must be a finite number >= 0, got ${String(epsilon)}`);
-  }
-  const spec = methodSpec(options.method, epsilon);
   const positional = options.positionalInputs ?? spec.positionalInputs;
 
   // Biases become leaves so the relevance they absorb can be measured (R_b = b ⊙ grad b).
@@ -101,17 +110,25 @@ export async function explain(model: TransformerModel, input: ModelInput, option
   for (const b of uniqueBiases) b.setRequiresGrad(true);
 
   const tapped: Tapped[] = [];
-  const observer = (kind: TapKind, name: string, t: Tensor): Tensor => {
+  const captured: Captured[] = [];
+  const observer = (kind: TapKind, name: string, t: Tensor, info: TapInfo): Tensor => {
+    if (kind === 'module-output') {
+      if (capture.has(name) && t.requiresGrad) {
+        t.retainGrad();
+        captured.push({ path: name, tensor: t });
+      }
+      return t;
+    }
     if (INPUT_KINDS.has(kind)) {
       // A fresh leaf over the same data: relevance stops here and is read as x ⊙ grad.
       const leaf = noGrad(() => reshape(t, t.shape));
       leaf.setRequiresGrad(kind !== 'position' || positional);
-      tapped.push({ kind, name, tensor: leaf });
+      tapped.push({ kind, name, tensor: leaf, info });
       return leaf;
     }
     if (t.requiresGrad) {
       t.retainGrad();
-      tapped.push({ kind, name, tensor: t });
+      tapped.push({ kind, name, tensor: t, info });
     }
     return t;
   };
@@ -120,10 +137,11 @@ export async function explain(model: TransformerModel, input: ModelInput, option
   const toDispose: Tensor[] = [];
   try {
     const forward = tidy(() =>
-      withBackwardRules(spec.rules, () =>
+      withBackwardRules(ruleResolver(spec), () =>
         withTaps(observer, () => {
           const out = model.forward(input, { lastPositionOnly: true });
-          return { out, kept: tapped.map((t) => t.tensor) };
+          // A tensor both tapped and captured is kept (and later disposed) once.
+          return { out, kept: [...new Set([...tapped.map((t) => t.tensor), ...captured.map((c) => c.tensor)])] };
         }),
       ),
     );
@@ -150,8 +168,9 @@ export async function explain(model: TransformerModel, input: ModelInput, option
       const seed = Tensor.fromArray(oneHot, logits!.shape);
       backward(logits!, { seed });
       return noGrad(() => ({
-        tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? relevancePerPosition(t.tensor) : relevanceTotal(t.tensor))),
+        tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? relevancePerPosition(t.tensor, t.info) : relevanceTotal(t.tensor))),
         bias: uniqueBiases.map(relevanceTotal),
+        captured: captured.map((c) => (c.tensor.grad ? mul(c.tensor, c.tensor.grad) : null)),
       }));
     });
     const read = async (t: Tensor | null): Promise<number[] | null> => {
@@ -167,11 +186,12 @@ export async function explain(model: TransformerModel, input: ModelInput, option
     }
     let bias = 0;
     for (const b of sums.bias) bias += (await read(b))?.[0] ?? 0;
-    assertFiniteRelevance(relevance, bias, options.method);
+    assertFiniteRelevance(relevance, bias, spec.name);
+    const capturedRelevance = await readCaptured(captured, sums.captured);
 
     const ids = input.ids?.[0] ?? Array.from({ length: T }, (_, i) => (i === 0 ? -1 : i - 1));
-    return buildReport({
-      method: options.method,
+    const report = buildReport({
+      method: spec.name,
       target,
       logit,
       T,
@@ -183,6 +203,8 @@ export async function explain(model: TransformerModel, input: ModelInput, option
       modelType: model.info.modelType,
       rules,
     });
+    if (capture.size > 0) report.captured = inRequestOrder(capturedRelevance, capture);
+    return report;
   } finally {
     // After a successful backward the graph is already released; after an error it is not.
     if (logits) releaseGraph(logits);

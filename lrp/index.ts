@@ -1,9 +1,16 @@
 /// <reference types="@webgpu/types" preserve="true" />
 /** LRP: methods as data, explain(), the conservation report and renderers. */
 export { explain, type ExplainOptions } from './explain.js';
-export { methodSpec, METHOD_NAMES, isMethodName, DEFAULT_EPSILON, type MethodSpec } from './methods.js';
+export { methodSpec, attnLrpRoles, attnLrpGamma, METHOD_NAMES, isMethodName, DEFAULT_EPSILON, type MethodSpec, type RoleRules, type ModuleRules, type ModuleMatch } from './methods.js';
+export { composite, layerRange, globToRegExp, modulePredicate, ruleResolver, type CompositeOptions } from './composites.js';
+export { parseMethodDescription, unmatchedPatterns, MethodDescriptionError, RULE_NAMES } from './methodDescription.js';
+export { checkRule, type RuleCase, type RuleReport, type HarnessInput, type LrpFormArgs } from './harness.js';
+export { relevancePerPosition } from './positions.js';
 export { buildReport, type TappedRelevance } from './conservation.js';
 export { epsilonRule } from './rules/epsilon.js';
+export { gammaRule, signedGammaRule } from './rules/gamma.js';
+export { alphaBetaRule, zPlusRule } from './rules/alphaBeta.js';
+export { gradientRule } from './rules/gradient.js';
 export { uniformRule } from './rules/uniform.js';
 export { identityRule } from './rules/identity.js';
 export { detachRule, gateDetachedRule } from './rules/detach.js';

@@ -1,73 +1,107 @@
 /**
- * Explanation methods as data: which backward rule replaces which op's gradient, and whether
- * positional encodings are inputs (receive relevance) or constants. Relevance at the inputs is
- * then always x ⊙ (modified gradient). docs/rules.md states every rule as a formula.
+ * Explanation methods as data: which backward rule replaces the gradient of which ops — by the
+ * role each op declares (linear, activation, norm, …), by op name, and per module path
+ * (composites, lrp/composites.ts) — and whether positional encodings are inputs (receive
+ * relevance) or constants. Relevance at the inputs is then always x ⊙ (modified gradient).
+ * docs/rules.md states every rule as a formula.
  */
-import type { BackwardRule } from '../autograd/graph.js';
+import type { BackwardRule, RuleTable } from '../autograd/graph.js';
+import type { OpRole, RoleAttrs } from '../autograd/opTypes.js';
 import { detachRule, gateDetachedRule } from './rules/detach.js';
-import { epsilonRule } from './rules/epsilon.js';
+import { DEFAULT_EPSILON, epsilonRule } from './rules/epsilon.js';
+import { signedGammaRule } from './rules/gamma.js';
 import { identityRule } from './rules/identity.js';
 import { normScaleDetachedRule } from './rules/normScale.js';
 import { softmaxRule } from './rules/softmax.js';
 import { uniformRule } from './rules/uniform.js';
 import type { MethodName } from './result.js';
 
+/** Role → the rule every op of that role follows (unless a rule by op name or module overrides it). */
+export type RoleRules = { readonly [R in OpRole]?: BackwardRule<RoleAttrs[R]> };
+
+/** Which modules a composite entry covers: a module path glob, a RegExp, or a predicate. */
+export type ModuleMatch = string | RegExp | ((path: string) => boolean);
+
+/**
+ * Rules for the ops recorded inside matching modules (a path matches when it, or one of its
+ * ancestors, matches: `layers.3` covers `layers.3.mlp.down_proj`). Globs: `*` is one path segment,
+ * `**` any number, `{0..3}` an integer range, `{attn,mlp}` alternatives.
+ */
+export interface ModuleRules {
+  match: ModuleMatch;
+  roles?: RoleRules;
+  ops?: RuleTable;
+}
+
 export interface MethodSpec {
-  name: MethodName;
-  summary: string;
-  /** Op name → the rule its backward follows (ops not listed keep their gradient). */
-  rules: Readonly<Record<string, BackwardRule>>;
+  /** Shown in reports and as `Explanation.method`. */
+  name: string;
+  summary?: string;
+  /** Rules by op role (every registered op declares one). */
+  roles?: RoleRules;
+  /** Rules by op name; they take precedence over `roles`. */
+  ops?: RuleTable;
+  /**
+   * Per-module rules (a composite): for an op recorded at module path p, the first entry that
+   * matches p and has a rule for the op (by name, then by role) wins; otherwise `ops`, then `roles`.
+   */
+  modules?: readonly ModuleRules[];
   /** PE tensors are inputs (true) or constants (false) by default. */
   positionalInputs: boolean;
 }
 
-/** Elementwise nonlinearities (op names) that pass relevance through unchanged in LRP methods. */
-const ACTIVATION_OPS = ['geluErf', 'geluTanh', 'silu', 'tanh'] as const;
+export { DEFAULT_EPSILON };
 
-const activationsIdentity = Object.fromEntries(ACTIVATION_OPS.map((op) => [op, identityRule]));
+/** AttnLRP's rules by role (Achtibat et al. 2024), with the ε of the ε-rule. */
+export function attnLrpRoles(epsilon = DEFAULT_EPSILON): RoleRules {
+  return {
+    linear: epsilonRule(epsilon),
+    product: uniformRule,
+    positional: uniformRule,
+    softmax: softmaxRule,
+    norm: normScaleDetachedRule,
+    activation: identityRule,
+  };
+}
 
-export const DEFAULT_EPSILON = 1e-6;
+/**
+ * AttnLRP with the sign-aware γ-rule on every linear layer of the graph, the way LXT's vision
+ * examples pair AttnLRP with zennit's γ (docs/rules.md). Relevance stops at the patch embeddings,
+ * so the patch projection itself is not part of the graph.
+ */
+export function attnLrpGamma(gamma = 0.25, epsilon = DEFAULT_EPSILON): MethodSpec {
+  return {
+    name: `attnlrp-gamma(${gamma})`,
+    summary: 'AttnLRP with the sign-aware γ-rule on linear layers (vision models)',
+    roles: { ...attnLrpRoles(epsilon), linear: signedGammaRule(gamma, epsilon) },
+    positionalInputs: false,
+  };
+}
 
 export function methodSpec(name: MethodName, epsilon = DEFAULT_EPSILON): MethodSpec {
-  const attnLrpRules: Record<string, BackwardRule> = {
-    linear: epsilonRule(epsilon),
-    attentionScores: uniformRule,
-    attentionContext: uniformRule,
-    gatedProduct: uniformRule,
-    rotary: uniformRule,
-    softmax: softmaxRule,
-    layerNorm: normScaleDetachedRule,
-    rmsNorm: normScaleDetachedRule,
-    ...activationsIdentity,
-  };
   switch (name) {
     case 'gi':
-      return { name, summary: 'Gradient × Input', rules: {}, positionalInputs: true };
+      return { name, summary: 'Gradient × Input', positionalInputs: true };
     case 'cp-lrp':
       return {
         name,
         summary: 'CP-LRP (Ali et al. 2022): attention probabilities, norm scale and MLP gate detached',
-        rules: {
-          softmax: detachRule('attention-detached'),
-          layerNorm: normScaleDetachedRule,
-          rmsNorm: normScaleDetachedRule,
-          gatedProduct: gateDetachedRule,
-          ...activationsIdentity,
-        },
+        roles: { softmax: detachRule('attention-detached'), norm: normScaleDetachedRule, activation: identityRule },
+        ops: { gatedProduct: gateDetachedRule },
         positionalInputs: true,
       };
     case 'attnlrp':
       return {
         name,
         summary: 'AttnLRP (Achtibat et al. 2024): epsilon, uniform, softmax and identity rules; PE constant',
-        rules: attnLrpRules,
+        roles: attnLrpRoles(epsilon),
         positionalInputs: false,
       };
     case 'pa-lrp':
       return {
         name,
         summary: 'PA-LRP (Bakish et al. 2025): AttnLRP with positional encodings as inputs',
-        rules: attnLrpRules,
+        roles: attnLrpRoles(epsilon),
         positionalInputs: true,
       };
   }

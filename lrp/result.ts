@@ -44,12 +44,15 @@ export interface LayerRelevance {
 }
 
 export interface Explanation {
-  method: MethodName;
+  /** A built-in method's name, or a custom MethodSpec's. */
+  method: MethodName | (string & {});
   target: number;
   logit: number;
   tokens: TokenRelevance[];
   conservation: ConservationReport;
   layers: LayerRelevance[];
+  /** Relevance at the module outputs asked for with `capture`, in the order asked. */
+  captured?: CapturedRelevance[];
   /** Extra detail beyond the JSON contract: signed and |.| position relevance, per layer PE shares. */
   details?: ExplanationDetails;
 }
@@ -65,4 +68,15 @@ export interface ExplanationDetails {
   modelType: string;
   /** Which rule replaced which op's gradient, and on how many graph nodes (detach = blocked). */
   rules: { op: string; rule: string; nodes: number }[];
+}
+
+export interface CapturedRelevance {
+  /** Module path, e.g. `layers.3.mlp`. */
+  path: string;
+  /** Shape of the module's output (e.g. [1, T, hidden]). */
+  shape: number[];
+  /** y ⊙ ĝ_y, element by element (row-major); all zeros when no relevance reached it. */
+  relevance: number[];
+  /** Σ relevance. */
+  total: number;
 }

@@ -1,7 +1,9 @@
 /// <reference types="@webgpu/types" preserve="true" />
 /** Models: modules, positional encodings, the four families, loading, tokenization, images. */
 export { Module, Parameter, type ParameterSpec } from './module.js';
-export { tap, withTaps, type TapKind, type TapObserver } from './taps.js';
+export { tap, withTaps, type TapKind, type TapObserver, type TapInfo } from './taps.js';
+export { withModulePath, currentModulePath } from './modulePath.js';
+export { inBlock } from './models/blocks.js';
 export { loadModel, buildModel, readConfig, type LoadOptions } from './load.js';
 export { FAMILIES, familyOf, type Family } from './models/registry.js';
 export type { TransformerModel, ModelInfo, ModelInput, ForwardOptions, ModelKind, PositionalKind } from './models/types.js';

@@ -3,6 +3,8 @@
  * names, so loading is a lookup and errors can name the exact tensor.
  */
 import type { Tensor } from '../autograd/tensor.js';
+import { withModulePath } from './modulePath.js';
+import { tap } from './taps.js';
 
 /** How a checkpoint tensor maps onto a parameter. */
 export interface ParameterSpec {
@@ -70,6 +72,8 @@ export class Parameter {
 export abstract class Module {
   private readonly ownParameters: Parameter[] = [];
   private readonly children: Module[] = [];
+  private parent: Module | null = null;
+  private pathOverride: string | null = null;
 
   /** @param prefix HF name prefix of this module, e.g. `model.layers.0.mlp` */
   constructor(readonly prefix: string) {}
@@ -86,7 +90,45 @@ export abstract class Module {
 
   protected child<M extends Module>(module: M): M {
     this.children.push(module);
+    module.parent = this;
     return module;
+  }
+
+  /**
+   * The module's path for explanations: its checkpoint prefix, re-rooted at the nearest ancestor
+   * that was given a path (blocks are `layers.<i>` in every family), so `layers.3.mlp` names the
+   * same module in GPT-2 (`transformer.h.3.mlp`) and LLaMA (`model.layers.3.mlp`).
+   */
+  get path(): string {
+    if (this.pathOverride !== null) return this.pathOverride;
+    const parent = this.parent;
+    if (!parent) return this.prefix;
+    const base = parent.path;
+    if (parent.prefix && this.prefix.startsWith(`${parent.prefix}.`)) {
+      const rest = this.prefix.slice(parent.prefix.length + 1);
+      return base ? `${base}.${rest}` : rest;
+    }
+    return this.prefix;
+  }
+
+  /** Gives this module (and so its descendants) an explanation path, e.g. `layers.3` for a block. */
+  setPath(path: string): this {
+    this.pathOverride = path;
+    return this;
+  }
+
+  /** Paths of this module and every descendant, in tree order (for validating user patterns). */
+  modulePaths(): string[] {
+    return [this.path, ...this.children.flatMap((c) => c.modulePaths())].filter((p) => p !== '');
+  }
+
+  /**
+   * Runs a forward inside this module's path (rules can be chosen per module while ops record)
+   * and taps its result as `module-output`, so an explanation can capture its relevance.
+   */
+  protected scoped(fn: () => Tensor): Tensor {
+    const path = this.path;
+    return withModulePath(path, () => tap('module-output', path, fn()));
   }
 
   /** Every parameter of this module and its descendants. */

@@ -20,9 +20,22 @@ export type TapKind =
   /** Attention logits entering a softmax (after the mask). */
   | 'softmax-input'
   /** Attention probabilities leaving a softmax. */
-  | 'softmax-output';
+  | 'softmax-output'
+  /** A module's output (every `Module.scoped` forward, and each block), named by module path. */
+  | 'module-output';
 
-export type TapObserver = (kind: TapKind, name: string, tensor: Tensor) => Tensor;
+/** What a tap says about its tensor beyond kind and name. */
+export interface TapInfo {
+  /**
+   * For `position` taps: the axis of the tensor that indexes sequence positions (negative counts
+   * from the end). Relevance per position sums every other axis. Default: rank − 2, the `[…, T, D]`
+   * layout of additive tables and rotary cos/sin; a PE family whose tensor is laid out otherwise
+   * (an ALiBi bias [H, T, S] with positions on the key axis: −1) says so here.
+   */
+  positionAxis?: number;
+}
+
+export type TapObserver = (kind: TapKind, name: string, tensor: Tensor, info: TapInfo) => Tensor;
 
 let observer: TapObserver | null = null;
 
@@ -37,6 +50,6 @@ export function withTaps<T>(obs: TapObserver, fn: () => T): T {
   }
 }
 
-export function tap(kind: TapKind, name: string, tensor: Tensor): Tensor {
-  return observer ? observer(kind, name, tensor) : tensor;
+export function tap(kind: TapKind, name: string, tensor: Tensor, info: TapInfo = {}): Tensor {
+  return observer ? observer(kind, name, tensor, info) : tensor;
 }

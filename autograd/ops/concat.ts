@@ -6,8 +6,15 @@ import type { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
 import { slice, unsqueeze } from './view.js';
 
-const concatOp = defineOp<{ axis: number }>({
+declare module '../opTypes.js' {
+  interface OpAttrs {
+    concat: { axis: number };
+  }
+}
+
+const concatOp = defineOp({
   name: 'concat',
+  role: 'structural',
   forward: (inputs, { axis }) => wrap(concatKernel(inputs, axis)),
   backward: (ctx, g) => {
     let start = 0;

@@ -5,13 +5,19 @@
 import { elementwise, type ElementwiseOp } from '../../kernels/elementwise.js';
 import { defineOp, type OpFn } from '../op.js';
 import type { BackwardContext } from '../graph.js';
+import type { OpRole } from '../opTypes.js';
 import type { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
 import { sumToShape } from './reduce.js';
 import { full } from './creation.js';
 
-interface Scalars {
+/** The attributes of every elementwise op: its scalar parameters (affine's scale and shift, …). */
+export interface Scalars {
   scalars: number[];
+}
+
+declare module '../opTypes.js' {
+  interface OpAttrs extends Record<ElementwiseOp, Scalars> {}
 }
 
 type Grads = (Tensor | null)[];
@@ -118,12 +124,59 @@ function scalarEps(b: Tensor, eps: number): Tensor {
   return run('affine', [run('ge', [b, scalarZero(b)])], [2 * eps, -eps]);
 }
 
+/**
+ * What each elementwise op is to an explanation method. `activation` (f(0) = 0 nonlinearities)
+ * gets the identity rule in the LRP methods; add one here and it is covered.
+ */
+const ROLE: { [Op in ElementwiseOp]: OpRole } = {
+  copy: 'structural',
+  neg: 'sum',
+  exp: 'nonlinear',
+  log: 'nonlinear',
+  sqrt: 'nonlinear',
+  rsqrt: 'nonlinear',
+  tanh: 'activation',
+  erf: 'nonlinear',
+  geluErf: 'activation',
+  geluTanh: 'activation',
+  silu: 'activation',
+  sigmoid: 'nonlinear',
+  relu: 'activation',
+  abs: 'nonlinear',
+  sign: 'structural',
+  reciprocal: 'nonlinear',
+  square: 'nonlinear',
+  cos: 'nonlinear',
+  sin: 'nonlinear',
+  affine: 'sum',
+  powScalar: 'nonlinear',
+  geluErfGrad: 'structural',
+  geluTanhGrad: 'structural',
+  siluGrad: 'structural',
+  add: 'sum',
+  sub: 'sum',
+  mul: 'product',
+  div: 'nonlinear',
+  pow: 'nonlinear',
+  maximum: 'nonlinear',
+  minimum: 'nonlinear',
+  eq: 'structural',
+  ne: 'structural',
+  lt: 'structural',
+  le: 'structural',
+  gt: 'structural',
+  ge: 'structural',
+  stabilizedDiv: 'nonlinear',
+  where: 'structural',
+};
+
 const ops = new Map<ElementwiseOp, OpFn<Scalars>>();
 for (const name of Object.keys(BACKWARD) as ElementwiseOp[]) {
   ops.set(
     name,
-    defineOp<Scalars>({
+    defineOp({
       name,
+      role: ROLE[name],
       forward: (inputs, { scalars }) => run(name, inputs, scalars),
       backward: BACKWARD[name] as (ctx: BackwardContext<Scalars>, g: Tensor) => Grads,
     }),

@@ -12,6 +12,14 @@ import { defineOp } from '../op.js';
 import type { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
 
+declare module '../opTypes.js' {
+  interface OpAttrs {
+    gather: AxisAttrs;
+    embedding: undefined;
+    scatterAdd: AxisAttrs & { shape: number[] };
+  }
+}
+
 /**
  * Throws unless every id is an integer in [0, vocabSize), naming the first offender:
  * `embedding: id 70000 at position 3 is outside the vocabulary (size 50257)`.
@@ -28,12 +36,13 @@ function checkIndexTensor(op: string, index: Tensor): void {
   if (index.dtype !== 'i32') throw new Error(`${op}: indices must be an i32 tensor, got ${index.dtype}${shapeToString(index.shape)}`);
 }
 
-interface AxisAttrs {
+export interface AxisAttrs {
   axis: number;
 }
 
-const gatherOp = defineOp<AxisAttrs>({
+const gatherOp = defineOp({
   name: 'gather',
+  role: 'structural',
   forward: ([x, index], { axis }) => wrap(take(x!, axis, index!, 'gather')),
   backward: (ctx, g) => {
     const [x, index] = ctx.inputs;
@@ -51,8 +60,9 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   return gatherOp([x, index], { axis: a });
 }
 
-const embeddingOp = defineOp<undefined>({
+const embeddingOp = defineOp({
   name: 'embedding',
+  role: 'structural',
   forward: ([table, ids]) => wrap(take(table!, 0, ids!, 'embedding')),
   backward: (ctx, g) => {
     const [table, ids] = ctx.inputs;
@@ -70,8 +80,9 @@ export function embedding(table: Tensor, ids: Tensor): Tensor {
   return embeddingOp([table, ids], undefined);
 }
 
-const scatterAddOp = defineOp<AxisAttrs & { shape: number[] }>({
+const scatterAddOp = defineOp({
   name: 'scatterAdd',
+  role: 'structural',
   forward: ([index, values], { shape, axis }) => wrap(scatterAddKernel(shape, axis, index!, values!)),
   backward: (ctx, g) => {
     const [index] = ctx.inputs;

@@ -14,6 +14,15 @@ import { sum, sumToShape } from './reduce.js';
 import { reshape, transpose } from './view.js';
 import { wrap } from './wrap.js';
 
+declare module '../opTypes.js' {
+  interface OpAttrs {
+    matmul: undefined;
+    linear: undefined;
+    attentionScores: { scale: number };
+    attentionContext: undefined;
+  }
+}
+
 /** The last two dimensions of a view swapped (strides only: no copy). */
 function swapLast(x: GpuView): GpuView {
   const r = x.shape.length;
@@ -60,8 +69,9 @@ function checkRank(op: string, a: Tensor, b: Tensor, what: string): void {
   if (a.rank < 2 || b.rank < 2) throw new Error(`${op}: shapes ${shapeToString(a.shape)} and ${shapeToString(b.shape)} must be ${what}`);
 }
 
-const matmulOp = defineOp<undefined>({
+const matmulOp = defineOp({
   name: 'matmul',
+  role: 'product',
   forward: ([a, b]) => product(a!, b!),
   backward: (ctx, g) => productGrads(ctx.inputs[0]!, ctx.inputs[1]!, g, 1, ctx.needsGrad),
 });
@@ -72,8 +82,9 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return matmulOp([a, b], undefined);
 }
 
-const linearOp = defineOp<undefined>({
+const linearOp = defineOp({
   name: 'linear',
+  role: 'linear',
   forward: ([x, w, bias]) => {
     const x2 = x!.rank === 1 ? reshape(x!, [1, x!.shape[0]!]) : x!;
     const y = wrap(matmulKernel(x2, swapLast(w!), bias ? { bias } : {}));
@@ -115,8 +126,9 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   return linearOp(bias ? [x, weight, bias] : [x, weight], undefined);
 }
 
-const scoresOp = defineOp<{ scale: number }>({
+const scoresOp = defineOp({
   name: 'attentionScores',
+  role: 'product',
   forward: ([q, k], { scale }) => wrap(matmulKernel(q!, swapLast(k!), { alpha: scale })),
   backward: (ctx, g) => {
     const [q, k] = ctx.inputs as [Tensor, Tensor];
@@ -140,8 +152,9 @@ export function attentionScores(q: Tensor, k: Tensor, scale: number): Tensor {
   return scoresOp([q, k], { scale });
 }
 
-const contextOp = defineOp<undefined>({
+const contextOp = defineOp({
   name: 'attentionContext',
+  role: 'product',
   forward: ([p, v]) => product(p!, v!),
   backward: (ctx, g) => productGrads(ctx.inputs[0]!, ctx.inputs[1]!, g, 1, ctx.needsGrad),
 });

@@ -9,7 +9,14 @@ import { wrap } from './wrap.js';
 import { mul, sub } from './elementwise.js';
 import { mean, sumToShape } from './reduce.js';
 
-interface NormAttrs {
+declare module '../opTypes.js' {
+  interface OpAttrs {
+    layerNorm: NormAttrs;
+    rmsNorm: NormAttrs;
+  }
+}
+
+export interface NormAttrs {
   center: boolean;
   eps: number;
   hasWeight: boolean;
@@ -46,9 +53,10 @@ function normBackward(inputs: readonly Tensor[], a: NormAttrs, needsGrad: readon
   return grads;
 }
 
-function defineNorm(name: string) {
-  return defineOp<NormAttrs>({
+function defineNorm(name: 'layerNorm' | 'rmsNorm') {
+  return defineOp({
     name,
+    role: 'norm',
     forward: (inputs, a) => {
       const { x, weight, bias } = parts(inputs, a);
       return wrap(normRows(name, x, { center: a.center, eps: a.eps, weight, bias }));

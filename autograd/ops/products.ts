@@ -10,8 +10,15 @@ import { mul } from './elementwise.js';
 import { sumToShape } from './reduce.js';
 import { wrap } from './wrap.js';
 
-const gatedProductOp = defineOp<undefined>({
+declare module '../opTypes.js' {
+  interface OpAttrs {
+    gatedProduct: undefined;
+  }
+}
+
+const gatedProductOp = defineOp({
   name: 'gatedProduct',
+  role: 'product',
   forward: ([gate, up]) => wrap(elementwise('mul', [gate!, up!])),
   backward: (ctx, g) => {
     const [gate, up] = ctx.inputs as [Tensor, Tensor];

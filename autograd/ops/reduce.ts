@@ -7,7 +7,18 @@ import { wrap } from './wrap.js';
 import { expand, reshape } from './view.js';
 import { mul, sub, scale, eq, div } from './elementwise.js';
 
-interface ReduceAttrs {
+declare module '../opTypes.js' {
+  interface OpAttrs {
+    sum: ReduceAttrs;
+    mean: ReduceAttrs;
+    max: ReduceAttrs;
+    min: ReduceAttrs;
+    var: ReduceAttrs;
+    argmax: ReduceAttrs;
+  }
+}
+
+export interface ReduceAttrs {
   axes: number[];
   keepDim: boolean;
   correction: number;
@@ -23,14 +34,16 @@ function reduceFn(op: ReduceOp) {
   return ([x]: readonly Tensor[], a: ReduceAttrs): Tensor => wrap(reduce(op, x!, a.axes, a.keepDim, a.correction));
 }
 
-const sumOp = defineOp<ReduceAttrs>({
+const sumOp = defineOp({
   name: 'sum',
+  role: 'sum',
   forward: reduceFn('sum'),
   backward: (ctx, g) => [broadcastBack(g, ctx.inputs[0]!.shape, ctx.attrs)],
 });
 
-const meanOp = defineOp<ReduceAttrs>({
+const meanOp = defineOp({
   name: 'mean',
+  role: 'sum',
   forward: reduceFn('mean'),
   backward: (ctx, g) => {
     const x = ctx.inputs[0]!;
@@ -48,11 +61,12 @@ function extremeBackward(ctx: { inputs: readonly Tensor[]; output: Tensor; attrs
   return [mul(div(mask, count), broadcastBack(g, x.shape, ctx.attrs))];
 }
 
-const maxOp = defineOp<ReduceAttrs>({ name: 'max', forward: reduceFn('max'), backward: (ctx, g) => extremeBackward(ctx, g) });
-const minOp = defineOp<ReduceAttrs>({ name: 'min', forward: reduceFn('min'), backward: (ctx, g) => extremeBackward(ctx, g) });
+const maxOp = defineOp({ name: 'max', role: 'nonlinear', forward: reduceFn('max'), backward: (ctx, g) => extremeBackward(ctx, g) });
+const minOp = defineOp({ name: 'min', role: 'nonlinear', forward: reduceFn('min'), backward: (ctx, g) => extremeBackward(ctx, g) });
 
-const varOp = defineOp<ReduceAttrs>({
+const varOp = defineOp({
   name: 'var',
+  role: 'nonlinear',
   forward: reduceFn('var'),
   backward: (ctx, g) => {
     // d var / dx = 2 (x - mean) / (n - correction)
@@ -64,8 +78,9 @@ const varOp = defineOp<ReduceAttrs>({
   },
 });
 
-const argmaxOp = defineOp<ReduceAttrs>({
+const argmaxOp = defineOp({
   name: 'argmax',
+  role: 'structural',
   forward: reduceFn('argmax'),
   backward: () => [null],
 });

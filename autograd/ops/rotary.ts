@@ -12,6 +12,12 @@ import { mul, neg } from './elementwise.js';
 import { sumToShape } from './reduce.js';
 import { slice } from './view.js';
 
+declare module '../opTypes.js' {
+  interface OpAttrs {
+    rotary: undefined;
+  }
+}
+
 /** concat(−x[..., R/2:], x[..., :R/2]) over the last dim of size R (even). */
 export function rotateHalf(x: Tensor): Tensor {
   const R = x.shape[x.rank - 1];
@@ -24,8 +30,9 @@ export function rotateHalf(x: Tensor): Tensor {
   return out;
 }
 
-const rotaryOp = defineOp<undefined>({
+const rotaryOp = defineOp({
   name: 'rotary',
+  role: 'positional',
   forward: ([x, cos, sin]) => wrap(rotaryKernel(x!, cos!, sin!)),
   backward: (ctx, g) => {
     const [x, cos, sin] = ctx.inputs as [Tensor, Tensor, Tensor];

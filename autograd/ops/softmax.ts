@@ -10,8 +10,16 @@ import { exp, mul, sub } from './elementwise.js';
 import { sum } from './reduce.js';
 import { reshape } from './view.js';
 
-const softmaxOp = defineOp<undefined>({
+declare module '../opTypes.js' {
+  interface OpAttrs {
+    softmax: undefined;
+    logSoftmax: undefined;
+  }
+}
+
+const softmaxOp = defineOp({
   name: 'softmax',
+  role: 'softmax',
   forward: ([x]) => wrap(softmaxRows(x!, 'softmax')),
   // s ⊙ (g − Σ s⊙g), the sum over the row
   backward: (ctx, g) => {
@@ -20,8 +28,9 @@ const softmaxOp = defineOp<undefined>({
   },
 });
 
-const logSoftmaxOp = defineOp<undefined>({
+const logSoftmaxOp = defineOp({
   name: 'logSoftmax',
+  role: 'softmax',
   forward: ([x]) => wrap(softmaxRows(x!, 'logSoftmax')),
   // g − softmax(x)·Σ g
   backward: (ctx, g) => [sub(g, mul(exp(ctx.output), sum(g, -1, true)))],

@@ -10,6 +10,17 @@ import { wrap } from './wrap.js';
 import { full } from './creation.js';
 import { sumToShape } from './reduce.js';
 
+declare module '../opTypes.js' {
+  interface OpAttrs {
+    contiguous: undefined;
+    reshape: { shape: number[] };
+    permute: { dims: number[] };
+    expand: { shape: number[] };
+    slice: { axis: number; start: number; end: number; step: number };
+    detach: undefined;
+  }
+}
+
 function view(x: Tensor, shape: Shape, strides: readonly number[], offset: number): Tensor {
   const storage = x.storage;
   storage.retain();
@@ -27,8 +38,9 @@ function viewStrides(x: Tensor, shape: Shape): number[] | null {
   return shape.map((d) => (d === 1 ? 0 : src[k++]![1]));
 }
 
-const copyOp = defineOp<undefined>({
+const copyOp = defineOp({
   name: 'contiguous',
+  role: 'structural',
   forward: ([x]) => wrap(elementwise('copy', [x!])),
   backward: (_ctx, g) => [g],
 });
@@ -44,8 +56,9 @@ export function clone(x: Tensor): Tensor {
   return copyOp([x], undefined);
 }
 
-const reshapeOp = defineOp<{ shape: number[] }>({
+const reshapeOp = defineOp({
   name: 'reshape',
+  role: 'structural',
   forward: ([x], { shape }) => {
     const strides = viewStrides(x!, shape);
     if (strides) return view(x!, shape, strides, x!.offset);
@@ -70,8 +83,9 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   return reshapeOp([x], { shape: resolved });
 }
 
-const permuteOp = defineOp<{ dims: number[] }>({
+const permuteOp = defineOp({
   name: 'permute',
+  role: 'structural',
   forward: ([x], { dims }) =>
     view(x!, dims.map((d) => x!.shape[d]!), dims.map((d) => x!.strides[d]!), x!.offset),
   backward: (ctx, g) => {
@@ -99,8 +113,9 @@ export function transpose(x: Tensor, a = -2, b = -1): Tensor {
   return permute(x, dims);
 }
 
-const expandOp = defineOp<{ shape: number[] }>({
+const expandOp = defineOp({
   name: 'expand',
+  role: 'structural',
   forward: ([x], { shape }) => {
     const lead = shape.length - x!.rank;
     const strides = shape.map((d, i) => (i < lead || x!.shape[i - lead] === 1 ? 0 : x!.strides[i - lead]!));
@@ -118,8 +133,9 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   return expandOp([x], { shape: [...shape] });
 }
 
-const sliceOp = defineOp<{ axis: number; start: number; end: number; step: number }>({
+const sliceOp = defineOp({
   name: 'slice',
+  role: 'structural',
   forward: ([x], { axis, start, end, step }) => {
     const shape = [...x!.shape];
     shape[axis] = Math.max(0, Math.ceil((end - start) / step));
@@ -168,8 +184,9 @@ export function squeeze(x: Tensor, axis?: number): Tensor {
   return reshape(x, x.shape.filter((_, i) => i !== a));
 }
 
-const detachOp = defineOp<undefined>({
+const detachOp = defineOp({
   name: 'detach',
+  role: 'structural',
   forward: ([x]) => view(x!, x!.shape, x!.strides, x!.offset),
   backward: () => [null],
 });

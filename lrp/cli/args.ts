@@ -17,6 +17,7 @@ export const USAGE = `usage:
               [--position-aggregation signed|abs] [--assert-conservation TOL] [--epsilon E]
               [--follow-symlinks] [--scale max|pNN|exclude-predicting] [--numbers] [--words]
               (--format svg|html|tex with --method m1,m2,...: the methods side by side)
+              [--rules FILE]   (a method or composite as JSON or a JS module; docs/writing-rules.md)
   lrp eval-perturbation --model DIR --data FILE.jsonl [--method M[,M...]] [--out DIR] ...
   lrp eval-merge DIR... [--out DIR]
   (lrp eval-perturbation --help for its options)
@@ -46,9 +47,12 @@ export interface ForwardArgs extends CommonArgs {
 
 export interface ExplainArgs extends CommonArgs {
   command: 'explain';
-  method: MethodName;
+  /** The first method asked for; absent only with `rules`, whose file then names its base method. */
+  method?: MethodName;
   /** Every method asked for (`--method a,b`): figures show them side by side. */
   methods: MethodName[];
+  /** A method description file (JSON or JS) for custom rules and composites. */
+  rules?: string;
   /** Figure options (svg, html, tex). */
   figure: { scale: ScaleMode; numbers: boolean; words: boolean };
   target?: number;
@@ -87,7 +91,7 @@ function parseNumber(flag: string, raw: string | undefined): number | undefined 
   return v;
 }
 
-const STRING_OPTIONS = ['model', 'ids', 'text', 'image', 'target', 'method', 'format', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale'] as const;
+const STRING_OPTIONS = ['model', 'ids', 'text', 'image', 'target', 'method', 'format', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules'] as const;
 const BOOLEAN_OPTIONS = ['follow-symlinks', 'numbers', 'words'] as const;
 
 export function parseCli(argv: string[]): CliArgs {
@@ -127,18 +131,21 @@ export function parseCli(argv: string[]): CliArgs {
   if (command === 'forward') {
     const format = str('format') ?? 'json';
     if (format !== 'json') throw new UsageError(`forward: --format must be json, got "${format}"`);
-    for (const k of ['method', 'target', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', ...BOOLEAN_OPTIONS]) {
+    for (const k of ['method', 'target', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules', ...BOOLEAN_OPTIONS]) {
       if (values[k] !== undefined) throw new UsageError(`forward does not take --${k}`);
     }
     return { command, ...common, format };
   }
   const methodList = str('method');
-  if (!methodList) throw new UsageError(`explain: --method is required (${METHOD_NAMES.join('|')})`);
-  const methods = methodList.split(',');
+  const rules = str('rules');
+  if (rules === '') throw new UsageError('--rules: the file name is empty');
+  if (!methodList && rules === undefined) throw new UsageError(`explain: --method is required (${METHOD_NAMES.join('|')}), or --rules FILE`);
+  const methods = methodList === undefined ? [] : methodList.split(',');
   for (const m of methods) {
     if (!isMethodName(m)) throw new UsageError(`explain: unknown method "${m}" (choose one of ${METHOD_NAMES.join(', ')})`);
   }
   if (new Set(methods).size !== methods.length) throw new UsageError(`explain: --method names a method twice ("${methodList}")`);
+  if (rules !== undefined && methods.length > 1) throw new UsageError('explain: --rules takes at most one --method (its base method)');
   const format = str('format') ?? 'json';
   if (!['json', 'ansi', 'html', 'svg', 'tex'].includes(format)) throw new UsageError(`explain: --format must be json, ansi, html, svg or tex, got "${format}"`);
   if (methods.length > 1 && !FIGURE_FORMATS.includes(format as Format)) {
@@ -164,13 +171,14 @@ export function parseCli(argv: string[]): CliArgs {
   const args: ExplainArgs = {
     command,
     ...common,
-    method: methods[0] as MethodName,
     methods: methods as MethodName[],
     format: format as Format,
     followSymlinks,
     positionAggregation: aggregation,
     figure: { scale, numbers: values.numbers !== undefined, words: values.words !== undefined },
   };
+  if (methods.length > 0) args.method = methods[0] as MethodName;
+  if (rules !== undefined) args.rules = rules;
   if (str('target') !== undefined) args.target = parseInteger('--target', str('target')!);
   if (str('out') !== undefined) {
     if (str('out') === '') throw new UsageError('--out: the file name is empty');

@@ -24,6 +24,7 @@ import { runEvalMerge } from './evalMerge.js';
 import { runEvalPerturbation } from './evalPerturbation.js';
 import { parseCli, USAGE, UsageError, type CliArgs, type CommonArgs, type ExplainArgs, type Format } from './args.js';
 import { STDOUT_PATH, writeOut } from './output.js';
+import { checkPatterns, loadRulesFile } from './rulesFile.js';
 
 export { EXIT_OK, EXIT_COMPUTATION_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, exitCodeFor, describeFailure, type Io } from './failures.js';
 
@@ -120,11 +121,15 @@ async function runForward(args: CommonArgs, io: Io): Promise<number> {
 }
 
 async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
+  // A bad rules file is reported before the (slow) model load.
+  const ruled = args.rules !== undefined ? await loadRulesFile(args.rules, args.method) : undefined;
+  const methods = ruled !== undefined ? [ruled] : args.methods;
   const model = await load(args.model, io);
   try {
+    if (args.rules !== undefined && typeof ruled === 'object') checkPatterns(ruled, args.rules, model.modulePaths());
     const { input, texts } = await prepareInput(args, model);
     const explanations: Explanation[] = [];
-    for (const method of args.methods) {
+    for (const method of methods) {
       const options: Parameters<typeof explain>[2] = { method, positionAggregation: args.positionAggregation };
       // Side-by-side methods explain the same target: the first method's (the argmax unless given).
       const target = args.target ?? explanations[0]?.target;
@@ -135,7 +140,7 @@ async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
       // Checked before anything is written: a failed assertion leaves stdout and --out untouched.
       const error = explanation.conservation.relativeError;
       if (args.assertConservation !== undefined && !(error <= args.assertConservation)) {
-        throw new ComputationError(`conservation: ${method}'s relative error ${error.toExponential(3)} exceeds --assert-conservation ${args.assertConservation}`);
+        throw new ComputationError(`conservation: ${explanation.method}'s relative error ${error.toExponential(3)} exceeds --assert-conservation ${args.assertConservation}`);
       }
       explanations.push(explanation);
     }

@@ -6,7 +6,10 @@
 import type { BackwardRule } from '../../autograd/graph.js';
 import { mul, stabilizedDiv } from '../../autograd/ops/elementwise.js';
 
-export function epsilonRule(epsilon: number): BackwardRule {
+/** The ε of the ε-rule (and the stabiliser of the γ, αβ and z⁺ rules) unless given. */
+export const DEFAULT_EPSILON = 1e-6;
+
+export function epsilonRule(epsilon: number = DEFAULT_EPSILON): BackwardRule {
   return {
     name: `epsilon(${epsilon})`,
     backward: (ctx, g) => {

@@ -4,23 +4,15 @@
  * is linear in x. Gradient form: g_x = r·(g' − mean(g')) with g' = g ⊙ w (no centring for
  * RMSNorm); the bias, when it requires grad, receives Σ g. Conservative up to the bias share.
  */
-import type { BackwardContext, BackwardRule } from '../../autograd/graph.js';
+import type { BackwardRule } from '../../autograd/graph.js';
 import { mul, sub } from '../../autograd/ops/elementwise.js';
-import { layerNormStats, rmsNormScale } from '../../autograd/ops/norm.js';
+import { layerNormStats, rmsNormScale, type NormAttrs } from '../../autograd/ops/norm.js';
 import { mean, sumToShape } from '../../autograd/ops/reduce.js';
 import type { Tensor } from '../../autograd/tensor.js';
 
-interface NormAttrs {
-  center: boolean;
-  eps: number;
-  hasWeight: boolean;
-  hasBias: boolean;
-}
-
-export const normScaleDetachedRule: BackwardRule = {
+export const normScaleDetachedRule: BackwardRule<NormAttrs> = {
   name: 'norm-scale-detached',
-  backward: (rawCtx, g) => {
-    const ctx = rawCtx as BackwardContext<NormAttrs>;
+  backward: (ctx, g) => {
     const { center, eps, hasWeight, hasBias } = ctx.attrs;
     const x = ctx.inputs[0]!;
     const weight = hasWeight ? ctx.inputs[1]! : null;

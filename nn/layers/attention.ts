@@ -62,6 +62,10 @@ export class SelfAttention extends Module {
    * @param rotate rotary position rotation of q and k, or null for additive-PE models
    */
   forward(x: Tensor, mask: Tensor | null, rotate: PositionRotation | null): Tensor {
+    return this.scoped(() => this.attend(x, mask, rotate));
+  }
+
+  private attend(x: Tensor, mask: Tensor | null, rotate: PositionRotation | null): Tensor {
     const { heads, kvHeads, headDim } = this.shape;
     const [B, T] = x.shape as [number, number];
     let q: Tensor;

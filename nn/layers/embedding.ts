@@ -18,6 +18,10 @@ export class Embedding extends Module {
 
   /** Rows of the table for `ids` (host integers, any shape given by `shape`). */
   forward(ids: readonly number[], shape: readonly number[] = [ids.length]): Tensor {
+    return this.scoped(() => this.lookup(ids, shape));
+  }
+
+  private lookup(ids: readonly number[], shape: readonly number[]): Tensor {
     checkIds(ids, this.count, this.prefix || 'embedding');
     const shards = this.weight.rowShards();
     if (shards.length === 1) {

@@ -20,6 +20,6 @@ export class Linear extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return linear(x, this.weight.value, this.bias?.value ?? null);
+    return this.scoped(() => linear(x, this.weight.value, this.bias?.value ?? null));
   }
 }

@@ -39,7 +39,7 @@ export class GeluMlp extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.proj.forward(activate(this.activation, this.fc.forward(x)));
+    return this.scoped(() => this.proj.forward(activate(this.activation, this.fc.forward(x))));
   }
 }
 
@@ -56,6 +56,6 @@ export class GatedMlp extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.down.forward(gatedProduct(activate(this.activation, this.gate.forward(x)), this.up.forward(x)));
+    return this.scoped(() => this.down.forward(gatedProduct(activate(this.activation, this.gate.forward(x)), this.up.forward(x))));
   }
 }

@@ -14,7 +14,7 @@ export class LayerNorm extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return layerNorm(x, this.weight.value, this.bias?.value ?? null, this.eps);
+    return this.scoped(() => layerNorm(x, this.weight.value, this.bias?.value ?? null, this.eps));
   }
 }
 
@@ -27,6 +27,6 @@ export class RMSNorm extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return rmsNorm(x, this.weight.value, this.eps);
+    return this.scoped(() => rmsNorm(x, this.weight.value, this.eps));
   }
 }

@@ -16,6 +16,7 @@ import { Module } from '../module.js';
 import { LearnedPositions } from '../positional/learned.js';
 import { SinusoidalPositions } from '../positional/sinusoidal.js';
 import { tap } from '../taps.js';
+import { inBlock } from './blocks.js';
 import { attentionMask } from './masks.js';
 import { textShape, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
@@ -83,7 +84,7 @@ export class BertForSequenceClassification extends Module implements Transformer
     this.positions = positional === 'sinusoidal' ? new SinusoidalPositions(maxPositions, hidden) : this.child(new LearnedPositions('bert.embeddings.position_embeddings', maxPositions, hidden));
     this.segments = this.child(new Embedding('bert.embeddings.token_type_embeddings', typeVocab, hidden));
     this.embeddingNorm = this.child(new LayerNorm('bert.embeddings.LayerNorm', hidden, eps));
-    this.blocks = Array.from({ length: layers }, (_, i) => this.child(new BertBlock(`bert.encoder.layer.${i}`, hidden, heads, inner, eps, activation)));
+    this.blocks = Array.from({ length: layers }, (_, i) => this.child(new BertBlock(`bert.encoder.layer.${i}`, hidden, heads, inner, eps, activation)).setPath(`layers.${i}`));
     this.pooler = this.child(new Linear('bert.pooler.dense', hidden, hidden));
     this.classifier = this.child(new Linear('classifier', hidden, numLabels));
   }
@@ -98,10 +99,12 @@ export class BertForSequenceClassification extends Module implements Transformer
     const mask = attentionMask(T, false, input.attentionMask);
     this.blocks.forEach((block, i) => {
       const name = `layers.${i}`;
-      x = tap('layer-input', name, x);
-      x = block.attentionNorm.forward(add(block.attention.forward(x, mask, null), x));
-      x = block.outputNorm.forward(add(block.mlp.forward(x), x));
-      x = tap('layer-output', name, x);
+      x = inBlock(name, () => {
+        let h = tap('layer-input', name, x);
+        h = block.attentionNorm.forward(add(block.attention.forward(h, mask, null), h));
+        h = block.outputNorm.forward(add(block.mlp.forward(h), h));
+        return tap('layer-output', name, h);
+      });
     });
     const cls = squeeze(slice(x, 1, 0, 1), 1);
     return this.classifier.forward(tanh(this.pooler.forward(cls)));

@@ -3,6 +3,7 @@ import { add } from '../../autograd/ops/elementwise.js';
 import { slice, squeeze } from '../../autograd/ops/view.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import type { Parameter } from '../module.js';
+import { withModulePath } from '../modulePath.js';
 import { tap } from '../taps.js';
 import { lmHead } from './head.js';
 
@@ -11,10 +12,20 @@ import { lmHead } from './head.js';
  * the residual stream is tapped where it enters and leaves the block, for per-layer reports.
  */
 export function preNormBlock(name: string, x: Tensor, attention: (x: Tensor) => Tensor, mlp: (x: Tensor) => Tensor): Tensor {
-  let h = tap('layer-input', name, x);
-  h = add(h, attention(h));
-  h = add(h, mlp(h));
-  return tap('layer-output', name, h);
+  return inBlock(name, () => {
+    let h = tap('layer-input', name, x);
+    h = add(h, attention(h));
+    h = add(h, mlp(h));
+    return tap('layer-output', name, h);
+  });
+}
+
+/**
+ * Runs a block's forward inside its module path (`name`, e.g. `layers.3`: ops between its
+ * sublayers, such as residual additions, belong to it) and taps its output as a module output.
+ */
+export function inBlock(name: string, fn: () => Tensor): Tensor {
+  return withModulePath(name, () => tap('module-output', name, fn()));
 }
 
 /** Logits of a causal LM from its normalised final hidden states [B, T, D]: [B, T, V] or [B, V]. */

@@ -77,7 +77,7 @@ export class GPT2LMHeadModel extends Module implements TransformerModel {
     const prefix = 'transformer';
     this.wte = this.child(new Embedding(`${prefix}.wte`, vocab, hidden));
     this.wpe = positional === 'sinusoidal' ? new SinusoidalPositions(maxPositions, hidden) : this.child(new LearnedPositions(`${prefix}.wpe`, maxPositions, hidden));
-    this.blocks = Array.from({ length: layers }, (_, i) => this.child(new Gpt2Block(`${prefix}.h.${i}`, hidden, heads, inner, eps, activation)));
+    this.blocks = Array.from({ length: layers }, (_, i) => this.child(new Gpt2Block(`${prefix}.h.${i}`, hidden, heads, inner, eps, activation)).setPath(`layers.${i}`));
     this.lnF = this.child(new LayerNorm(`${prefix}.ln_f`, hidden, eps));
     this.lmHeadWeight = this.wte.weight;
   }

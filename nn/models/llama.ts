@@ -107,7 +107,7 @@ export class LlamaForCausalLM extends Module implements TransformerModel {
       maxPositions: c.maxPositions,
     };
     this.embed = this.child(new Embedding('model.embed_tokens', c.vocabSize, c.hidden));
-    this.blocks = Array.from({ length: c.layers }, (_, i) => this.child(new LlamaBlock(`model.layers.${i}`, c)));
+    this.blocks = Array.from({ length: c.layers }, (_, i) => this.child(new LlamaBlock(`model.layers.${i}`, c)).setPath(`layers.${i}`));
     this.norm = this.child(new RMSNorm('model.norm', c.hidden, c.eps));
     this.lmHead = c.tied ? this.embed.weight : this.child(new Embedding('lm_head', c.vocabSize, c.hidden)).weight;
     this.rotary = new RotaryEmbedding(c.headDim, c.theta, c.maxPositions, c.partialRotary);

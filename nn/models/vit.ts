@@ -87,7 +87,7 @@ export class ViTForImageClassification extends Module implements TransformerMode
     this.positionEmbeddings = this.parameter('embeddings.position_embeddings', [1, patches + 1, hidden]);
     this.patchWeight = this.parameter('embeddings.patch_embeddings.projection.weight', [hidden, this.channels, this.patch, this.patch]);
     this.patchBias = this.parameter('embeddings.patch_embeddings.projection.bias', [hidden]);
-    this.blocks = Array.from({ length: layers }, (_, i) => this.child(new VitBlock(`vit.encoder.layer.${i}`, hidden, heads, inner, eps, activation, qkvBias)));
+    this.blocks = Array.from({ length: layers }, (_, i) => this.child(new VitBlock(`vit.encoder.layer.${i}`, hidden, heads, inner, eps, activation, qkvBias)).setPath(`layers.${i}`));
     this.norm = this.child(new LayerNorm('vit.layernorm', hidden, eps));
     this.classifier = this.child(new Linear('classifier', hidden, numLabels));
   }
