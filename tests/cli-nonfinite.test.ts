@@ -42,9 +42,23 @@ function editedGpt2(edit: (name: string, values: Float32Array) => void): string 
 }
 
 describe('NaN/Inf weights', () => {
+  it('are refused at load as bad input, naming the tensor', async () => {
+    const dir = editedGpt2((name, v) => {
+      if (name === 'transformer.h.1.attn.c_attn.weight') v[5] = Number.NaN;
+    });
+    const { code, stdout, stderr } = await runCli('explain', '--model', dir, '--ids', '4,34,20', '--method', 'cp-lrp');
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^lrp: .*transformer\.h\.1\.attn\.c_attn\.weight/);
+  });
+});
+
+describe('finite weights whose forward overflows', () => {
+  // 3e38 is a finite f32, so the checkpoint loads. Every q, k and v of layer 1 gets 3e38·x₀, so
+  // the attention scores q·k overflow to Inf and the softmax turns them into NaN.
   const nanInLayer1 = (): string =>
     editedGpt2((name, v) => {
-      if (name === 'transformer.h.1.attn.c_attn.weight') v[5] = Number.NaN;
+      if (name === 'transformer.h.1.attn.c_attn.weight') v.fill(3e38, 0, 96); // input dim 0, every output
     });
 
   it('explain exits with 1, names the layer, and writes nothing', async () => {
@@ -61,16 +75,18 @@ describe('NaN/Inf weights', () => {
     const { code, stdout, stderr } = await runCli('forward', '--model', nanInLayer1(), '--ids', '4,34,20');
     expect(code).toBe(1);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(/first produced a non-finite value between layers\.1 \(layer-input\) and transformer\.h\.1\.attn\.softmax \(softmax-input\)/);
+    // The forward's module-output taps narrow it down to the q/k/v projection itself.
+    expect(stderr).toMatch(/first produced a non-finite value between layers\.1\.ln_1 \(module-output\) and layers\.1\.attn\.c_attn \(module-output\)/);
   });
 
-  it('an Inf in the token embedding is named at the embedding', async () => {
+  it('an overflow from the token embedding is named at the first layer it reaches', async () => {
     const dir = editedGpt2((name, v) => {
-      if (name === 'transformer.wte.weight') v[34 * 32 + 3] = Number.POSITIVE_INFINITY; // token 34, dim 3
+      if (name === 'transformer.wte.weight') v[34 * 32 + 3] = 3e38; // token 34, dim 3
     });
     const { code, stderr } = await runCli('explain', '--model', dir, '--ids', '4,34,20', '--method', 'gi', '--target', '3');
     expect(code).toBe(1);
-    expect(stderr).toMatch(/first produced a non-finite value between the input and embeddings\.token \(token\)/);
+    // The embedding itself is finite; its square in layer 0's LayerNorm is not.
+    expect(stderr).toMatch(/first produced a non-finite value between layers\.0 \(layer-input\) and transformer\.h\.0\.attn\.softmax \(softmax-input\)/);
   });
 
   it('the library throws a ComputationError (no argmax over NaN)', async () => {

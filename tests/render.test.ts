@@ -306,6 +306,12 @@ describe('word aggregation', () => {
     e.tokens.forEach((t, i) => Object.assign(t, { start: spans[i]![0], end: spans[i]![1] }));
     expect(aggregateWords(e, 'New Yorkers').tokens.map((t) => t.text)).toEqual(['New', 'Yorkers']);
   });
+
+  it('finds the spans by walking the text, and keeps word-level tokens apart without it', () => {
+    const e = withTokens(['[CLS]', 'New', 'York', 'er', 's', '!']);
+    expect(aggregateWords(e, 'New Yorkers !').tokens.map((t) => t.text)).toEqual(['[CLS]', 'New', 'Yorkers', '!']);
+    expect(aggregateWords(e).tokens).toHaveLength(6);
+  });
 });
 
 describe('paper figures', () => {

@@ -140,7 +140,8 @@ async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
       // Checked before anything is written: a failed assertion leaves stdout and --out untouched.
       const error = explanation.conservation.relativeError;
       if (args.assertConservation !== undefined && !(error <= args.assertConservation)) {
-        throw new ComputationError(`conservation: ${explanation.method}'s relative error ${error.toExponential(3)} exceeds --assert-conservation ${args.assertConservation}`);
+        const which = methods.length > 1 ? ` (${explanation.method})` : '';
+        throw new ComputationError(`conservation: relative error ${error.toExponential(3)} exceeds --assert-conservation ${args.assertConservation}${which}`);
       }
       explanations.push(explanation);
     }

@@ -1,27 +1,59 @@
 /**
  * Word-level aggregation: relevance of the tokens that make up one word, summed. Sums keep
- * conservation (Σ words = Σ tokens). Word boundaries come from the tokens' character offsets in
- * the input text when the explanation has them; otherwise from the tokenizers' own markers: a
- * leading space or `Ġ`/`▁` starts a word (GPT-2, LLaMA/SentencePiece), a `##` prefix continues
- * one (BERT WordPiece), and special tokens (`<s>`, `[CLS]`, …) stand alone.
+ * conservation (Σ words = Σ tokens). Word boundaries come from the tokens' character spans in the
+ * input text: recorded ones (`start`/`end`) or, given the text, found by walking it. Without
+ * either, from the tokenizers' own markers: a leading space or `Ġ`/`▁` starts a word (GPT-2,
+ * LLaMA/SentencePiece), a `##` prefix continues one (BERT WordPiece); a vocabulary without markers
+ * (word level) keeps each token a word. Special tokens (`<s>`, `[CLS]`, …) always stand alone.
  */
 import type { Explanation, TokenRelevance } from '../result.js';
 
 const SPECIAL = /^(?:<[^<>\s]*>|\[[A-Z]+\]|<\|[^|]*\|>)$/;
 
-/** Character span of a token in the input text, where the explanation records one. */
-interface Spanned {
-  start?: number;
-  end?: number;
+/** Character span of a token in the input text, where known. */
+interface Span {
+  start: number;
+  end: number;
 }
 
-function startsWord(t: TokenRelevance & Spanned, previous: (TokenRelevance & Spanned) | undefined, text: string | undefined): boolean {
+function recordedSpan(t: TokenRelevance): Span | undefined {
+  const { start, end } = t as TokenRelevance & Partial<Span>;
+  return typeof start === 'number' && typeof end === 'number' ? { start, end } : undefined;
+}
+
+/**
+ * Spans found by walking the text: each token's text (markers such as Ġ, ▁ and ## removed) must
+ * come next, after whitespace only. A token that is not found there (a special token) gets none.
+ */
+function alignedSpans(tokens: TokenRelevance[], text: string): (Span | undefined)[] {
+  let cursor = 0;
+  return tokens.map((t) => {
+    const piece = t.text.replace(/^##/, '').replace(/[Ġ▁]/g, ' ').trim();
+    if (piece === '' || SPECIAL.test(t.text)) return undefined;
+    const at = text.indexOf(piece, cursor);
+    if (at < 0 || text.slice(cursor, at).trim() !== '') return undefined;
+    cursor = at + piece.length;
+    return { start: at, end: cursor };
+  });
+}
+
+/** Whether the tokens carry word-boundary markers at all (word-level vocabularies do not). */
+function hasMarkers(tokens: TokenRelevance[]): boolean {
+  return tokens.some((t) => /^[\sĠ▁]|^##/.test(t.text));
+}
+
+function startsWord(
+  t: TokenRelevance,
+  span: Span | undefined,
+  previous: TokenRelevance | undefined,
+  previousSpan: Span | undefined,
+  markers: boolean,
+): boolean {
   if (!previous) return true;
   if (SPECIAL.test(t.text) || SPECIAL.test(previous.text)) return true;
-  if (text !== undefined && t.start !== undefined && previous.end !== undefined) {
-    // Adjacent spans with no whitespace between them belong to one word.
-    return t.start > previous.end || /^\s/.test(text.slice(t.start, t.start + 1));
-  }
+  // Adjacent spans with no gap between them belong to one word.
+  if (span && previousSpan) return span.start > previousSpan.end;
+  if (!markers) return true;
   if (t.text.startsWith('##')) return false;
   return /^[\sĠ▁]/.test(t.text) || /\s$/.test(previous.text);
 }
@@ -35,10 +67,12 @@ export function aggregateWords(e: Explanation, text?: string): Explanation {
   const words: TokenRelevance[] = [];
   /** For each word, the positions (indices into e.tokens) it is made of. */
   const members: number[][] = [];
-  let previous: (TokenRelevance & Spanned) | undefined;
-  (e.tokens as (TokenRelevance & Spanned)[]).forEach((t, i) => {
+  const aligned = text !== undefined ? alignedSpans(e.tokens, text) : [];
+  const spans = e.tokens.map((t, i) => recordedSpan(t) ?? aligned[i]);
+  const markers = hasMarkers(e.tokens);
+  e.tokens.forEach((t, i) => {
     const piece = t.text.startsWith('##') ? t.text.slice(2) : t.text;
-    if (startsWord(t, previous, text)) {
+    if (startsWord(t, spans[i], e.tokens[i - 1], spans[i - 1], markers)) {
       words.push({ index: words.length, id: t.id, text: piece, token: t.token, position: t.position, total: t.total });
       members.push([i]);
     } else {
@@ -49,7 +83,6 @@ export function aggregateWords(e: Explanation, text?: string): Explanation {
       w.total += t.total;
       members[members.length - 1]!.push(i);
     }
-    previous = t;
   });
   const copy: Explanation = { ...e, tokens: words };
   if (e.details) {
