@@ -6,6 +6,7 @@ export { defineOp, customOp, registeredOps, type OpDefinition, type OpFn } from 
 export { backward, releaseGraph, topologicalNodes, type BackwardOptions } from './backward.js';
 export * from './ops/elementwise.js';
 export * from './ops/reduce.js';
+export * from './ops/sumToShape.js';
 export * from './ops/view.js';
 export * from './ops/creation.js';
 export * from './ops/matmul.js';

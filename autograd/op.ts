@@ -3,7 +3,7 @@
  * tensor ops, declared together. `customOp` is the same mechanism offered to users.
  */
 import { activeRule, isGradEnabled, noGrad, type BackwardContext, type BackwardFn, type Node } from './graph.js';
-import { setNodeReleaser, trackNode } from './scope.js';
+import { trackNode } from './scope.js';
 import type { Tensor } from './tensor.js';
 
 export interface OpDefinition<A> {
@@ -86,13 +86,3 @@ export function contextOf(node: Node): BackwardContext {
   };
   return ctx;
 }
-
-/** Drops the node's hold on its saved buffers. */
-export function releaseNode(node: Node): void {
-  if (node.released) return;
-  node.released = true;
-  for (const t of node.savedInputs) t.dispose();
-  node.savedOutput.dispose();
-}
-
-setNodeReleaser(releaseNode);

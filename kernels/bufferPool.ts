@@ -67,7 +67,7 @@ export class BufferPool {
 
   /**
    * A new buffer, mapped for writing at creation and already counted as live. Uploads use this
-   * instead of `queue.writeBuffer`, whose memory lavapipe never returns (SETUP.md item 7).
+   * instead of `queue.writeBuffer`, whose memory lavapipe never returns (docs/runtime.md, "Uploads").
    */
   acquireMapped(bytes: number): GPUBuffer {
     const buffer = this.device.createBuffer({ size: sizeClass(bytes), usage: BUFFER_USAGE, mappedAtCreation: true });

@@ -4,7 +4,7 @@
  *
  * Lifetime matters here: Dawn's node binding frees the native instance when the object returned
  * by `create()` is garbage-collected, even while its device is in use, which crashes the process
- * (SETUP.md item 6). The runtime object holds `gpu`, `adapter` and `device` as properties, and the
+ * (docs/runtime.md, "Lifetime"). The runtime object holds `gpu`, `adapter` and `device` as properties, and the
  * runtime itself lives in a module-level variable for the life of the process.
  */
 import { create, globals } from 'webgpu';
@@ -103,7 +103,7 @@ export class GpuRuntime {
   private dispatched = 0;
 
   constructor(
-    /** Kept as a property so it stays reachable as long as the device (SETUP.md item 6). */
+    /** Kept as a property so it stays reachable as long as the device (docs/runtime.md, "Lifetime"). */
     readonly gpu: GPU,
     readonly adapter: GPUAdapter,
     readonly device: GPUDevice,

@@ -1,5 +1,5 @@
 /**
- * Memory stays bounded: uploads do not leak host memory (SETUP.md item 7: on lavapipe a buffer
+ * Memory stays bounded: uploads do not leak host memory (docs/runtime.md, "Uploads": on lavapipe a buffer
  * that ever received `queue.writeBuffer` keeps its memory after `destroy()`; uploads here use
  * `mappedAtCreation` and the pool caps idle bytes), tidy scopes return the pool's live bytes to
  * where they started, and a training-style loop of forward + backward allocates nothing new once
@@ -29,7 +29,7 @@ import {
   tidy,
   transpose,
 } from '../autograd/index.js';
-import '../autograd/backward.js';
+import { backward } from '../autograd/backward.js';
 
 /** Idle bytes the pool may keep in this file (set through the environment, as a user would). */
 const IDLE_CAP_MB = 64;
@@ -123,13 +123,13 @@ describe('tidy scopes', () => {
     const start = live();
     tidy(() => {
       const loss = sum(square(tanh(mul(w, w))));
-      loss.backward();
+      backward(loss);
       w.grad!.dispose();
       w.grad = null;
     });
     expect(live()).toBe(start);
     // Gradients are kept past the tidy (they belong to the leaf), and freed with it.
-    tidy(() => sum(exp(w)).backward());
+    tidy(() => backward(sum(exp(w))));
     expect(live() - start).toBe(16);
     w.dispose();
     expect(live()).toBe(start - 16);
@@ -211,7 +211,7 @@ describe('forward + backward loop', () => {
     for (let iteration = 1; iteration <= 1000; iteration++) {
       const loss = tidy(() => {
         const l = block(p);
-        l.backward();
+        backward(l);
         return l;
       });
       if (iteration === 10 || iteration === 1000 || iteration % 97 === 0) {
@@ -253,7 +253,7 @@ describe('forward + backward loop', () => {
     for (let iteration = 1; iteration <= 60; iteration++) {
       const loss = tidy(() => {
         const l = block(p);
-        l.backward();
+        backward(l);
         return l;
       });
       expect(rt.textures.snapshot().liveBytes).toBe(0); // released as soon as each product is recorded

@@ -7,7 +7,7 @@ import { defineOp, type OpFn } from '../op.js';
 import type { BackwardContext } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
-import { sumToShape } from './reduce.js';
+import { sumToShape } from './sumToShape.js';
 import { full } from './creation.js';
 
 interface Scalars {
