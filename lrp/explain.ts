@@ -81,16 +81,17 @@ export async function explain(model: TransformerModel, input: ModelInput, option
   const spec = methodSpec(options.method, options.epsilon ?? DEFAULT_EPSILON);
   const positional = options.positionalInputs ?? spec.positionalInputs;
 
-  // Biases become leaves so the relevance they absorb can be measured (R_b = b ⊙ grad b).
-  const biases = model
-    .parameters()
-    .filter((p) => p.loaded && p.name.endsWith('.bias'))
-    .flatMap((p) => p.rowShards());
-  const uniqueBiases = [...new Set(biases)];
-  for (const b of uniqueBiases) b.setRequiresGrad(true);
-
   const tapped: Tapped[] = [];
+  // Per-call leaves over the biases' data, so the relevance they absorb can be measured
+  // (R_b = b ⊙ grad b) without marking the shared parameters: concurrent calls stay independent.
+  const biases: Tensor[] = [];
   const observer = (kind: TapKind, name: string, t: Tensor): Tensor => {
+    if (kind === 'bias') {
+      const leaf = noGrad(() => reshape(t, t.shape));
+      leaf.setRequiresGrad(true);
+      biases.push(leaf);
+      return leaf;
+    }
     if (INPUT_KINDS.has(kind)) {
       // A fresh leaf over the same data: relevance stops here and is read as x ⊙ grad.
       const leaf = noGrad(() => reshape(t, t.shape));
@@ -112,7 +113,7 @@ export async function explain(model: TransformerModel, input: ModelInput, option
       withBackwardRules(spec.rules, () =>
         withTaps(observer, () => {
           const out = model.forward(input, { lastPositionOnly: true });
-          return { out, kept: tapped.map((t) => t.tensor) };
+          return { out, kept: [...tapped.map((t) => t.tensor), ...biases] };
         }),
       ),
     );
@@ -138,7 +139,7 @@ export async function explain(model: TransformerModel, input: ModelInput, option
       backward(logits!, { seed });
       return noGrad(() => ({
         tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? relevancePerPosition(t.tensor) : relevanceTotal(t.tensor))),
-        bias: uniqueBiases.map(relevanceTotal),
+        bias: biases.map(relevanceTotal),
       }));
     });
     const read = async (t: Tensor | null): Promise<number[] | null> => {
@@ -174,10 +175,5 @@ export async function explain(model: TransformerModel, input: ModelInput, option
     if (logits) releaseGraph(logits);
     logits?.dispose();
     for (const t of toDispose) t.dispose();
-    for (const b of uniqueBiases) {
-      b.grad?.dispose();
-      b.grad = null;
-      b.setRequiresGrad(false);
-    }
   }
 }

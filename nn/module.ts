@@ -3,6 +3,7 @@
  * names, so loading is a lookup and errors can name the exact tensor.
  */
 import type { Tensor } from '../autograd/tensor.js';
+import { tap } from './taps.js';
 
 /** How a checkpoint tensor maps onto a parameter. */
 export interface ParameterSpec {
@@ -28,7 +29,15 @@ export class Parameter {
   get value(): Tensor {
     if (this.shardList) throw new Error(`parameter ${this.spec.name} is split into row blocks: use rowShards()`);
     if (!this.tensor) throw new Error(`parameter ${this.spec.name} is not loaded`);
-    return this.tensor;
+    return this.observed(this.tensor);
+  }
+
+  /**
+   * Biases are read through a tap, so an observer (LRP) can hand the module a per-call leaf over
+   * the same data instead of marking the shared parameter: concurrent calls then share no state.
+   */
+  private observed(t: Tensor): Tensor {
+    return this.spec.name.endsWith('.bias') ? tap('bias', this.spec.name, t) : t;
   }
 
   get loaded(): boolean {
@@ -37,7 +46,7 @@ export class Parameter {
 
   /** The parameter as row blocks (one block when it fits one binding). */
   rowShards(): Tensor[] {
-    return this.shardList ?? [this.value];
+    return this.shardList?.map((t) => this.observed(t)) ?? [this.value];
   }
 
   setShards(shards: Tensor[]): void {

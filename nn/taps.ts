@@ -20,7 +20,9 @@ export type TapKind =
   /** Attention logits entering a softmax (after the mask). */
   | 'softmax-input'
   /** Attention probabilities leaving a softmax. */
-  | 'softmax-output';
+  | 'softmax-output'
+  /** A bias parameter as a module reads it (every read, every call): where relevance is absorbed. */
+  | 'bias';
 
 export type TapObserver = (kind: TapKind, name: string, tensor: Tensor) => Tensor;
 
