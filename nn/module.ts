@@ -68,10 +68,11 @@ export class Parameter {
     this.tensor = tensor;
   }
 
+  /** Frees the GPU memory: the buffers are destroyed, not parked in the pool (see `Tensor.free`). */
   dispose(): void {
-    this.tensor?.dispose();
+    this.tensor?.free();
     this.tensor = null;
-    for (const t of this.shardList ?? []) t.dispose();
+    for (const t of this.shardList ?? []) t.free();
     this.shardList = null;
   }
 }

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explain, type ExplainOptions } from '../lrp/explain.js';
+import type { Explanation } from '../lrp/result.js';
 import { loadModel } from '../nn/load.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { gpu } from './helpers/gpu.js';
@@ -35,7 +36,7 @@ const runOne = (c: (typeof CALLS)[number]) => explain(model, { ids: [c.ids] }, c
 
 describe('explain() called concurrently on one model', () => {
   it('gives, bit for bit, the results of the same calls made one at a time', async () => {
-    const sequential = [];
+    const sequential: Explanation[] = [];
     for (const c of CALLS) sequential.push(await runOne(c));
     const concurrent = await Promise.all(CALLS.map(runOne));
     // The bias share must be there to be mixed up: gpt2 has biases in every linear and norm.
