@@ -184,7 +184,7 @@ describe('forward + backward loop', () => {
   function blockReference(p: Record<string, { data: number[]; shape: number[] }>): number {
     const mm = (a: number[], [m, k]: number[], b: number[], n: number): number[] => {
       const out = new Array<number>(m! * n).fill(0);
-      for (let i = 0; i < m!; i++) for (let j = 0; j < n; j++) for (let t = 0; t < k!; t++) out[i * n + j] += a[i * k! + t]! * b[t * n + j]!;
+      for (let i = 0; i < m!; i++) for (let j = 0; j < n; j++) for (let t = 0; t < k!; t++) out[i * n + j] = out[i * n + j]! + a[i * k! + t]! * b[t * n + j]!;
       return out;
     };
     const [T, D] = p.x!.shape as [number, number];
@@ -202,7 +202,7 @@ describe('forward + backward loop', () => {
       const m = Math.max(...s);
       const e = s.map((z) => Math.exp(z - m));
       const z = e.reduce((a, b) => a + b, 0);
-      for (let j = 0; j < T; j++) for (let d = 0; d < D; d++) attn[i * D + d] += (e[j]! / z) * v[j * D + d]!;
+      for (let j = 0; j < T; j++) for (let d = 0; d < D; d++) attn[i * D + d] = attn[i * D + d]! + (e[j]! / z) * v[j * D + d]!;
     }
     const pre = mm(attn, [T, D], p.w1!.data, H);
     let loss = 0;
