@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// forks: a native crash in Dawn takes down one file, not the run (SETUP.md item 8).
+// forks: a native crash in Dawn takes down one file, not the run (docs/runtime.md, "Lifetime").
 // The `gc` project runs with --expose-gc for the garbage-collection regression tests.
 export default defineConfig({
   test: {

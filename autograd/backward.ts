@@ -4,10 +4,10 @@
  * the sweep has passed it (unless `retainGraph`).
  */
 import { shapeToString, sameShape } from '../kernels/shape.js';
-import { noGrad, type Node } from './graph.js';
-import { contextOf, releaseNode } from './op.js';
+import { noGrad, releaseNode, type Node } from './graph.js';
+import { contextOf } from './op.js';
 import { keep, tidy } from './scope.js';
-import { Tensor } from './tensor.js';
+import type { Tensor } from './tensor.js';
 import { add } from './ops/elementwise.js';
 import { full } from './ops/creation.js';
 
@@ -162,14 +162,3 @@ function checkGradients(node: Node, grads: (Tensor | null)[]): (Tensor | null)[]
   }
   return grads;
 }
-
-declare module './tensor.js' {
-  interface Tensor {
-    /** Runs reverse-mode differentiation from this tensor (see `backward`). */
-    backward(options?: BackwardOptions): void;
-  }
-}
-
-Tensor.prototype.backward = function (this: Tensor, options?: BackwardOptions): void {
-  backward(this, options);
-};

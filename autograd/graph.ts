@@ -39,6 +39,14 @@ export interface Node {
   released: boolean;
 }
 
+/** Drops the node's hold on its saved buffers (after backward passed it, or when nothing can reach it). */
+export function releaseNode(node: Node): void {
+  if (node.released) return;
+  node.released = true;
+  for (const t of node.savedInputs) t.dispose();
+  node.savedOutput.dispose();
+}
+
 let gradEnabled = true;
 
 export function isGradEnabled(): boolean {

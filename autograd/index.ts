@@ -18,6 +18,7 @@ export { OP_ROLES, isOpRole, type OpAttrs, type OpName, type OpRole, type RoleAt
 export { backward, releaseGraph, topologicalNodes, type BackwardOptions } from './backward.js';
 export * from './ops/elementwise.js';
 export * from './ops/reduce.js';
+export * from './ops/sumToShape.js';
 export * from './ops/view.js';
 export * from './ops/creation.js';
 export * from './ops/matmul.js';

@@ -4,7 +4,7 @@
  */
 import { activeRule, isGradEnabled, noGrad, type BackwardContext, type BackwardFn, type Node } from './graph.js';
 import type { OpAttrs, OpName, OpRole } from './opTypes.js';
-import { setNodeReleaser, trackNode } from './scope.js';
+import { trackNode } from './scope.js';
 import type { Tensor } from './tensor.js';
 
 export interface OpDefinition<A> {
@@ -100,13 +100,3 @@ export function contextOf(node: Node): BackwardContext {
   };
   return ctx;
 }
-
-/** Drops the node's hold on its saved buffers. */
-export function releaseNode(node: Node): void {
-  if (node.released) return;
-  node.released = true;
-  for (const t of node.savedInputs) t.dispose();
-  node.savedOutput.dispose();
-}
-
-setNodeReleaser(releaseNode);

@@ -8,7 +8,7 @@
  * saved buffers too; reachable ones pass to the enclosing scope. Without this, a forward pass
  * with grad-requiring parameters that is never differentiated would keep every saved buffer.
  */
-import type { Node } from './graph.js';
+import { releaseNode, type Node } from './graph.js';
 
 export interface Disposable {
   dispose(): void;
@@ -78,7 +78,7 @@ function close(scope: Scope, kept: Set<Disposable>): void {
     for (const t of kept) if (scope.owned.has(t)) outer.owned.add(t);
     outer.created.push(...survivors);
   }
-  if (scope.nodes.length === 0 || !nodeReleaser) return;
+  if (scope.nodes.length === 0) return;
   const reachable = new Set<Node>();
   const stack: Node[] = [];
   for (const t of survivors) if (t.node) stack.push(t.node);
@@ -91,15 +91,8 @@ function close(scope: Scope, kept: Set<Disposable>): void {
   for (const node of scope.nodes) {
     if (node.released) continue;
     if (reachable.has(node)) outer?.nodes.push(node);
-    else nodeReleaser(node);
+    else releaseNode(node);
   }
-}
-
-let nodeReleaser: ((node: Node) => void) | null = null;
-
-/** Installed by op.ts (which owns node release), so this module needs no runtime import of it. */
-export function setNodeReleaser(release: (node: Node) => void): void {
-  nodeReleaser = release;
 }
 
 export function tidy<T>(fn: () => T): T {

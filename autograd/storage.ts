@@ -10,6 +10,7 @@ let nextStorageId = 1;
 export class Storage {
   readonly id = nextStorageId++;
   private refs = 1;
+  private destroyWhenReleased = false;
 
   constructor(readonly buffer: GPUBuffer) {}
 
@@ -20,7 +21,14 @@ export class Storage {
 
   release(): void {
     if (this.refs <= 0) throw new Error('Storage.release: released more often than retained');
-    if (--this.refs === 0) runtime().pool.release(this.buffer);
+    if (--this.refs > 0) return;
+    if (this.destroyWhenReleased) runtime().pool.destroy(this.buffer);
+    else runtime().pool.release(this.buffer);
+  }
+
+  /** When the last holder releases it, the buffer is destroyed instead of going back to the pool. */
+  destroyOnRelease(): void {
+    this.destroyWhenReleased = true;
   }
 
   get alive(): boolean {

@@ -82,26 +82,21 @@ export class Tensor implements GpuView, Disposable {
     if (bytes > rt.maxBindingBytes) {
       throw new Error(`fromArray: ${bytes} bytes exceed the adapter's binding limit of ${rt.maxBindingBytes}; split the tensor`);
     }
-    const buffer = rt.pool.acquireMapped(bytes);
-    try {
-      const mapped = buffer.getMappedRange();
-      if (dtype === 'i32') {
-        const view = new Int32Array(mapped, 0, flat.length);
-        for (let i = 0; i < flat.length; i++) {
-          const v = flat[i]!;
-          if (!Number.isInteger(v)) throw new Error(`fromArray: i32 tensor got non-integer value ${v} at ${i}`);
-          view[i] = v;
-        }
-      } else {
-        new Float32Array(mapped, 0, flat.length).set(flat);
+    // Converted (and checked) on the host first, so a bad value leaves nothing behind on the GPU.
+    let host: Float32Array | Int32Array;
+    if (dtype === 'i32') {
+      host = new Int32Array(flat.length);
+      for (let i = 0; i < flat.length; i++) {
+        const v = flat[i]!;
+        if (!Number.isInteger(v)) throw new Error(`fromArray: i32 tensor got non-integer value ${v} at ${i}`);
+        host[i] = v;
       }
-    } catch (error) {
-      // A bad value (or a throwing array-like) must not leave a live, mapped buffer behind.
-      buffer.unmap();
-      rt.pool.release(buffer);
-      throw error;
+    } else {
+      host = flat instanceof Float32Array ? flat : Float32Array.from(flat);
     }
-    buffer.unmap();
+    // A pooled buffer, filled by a recorded copy from the runtime's upload ring (docs/runtime.md).
+    const buffer = rt.pool.acquire(bytes);
+    rt.upload(buffer, new Uint8Array(host.buffer, host.byteOffset, bytes));
     return new Tensor(new Storage(buffer), finalShape, dtype);
   }
 
@@ -135,6 +130,16 @@ export class Tensor implements GpuView, Disposable {
   }
 
   /** Releases this tensor's hold on its buffer (idempotent). Graph nodes keep their own hold. */
+  /**
+   * Disposes the tensor; once no view or saved graph handle holds its storage any more, the
+   * buffer is destroyed rather than pooled (model weights: large, and not reused once the model
+   * is gone).
+   */
+  free(): void {
+    this.storageRef?.destroyOnRelease();
+    this.dispose();
+  }
+
   dispose(): void {
     if (this.storageRef) {
       this.storageRef.release();

@@ -32,7 +32,7 @@ export interface PoolStats {
   idleBytes: number;
   /** Buffers ever created by the pool. */
   created: number;
-  /** Buffers destroyed because the idle cap was exceeded. */
+  /** Buffers destroyed: idle ones over the cap, and live ones given to `destroy()`. */
   destroyed: number;
 }
 
@@ -65,17 +65,6 @@ export class BufferPool {
     return buffer;
   }
 
-  /**
-   * A new buffer, mapped for writing at creation and already counted as live. Uploads use this
-   * instead of `queue.writeBuffer`, whose memory lavapipe never returns (SETUP.md item 7).
-   */
-  acquireMapped(bytes: number): GPUBuffer {
-    const buffer = this.device.createBuffer({ size: sizeClass(bytes), usage: BUFFER_USAGE, mappedAtCreation: true });
-    this.stats.created++;
-    this.markLive(buffer);
-    return buffer;
-  }
-
   /** Returns a buffer to the pool. Queued commands that still use it run first (one queue). */
   release(buffer: GPUBuffer): void {
     if (!this.live.delete(buffer)) throw new Error('BufferPool.release: buffer is not live (released twice?)');
@@ -84,6 +73,18 @@ export class BufferPool {
     this.stats.liveBuffers--;
     this.idle.put(size, buffer, size);
     this.evict(this.maxIdleBytes);
+  }
+
+  /**
+   * Destroys a live buffer instead of pooling it: for buffers unlikely to be needed again in
+   * their size class (a disposed model's weights), which would otherwise sit idle up to the cap.
+   */
+  destroy(buffer: GPUBuffer): void {
+    if (!this.live.delete(buffer)) throw new Error('BufferPool.destroy: buffer is not live (released twice?)');
+    this.stats.liveBytes -= buffer.size;
+    this.stats.liveBuffers--;
+    this.stats.destroyed++;
+    this.deferDestroy(buffer);
   }
 
   /** Destroys idle buffers until at most `keepBytes` stay idle. */

@@ -4,7 +4,7 @@
  *
  * Lifetime matters here: Dawn's node binding frees the native instance when the object returned
  * by `create()` is garbage-collected, even while its device is in use, which crashes the process
- * (SETUP.md item 6). The runtime object holds `gpu`, `adapter` and `device` as properties, and the
+ * (docs/runtime.md, "Lifetime"). The runtime object holds `gpu`, `adapter` and `device` as properties, and the
  * runtime itself lives in a module-level variable for the life of the process.
  */
 import { create, globals } from 'webgpu';
@@ -17,6 +17,12 @@ import { BufferUsage, MapMode } from './usage.js';
 /** Bytes reserved for one dispatch's parameters; storage offsets must be 256-byte aligned. */
 const PARAM_SLOT_BYTES = 256;
 const PARAM_RING_BYTES = 1 << 20;
+/**
+ * Staging ring for uploads: data goes to a host mirror, one `writeBuffer` per submit copies it to
+ * this never-destroyed buffer, and recorded copies move it into pooled buffers. No pooled buffer
+ * ever receives `writeBuffer`, whose memory lavapipe keeps after `destroy()` (docs/runtime.md).
+ */
+const UPLOAD_RING_BYTES = 4 << 20;
 /** Dispatches recorded before a submit is forced, to bound latency and encoder size. */
 const MAX_DISPATCHES_PER_SUBMIT = 1024;
 const MAX_WORKGROUPS_PER_DIM = 65535;
@@ -98,14 +104,18 @@ export class GpuRuntime {
   private readonly paramRing: GPUBuffer;
   private readonly paramMirror = new Uint32Array(PARAM_RING_BYTES / 4);
   private paramCursor = 0;
+  private readonly uploadRing: GPUBuffer;
+  private readonly uploadMirror = new Uint8Array(UPLOAD_RING_BYTES);
+  private uploadCursor = 0;
   private pendingDestroy: Destroyable[] = [];
   private pendingDestroyBytes = 0;
   private readonly errors: string[] = [];
   private submitted = 0;
   private dispatched = 0;
+  private uploaded = 0;
 
   constructor(
-    /** Kept as a property so it stays reachable as long as the device (SETUP.md item 6). */
+    /** Kept as a property so it stays reachable as long as the device (docs/runtime.md, "Lifetime"). */
     readonly gpu: GPU,
     readonly adapter: GPUAdapter,
     readonly device: GPUDevice,
@@ -134,6 +144,7 @@ export class GpuRuntime {
       usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
       label: 'param-ring',
     });
+    this.uploadRing = device.createBuffer({ size: UPLOAD_RING_BYTES, usage: BufferUsage.COPY_SRC | BufferUsage.COPY_DST, label: 'upload-ring' });
     device.addEventListener('uncapturederror', (event) => {
       this.errors.push((event as GPUUncapturedErrorEvent).error.message);
     });
@@ -196,16 +207,37 @@ export class GpuRuntime {
     this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
+  /**
+   * Records the upload of `data` into `dst` from byte 0, in order with the dispatches around it,
+   * through the upload ring (a submit is forced whenever the ring is full). `data.byteLength` must
+   * be a multiple of 4; `data` may be reused as soon as this returns.
+   */
+  upload(dst: GPUBuffer, data: Uint8Array): void {
+    if (data.byteLength % 4 !== 0) throw new Error(`upload: ${data.byteLength} bytes is not a multiple of 4`);
+    if (data.byteLength > dst.size) throw new Error(`upload: ${data.byteLength} bytes do not fit a buffer of ${dst.size}`);
+    for (let done = 0; done < data.byteLength; ) {
+      if (this.uploadCursor === UPLOAD_RING_BYTES) this.flush();
+      const n = Math.min(data.byteLength - done, UPLOAD_RING_BYTES - this.uploadCursor);
+      this.uploadMirror.set(data.subarray(done, done + n), this.uploadCursor);
+      this.copy(this.uploadRing, this.uploadCursor, dst, done, n);
+      this.uploadCursor += n;
+      done += n;
+    }
+    this.uploaded += data.byteLength;
+  }
+
   /** Submits everything recorded so far. */
   flush(): void {
     this.endPass();
     if (this.encoder) {
       if (this.paramCursor > 0) this.device.queue.writeBuffer(this.paramRing, 0, this.paramMirror, 0, this.paramCursor / 4);
+      if (this.uploadCursor > 0) this.device.queue.writeBuffer(this.uploadRing, 0, this.uploadMirror, 0, this.uploadCursor);
       this.device.queue.submit([this.encoder.finish()]);
       this.submitted++;
       this.encoder = null;
     }
     this.paramCursor = 0;
+    this.uploadCursor = 0;
     this.dispatchesInBatch = 0;
     for (const resource of this.pendingDestroy) resource.destroy();
     this.pendingDestroy = [];
@@ -248,8 +280,8 @@ export class GpuRuntime {
     return this.pool.snapshot();
   }
 
-  counters(): { submits: number; dispatches: number; pipelines: number } {
-    return { submits: this.submitted, dispatches: this.dispatched, pipelines: this.pipelines.size };
+  counters(): { submits: number; dispatches: number; pipelines: number; uploadedBytes: number } {
+    return { submits: this.submitted, dispatches: this.dispatched, pipelines: this.pipelines.size, uploadedBytes: this.uploaded };
   }
 
   private commandEncoder(): GPUCommandEncoder {

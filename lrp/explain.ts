@@ -101,17 +101,18 @@ export async function explain(model: TransformerModel, input: ModelInput, option
   }
   const positional = options.positionalInputs ?? spec.positionalInputs;
 
-  // Biases become leaves so the relevance they absorb can be measured (R_b = b ⊙ grad b).
-  const biases = model
-    .parameters()
-    .filter((p) => p.loaded && p.name.endsWith('.bias'))
-    .flatMap((p) => p.rowShards());
-  const uniqueBiases = [...new Set(biases)];
-  for (const b of uniqueBiases) b.setRequiresGrad(true);
-
   const tapped: Tapped[] = [];
   const captured: Captured[] = [];
+  // Per-call leaves over the biases' data, so the relevance they absorb can be measured
+  // (R_b = b ⊙ grad b) without marking the shared parameters: concurrent calls stay independent.
+  const biases: Tensor[] = [];
   const observer = (kind: TapKind, name: string, t: Tensor, info: TapInfo): Tensor => {
+    if (kind === 'bias') {
+      const leaf = noGrad(() => reshape(t, t.shape));
+      leaf.setRequiresGrad(true);
+      biases.push(leaf);
+      return leaf;
+    }
     if (kind === 'module-output') {
       if (capture.has(name) && t.requiresGrad) {
         t.retainGrad();
@@ -141,7 +142,7 @@ export async function explain(model: TransformerModel, input: ModelInput, option
         withTaps(observer, () => {
           const out = model.forward(input, { lastPositionOnly: true });
           // A tensor both tapped and captured is kept (and later disposed) once.
-          return { out, kept: [...new Set([...tapped.map((t) => t.tensor), ...captured.map((c) => c.tensor)])] };
+          return { out, kept: [...new Set([...tapped.map((t) => t.tensor), ...captured.map((c) => c.tensor), ...biases])] };
         }),
       ),
     );
@@ -169,7 +170,7 @@ export async function explain(model: TransformerModel, input: ModelInput, option
       backward(logits!, { seed });
       return noGrad(() => ({
         tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? relevancePerPosition(t.tensor, t.info) : relevanceTotal(t.tensor))),
-        bias: uniqueBiases.map(relevanceTotal),
+        bias: biases.map(relevanceTotal),
         captured: captured.map((c) => (c.tensor.grad ? mul(c.tensor, c.tensor.grad) : null)),
       }));
     });
@@ -210,10 +211,5 @@ export async function explain(model: TransformerModel, input: ModelInput, option
     if (logits) releaseGraph(logits);
     logits?.dispose();
     for (const t of toDispose) t.dispose();
-    for (const b of uniqueBiases) {
-      b.grad?.dispose();
-      b.grad = null;
-      b.setRequiresGrad(false);
-    }
   }
 }

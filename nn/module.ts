@@ -30,7 +30,15 @@ export class Parameter {
   get value(): Tensor {
     if (this.shardList) throw new Error(`parameter ${this.spec.name} is split into row blocks: use rowShards()`);
     if (!this.tensor) throw new Error(`parameter ${this.spec.name} is not loaded`);
-    return this.tensor;
+    return this.observed(this.tensor);
+  }
+
+  /**
+   * Biases are read through a tap, so an observer (LRP) can hand the module a per-call leaf over
+   * the same data instead of marking the shared parameter: concurrent calls then share no state.
+   */
+  private observed(t: Tensor): Tensor {
+    return this.spec.name.endsWith('.bias') ? tap('bias', this.spec.name, t) : t;
   }
 
   get loaded(): boolean {
@@ -39,7 +47,7 @@ export class Parameter {
 
   /** The parameter as row blocks (one block when it fits one binding). */
   rowShards(): Tensor[] {
-    return this.shardList ?? [this.value];
+    return this.shardList?.map((t) => this.observed(t)) ?? [this.value];
   }
 
   setShards(shards: Tensor[]): void {
@@ -61,10 +69,11 @@ export class Parameter {
     this.tensor = tensor;
   }
 
+  /** Frees the GPU memory: the buffers are destroyed, not parked in the pool (see `Tensor.free`). */
   dispose(): void {
-    this.tensor?.dispose();
+    this.tensor?.free();
     this.tensor = null;
-    for (const t of this.shardList ?? []) t.dispose();
+    for (const t of this.shardList ?? []) t.free();
     this.shardList = null;
   }
 }

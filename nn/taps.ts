@@ -22,7 +22,9 @@ export type TapKind =
   /** Attention probabilities leaving a softmax. */
   | 'softmax-output'
   /** A module's output (every `Module.scoped` forward, and each block), named by module path. */
-  | 'module-output';
+  | 'module-output'
+  /** A bias parameter as a module reads it (every read, every call): where relevance is absorbed. */
+  | 'bias';
 
 /** What a tap says about its tensor beyond kind and name. */
 export interface TapInfo {

@@ -283,14 +283,8 @@ class Peaks {
     // while a forward is recorded synchronously. RSS is sampled there too and on a timer.
     const pool = rt.pool;
     const acquire = pool.acquire.bind(pool);
-    const acquireMapped = pool.acquireMapped.bind(pool);
     pool.acquire = (bytes: number): GPUBuffer => {
       const b = acquire(bytes);
-      this.sample();
-      return b;
-    };
-    pool.acquireMapped = (bytes: number): GPUBuffer => {
-      const b = acquireMapped(bytes);
       this.sample();
       return b;
     };

@@ -29,7 +29,7 @@ import {
   withBackwardRules,
   type BackwardRule,
 } from '../autograd/index.js';
-import '../autograd/backward.js';
+import { backward } from '../autograd/backward.js';
 
 beforeAll(async () => {
   await gpu();
@@ -42,11 +42,11 @@ describe('gradient accumulation', () => {
   it('sums the gradients of a leaf used twice, and across two backward passes with retainGraph', async () => {
     const x = Tensor.fromArray([1, 2, 3]).setRequiresGrad();
     const y = sum(add(mul(x, x), x)); // dy/dx = 2x + 1
-    y.backward({ retainGraph: true });
+    backward(y, { retainGraph: true });
     expect(await values(x.grad!)).toEqual([3, 5, 7]);
-    y.backward();
+    backward(y);
     expect(await values(x.grad!)).toEqual([6, 10, 14]);
-    expect(() => y.backward()).toThrow(/backward: the graph of .* was already freed, by an earlier backward \(use \{ retainGraph: true \}\)/);
+    expect(() => backward(y)).toThrow(/backward: the graph of .* was already freed, by an earlier backward \(use \{ retainGraph: true \}\)/);
     x.dispose();
     y.dispose();
   });
@@ -56,12 +56,12 @@ describe('gradient accumulation', () => {
     const x = Tensor.fromArray(data).setRequiresGrad();
     // add's backward returns the same incoming gradient for both inputs; exp's node runs after it.
     const y = sum(reshape(add(exp(x), x), [3, 1]));
-    y.backward();
+    backward(y);
     expectClose(await x.grad!.toArray(), data.map((v) => Math.exp(v) + 1), { rtol: 1e-6 }, 'd/dx (e^x + x)');
     const z = sum(add(x, x));
     x.grad!.dispose();
     x.grad = null;
-    z.backward();
+    backward(z);
     expect(await values(x.grad!)).toEqual([2, 2, 2]);
     for (const t of [x, y, z]) t.dispose();
   });
@@ -71,7 +71,7 @@ describe('gradient accumulation', () => {
     const h = scale(x, 2).retainGrad(); // h = 2x
     const u = exp(h); // not retained
     const y = sum(add(square(h), u)); // dy/dh = 2h + e^h
-    y.backward();
+    backward(y);
     const hv = [2, -4, 6];
     expectClose(await h.grad!.toArray(), hv.map((v) => 2 * v + Math.exp(v)), { rtol: 1e-6 }, 'h.grad');
     expectClose(await x.grad!.toArray(), hv.map((v) => 2 * (2 * v + Math.exp(v))), { rtol: 1e-6 }, 'x.grad');
@@ -91,7 +91,7 @@ describe('graph control', () => {
     expect(y.requiresGrad).toBe(false);
     expect(y.node).toBeNull();
     expect(await values(y)).toEqual([1, 4]);
-    expect(() => y.backward({ seed: Tensor.fromArray([1, 1]) })).toThrow(/backward: Tensor\(f32\[2\]\) does not require grad/);
+    expect(() => backward(y, { seed: Tensor.fromArray([1, 1]) })).toThrow(/backward: Tensor\(f32\[2\]\) does not require grad/);
     expect(() =>
       noGrad(() => {
         throw new Error('inside');
@@ -111,13 +111,13 @@ describe('graph control', () => {
     const y = sum(mul(d, x)); // gradient only through the second factor: dy/dx = d = x
     const ops = topologicalNodes(y).map((n) => n.op);
     expect(ops).toEqual(['detach', 'mul', 'sum']);
-    y.backward();
+    backward(y);
     expect(await values(x.grad!)).toEqual([1, -2, 3]);
     // A graph made only of a detach gives a zero gradient (no contribution at all).
     const only = sum(detach(x));
     x.grad!.dispose();
     x.grad = null;
-    only.backward();
+    backward(only);
     expect(x.grad).toBeNull();
     for (const t of [x, d, y, only]) t.dispose();
   });
@@ -136,7 +136,7 @@ describe('custom ops', () => {
     // forward ran without recording: one node, not three
     expect(topologicalNodes(y).map((n) => n.op)).toEqual(['myCube']);
     expect(await values(y)).toEqual([1, -8, 0.125]);
-    sum(y).backward();
+    backward(sum(y));
     expect(await values(x.grad!)).toEqual([3, 12, 0.75]);
     x.dispose();
     y.dispose();
@@ -146,7 +146,7 @@ describe('custom ops', () => {
     const steSign = customOp<undefined>({ name: 'steSign', forward: ([x]) => sign(x!), backward: (_ctx, g) => [g] });
     const x = Tensor.fromArray([-0.3, 0.2, 4]).setRequiresGrad();
     const y = sum(mul(steSign([x], undefined), Tensor.fromArray([1, 2, 3])));
-    y.backward();
+    backward(y);
     expect(await values(x.grad!)).toEqual([1, 2, 3]);
     x.dispose();
     y.dispose();
@@ -162,7 +162,7 @@ describe('custom ops', () => {
     const a = Tensor.fromArray([1, 2]).setRequiresGrad();
     const b = Tensor.fromArray([3, 4]).setRequiresGrad();
     const y = product([a, b], undefined);
-    y.backward({ seed: Tensor.fromArray([1, 1]) });
+    backward(y, { seed: Tensor.fromArray([1, 1]) });
     expect(await values(a.grad!)).toEqual([3, 4]);
     expect(await values(b.grad!)).toEqual([1, 2]);
     expect(await values(a)).toEqual([1, 2]);
@@ -175,12 +175,12 @@ describe('custom ops', () => {
     const x = Tensor.fromArray([1, 2, 3]).setRequiresGrad();
     const before = live();
     const y = tidy(() => sum(bad([x], undefined)));
-    expect(() => y.backward()).toThrow(/backward of 'badShape': gradient for input 0 has shape \[2\], the input has \[3\]/);
+    expect(() => backward(y)).toThrow(/backward of 'badShape': gradient for input 0 has shape \[2\], the input has \[3\]/);
     y.dispose();
     // The graph of y was not released by the failed sweep; a tidy around it does release it.
     tidy(() => {
       const z = sum(bad([x], undefined));
-      expect(() => z.backward()).toThrow(/badShape/);
+      expect(() => backward(z)).toThrow(/badShape/);
     });
     expect(x.grad).toBeNull();
     // What stays is the saved output of y's 'badShape' node, which the failed sweep never reached
@@ -198,7 +198,7 @@ describe('backward rules', () => {
     const w = Tensor.fromArray([4, 5, 6]);
     const inside = withBackwardRules({ mul: half }, () => {
       const y = sum(mul(x, w));
-      y.backward();
+      backward(y);
       return y;
     });
     expect(await values(x.grad!)).toEqual([2, 2.5, 3]);
@@ -207,7 +207,7 @@ describe('backward rules', () => {
     x.grad = null;
 
     const outside = sum(mul(x, w));
-    outside.backward();
+    backward(outside);
     expect(await values(x.grad!)).toEqual([4, 5, 6]);
     expect(outside.node?.inputs[0]?.node?.rule).toBeUndefined();
     for (const t of [x, w, inside, outside]) t.dispose();
@@ -217,13 +217,13 @@ describe('backward rules', () => {
     const x = Tensor.fromArray([1, 2, 3]).setRequiresGrad();
     const w = Tensor.fromArray([4, 5, 6]);
     const recordedInside = withBackwardRules({ mul: half }, () => sum(mul(x, w)));
-    recordedInside.backward(); // the scope has ended: the rule still applies
+    backward(recordedInside); // the scope has ended: the rule still applies
     expect(await values(x.grad!)).toEqual([2, 2.5, 3]);
     x.grad!.dispose();
     x.grad = null;
 
     const recordedOutside = sum(mul(x, w));
-    withBackwardRules({ mul: half }, () => recordedOutside.backward()); // the default applies
+    withBackwardRules({ mul: half }, () => backward(recordedOutside)); // the default applies
     expect(await values(x.grad!)).toEqual([4, 5, 6]);
     for (const t of [x, w, recordedInside, recordedOutside]) t.dispose();
   });
@@ -237,7 +237,7 @@ describe('backward rules', () => {
     const ops = topologicalNodes(y).map((n) => `${n.op}${n.rule ? `:${n.rule}` : ''}`);
     expect(ops).toContain('mul:block');
     expect(ops).toContain('exp:half');
-    y.backward();
+    backward(y);
     expectClose(await x.grad!.toArray(), [0.5 * Math.exp(1), 0.5 * Math.exp(2)], { rtol: 1e-6 }, 'only exp, halved');
     x.dispose();
     y.dispose();
@@ -247,18 +247,18 @@ describe('backward rules', () => {
 describe('backward errors', () => {
   it('refuses a tensor that does not require grad', () => {
     const c = Tensor.fromArray([1]);
-    expect(() => c.backward()).toThrow('backward: Tensor(f32[1]) does not require grad (no input of its computation has requiresGrad set)');
+    expect(() => backward(c)).toThrow('backward: Tensor(f32[1]) does not require grad (no input of its computation has requiresGrad set)');
     c.dispose();
   });
 
   it('needs a seed for a non-scalar root, of the root shape', async () => {
     const x = Tensor.fromArray([1, 2, 3]).setRequiresGrad();
     const y = mul(x, x);
-    expect(() => y.backward()).toThrow('backward: the root has shape [3]; a non-scalar root needs a seed of the same shape');
+    expect(() => backward(y)).toThrow('backward: the root has shape [3]; a non-scalar root needs a seed of the same shape');
     const wrong = Tensor.fromArray([1, 1]);
-    expect(() => y.backward({ seed: wrong })).toThrow("backward: seed shape [2] does not match the root's shape [3]");
+    expect(() => backward(y, { seed: wrong })).toThrow("backward: seed shape [2] does not match the root's shape [3]");
     const seed = Tensor.fromArray([1, 0, -2]);
-    y.backward({ seed });
+    backward(y, { seed });
     expect(await values(x.grad!)).toEqual([2, 0, -12]);
     expect(await values(seed)).toEqual([1, 0, -2]); // the caller's seed is untouched
     for (const t of [x, y, wrong, seed]) t.dispose();
@@ -267,13 +267,13 @@ describe('backward errors', () => {
   it('refuses a second backward over a freed graph, also through a shared intermediate', () => {
     const x = Tensor.fromArray([1, 2]).setRequiresGrad();
     const y = sum(mul(x, x));
-    y.backward();
-    expect(() => y.backward()).toThrow(/was already freed, by an earlier backward \(use \{ retainGraph: true \}\)/);
+    backward(y);
+    expect(() => backward(y)).toThrow(/was already freed, by an earlier backward \(use \{ retainGraph: true \}\)/);
     const h = mul(x, x);
     const a = sum(h);
     const b = sum(exp(h));
-    a.backward(); // frees h's node too
-    expect(() => b.backward()).toThrow(/backward through 'mul' after its graph was freed: by an earlier backward \(pass \{ retainGraph: true \}/);
+    backward(a); // frees h's node too
+    expect(() => backward(b)).toThrow(/backward through 'mul' after its graph was freed: by an earlier backward \(pass \{ retainGraph: true \}/);
     for (const t of [x, y, h, a, b]) t.dispose();
   });
 });
@@ -288,14 +288,14 @@ describe('graph memory', () => {
     const loss = tidy(() => sum(exp(mul(x, w))));
     const withGraph = live();
     expect(withGraph - start).toBeGreaterThanOrEqual(2 * n * 4 + 16); // mul and exp outputs + loss
-    loss.backward({ retainGraph: true });
+    backward(loss, { retainGraph: true });
     const retained = live();
     expect(retained - start).toBe(withGraph - start + 2 * n * 4); // + x.grad and w.grad
     x.grad!.dispose();
     w.grad!.dispose();
     x.grad = null;
     w.grad = null;
-    loss.backward();
+    backward(loss);
     expect(live() - start).toBe(2 * n * 4 + 16); // only the two grads and the loss remain
     expectClose(await x.grad!.toArray(), new Float32Array(n).fill(2 * Math.exp(1)), { rtol: 1e-6 }, 'x.grad');
     for (const t of [x, w, loss]) t.dispose();
@@ -319,11 +319,11 @@ describe('graph memory', () => {
         kept = keep(sum(square(x)));
       });
     });
-    returned.backward();
+    backward(returned);
     expectClose(await x.grad!.toArray(), [2 * Math.exp(1), 4 * Math.exp(4)], { rtol: 1e-6 }, 'returned');
     x.grad!.dispose();
     x.grad = null;
-    kept!.backward();
+    backward(kept!);
     expect(await values(x.grad!)).toEqual([2, 4]);
     for (const t of [x, returned, kept!]) t.dispose();
   });
@@ -335,10 +335,10 @@ describe('docs/autograd.md example', () => {
     const w = Tensor.fromArray([1, 2, 3]).setRequiresGrad();
     const x = Tensor.fromArray([4, 5, 6]);
     const loss = tidy(() => sum(mul(exp(w), x))); // intermediates freed, graph kept
-    loss.backward(); // w.grad = e^w · x; the graph's buffers are released
+    backward(loss); // w.grad = e^w · x; the graph's buffers are released
     const halfMul: BackwardRule = { name: 'half', backward: (ctx, g) => ctx.defaultBackward(g).map((t) => t && scale(t, 0.5)) };
     const loss2 = withBackwardRules({ mul: halfMul }, () => tidy(() => sum(mul(w, x))));
-    loss2.backward(); // w.grad += 0.5 · x (accumulated)
+    backward(loss2); // w.grad += 0.5 · x (accumulated)
     console.log(await w.grad!.toArray()); // [4e+2, 5e^2+2.5, 6e^3+3]
     // --- end docs/autograd.md example ---
     expectClose(await w.grad!.toArray(), [4 * Math.E + 2, 5 * Math.E ** 2 + 2.5, 6 * Math.E ** 3 + 3], { rtol: 1e-6 }, 'example');

@@ -8,7 +8,7 @@ import { gradcheck } from '../autograd/gradcheck.js';
 import { refTensor, refPermute } from '../kernels/reference/tensor.js';
 import { refConcat } from '../kernels/reference/gather.js';
 import { numel } from '../kernels/shape.js';
-import '../autograd/backward.js';
+import { backward } from '../autograd/backward.js';
 
 beforeAll(async () => {
   await gpu();
@@ -84,7 +84,7 @@ describe('concat', () => {
       const ts = names.map((n) => Tensor.fromArray(c.inputs[n]!.data, c.inputs[n]!.shape).setRequiresGrad());
       const out = concat(ts, c.attrs.axis!);
       expectClose(await out.toArray(), c.output.data, { rtol: 1e-6, atol: 1e-7 }, 'forward');
-      out.backward({ seed: Tensor.fromArray(c.w.data, c.w.shape) });
+      backward(out, { seed: Tensor.fromArray(c.w.data, c.w.shape) });
       for (let k = 0; k < names.length; k++) {
         expectClose(await ts[k]!.grad!.toArray(), c.grads[names[k]!]!.data, { rtol: 1e-6, atol: 1e-7 }, `grad ${names[k]}`);
       }
@@ -94,7 +94,7 @@ describe('concat', () => {
   it('gives no gradient to inputs that do not need one', async () => {
     const a = Tensor.fromArray([1, 2], [2]).setRequiresGrad();
     const b = Tensor.fromArray([3, 4, 5], [3]);
-    sum(mul(concat([a, b], 0), Tensor.fromArray([1, 2, 3, 4, 5], [5]))).backward();
+    backward(sum(mul(concat([a, b], 0), Tensor.fromArray([1, 2, 3, 4, 5], [5]))));
     expect(Array.from(await a.grad!.toArray())).toEqual([1, 2]);
     expect(b.grad).toBeNull();
   });
@@ -117,7 +117,7 @@ describe('stack', () => {
     const s = stack([a, b], 1);
     expect(s.shape).toEqual([3, 2]);
     expect(await s.toNested()).toEqual([[1, 4], [2, 5], [3, 6]]);
-    sum(mul(s, Tensor.fromArray([1, 10, 2, 20, 3, 30], [3, 2]))).backward();
+    backward(sum(mul(s, Tensor.fromArray([1, 10, 2, 20, 3, 30], [3, 2]))));
     expect(Array.from(await a.grad!.toArray())).toEqual([1, 2, 3]);
     expect(Array.from(await b.grad!.toArray())).toEqual([10, 20, 30]);
     expect(() => stack([a, Tensor.fromArray([1, 2], [2])])).toThrow('stack: shapes [3], [2] differ');

@@ -2,6 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu } from './helpers/gpu.js';
 import { Tensor, F32_MIN, causalMask, combineMasks, paddingMask } from '../autograd/index.js';
+import { attentionMask } from '../nn/models/masks.js';
 
 beforeAll(async () => {
   await gpu();
@@ -76,5 +77,24 @@ describe('combineMasks', () => {
     ]);
     const single = causalMask(2);
     expect(Array.from(await combineMasks(single).toArray())).toEqual([0, B, 0, 0]);
+  });
+});
+
+describe("attentionMask (the models' mask)", () => {
+  it('combines causal and padding parts without overflowing: an entry blocked twice stays F32_MIN', async () => {
+    const m = attentionMask(3, true, [[0, 1, 1], [1, 1, 1]])!;
+    expect(m.shape).toEqual([2, 1, 3, 3]);
+    // Query 0 of the first row is padded and blocked everywhere: finite, so its softmax is uniform.
+    expect(await m.toNested()).toEqual([
+      [[[B, B, B], [B, 0, B], [B, 0, 0]]],
+      [[[0, B, B], [0, 0, B], [0, 0, 0]]],
+    ]);
+  });
+
+  it('is the causal part alone, the padding part alone, or nothing', async () => {
+    expect(await attentionMask(2, true, [[1, 1]])!.toNested()).toEqual([[[[0, B], [0, 0]]]]);
+    expect(await attentionMask(2, false, [[1, 0]])!.toNested()).toEqual([[[[0, B]]]]);
+    expect(attentionMask(2, false, [[1, 1]])).toBeNull();
+    expect(attentionMask(2, false, undefined)).toBeNull();
   });
 });

@@ -9,7 +9,7 @@ import { refLinear, refMatmul, refTransposeLast } from '../kernels/reference/mat
 import { refTensor, type RefTensor } from '../kernels/reference/tensor.js';
 import { numel } from '../kernels/shape.js';
 import { runtime } from '../kernels/runtime.js';
-import '../autograd/backward.js';
+import { backward } from '../autograd/backward.js';
 
 beforeAll(async () => {
   await gpu();
@@ -346,7 +346,7 @@ describe('gradients of matmul, linear, attentionScores and attentionContext', ()
     const x = Tensor.fromArray(randomArray(2 * 3 * 4, random), [2, 3, 4]);
     const w = Tensor.fromArray(randomArray(5 * 4, random), [5, 4]).setRequiresGrad();
     const b = Tensor.fromArray(new Float32Array(5), [5]).setRequiresGrad();
-    sum(linear(x, w, b)).backward();
+    backward(sum(linear(x, w, b)));
     const xs = await x.toArray();
     const colSums = Array.from({ length: 4 }, (_, i) => Array.from({ length: 6 }, (_, r) => xs[r * 4 + i]!).reduce((s, v) => s + v, 0));
     expectClose(await w.grad!.toArray(), Array.from({ length: 20 }, (_, k) => colSums[k % 4]!), { rtol: 1e-5, atol: 1e-5 }, 'gW');

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 // The whole engine, so that every op is registered.
 import '../autograd/index.js';
-import { topologicalNodes } from '../autograd/backward.js';
+import { backward, topologicalNodes } from '../autograd/backward.js';
 import { withBackwardRules, type BackwardRule, type RuleTable } from '../autograd/graph.js';
 import { opRole, registeredOps } from '../autograd/op.js';
 import { isOpRole, type OpAttrs } from '../autograd/opTypes.js';
@@ -63,7 +63,7 @@ describe('typed op identity', () => {
     const table: RuleTable = { layerNorm: spy, linear: epsilonRule(0.1), rmsNorm: normScaleDetachedRule };
     const x = Tensor.fromArray([1, 2, 3, 4], [1, 4]).setRequiresGrad();
     const y = withBackwardRules(table, () => layerNorm(x, null, null, 1e-3));
-    y.backward({ seed: Tensor.fromArray([1, 0, 0, 0], [1, 4]) });
+    backward(y, { seed: Tensor.fromArray([1, 0, 0, 0], [1, 4]) });
     expect(seen).toEqual({ center: true, eps: 1e-3, hasWeight: false, hasBias: false });
     y.dispose();
     x.dispose();

@@ -200,6 +200,32 @@ describe('batching', () => {
   });
 });
 
+describe('uploads', () => {
+  it('arrive intact through the staging ring: larger than the ring, and more than fit in it before a submit', async () => {
+    const rt = runtime();
+    await rt.sync();
+    const submits = rt.counters().submits;
+    // 9 MiB in one tensor: spans three fillings of the 4 MiB ring.
+    const big = new Float32Array((9 * 2 ** 20) / 4).map((_, i) => (i % 4099) - 2000);
+    const t = Tensor.fromArray(big);
+    // 1,200 uploads of 4 KiB with a dispatch reading each, nothing read back in between (4.7 MiB).
+    const sums = Array.from({ length: 1200 }, (_, k) => {
+      const u = Tensor.fromArray(new Float32Array(1024).fill(k));
+      const doubled = add(u, u);
+      u.dispose();
+      return doubled;
+    });
+    expect(rt.counters().submits - submits).toBeGreaterThanOrEqual(3); // the ring filled and forced submits
+    const back = await t.toArray();
+    expect(back.findIndex((v, i) => v !== big[i])).toBe(-1);
+    for (const k of [0, 1, 599, 1023, 1024, 1199]) {
+      const v = await sums[k]!.toArray();
+      expect(v.every((x) => x === 2 * k), `upload ${k}`).toBe(true);
+    }
+    for (const x of [t, ...sums]) x.dispose();
+  });
+});
+
 describe('readback', () => {
   it('reads any byte offset and size', async () => {
     const rt = runtime();
@@ -261,7 +287,7 @@ describe('binding-size limit', () => {
     expect(() => mul(view, small)).toThrow(/mul: .*more than one GPU binding can address/);
     view.dispose();
     small.dispose();
-    expect(rt.memory().created - before.created).toBe(1); // only `small`
+    expect(rt.memory().created - before.created).toBeLessThanOrEqual(1); // only `small` (uploads reuse idle pooled buffers)
     expect(rt.memory().liveBytes).toBe(before.liveBytes);
   });
 });

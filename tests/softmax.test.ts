@@ -8,7 +8,7 @@ import { refLogSoftmax, refSoftmax } from '../kernels/reference/softmax.js';
 import { rowWorkgroupSize, softmaxRows } from '../kernels/softmax.js';
 import { wrap } from '../autograd/ops/wrap.js';
 import { refPermute, refTensor } from '../kernels/reference/tensor.js';
-import '../autograd/backward.js';
+import { backward } from '../autograd/backward.js';
 
 beforeAll(async () => {
   await gpu();
@@ -157,7 +157,7 @@ describe('gradients', () => {
     const report = await gradcheck({ name: 'softmax masked', inputs: [{ shape: [2, 4], data }], gpu: ([x]) => softmax(x!), ref: ([x]) => refSoftmax(x!) });
     expect(report.ok, JSON.stringify(report)).toBe(true);
     const x = Tensor.fromArray(data, [2, 4]).setRequiresGrad();
-    sum(mul(softmax(x), Tensor.fromArray([1, 2, 3, 4, 5, 6, 7, 8], [2, 4]))).backward();
+    backward(sum(mul(softmax(x), Tensor.fromArray([1, 2, 3, 4, 5, 6, 7, 8], [2, 4]))));
     const g = await x.grad!.toArray();
     // exactly zero (either sign)
     expect(Math.abs(g[1]!)).toBe(0);
@@ -187,7 +187,7 @@ describe('PyTorch fixtures (tests/fixtures/ops.json)', () => {
       const x = Tensor.fromArray(c.inputs.x!.data, c.inputs.x!.shape).setRequiresGrad();
       const y = c.name === 'softmax' ? softmax(x) : logSoftmax(x);
       expectClose(await y.toArray(), c.output.data, { rtol: 1e-5, atol: 1e-6 }, `${c.name} output`);
-      sum(mul(y, Tensor.fromArray(c.w.data, c.w.shape))).backward();
+      backward(sum(mul(y, Tensor.fromArray(c.w.data, c.w.shape))));
       expectClose(await x.grad!.toArray(), c.grads.x!.data, { rtol: 1e-4, atol: 1e-6 }, `${c.name} grad`);
     });
   }

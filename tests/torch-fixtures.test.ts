@@ -4,13 +4,19 @@
  * the fixture lists under `grads`. The two composites (pre-LN causal attention, SwiGLU) are built
  * from our ops and also compared at their recorded intermediates. A case whose op name has no
  * mapping here fails, and the last test checks that every case in the file was handled.
+ *
+ * Models: every text family on a padded batch (two sequences of different lengths, an
+ * attention_mask with zeros) against the float64 PyTorch forward of tests/fixtures/models.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu } from './helpers/gpu.js';
 import { expectClose, type Tolerance } from './helpers/close.js';
-import { FIXTURES } from './helpers/fixtures.js';
+import { FIXTURES, flatten, modelDir, readReference, type PaddedReference } from './helpers/fixtures.js';
+import { loadModel } from '../nn/load.js';
+import { noGrad } from '../autograd/graph.js';
+import { tidy } from '../autograd/scope.js';
 import { ATTENTION_PARAMS, attentionLayer, type AttentionParams } from './helpers/attention-block.js';
 import {
   Tensor,
@@ -250,4 +256,35 @@ describe('ops.json coverage', () => {
     expect(handled, 'cases handled').toBe(FILE.ops.length + FILE.composites.length);
     expect(handled, 'the generator writes 59 op cases and 2 composites').toBeGreaterThanOrEqual(61);
   });
+});
+
+describe('models on a padded batch (attention_mask with zeros) match PyTorch', () => {
+  // f32 on the GPU against float64 PyTorch, as in models.test.ts.
+  const TOLERANCE: Tolerance = { rtol: 1e-4, atol: 1e-4 };
+  const cases: [string, 'padded' | 'padded_left', string][] = [
+    ['llama', 'padded', 'right padding'],
+    ['llama', 'padded_left', 'left padding: padded queries are blocked everywhere and stay finite'],
+    ['qwen2', 'padded', 'right padding'],
+    ['gpt2', 'padded', 'right padding'],
+    ['bert', 'padded', 'right padding, bidirectional'],
+  ];
+  for (const [name, key, what] of cases) {
+    it(`${name}: ${what}`, async () => {
+      const ref = readReference(name)[key] as PaddedReference;
+      expect(ref.attention_mask.flat()).toContain(0);
+      expect(ref.attention_mask[0]!.length).toBe(ref.attention_mask[1]!.length);
+      const model = await loadModel(modelDir(name));
+      const input = { ids: ref.input_ids, attentionMask: ref.attention_mask, ...(ref.token_type_ids ? { tokenTypeIds: ref.token_type_ids } : {}) };
+      const logits = noGrad(() => tidy(() => model.forward(input)));
+      const values = await logits.toArray();
+      expect(values.every(Number.isFinite)).toBe(true);
+      expectClose(values, flatten(ref.logits), TOLERANCE, `${name} ${key} logits`);
+      // The unpadded row alone gives the same logits: padding in one row leaves the other untouched.
+      const single = noGrad(() => tidy(() => model.forward({ ids: [ref.input_ids[0]!] })));
+      const row = values.length / 2;
+      expectClose(await single.toArray(), Array.from(values.slice(0, row)), TOLERANCE, `${name} first row alone`);
+      for (const t of [logits, single]) t.dispose();
+      model.dispose();
+    });
+  }
 });

@@ -8,7 +8,7 @@ import type { BackwardContext } from '../graph.js';
 import type { OpRole } from '../opTypes.js';
 import type { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
-import { sumToShape } from './reduce.js';
+import { sumToShape } from './sumToShape.js';
 import { full } from './creation.js';
 
 /** The attributes of every elementwise op: its scalar parameters (affine's scale and shift, …). */

@@ -10,7 +10,8 @@ import { shapeToString } from '../../kernels/shape.js';
 import type { GpuView } from '../../kernels/view.js';
 import { defineOp } from '../op.js';
 import type { Tensor } from '../tensor.js';
-import { sum, sumToShape } from './reduce.js';
+import { sum } from './reduce.js';
+import { sumToShape } from './sumToShape.js';
 import { reshape, transpose } from './view.js';
 import { wrap } from './wrap.js';
 

@@ -7,7 +7,8 @@ import { defineOp } from '../op.js';
 import type { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
 import { mul, sub } from './elementwise.js';
-import { mean, sumToShape } from './reduce.js';
+import { mean } from './reduce.js';
+import { sumToShape } from './sumToShape.js';
 
 declare module '../opTypes.js' {
   interface OpAttrs {

@@ -7,7 +7,7 @@ import { elementwise } from '../../kernels/elementwise.js';
 import { defineOp } from '../op.js';
 import type { Tensor } from '../tensor.js';
 import { mul } from './elementwise.js';
-import { sumToShape } from './reduce.js';
+import { sumToShape } from './sumToShape.js';
 import { wrap } from './wrap.js';
 
 declare module '../opTypes.js' {

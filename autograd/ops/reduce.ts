@@ -1,6 +1,6 @@
 /** Reductions with their backward: sum, mean, max, min, var; argmax (no gradient). */
 import { reduce, reducedShape, type ReduceOp } from '../../kernels/reduce.js';
-import { normalizeAxis, numel, sameShape, shapeToString } from '../../kernels/shape.js';
+import { normalizeAxis } from '../../kernels/shape.js';
 import { defineOp, type OpFn } from '../op.js';
 import type { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
@@ -112,18 +112,4 @@ export function variance(x: Tensor, axis?: number | readonly number[], keepDim =
 /** Index of the maximum along one axis, as i32 (the first one on ties). */
 export function argmax(x: Tensor, axis = -1, keepDim = false): Tensor {
   return argmaxOp([x], { axes: axesOf('argmax', x, axis), keepDim, correction: 0 });
-}
-
-/** Sums a broadcast gradient back down to `shape` (the backward of broadcasting). */
-export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
-  if (sameShape(g.shape, shape)) return g;
-  const lead = g.rank - shape.length;
-  if (lead < 0) throw new Error(`sumToShape: ${shapeToString(g.shape)} has fewer dims than ${shapeToString(shape)}`);
-  const axes: number[] = [];
-  g.shape.forEach((d, i) => {
-    if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i);
-  });
-  const summed = axes.length > 0 ? sum(g, axes, true) : g;
-  if (numel(summed.shape) !== numel(shape)) throw new Error(`sumToShape: cannot reduce ${shapeToString(g.shape)} to ${shapeToString(shape)}`);
-  return reshape(summed, shape);
 }

@@ -9,7 +9,7 @@ import { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
 import { concat } from './concat.js';
 import { mul, neg } from './elementwise.js';
-import { sumToShape } from './reduce.js';
+import { sumToShape } from './sumToShape.js';
 import { slice } from './view.js';
 
 declare module '../opTypes.js' {

@@ -8,7 +8,7 @@ import { defineOp } from '../op.js';
 import { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
 import { full } from './creation.js';
-import { sumToShape } from './reduce.js';
+import { sumToShape } from './sumToShape.js';
 
 declare module '../opTypes.js' {
   interface OpAttrs {

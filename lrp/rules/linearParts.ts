@@ -31,7 +31,7 @@ export function backThrough(s: Tensor, weight: Tensor, inputShape: readonly numb
 }
 
 /** Σ over every row of s [..., out]: a bias gradient [out]. */
-export { sumToShape as sumRows } from '../../autograd/ops/reduce.js';
+export { sumToShape as sumRows } from '../../autograd/ops/sumToShape.js';
 
 /** The inputs of a `linear` node: x, W [out, in], and the bias or null. */
 export function linearInputs(inputs: readonly Tensor[]): { x: Tensor; weight: Tensor; bias: Tensor | null } {

@@ -7,7 +7,8 @@
 import type { BackwardRule } from '../../autograd/graph.js';
 import { mul, sub } from '../../autograd/ops/elementwise.js';
 import { layerNormStats, rmsNormScale, type NormAttrs } from '../../autograd/ops/norm.js';
-import { mean, sumToShape } from '../../autograd/ops/reduce.js';
+import { mean } from '../../autograd/ops/reduce.js';
+import { sumToShape } from '../../autograd/ops/sumToShape.js';
 import type { Tensor } from '../../autograd/tensor.js';
 
 export const normScaleDetachedRule: BackwardRule<NormAttrs> = {

@@ -1,5 +1,5 @@
 /**
- * Regression test for the Dawn lifetime crash (SETUP.md item 6): when the object returned by
+ * Regression test for the Dawn lifetime crash (docs/runtime.md, "Lifetime"): when the object returned by
  * `create()` is garbage-collected while its device is in use, the process dies ("futex facility
  * returned an unexpected error code", SIGSEGV, or a hang). Synchronous busy loops on the thread
  * that owns the device plus `global.gc()` made it near-certain. The runtime must keep `create()`'s
@@ -11,7 +11,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initRuntime, runtime } from '../../kernels/runtime.js';
 import { Tensor, add, exp, mul, sum, tidy } from '../../autograd/index.js';
-import '../../autograd/backward.js';
+import { backward } from '../../autograd/backward.js';
 
 const ROUNDS = 240;
 const BUSY_MS = 4;
@@ -99,7 +99,7 @@ describe('Dawn instance lifetime under GC pressure', () => {
     const loss = sum(mul(x, x));
     busy(BUSY_MS);
     collect();
-    loss.backward();
+    backward(loss);
     collect();
     expect(Array.from(await x.grad!.toArray())).toEqual([1, -2, 4]);
     x.dispose();

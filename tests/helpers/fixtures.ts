@@ -6,6 +6,14 @@ import { fileURLToPath } from 'node:url';
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 export const modelDir = (name: string): string => join(FIXTURES, 'models', name);
 
+/** A padded batch and its reference logits (see tests/fixtures/README.md). */
+export interface PaddedReference {
+  input_ids: number[][];
+  attention_mask: number[][];
+  token_type_ids?: number[][];
+  logits: number[][] | number[][][];
+}
+
 export interface ModelReference {
   input_ids?: number[][];
   token_type_ids?: number[][];
@@ -14,6 +22,8 @@ export interface ModelReference {
   logits: number[] | number[][];
   logits_last?: number[];
   text?: string;
+  padded?: PaddedReference;
+  padded_left?: PaddedReference;
 }
 
 export function readReference(name: string): ModelReference {

@@ -1,0 +1,48 @@
+/**
+ * The memory soak, short: a tiny GPT-2 with a 50,257-token vocabulary explained a few hundred
+ * times (rotating methods, lengths and targets; scripts/soak.ts, the same loop as
+ * `npm run bench:soak`). After a warm-up that has seen every length and method, the GPU pool
+ * creates no buffer and its live and idle bytes do not move, and process RSS (sampled after a
+ * GC: this project runs with --expose-gc) stays within 5% of its value at the end of the warm-up.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gpu } from '../helpers/gpu.js';
+import { tempDir } from '../helpers/tempdir.js';
+import { loadModel } from '../../nn/load.js';
+import type { TransformerModel } from '../../nn/models/types.js';
+import { soak, writeSoakModel, SOAK_VOCAB, type SoakSample } from '../../scripts/soak.js';
+
+const WARMUP = 96;
+const MEASURED = 96;
+const EVERY = 16;
+
+let model: TransformerModel;
+
+beforeAll(async () => {
+  await gpu();
+  const dir = tempDir('lrp-soak-');
+  await writeSoakModel(dir);
+  model = await loadModel(dir);
+});
+
+afterAll(() => model?.dispose());
+
+describe('memory over repeated explanations (50k vocabulary)', () => {
+  it('stays flat after the warm-up: no new pool buffer, same live and idle bytes, RSS within 5%', async () => {
+    expect(model.info.vocabSize).toBe(SOAK_VOCAB);
+    expect(typeof (globalThis as { gc?: unknown }).gc).toBe('function');
+    const samples: SoakSample[] = [];
+    await soak(model, 0, WARMUP + MEASURED, EVERY, (s) => samples.push(s));
+    const warm = samples.find((s) => s.done === WARMUP)!;
+    const series = samples.map((s) => `${s.done}: ${(s.rssBytes / 2 ** 20).toFixed(1)}`).join(', ');
+    const after = samples.filter((s) => s.done > WARMUP);
+    expect(after).toHaveLength(MEASURED / EVERY);
+    for (const s of after) {
+      expect(s.poolCreated, `buffers created by ${s.done}`).toBe(warm.poolCreated);
+      expect(s.poolLiveBytes, `live bytes at ${s.done}`).toBe(warm.poolLiveBytes);
+      expect(s.poolIdleBytes, `idle bytes at ${s.done}`).toBe(warm.poolIdleBytes);
+      const drift = Math.abs(s.rssBytes - warm.rssBytes) / warm.rssBytes;
+      expect(drift, `RSS at ${s.done} vs ${WARMUP} (MiB after n explanations: ${series})`).toBeLessThan(0.05);
+    }
+  });
+});
