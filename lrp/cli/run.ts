@@ -15,6 +15,8 @@ import type { ModelInput, TransformerModel } from '../../nn/models/types.js';
 import { explain } from '../explain.js';
 import { renderAnsi, renderHtml, renderSvg } from '../render/index.js';
 import type { Explanation } from '../result.js';
+import { runEval } from './eval.js';
+import { runTrain } from './train.js';
 import { parseCli, USAGE, UsageError, type CliArgs, type CommonArgs, type ExplainArgs, type Format } from './args.js';
 
 /** Exit codes: 2 for anything the user's input caused, 1 for failures of the machine. */
@@ -145,6 +147,16 @@ async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
 }
 
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  // train and eval parse their own flags (lrp/cli/train.ts, eval.ts).
+  const own = argv[0] === 'train' ? runTrain : argv[0] === 'eval' ? runEval : null;
+  if (own) {
+    try {
+      return await own(argv.slice(1), io);
+    } catch (error) {
+      io.stderr.write(`lrp: ${(error as Error).message}\n`);
+      return exitCodeFor(error);
+    }
+  }
   let args: CliArgs;
   try {
     args = parseCli(argv);
