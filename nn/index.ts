@@ -19,3 +19,5 @@ export { RotaryEmbedding } from './positional/rotary.js';
 export { loadTokenizer, hasTokenizer, type TextTokenizer } from './tokenizer.js';
 export { loadImage, decodeImage, toPixelValues } from './image.js';
 export { readCheckpoint, parseSafetensors, SafetensorsError, type Checkpoint } from './safetensors.js';
+export { serializeSafetensors, type TensorToWrite } from './safetensorsWriter.js';
+export * from './train/index.js';

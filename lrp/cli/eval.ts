@@ -64,7 +64,7 @@ export async function runEval(argv: string[], io: Io): Promise<number> {
     bar?.stop();
     const examples = scores[0]?.examples ?? 0;
     if (format === 'json') {
-      io.stdout.write(`${JSON.stringify({ model: dir, task: task ?? null, examples, seed, methods: scores }, null, 2)}\n`);
+      io.stdout.write(`${JSON.stringify({ model: task ? `models/${task}` : dir, task: task ?? null, examples, seed, methods: scores }, null, 2)}\n`);
     } else {
       io.stdout.write(`${model.info.architecture} (${model.info.positional} positions), ${examples} held-out examples, seed ${seed}\n${formatScores(scores)}\n`);
     }

@@ -35,7 +35,7 @@ export const sentiment: Task = {
     id2label: { '0': 'negative', '1': 'positive' },
     label2id: { negative: 0, positive: 1 },
   },
-  training: { steps: 1200, batchSize: 64, learningRate: 3e-3, warmupSteps: 100, weightDecay: 0.01, clipNorm: 1, initStd: 0.05, trainSize: 20000, heldoutSize: 512, evalEvery: 100, stopAccuracy: 0.995, seed: 4 },
+  training: { steps: 1200, batchSize: 64, learningRate: 3e-3, warmupSteps: 100, weightDecay: 0.01, clipNorm: 1, initStd: 0.05, trainSize: 20000, heldoutSize: 512, evalEvery: 100, stopAccuracy: 0.99, seed: 4 },
   generate(rng: Rng): Example {
     const words = Array.from({ length: LENGTH }, () => rng.pick(FILLER));
     const positive = rng.next() < 0.5;
