@@ -1,6 +1,6 @@
 /**
  * `lrp eval (--task NAME | --model DIR) [--method gi,pa-lrp,...] [--n N] [--seed S]
- * [--format table|json]`: scores each method's explanations against the ground truth of a demo
+ * [--label ID] [--format table|json]`: scores each method's explanations against the ground truth of a demo
  * model's held-out set (see lrp/evaluate.ts). `--task NAME` reads the shipped model models/NAME.
  */
 import { parseArgs } from 'node:util';
@@ -12,7 +12,7 @@ import { UsageError } from './args.js';
 import { demoModelDir } from './paths.js';
 import type { Io } from './run.js';
 
-export const EVAL_USAGE = `usage: lrp eval (--task ${TASK_NAMES.join('|')} | --model DIR) [--method ${EVAL_METHODS.join(',')}] [--n N] [--seed S] [--format table|json]`;
+export const EVAL_USAGE = `usage: lrp eval (--task ${TASK_NAMES.join('|')} | --model DIR) [--method ${EVAL_METHODS.join(',')}] [--n N] [--seed S] [--label ID] [--format table|json]`;
 
 function nonNegativeInt(flag: string, raw: string | undefined, fallback: number, min: number): number {
   if (raw === undefined) return fallback;
@@ -26,7 +26,7 @@ export async function runEval(argv: string[], io: Io): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { task: { type: 'string' }, model: { type: 'string' }, method: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, format: { type: 'string' } },
+      options: { task: { type: 'string' }, model: { type: 'string' }, method: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, label: { type: 'string' }, format: { type: 'string' } },
       strict: true,
       allowPositionals: false,
     }));
@@ -47,7 +47,11 @@ export async function runEval(argv: string[], io: Io): Promise<number> {
   if (format !== 'table' && format !== 'json') throw new UsageError(`eval: --format must be table or json, got "${format}"`);
 
   const dir = modelArg ?? demoModelDir(task!);
-  const heldout = await readHeldout(dir);
+  const all = await readHeldout(dir);
+  // --label: only the examples of one class (or target token), to see how scores differ by answer.
+  const label = values['label'] === undefined ? undefined : nonNegativeInt('--label', values['label'] as string, 0, 0);
+  const heldout = label === undefined ? all : all.filter((e) => e.label === label);
+  if (heldout.length === 0) throw new UsageError(`eval: no held-out example has label ${label}`);
   const model = await loadModel(dir);
   const bar = io.stderr.isTTY ? new cliProgress.SingleBar({ format: 'explaining [{bar}] {value}/{total} | ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
   try {
@@ -64,9 +68,9 @@ export async function runEval(argv: string[], io: Io): Promise<number> {
     bar?.stop();
     const examples = scores[0]?.examples ?? 0;
     if (format === 'json') {
-      io.stdout.write(`${JSON.stringify({ model: task ? `models/${task}` : dir, task: task ?? null, examples, seed, methods: scores }, null, 2)}\n`);
+      io.stdout.write(`${JSON.stringify({ model: task ? `models/${task}` : dir, task: task ?? null, label: label ?? null, examples, seed, methods: scores }, null, 2)}\n`);
     } else {
-      io.stdout.write(`${model.info.architecture} (${model.info.positional} positions), ${examples} held-out examples, seed ${seed}\n${formatScores(scores)}\n`);
+      io.stdout.write(`${model.info.architecture} (${model.info.positional} positions), ${examples} held-out examples${label === undefined ? '' : ` with label ${label}`}, seed ${seed}\n${formatScores(scores)}\n`);
     }
     return 0;
   } finally {
