@@ -72,6 +72,7 @@ export async function runTrain(argv: string[], io: Io): Promise<number> {
         },
         eval(step, accuracy) {
           lastAccuracy = `${(100 * accuracy).toFixed(1)}%`;
+          bar?.update(step, { acc: lastAccuracy });
           if (!bar) io.stderr.write(`${task.name} step ${step} held-out accuracy ${lastAccuracy} (checkpoint written to ${out})\n`);
         },
       },
