@@ -38,7 +38,7 @@ describe.each(TASKS.map((t) => [t.name, t] as const))('demo model %s', (name, ta
     const heldout = await readHeldout(dir);
     expect(heldout.length).toBe(task.training.heldoutSize);
     const model = await loadModel(dir);
-    const predictions = await predict(model, heldout.map((e) => ({ ...e, groundTruth: e.groundTruth })));
+    const predictions = await predict(model, heldout);
     model.dispose();
     const accuracy = predictions.filter((p, i) => p === heldout[i]!.label).length / heldout.length;
     expect(state.heldoutAccuracy).toBeGreaterThanOrEqual(0.97);

@@ -5,7 +5,6 @@
  */
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { ComputationError } from '../../kernels/errors.js';
 import { TASK_NAMES, taskByName } from '../../nn/train/tasks/index.js';
 import { train } from '../../nn/train/trainer.js';
 import type { TrainingSettings } from '../../nn/train/tasks/types.js';
@@ -77,9 +76,6 @@ export async function runTrain(argv: string[], io: Io): Promise<number> {
         },
       },
     });
-  } catch (error) {
-    if (error instanceof Error && /the loss is/.test(error.message)) throw new ComputationError(error.message);
-    throw error;
   } finally {
     bar?.stop();
   }

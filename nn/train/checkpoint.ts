@@ -8,6 +8,7 @@
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { InputError } from '../../kernels/errors.js';
 import { parseSafetensors } from '../safetensors.js';
 import { serializeSafetensors } from '../safetensorsWriter.js';
 import type { AdamWState } from './adamw.js';
@@ -79,7 +80,7 @@ export async function readTrainingState(dir: string): Promise<TrainingState> {
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    throw new Error(`${path}: no checkpoint to resume from`);
+    throw new InputError(`${path}: no checkpoint to resume from`);
   }
   return JSON.parse(text) as TrainingState;
 }
@@ -87,7 +88,10 @@ export async function readTrainingState(dir: string): Promise<TrainingState> {
 /** The optimiser moments saved beside a checkpoint, checked against the step it belongs to. */
 export async function readOptimizerState(dir: string, params: TrainableParameters, step: number): Promise<AdamWState> {
   const path = join(dir, 'optimizer.safetensors');
-  const file = parseSafetensors(new Uint8Array(await readFile(path)), path);
+  const bytes = await readFile(path).catch(() => {
+    throw new InputError(`${path}: missing (the optimiser state --resume needs; shipped demo models do not include it)`);
+  });
+  const file = parseSafetensors(new Uint8Array(bytes), path);
   if (file.metadata?.['step'] !== String(step)) throw new Error(`${path}: belongs to step ${file.metadata?.['step']}, training_state.json to step ${step}`);
   const read = (name: string): Float64Array => {
     const bytes = file.getBytes(name);

@@ -44,12 +44,13 @@ export async function lossAndGradients(model: TransformerModel, params: Trainabl
 }
 
 /** Fraction of `examples` whose argmax prediction is the label (no gradients, batches of 256). */
-export async function accuracy(model: TransformerModel, examples: readonly Example[]): Promise<number> {
+export async function accuracy(model: TransformerModel, examples: readonly Pick<Example, 'ids' | 'label'>[]): Promise<number> {
   const predictions = await predict(model, examples);
   return predictions.filter((p, i) => p === examples[i]!.label).length / examples.length;
 }
 
-export async function predict(model: TransformerModel, examples: readonly Example[]): Promise<number[]> {
+/** Argmax predictions (class, or next token at the last position) for each example's ids. */
+export async function predict(model: TransformerModel, examples: readonly Pick<Example, 'ids'>[]): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < examples.length; i += 256) {
     const chunk = examples.slice(i, i + 256);

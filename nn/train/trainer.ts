@@ -3,6 +3,7 @@
  * checkpoint in `out`), and runs AdamW with warm-up + cosine decay and global-norm clipping,
  * measuring held-out accuracy every `evalEvery` steps and writing a checkpoint each time.
  */
+import { ComputationError, InputError } from '../../kernels/errors.js';
 import { initRuntime } from '../../kernels/runtime.js';
 import { ConfigReader } from '../config.js';
 import { buildModel, loadModel } from '../load.js';
@@ -41,7 +42,10 @@ export interface TrainResult {
 
 export async function train(task: Task, options: TrainOptions): Promise<TrainResult> {
   await initRuntime();
-  const settings: TrainingSettings = { ...task.training, ...options.settings };
+  // A resumed run keeps the settings it started with (seed, batch size, schedule) unless overridden.
+  const resumed = options.resume ? await readTrainingState(options.out) : null;
+  if (resumed && resumed.task !== task.name) throw new InputError(`${options.out}: holds a checkpoint of task "${resumed.task}", not "${task.name}"`);
+  const settings: TrainingSettings = { ...task.training, ...resumed?.settings, ...options.settings };
   const data = generateData(task, settings.seed);
   const config = new ConfigReader({ ...task.config, vocab_size: task.vocab.length }, `${task.name} config`);
 
@@ -51,15 +55,13 @@ export async function train(task: Task, options: TrainOptions): Promise<TrainRes
   const optimizerFor = (p: TrainableParameters): AdamW =>
     new AdamW(p.sizes, p.decays, { weightDecay: settings.weightDecay });
   let optimizer: AdamW;
-  if (options.resume) {
-    state = await readTrainingState(options.out);
-    if (state.task !== task.name) throw new Error(`${options.out}: holds a checkpoint of task "${state.task}", not "${task.name}"`);
+  if (resumed) {
+    state = { ...resumed, settings };
     model = await loadModel(options.out);
     params = new TrainableParameters(model);
     await params.download();
     optimizer = optimizerFor(params);
     optimizer.state = await readOptimizerState(options.out, params, state.step);
-    Object.assign(settings, state.settings, options.settings);
   } else {
     model = buildModel(config);
     params = new TrainableParameters(model);
@@ -77,7 +79,7 @@ export async function train(task: Task, options: TrainOptions): Promise<TrainRes
       const started = performance.now();
       const batch = batchAt(data.train, settings.batchSize, step, settings.seed);
       const { loss, grads } = await lossAndGradients(model, params, batch);
-      if (!Number.isFinite(loss)) throw new Error(`${task.name}: the loss is ${loss} at step ${step}`);
+      if (!Number.isFinite(loss)) throw new ComputationError(`${task.name}: the loss is ${loss} at step ${step}`);
       const gradNorm = clipGlobalNorm(grads, settings.clipNorm);
       const lr = learningRate(step, schedule);
       optimizer.step(params.values, grads, lr);
