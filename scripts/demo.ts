@@ -32,7 +32,8 @@ for (const task of TASKS) {
   const dir = demoModelDir(task.name);
   const [model, tokenizer, heldout] = await Promise.all([loadModel(dir), loadTokenizer(dir), readHeldout(dir)]);
   try {
-    const example = heldout[0]!;
+    // The first example with the most ground-truth positions: for sentiment, one with a negation.
+    const example = heldout.reduce((best, e) => (e.groundTruth.positions.length > best.groundTruth.positions.length ? e : best));
     const texts = example.ids.map((id) => tokenizer.tokenText(id));
     const e = await explain(model, { ids: [example.ids] }, { method, target: example.label, tokenTexts: texts });
     const answer = model.info.labels?.[example.label] ?? tokenizer.tokenText(example.label);
