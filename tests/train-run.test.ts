@@ -8,6 +8,7 @@ import type { TransformerModel } from '../nn/models/types.js';
 import { readTrainingState } from '../nn/train/checkpoint.js';
 import { taskByName } from '../nn/train/tasks/index.js';
 import { train } from '../nn/train/trainer.js';
+import { main } from '../lrp/cli/run.js';
 import { gpu } from './helpers/gpu.js';
 import { tempDir } from './helpers/tempdir.js';
 
@@ -67,5 +68,28 @@ describe('train', () => {
 
   it('refuses to resume without a checkpoint', async () => {
     await expect(train(task, { out: tempDir('train-empty-'), resume: true })).rejects.toThrow(/no checkpoint to resume from/);
+  });
+});
+
+describe('lrp train', () => {
+  it('trains, writes a checkpoint, logs plain lines off a terminal and prints a JSON summary', async () => {
+    const out = tempDir('lrp-train-');
+    let stdout = '';
+    let stderr = '';
+    const code = await main(['train', '--task', 'token-at-k', '--out', out, '--steps', '2'], {
+      stdout: { write: (s: string) => (stdout += s), isTTY: false },
+      stderr: { write: (s: string) => (stderr += s), isTTY: false },
+    });
+    expect(code, stderr).toBe(0);
+    const summary = JSON.parse(stdout) as { task: string; steps: number; heldoutAccuracy: number; out: string };
+    expect(summary).toMatchObject({ task: 'token-at-k', steps: 2, out });
+    expect(stderr).toMatch(/^token-at-k step 2 held-out accuracy \d+\.\d% \(checkpoint written to /m);
+    expect((await readTrainingState(out)).step).toBe(2);
+    const resumeWithout = await main(['train', '--task', 'sentiment', '--out', out, '--resume'], {
+      stdout: { write: () => true, isTTY: false },
+      stderr: { write: (s: string) => (stderr = s), isTTY: false },
+    });
+    expect(resumeWithout).toBe(2);
+    expect(stderr).toMatch(/holds a checkpoint of task "token-at-k", not "sentiment"/);
   });
 });
