@@ -119,10 +119,11 @@ describe('tasks and data', () => {
 
   it('is reproducible from the seed, and the held-out set is disjoint from the training set', () => {
     const task = TASKS[0]!;
-    const settings = { ...task.training, trainSize: 500, heldoutSize: 50 };
-    const small = { ...task, training: settings };
-    const a = generateData(small, 9);
-    const b = generateData(small, 9);
+    const settings = { seed: 9, trainSize: 500, heldoutSize: 50 };
+    const a = generateData(task, settings);
+    const b = generateData(task, settings);
+    expect(a.train.length).toBe(500);
+    expect(a.heldout.length).toBe(50);
     expect(a.heldout.map((e) => e.ids.join())).toEqual(b.heldout.map((e) => e.ids.join()));
     const train = new Set(a.train.map((e) => e.ids.join()));
     expect(a.heldout.some((e) => train.has(e.ids.join()))).toBe(false);

@@ -4,15 +4,15 @@
  * run sees exactly the batches an uninterrupted one would).
  */
 import { deriveSeed, Rng } from './rng.js';
-import type { Example, Task } from './tasks/types.js';
+import type { Example, Task, TrainingSettings } from './tasks/types.js';
 
 export interface TaskData {
   train: Example[];
   heldout: Example[];
 }
 
-export function generateData(task: Task, seed = task.training.seed): TaskData {
-  const { trainSize, heldoutSize } = task.training;
+export function generateData(task: Task, settings: Pick<TrainingSettings, 'seed' | 'trainSize' | 'heldoutSize'> = task.training): TaskData {
+  const { seed, trainSize, heldoutSize } = settings;
   const trainRng = new Rng(deriveSeed(seed, 'train'));
   const train = Array.from({ length: trainSize }, () => task.generate(trainRng));
   const seen = new Set(train.map((e) => e.ids.join(',')));

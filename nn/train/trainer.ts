@@ -46,7 +46,7 @@ export async function train(task: Task, options: TrainOptions): Promise<TrainRes
   const resumed = options.resume ? await readTrainingState(options.out) : null;
   if (resumed && resumed.task !== task.name) throw new InputError(`${options.out}: holds a checkpoint of task "${resumed.task}", not "${task.name}"`);
   const settings: TrainingSettings = { ...task.training, ...resumed?.settings, ...options.settings };
-  const data = generateData(task, settings.seed);
+  const data = generateData(task, settings);
   const config = new ConfigReader({ ...task.config, vocab_size: task.vocab.length }, `${task.name} config`);
 
   let model: TransformerModel;
