@@ -13,6 +13,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { InputError } from '../kernels/errors.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { explain } from './explain.js';
 import type { MethodName } from './result.js';
@@ -44,15 +45,20 @@ export async function readHeldout(dir: string): Promise<HeldoutExample[]> {
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    throw new Error(`${path}: not found (evaluation needs a demo model's held-out set with ground truth)`);
+    throw new InputError(`${path}: not found (evaluation needs a demo model's held-out set with ground truth)`);
   }
   return text
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line, i) => {
-      const e = JSON.parse(line) as HeldoutExample;
+      let e: HeldoutExample;
+      try {
+        e = JSON.parse(line) as HeldoutExample;
+      } catch {
+        throw new InputError(`${path}:${i + 1}: not valid JSON`);
+      }
       if (!Array.isArray(e.ids) || !Number.isInteger(e.label) || !Array.isArray(e.groundTruth?.positions)) {
-        throw new Error(`${path}:${i + 1}: expected {"text", "ids", "label", "groundTruth": {"positions", "evidence"}}`);
+        throw new InputError(`${path}:${i + 1}: expected {"text", "ids", "label", "groundTruth": {"positions", "evidence"}}`);
       }
       return e;
     });
