@@ -24,3 +24,5 @@ export { loadImage, decodeImage, toPixelValues, readNormalisation, MAX_IMAGE_PIX
 export { readCheckpoint, parseSafetensors, SafetensorsError, MAX_HEADER_BYTES, type Checkpoint } from './safetensors.js';
 export { MAX_FILE_BYTES } from './files.js';
 export { MAX_CONFIG_INT, MAX_LAYERS } from './config.js';
+export { serializeSafetensors, type TensorToWrite } from './safetensorsWriter.js';
+export * from './train/index.js';

@@ -48,6 +48,6 @@ log "build"
 npm run build
 
 if [ "${1:-}" != "--no-demo" ]; then
-  log "main job: explain a bundled tiny model"
-  node dist/lrp/cli/main.js explain --model tests/fixtures/models/gpt2 --text "the cat sat on the mat" --method pa-lrp --format ansi
+  log "main job: explain one example of each trained demo model (models/) with PA-LRP"
+  node dist/scripts/demo.js
 fi

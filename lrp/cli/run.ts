@@ -19,9 +19,11 @@ import { explain } from '../explain.js';
 import { assertFiniteLogits, locateNonFiniteForward } from '../finite.js';
 import { renderAnsi, renderHtml, renderHtmlComparison, renderSvg, renderSvgComparison, renderTikz, type FigureOptions, type OverlayImage } from '../render/index.js';
 import type { Explanation } from '../result.js';
-import { describeFailure, EXIT_OK, exitCodeFor, type Io } from './failures.js';
+import { debugRequested, describeFailure, EXIT_OK, exitCodeFor, type Io } from './failures.js';
 import { runEvalMerge } from './evalMerge.js';
 import { runEvalPerturbation } from './evalPerturbation.js';
+import { runEval } from './eval.js';
+import { runTrain } from './train.js';
 import { parseCli, USAGE, UsageError, type CliArgs, type CommonArgs, type ExplainArgs, type Format } from './args.js';
 import { STDOUT_PATH, writeOut } from './output.js';
 import { checkPatterns, loadRulesFile } from './rulesFile.js';
@@ -157,6 +159,17 @@ async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   if (argv[0] === 'eval-perturbation') return runEvalPerturbation(argv.slice(1), io);
   if (argv[0] === 'eval-merge') return runEvalMerge(argv.slice(1), io);
+  // train and eval parse their own flags (lrp/cli/train.ts, eval.ts).
+  const own = argv[0] === 'train' ? runTrain : argv[0] === 'eval' ? runEval : null;
+  if (own) {
+    try {
+      return await own(argv.slice(1), io);
+    } catch (error) {
+      const code = exitCodeFor(error);
+      io.stderr.write(`${io.stderr.isTTY ? '\r\u001b[K' : ''}${describeFailure(error, code, debugRequested())}`);
+      return code;
+    }
+  }
   let debug = false;
   try {
     debug = envFlag('LRP_DEBUG');
