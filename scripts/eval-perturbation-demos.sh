@@ -9,13 +9,15 @@
 # Raw per-example results stay in eval-runs/ (not committed). A rerun resumes unfinished runs;
 # delete eval-runs/<task> to start one afresh. Environment: REPLACE (default auto: the model's unk
 # token, else pad, else mask, else zero-embedding),
-# RANK_BY (default "token total"), BATCH (perturbed copies per forward, default 64).
+# RANK_BY (default "token total"), BATCH (perturbed copies per forward, default 64),
+# MAX_EXAMPLES (the first N held-out examples of each task, default 100; 0 = all 512).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REPLACE=${REPLACE:-auto}
 RANK_BY=${RANK_BY:-token total}
 BATCH=${BATCH:-64}
+MAX_EXAMPLES=${MAX_EXAMPLES:-100}
 RUNS=eval-runs
 DOCS=docs/evaluation
 
@@ -43,6 +45,7 @@ for data in "${sets[@]}"; do
     out="$RUNS/$task/$rank"
     cmd=(node dist/lrp/cli/main.js eval-perturbation --model "$model" --data "$data"
       --method gi,cp-lrp,attnlrp,pa-lrp,random --replace "$REPLACE" --rank-by "$rank" --batch-size "$BATCH" --out "$out")
+    [ "$MAX_EXAMPLES" != 0 ] && cmd+=(--max-examples "$MAX_EXAMPLES")
     [ -f "$out/settings.json" ] && cmd+=(--resume)
     echo "== $task, rank by $rank: ${cmd[*]}" >&2
     start=$(date +%s)
