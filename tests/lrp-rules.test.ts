@@ -68,8 +68,8 @@ describe('epsilon rule (linear)', () => {
       for (let j = 0; j < o; j++) {
         const zj = z[r * o + j]!;
         const share = (zj * g[r * o + j]!) / (zj + eps * (zj >= 0 ? 1 : -1));
-        for (let k = 0; k < i; k++) expectedX[r * i + k] += x[r * i + k]! * W[j * i + k]! * share;
-        expectedB[j] += b[j]! * share;
+        for (let k = 0; k < i; k++) expectedX[r * i + k] = expectedX[r * i + k]! + x[r * i + k]! * W[j * i + k]! * share;
+        expectedB[j] = expectedB[j]! + b[j]! * share;
       }
     }
     expectClose(R[0]!, expectedX, { rtol: 1e-4, atol: 1e-5 }, 'R_x');
