@@ -10,14 +10,14 @@
 # delete eval-runs/<task> to start one afresh. Environment: REPLACE (default auto: the model's unk
 # token, else pad, else mask, else zero-embedding),
 # RANK_BY (default "token total"), BATCH (perturbed copies per forward, default 64),
-# MAX_EXAMPLES (the first N held-out examples of each task, default 100; 0 = all 512).
+# MAX_EXAMPLES (stop after N more held-out examples of each task; default 0 = all 512).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REPLACE=${REPLACE:-auto}
 RANK_BY=${RANK_BY:-token total}
 BATCH=${BATCH:-64}
-MAX_EXAMPLES=${MAX_EXAMPLES:-100}
+MAX_EXAMPLES=${MAX_EXAMPLES:-0}
 RUNS=eval-runs
 DOCS=docs/evaluation
 

@@ -219,7 +219,7 @@ async function evaluate(options: Options, shard: Shard, model: TransformerModel,
     batchSize: options.batchSize,
   };
   const label = shard.count > 1 ? `eval-perturbation [shard ${shard.index}/${shard.count}]` : 'eval-perturbation';
-  const progress = createProgress(io.stderr, mine.length, done.size, label);
+  const progress = createProgress(io.stderr, done.size + todo.length, done.size, label);
   try {
     for (const example of todo) {
       const result = await evaluateExample(ctx, example);
