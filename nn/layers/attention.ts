@@ -11,6 +11,7 @@ import type { Tensor } from '../../autograd/tensor.js';
 import { Module } from '../module.js';
 import { tap } from '../taps.js';
 import { Linear } from './linear.js';
+import { RMSNorm } from './norm.js';
 
 export interface AttentionShape {
   hidden: number;
@@ -27,6 +28,8 @@ export interface AttentionOptions {
   qkvBias: boolean;
   outBias: boolean;
   conv1d?: boolean;
+  /** Qwen3: RMSNorm over each head's dims of q and k (`q_norm`, `k_norm`), before rotary. */
+  qkNorm?: { eps: number };
 }
 
 /** Rotates queries and keys by position (rotary embeddings); called with per-layer tables. */
@@ -38,6 +41,8 @@ export class SelfAttention extends Module {
   readonly v: Linear | null = null;
   readonly qkv: Linear | null = null;
   readonly o: Linear;
+  readonly qNorm: RMSNorm | null = null;
+  readonly kNorm: RMSNorm | null = null;
 
   constructor(prefix: string, readonly shape: AttentionShape, options: AttentionOptions) {
     super(prefix);
@@ -53,6 +58,10 @@ export class SelfAttention extends Module {
       this.v = this.child(new Linear(this.join(names.v), hidden, kvHeads * headDim, bias));
     }
     this.o = this.child(new Linear(this.join(names.o), heads * headDim, hidden, { bias: options.outBias, conv1d: options.conv1d ?? false }));
+    if (options.qkNorm) {
+      this.qNorm = this.child(new RMSNorm(this.join('q_norm'), headDim, options.qkNorm.eps));
+      this.kNorm = this.child(new RMSNorm(this.join('k_norm'), headDim, options.qkNorm.eps));
+    }
   }
 
   /**
@@ -76,9 +85,13 @@ export class SelfAttention extends Module {
       k = this.k!.forward(x);
       v = this.v!.forward(x);
     }
-    // [B, T, H·D] → [B, H, T, D]
-    q = permute(reshape(q, [B, T, heads, headDim]), [0, 2, 1, 3]);
-    k = permute(reshape(k, [B, T, kvHeads, headDim]), [0, 2, 1, 3]);
+    // [B, T, H·D] → [B, T, H, D] (per-head norms here) → [B, H, T, D]
+    q = reshape(q, [B, T, heads, headDim]);
+    k = reshape(k, [B, T, kvHeads, headDim]);
+    if (this.qNorm) q = this.qNorm.forward(q);
+    if (this.kNorm) k = this.kNorm.forward(k);
+    q = permute(q, [0, 2, 1, 3]);
+    k = permute(k, [0, 2, 1, 3]);
     v = permute(reshape(v, [B, T, kvHeads, headDim]), [0, 2, 1, 3]);
     if (rotate) ({ q, k } = rotate(q, k));
     const groups = heads / kvHeads;
