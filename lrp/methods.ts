@@ -8,6 +8,7 @@ import { detachRule, gateDetachedRule } from './rules/detach.js';
 import { epsilonRule } from './rules/epsilon.js';
 import { identityRule } from './rules/identity.js';
 import { normScaleDetachedRule } from './rules/normScale.js';
+import { proportionalSumRule } from './rules/proportionalSum.js';
 import { softmaxRule } from './rules/softmax.js';
 import { uniformRule } from './rules/uniform.js';
 import type { MethodName } from './result.js';
@@ -35,6 +36,7 @@ export function methodSpec(name: MethodName, epsilon = DEFAULT_EPSILON): MethodS
     attentionContext: uniformRule,
     gatedProduct: uniformRule,
     rotary: uniformRule,
+    positionBias: proportionalSumRule,
     softmax: softmaxRule,
     layerNorm: normScaleDetachedRule,
     rmsNorm: normScaleDetachedRule,
@@ -49,6 +51,8 @@ export function methodSpec(name: MethodName, epsilon = DEFAULT_EPSILON): MethodS
         summary: 'CP-LRP (Ali et al. 2022): attention probabilities, norm scale and MLP gate detached',
         rules: {
           softmax: detachRule('attention-detached'),
+          // Stated for completeness: the detached softmax cuts the logits, so it receives ĝ = 0.
+          positionBias: proportionalSumRule,
           layerNorm: normScaleDetachedRule,
           rmsNorm: normScaleDetachedRule,
           gatedProduct: gateDetachedRule,

@@ -29,6 +29,8 @@ interface GradientInput {
   target: number;
   token: number[];
   positions: Record<string, number[]>;
+  /** BLOOM: ALiBi relevance per distance i − j. */
+  distances?: Record<string, number[]>;
 }
 
 const gradientInputOf = (name: string): GradientInput =>
@@ -44,6 +46,7 @@ describe('new LLaMA-family checkpoints reproduce PyTorch', () => {
     ['llama3', 'llama3 rope scaling, tied embeddings, BF16'],
     ['qwen3', 'head_dim 16 × 4 heads ≠ hidden 32, q/k RMSNorm, YaRN'],
     ['mistral', 'sliding window 4 on 10 tokens'],
+    ['bloom', 'ALiBi with 6 heads, per-head fused q/k/v, tied head'],
   ] as const) {
     it(`${name} (${what}): logits and gradient × input`, async () => {
       const model = await loadModel(modelDir(name));
@@ -60,6 +63,9 @@ describe('new LLaMA-family checkpoints reproduce PyTorch', () => {
         const tensors = e.details!.positionalTensors;
         expect(tensors.map((t) => t.name)).toEqual(Object.keys(gi.positions));
         for (const t of tensors) expectClose(t.relevance, gi.positions[t.name]!, RELEVANCE, `${name} ${t.name}`);
+        const distances = e.details!.positionalDistances ?? [];
+        expect(distances.map((t) => t.name)).toEqual(Object.keys(gi.distances ?? {}));
+        for (const t of distances) expectClose(t.relevance, gi.distances![t.name]!, RELEVANCE, `${name} ${t.name} per distance`);
       } finally {
         model.dispose();
       }

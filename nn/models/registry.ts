@@ -1,6 +1,7 @@
 /** model_type → family. Adding a family is one entry here plus its module file (docs/models.md). */
 import type { ConfigReader } from '../config.js';
 import { BertForSequenceClassification } from './bert.js';
+import { BloomForCausalLM } from './bloom.js';
 import { GPT2LMHeadModel } from './gpt2.js';
 import { LlamaForCausalLM } from './llama.js';
 import type { TransformerModel } from './types.js';
@@ -22,6 +23,7 @@ export const FAMILIES: Readonly<Record<string, Family>> = {
   mistral: { build: (c) => new LlamaForCausalLM(c, 'mistral'), basePrefix: 'model', ignored: LLAMA_IGNORED },
   qwen2: { build: (c) => new LlamaForCausalLM(c, 'qwen2'), basePrefix: 'model', ignored: LLAMA_IGNORED },
   qwen3: { build: (c) => new LlamaForCausalLM(c, 'qwen3'), basePrefix: 'model', ignored: LLAMA_IGNORED },
+  bloom: { build: (c) => new BloomForCausalLM(c), basePrefix: 'transformer', ignored: [/^lm_head\.weight$/] },
   gpt2: { build: (c) => new GPT2LMHeadModel(c), basePrefix: 'transformer', ignored: [/\.attn\.(masked_)?bias$/, /^lm_head\.weight$/] },
   bert: { build: (c) => new BertForSequenceClassification(c), basePrefix: 'bert', ignored: [/position_ids$/] },
   vit: { build: (c) => new ViTForImageClassification(c), basePrefix: 'vit', ignored: [] },
