@@ -8,6 +8,7 @@ import { dirname, basename, join } from 'node:path';
 import { noGrad } from '../../autograd/graph.js';
 import { tidy } from '../../autograd/scope.js';
 import { NoAdapterError } from '../../kernels/runtime.js';
+import { resolveModelDir } from '../../nn/hub-cache.js';
 import { loadModel } from '../../nn/load.js';
 import { loadImage } from '../../nn/image.js';
 import { loadTokenizer, type TextTokenizer } from '../../nn/tokenizer.js';
@@ -157,6 +158,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     return 0;
   }
   try {
+    args.model = resolveModelDir(args.model);
     return args.command === 'forward' ? await runForward(args, io) : await runExplain(args, io);
   } catch (error) {
     io.stderr.write(`lrp: ${(error as Error).message}\n`);
