@@ -152,6 +152,11 @@ describe('refused features name themselves', () => {
     config['use_sliding_window'] = true;
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
     await expect(loadModel(dir)).rejects.toThrow(/use_sliding_window is not supported for qwen3/);
+    // Newer configs say it per layer.
+    config['use_sliding_window'] = false;
+    config['layer_types'] = ['full_attention', 'sliding_attention'];
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+    await expect(loadModel(dir)).rejects.toThrow(/use_sliding_window is not supported for qwen3/);
   });
 });
 

@@ -69,7 +69,10 @@ function readConfig(r: ConfigReader, modelType: string): LlamaConfig {
   const maxPositions = r.positiveInt('max_position_embeddings', 2048);
   // Qwen2/Qwen3 declare a sliding_window they only use with use_sliding_window (per-layer rules
   // that differ across transformers versions): refuse rather than guess.
-  if ((modelType === 'qwen2' || modelType === 'qwen3') && r.bool('use_sliding_window', false)) {
+  // Newer configs also list per-layer attention kinds; only full attention is implemented for Qwen.
+  const layerTypes = r.raw['layer_types'];
+  const slidingLayers = Array.isArray(layerTypes) && layerTypes.some((t) => t === 'sliding_attention');
+  if ((modelType === 'qwen2' || modelType === 'qwen3') && (r.bool('use_sliding_window', false) || slidingLayers)) {
     throw new Error(`config.json: use_sliding_window is not supported for ${modelType} (sliding-window attention is implemented for mistral only)`);
   }
   const slidingWindow = modelType === 'mistral' && r.has('sliding_window') ? r.positiveInt('sliding_window') : null;
