@@ -9,7 +9,7 @@ import type { Explanation, LayerRelevance, PositionAggregation } from './result.
 export interface TappedRelevance {
   kind: TapKind;
   name: string;
-  /** Per position for inputs; one total for boundaries. */
+  /** Per position for inputs; per (query, key) pair, query-major, for a positional bias; one total for boundaries. */
   values: number[];
 }
 
@@ -31,11 +31,36 @@ export interface ReportInput {
 /** Smallest |logit| the relative error divides by, so a zero logit does not divide by zero. */
 const TINY = 1e-12;
 
+/** [T·T] query-major pair relevance → per key j (Σ_i) and per distance d = i − j ≥ 0 (Σ over the diagonal). */
+export function pairwiseRelevance(pairs: readonly number[], T: number): { perKey: number[]; perDistance: number[] } {
+  if (pairs.length !== T * T) throw new Error(`pairwiseRelevance: expected ${T * T} values, got ${pairs.length}`);
+  const perKey = new Array<number>(T).fill(0);
+  const perDistance = new Array<number>(T).fill(0);
+  for (let i = 0; i < T; i++) {
+    for (let j = 0; j < T; j++) {
+      const v = pairs[i * T + j]!;
+      perKey[j]! += v;
+      // Entries above the diagonal (future keys) are masked and carry no relevance; keep them in
+      // the per-key sum so nothing is dropped, and out of the distance table.
+      if (j <= i) perDistance[i - j]! += v;
+    }
+  }
+  return { perKey, perDistance };
+}
+
 export function buildReport(r: ReportInput): Explanation {
   const token = new Array<number>(r.T).fill(0);
   const positionSigned = new Array<number>(r.T).fill(0);
   const positionAbs = new Array<number>(r.T).fill(0);
   const positionalTensors: { name: string; relevance: number[] }[] = [];
+  const positionalDistances: { name: string; relevance: number[] }[] = [];
+  const addPositional = (name: string, perPosition: number[]): void => {
+    positionalTensors.push({ name, relevance: perPosition });
+    perPosition.forEach((v, i) => {
+      positionSigned[i]! += v;
+      positionAbs[i]! += Math.abs(v);
+    });
+  };
   const layers = new Map<string, LayerRelevance>();
   const layer = (name: string): LayerRelevance => {
     let entry = layers.get(name);
@@ -50,12 +75,16 @@ export function buildReport(r: ReportInput): Explanation {
         t.values.forEach((v, i) => (token[i]! += v));
         break;
       case 'position':
-        positionalTensors.push({ name: t.name, relevance: t.values });
-        t.values.forEach((v, i) => {
-          positionSigned[i]! += v;
-          positionAbs[i]! += Math.abs(v);
-        });
+        addPositional(t.name, t.values);
         break;
+      case 'position-bias': {
+        // A bias on the logit of query i for key j belongs to key position j (the position whose
+        // score it shifts) and to the distance i − j.
+        const { perKey, perDistance } = pairwiseRelevance(t.values, r.T);
+        addPositional(t.name, perKey);
+        positionalDistances.push({ name: t.name, relevance: perDistance });
+        break;
+      }
       case 'layer-output':
       case 'softmax-output':
         layer(t.name).in = t.values[0]!;
@@ -84,6 +113,14 @@ export function buildReport(r: ReportInput): Explanation {
     })),
     conservation: { input, output: r.logit, bias: r.bias, relativeError },
     layers: [...layers.values()],
-    details: { positionAggregation: r.aggregation, positionSigned, positionAbs, positionalTensors, modelType: r.modelType, rules: r.rules },
+    details: {
+      positionAggregation: r.aggregation,
+      positionSigned,
+      positionAbs,
+      positionalTensors,
+      ...(positionalDistances.length > 0 ? { positionalDistances } : {}),
+      modelType: r.modelType,
+      rules: r.rules,
+    },
   };
 }

@@ -48,13 +48,29 @@ interface Tapped {
   info: TapInfo;
 }
 
-const INPUT_KINDS: ReadonlySet<TapKind> = new Set(['token', 'segment', 'position']);
+const INPUT_KINDS: ReadonlySet<TapKind> = new Set(['token', 'segment', 'position', 'position-bias']);
+const POSITIONAL_KINDS: ReadonlySet<TapKind> = new Set(['position', 'position-bias']);
 
 function sequenceLength(model: TransformerModel, input: ModelInput): number {
   if (model.info.image) return model.info.maxPositions;
   const ids = input.ids;
   if (!ids || ids.length === 0 || ids[0]!.length === 0) throw new InputError('explain: the input is empty (no token ids)');
   return ids[0]!.length;
+}
+
+/**
+ * A pairwise positional bias [H, T, S]: Σ_h x ⊙ grad, flattened [T·S] (query-major), or null when
+ * no gradient arrived. The report sums it per key and per distance.
+ */
+function relevancePerPair(t: Tensor): Tensor | null {
+  if (!t.grad) return null;
+  const [H, T, S] = t.shape as [number, number, number];
+  return reshape(sum(reshape(mul(t, t.grad), [H, T * S]), 0), [-1]);
+}
+
+/** Relevance of an input tap: per position (along the tap's position axis), or per (query, key) pair for a positional bias. */
+function inputRelevance(t: Tapped): Tensor | null {
+  return t.kind === 'position-bias' ? relevancePerPair(t.tensor) : relevancePerPosition(t.tensor, t.info);
 }
 
 /** Σ x ⊙ grad over the whole tensor, or null when no gradient arrived. */
@@ -123,7 +139,7 @@ export async function explain(model: TransformerModel, input: ModelInput, option
     if (INPUT_KINDS.has(kind)) {
       // A fresh leaf over the same data: relevance stops here and is read as x ⊙ grad.
       const leaf = noGrad(() => reshape(t, t.shape));
-      leaf.setRequiresGrad(kind !== 'position' || positional);
+      leaf.setRequiresGrad(!POSITIONAL_KINDS.has(kind) || positional);
       tapped.push({ kind, name, tensor: leaf, info });
       return leaf;
     }
@@ -169,7 +185,7 @@ export async function explain(model: TransformerModel, input: ModelInput, option
       const seed = Tensor.fromArray(oneHot, logits!.shape);
       backward(logits!, { seed });
       return noGrad(() => ({
-        tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? relevancePerPosition(t.tensor, t.info) : relevanceTotal(t.tensor))),
+        tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? inputRelevance(t) : relevanceTotal(t.tensor))),
         bias: biases.map(relevanceTotal),
         captured: captured.map((c) => (c.tensor.grad ? mul(c.tensor, c.tensor.grad) : null)),
       }));
@@ -183,7 +199,9 @@ export async function explain(model: TransformerModel, input: ModelInput, option
     const relevance: TappedRelevance[] = [];
     for (let i = 0; i < tapped.length; i++) {
       const values = await read(sums.tapped[i]!);
-      relevance.push({ kind: tapped[i]!.kind, name: tapped[i]!.name, values: values ?? (INPUT_KINDS.has(tapped[i]!.kind) ? new Array<number>(T).fill(0) : [0]) });
+      const kind = tapped[i]!.kind;
+      const none = kind === 'position-bias' ? T * T : INPUT_KINDS.has(kind) ? T : 1;
+      relevance.push({ kind, name: tapped[i]!.name, values: values ?? new Array<number>(none).fill(0) });
     }
     let bias = 0;
     for (const b of sums.bias) bias += (await read(b))?.[0] ?? 0;

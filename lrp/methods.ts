@@ -12,6 +12,7 @@ import { DEFAULT_EPSILON, epsilonRule } from './rules/epsilon.js';
 import { signedGammaRule } from './rules/gamma.js';
 import { identityRule } from './rules/identity.js';
 import { normScaleDetachedRule } from './rules/normScale.js';
+import { proportionalSumRule } from './rules/proportionalSum.js';
 import { softmaxRule } from './rules/softmax.js';
 import { uniformRule } from './rules/uniform.js';
 import type { MethodName } from './result.js';
@@ -87,7 +88,8 @@ export function methodSpec(name: MethodName, epsilon = DEFAULT_EPSILON): MethodS
         name,
         summary: 'CP-LRP (Ali et al. 2022): attention probabilities, norm scale and MLP gate detached',
         roles: { softmax: detachRule('attention-detached'), norm: normScaleDetachedRule, activation: identityRule },
-        ops: { gatedProduct: gateDetachedRule },
+        // positionBias (ALiBi) stated for completeness: the detached softmax cuts the logits, so it receives ĝ = 0.
+        ops: { gatedProduct: gateDetachedRule, positionBias: proportionalSumRule },
         positionalInputs: true,
       };
     case 'attnlrp':
@@ -95,6 +97,7 @@ export function methodSpec(name: MethodName, epsilon = DEFAULT_EPSILON): MethodS
         name,
         summary: 'AttnLRP (Achtibat et al. 2024): epsilon, uniform, softmax and identity rules; PE constant',
         roles: attnLrpRoles(epsilon),
+        ops: { positionBias: proportionalSumRule },
         positionalInputs: false,
       };
     case 'pa-lrp':
@@ -102,6 +105,7 @@ export function methodSpec(name: MethodName, epsilon = DEFAULT_EPSILON): MethodS
         name,
         summary: 'PA-LRP (Bakish et al. 2025): AttnLRP with positional encodings as inputs',
         roles: attnLrpRoles(epsilon),
+        ops: { positionBias: proportionalSumRule },
         positionalInputs: true,
       };
   }

@@ -65,6 +65,11 @@ export interface ExplanationDetails {
   positionAbs: number[];
   /** Per PE tensor (e.g. `layers.3.rotary.cos`, `embeddings.position`): relevance per position. */
   positionalTensors: { name: string; relevance: number[] }[];
+  /**
+   * Per pairwise positional bias (ALiBi, `layers.ℓ.alibi`): relevance per relative distance
+   * d = i − j between query and key (index d, 0..T−1), summed over heads and query positions.
+   */
+  positionalDistances?: { name: string; relevance: number[] }[];
   modelType: string;
   /** Which rule replaced which op's gradient, and on how many graph nodes (detach = blocked). */
   rules: { op: string; rule: string; nodes: number }[];

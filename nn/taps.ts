@@ -13,6 +13,11 @@ export type TapKind =
   | 'segment'
   /** Positional tensors: additive PE, or rotary cos/sin of one layer. */
   | 'position'
+  /**
+   * A positional bias on one layer's attention logits, [H, T(query), S(key)] (ALiBi): an input
+   * like 'position', reported per key position and per relative distance.
+   */
+  | 'position-bias'
   /** Residual stream entering a block. */
   | 'layer-input'
   /** Residual stream leaving a block. */

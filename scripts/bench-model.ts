@@ -12,6 +12,7 @@
  *
  *   npm run bench:model -- [--dir DIR] [--lengths 32,128] [--explain 32] [--methods pa-lrp,cp-lrp]
  *                          [--repeat 2] [--layers 12] [--seed 1] [--profile] [--keep]
+ *   npm run bench:model -- --config NAME ...   (published LLaMA-family configs: scripts/bench-config.ts)
  *
  * --dir reuses (or fills) a checkpoint directory; without it a temporary one is written and
  * removed at exit (--keep leaves it). --explain 0 skips the explanations; CP-LRP runs beside
@@ -38,6 +39,8 @@ import { GPT2LMHeadModel } from '../nn/models/gpt2.js';
 import { lmHead } from '../nn/models/head.js';
 import { attentionMask } from '../nn/models/masks.js';
 import { readCheckpoint } from '../nn/safetensors.js';
+import { runConfigBench } from './bench-config.js';
+import { fillNormal, fmtMiB, fmtS, gc, measure, Peaks, readAndDispose, sfc32, type Row } from './bench-shared.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -154,37 +157,6 @@ function gpt2Tensors(layers: number): TensorPlan[] {
 
 const numelOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** sfc32: small, fast, seedable 32-bit generator; one stream per tensor so tensors are independent. */
-function sfc32(seed: number, stream: number): () => number {
-  let a = 0x9e3779b9 ^ seed;
-  let b = 0x243f6a88 ^ stream;
-  let c = 0xb7e15162;
-  let d = 1;
-  const next = (): number => {
-    a |= 0; b |= 0; c |= 0; d |= 0;
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  };
-  for (let i = 0; i < 16; i++) next();
-  return next;
-}
-
-/** Fills `out` with N(0, std) by Box-Muller. */
-function fillNormal(out: Float32Array, std: number, uniform: () => number): void {
-  for (let i = 0; i < out.length; i += 2) {
-    const u1 = 1 - uniform();
-    const r = std * Math.sqrt(-2 * Math.log(u1));
-    const theta = 2 * Math.PI * uniform();
-    out[i] = r * Math.cos(theta);
-    if (i + 1 < out.length) out[i + 1] = r * Math.sin(theta);
-  }
-}
-
 /** The safetensors header (8-byte length + JSON padded with spaces to a multiple of 8). */
 function safetensorsHeader(tensors: TensorPlan[], metadata: Record<string, string>): Buffer {
   const header: Record<string, unknown> = { __metadata__: metadata };
@@ -252,107 +224,6 @@ async function checkpointMatches(dir: string, layers: number, seed: number): Pro
   } catch {
     return false;
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Measuring: wall time, peak RSS (sampled) and peak GPU pool bytes (hooked on every acquire)
-
-const MiB = 2 ** 20;
-const fmtMiB = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
-const fmtS = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
-const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
-
-/** Reads a tensor back to the CPU and releases it. */
-async function readAndDispose(t: Tensor): Promise<Float32Array | Int32Array> {
-  try {
-    return (await t.toArray()) as Float32Array | Int32Array;
-  } finally {
-    t.dispose();
-  }
-}
-
-class Peaks {
-  rss = 0;
-  /** live + idle pool bytes */
-  gpu = 0;
-  gpuLive = 0;
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(private readonly rt: GpuRuntime) {
-    // Pool bytes only grow on acquire: sample right after each one, so no peak is missed even
-    // while a forward is recorded synchronously. RSS is sampled there too and on a timer.
-    const pool = rt.pool;
-    const acquire = pool.acquire.bind(pool);
-    pool.acquire = (bytes: number): GPUBuffer => {
-      const b = acquire(bytes);
-      this.sample();
-      return b;
-    };
-  }
-
-  sample(): void {
-    const m = this.rt.memory();
-    this.gpu = Math.max(this.gpu, m.liveBytes + m.idleBytes);
-    this.gpuLive = Math.max(this.gpuLive, m.liveBytes);
-    this.rss = Math.max(this.rss, process.memoryUsage.rss());
-  }
-
-  /** Starts a phase: peaks restart from the current values. */
-  reset(): void {
-    this.rss = 0;
-    this.gpu = 0;
-    this.gpuLive = 0;
-    this.sample();
-    this.timer ??= setInterval(() => this.sample(), 5);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    this.sample();
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-  }
-}
-
-interface Row {
-  phase: string;
-  ms: number;
-  /** Process CPU time: user + system over all threads, lavapipe's included. */
-  cpuMs: number;
-  rss: number;
-  gpu: number;
-  gpuLive: number;
-  dispatches: number;
-  submits: number;
-  newPipelines: number;
-  note: string;
-}
-
-async function measure(rt: GpuRuntime, peaks: Peaks, phase: string, fn: () => Promise<string>): Promise<Row> {
-  gc();
-  const before = rt.counters();
-  peaks.reset();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  const note = await fn();
-  const ms = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  peaks.stop();
-  const after = rt.counters();
-  const row: Row = {
-    phase,
-    ms,
-    cpuMs: (cpu.user + cpu.system) / 1000,
-    rss: peaks.rss,
-    gpu: peaks.gpu,
-    gpuLive: peaks.gpuLive,
-    dispatches: after.dispatches - before.dispatches,
-    submits: after.submits - before.submits,
-    newPipelines: after.pipelines - before.pipelines,
-    note,
-  };
-  console.error(`  ${phase}: ${fmtS(ms)} (CPU ${fmtS(row.cpuMs)})  peak RSS ${fmtMiB(row.rss)}  peak GPU pool ${fmtMiB(row.gpu)}  ${note}`);
-  return row;
 }
 
 /** Seeded token ids; the first ones sit on both sides of the embedding's row-block boundary. */
@@ -550,13 +421,20 @@ async function main(o: Options): Promise<void> {
 }
 
 let options: Options | null = null;
+// --config NAME: a published LLaMA-family config at full depth (scripts/bench-config.ts).
+const configBench = process.argv.includes('--config');
 try {
-  options = parseArgs(process.argv.slice(2));
+  if (!configBench) options = parseArgs(process.argv.slice(2));
 } catch (error) {
   console.error((error as Error).message);
   process.exitCode = 2;
 }
-if (options) {
+if (configBench) {
+  runConfigBench(process.argv.slice(2)).catch((error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exitCode = 1;
+  });
+} else if (options) {
   main(options).catch((error: unknown) => {
     console.error(error instanceof Error ? (error.stack ?? error.message) : error);
     process.exitCode = 1;

@@ -16,7 +16,7 @@ const models = new Map<string, TransformerModel>();
 
 beforeAll(async () => {
   await gpu();
-  for (const name of ['llama', 'qwen2', 'gpt2', 'gpt2-nobias', 'gpt2-sinusoidal', 'bert', 'bert-nobias', 'vit']) models.set(name, await loadModel(modelDir(name)));
+  for (const name of ['llama', 'qwen2', 'gpt2', 'gpt2-nobias', 'gpt2-sinusoidal', 'bert', 'bert-nobias', 'vit', 'bloom']) models.set(name, await loadModel(modelDir(name)));
 });
 
 afterAll(() => {
@@ -51,6 +51,7 @@ describe('CP-LRP is conservative on every PE family', () => {
     ['qwen2', 'rotary, q/k/v biases'],
     ['gpt2', 'learned absolute, with biases'],
     ['vit', 'learned absolute over patches, with biases'],
+    ['bloom', 'ALiBi, with biases'],
   ] as const) {
     it(`${name} (${family}): Σ token + Σ position + bias = logit`, async () => {
       const e = await run(name, 'cp-lrp');
@@ -97,6 +98,40 @@ describe('positional relevance is part of conservation (the PA-LRP point)', () =
     expect(totalGap).toBeLessThanOrEqual(softmaxLeak + 1e-4);
   });
 
+  it('ALiBi: PA-LRP gives the bias exactly the share AttnLRP absorbs, per key and per distance', async () => {
+    const attn = await run('bloom', 'attnlrp');
+    const pa = await run('bloom', 'pa-lrp');
+    const names = pa.details!.positionalTensors.map((t) => t.name);
+    expect(names).toEqual(['layers.0.alibi', 'layers.1.alibi']);
+    expect(attn.details!.positionalTensors.every((t) => t.relevance.every((v) => v === 0))).toBe(true);
+    // The bias is added to the logits (proportional split): making it an input changes no other
+    // gradient, so the tokens keep their relevance and the bias takes what AttnLRP absorbed.
+    expect(tokenTotal(pa)).toBeCloseTo(tokenTotal(attn), 5);
+    expect(Math.abs(positionTotal(pa))).toBeGreaterThan(1e-3 * Math.abs(pa.logit));
+    expect(pa.conservation.bias).toBeCloseTo(attn.conservation.bias, 6);
+    // What AttnLRP leaves unexplained shrinks by exactly the positional share.
+    const unexplained = (e: Explanation): number => e.logit - e.conservation.input - e.conservation.bias;
+    expect(unexplained(attn) - unexplained(pa)).toBeCloseTo(positionTotal(pa), 5);
+    // Per key position and per distance are two partitions of the same relevance; a query's own
+    // key (distance 0) has bias 0 and so no relevance.
+    const distances = pa.details!.positionalDistances!;
+    expect(distances.map((t) => t.name)).toEqual(names);
+    for (const [i, t] of distances.entries()) {
+      expect(t.relevance[0]).toBe(0);
+      expect(sumOf(t.relevance)).toBeCloseTo(sumOf(pa.details!.positionalTensors[i]!.relevance), 6);
+    }
+    // The first key is at distance > 0 from every later query: it carries relevance.
+    expect(pa.details!.positionalTensors.some((t) => Math.abs(t.relevance[0]!) > 1e-6)).toBe(true);
+    const rules = Object.fromEntries(pa.details!.rules.map((r) => [`${r.op}/${r.rule}`, r.nodes]));
+    expect(rules['positionBias/proportional']).toBe(2);
+  });
+
+  it('ALiBi under CP-LRP: an input, but the detached softmax cuts it off', async () => {
+    const cp = await run('bloom', 'cp-lrp');
+    expect(cp.details!.positionalTensors).toHaveLength(2);
+    expect(cp.details!.positionalTensors.every((t) => t.relevance.every((v) => v === 0))).toBe(true);
+  });
+
   it('the |·| aggregation sums per-tensor absolute position relevance', async () => {
     const pa = await run('llama', 'pa-lrp', { positionAggregation: 'abs' });
     const T = pa.tokens.length;
@@ -128,8 +163,8 @@ describe('explain() leaves no GPU memory behind', () => {
   });
 });
 
-describe('all four methods on all four families', () => {
-  for (const name of ['llama', 'gpt2', 'bert', 'vit']) {
+describe('all four methods on every PE family (learned, sinusoidal via gpt2 code, rotary, ALiBi)', () => {
+  for (const name of ['llama', 'gpt2', 'bert', 'vit', 'bloom']) {
     for (const method of ['gi', 'cp-lrp', 'attnlrp', 'pa-lrp'] as const) {
       it(`${method} on ${name}`, async () => {
         const before = runtime().memory().liveBytes;

@@ -375,3 +375,18 @@ describe('paper figures', () => {
     expect(renderHtml(vit, { image: { href: 'data:image/png;base64,AAAA' } })).toContain('<h2>Over the image</h2>');
   });
 });
+
+describe('HTML: ALiBi relevance per distance', () => {
+  it('lists the first distances and sums the rest; absent without a positional bias', () => {
+    const e = sampleExplanation();
+    expect(renderHtml(e)).not.toContain('per distance');
+    const relevance = Array.from({ length: 11 }, (_, d) => (d === 0 ? 0 : d / 100));
+    e.details = { ...e.details!, positionalDistances: [{ name: 'layers.0.alibi', relevance }] };
+    const html = renderHtml(e);
+    expect(html).toContain('Positional bias per distance');
+    expect(html).toContain('d = 7');
+    expect(html).not.toContain('d = 8<');
+    // d ≥ 8: 0.08 + 0.09 + 0.10
+    expect(html).toMatch(/d ≥ 8[\s\S]*layers\.0\.alibi[\s\S]*0\.27/);
+  });
+});

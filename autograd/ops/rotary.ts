@@ -69,6 +69,10 @@ export interface RotaryTableOptions {
    * large positions (an f32 angle near 4000 is off by up to ~1e-4).
    */
   float32Angles?: boolean;
+  /** Inverse frequencies (R/2 of them) replacing 1 / theta^(2i/R), e.g. from a `rope_scaling` type. */
+  invFreq?: readonly number[];
+  /** Multiplies cos and sin (the attention scaling of YaRN); default 1. */
+  scale?: number;
 }
 
 /**
@@ -90,14 +94,16 @@ export function rotaryTables(
   }
   const f32 = options.float32Angles ? Math.fround : (v: number): number => v;
   const half = R / 2;
-  const invFreq = Array.from({ length: half }, (_, i) => f32(1 / f32(theta ** f32((2 * i) / R))));
+  if (options.invFreq && options.invFreq.length !== half) throw new Error(`rotaryTables: invFreq has ${options.invFreq.length} values, expected ${half}`);
+  const invFreq = options.invFreq?.map(f32) ?? Array.from({ length: half }, (_, i) => f32(1 / f32(theta ** f32((2 * i) / R))));
+  const k = options.scale ?? 1;
   const cos = new Float32Array(pos.length * R);
   const sin = new Float32Array(pos.length * R);
   pos.forEach((p, t) => {
     for (let i = 0; i < half; i++) {
       const angle = f32(f32(p) * invFreq[i]!);
-      cos[t * R + i] = cos[t * R + half + i] = Math.cos(angle);
-      sin[t * R + i] = sin[t * R + half + i] = Math.sin(angle);
+      cos[t * R + i] = cos[t * R + half + i] = Math.cos(angle) * k;
+      sin[t * R + i] = sin[t * R + half + i] = Math.sin(angle) * k;
     }
   });
   return { cos: Tensor.fromArray(cos, [pos.length, R]), sin: Tensor.fromArray(sin, [pos.length, R]) };

@@ -13,8 +13,8 @@ export class UsageError extends InputError {
 export const USAGE = `usage:
   lrp train --task NAME --out DIR [--resume] [--steps N] [--seed N]
   lrp eval (--task NAME | --model DIR) [--method gi,cp-lrp,attnlrp,pa-lrp,random] [--n N] [--format table|json]
-  lrp forward --model DIR (--ids 1,2,3 | --text "..." | --image FILE) [--format json]
-  lrp explain --model DIR (--ids 1,2,3 | --text "..." | --image FILE) [--target ID]
+  lrp forward --model DIR|ORG/NAME[@REV] (--ids 1,2,3 | --text "..." | --image FILE) [--format json]
+  lrp explain --model DIR|ORG/NAME[@REV] (--ids 1,2,3 | --text "..." | --image FILE) [--target ID]
               --method gi|cp-lrp|attnlrp|pa-lrp [--format json|ansi|html|svg] [--out FILE]
               [--position-aggregation signed|abs] [--assert-conservation TOL] [--epsilon E]
               [--follow-symlinks] [--scale max|pNN|exclude-predicting] [--numbers] [--words]

@@ -11,6 +11,7 @@ import { tidy } from '../../autograd/scope.js';
 import { envFlag } from '../../kernels/env.js';
 import { ComputationError, InputError } from '../../kernels/errors.js';
 import { NoAdapterError } from '../../kernels/runtime.js';
+import { resolveModelDir } from '../../nn/hub-cache.js';
 import { loadModel } from '../../nn/load.js';
 import { loadImage } from '../../nn/image.js';
 import { loadTokenizer, type TextTokenizer } from '../../nn/tokenizer.js';
@@ -178,6 +179,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       io.stdout.write(`${USAGE}\n`);
       return EXIT_OK;
     }
+    args.model = resolveModelDir(args.model);
     return args.command === 'forward' ? await runForward(args, io) : await runExplain(args, io);
   } catch (error) {
     const code = exitCodeFor(error);

@@ -116,6 +116,27 @@ function positionalTable(e: Explanation): string {
   );
 }
 
+/** Shown distances; the rest are summed in one column. */
+const DISTANCE_COLUMNS = 8;
+
+/** ALiBi: relevance per query–key distance d = i − j, per layer's bias. */
+function distanceTable(e: Explanation): string {
+  const tensors = e.details?.positionalDistances ?? [];
+  if (tensors.length === 0) return '';
+  const T = tensors[0]!.relevance.length;
+  const shown = Math.min(T, DISTANCE_COLUMNS);
+  const header = ['tensor', ...Array.from({ length: shown }, (_, d) => `d = ${d}`), ...(T > shown ? [`d ≥ ${shown}`] : [])];
+  const body = tensors.map((p) => {
+    const cells = p.relevance.slice(0, shown).map(formatNumber);
+    if (T > shown) cells.push(formatNumber(p.relevance.slice(shown).reduce((a, v) => a + v, 0)));
+    return row([p.name, ...cells].map(escapeMarkup));
+  });
+  return (
+    `<h2>Positional bias per distance (query i, key j, d = i − j)</h2>` +
+    `<table class="positional">${row(header, true)}${body.join('')}</table>`
+  );
+}
+
 /** Which op gradients the method replaced (a detach rule shows where relevance was blocked). */
 function rulesTable(e: Explanation): string {
   const rules = e.details?.rules ?? [];
@@ -164,6 +185,7 @@ ${conservationTable(e)}
 <h2>Relevance per layer</h2>
 ${layerTable(e)}
 ${positionalTable(e)}
+${distanceTable(e)}
 ${rulesTable(e)}`,
   );
 }

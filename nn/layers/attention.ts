@@ -12,6 +12,8 @@ import type { Tensor } from '../../autograd/tensor.js';
 import { Module } from '../module.js';
 import { tap } from '../taps.js';
 import { Linear } from './linear.js';
+import { RMSNorm } from './norm.js';
+import { biasForScores, positionBias } from '../positional/alibi.js';
 
 export interface AttentionShape {
   hidden: number;
@@ -28,6 +30,13 @@ export interface AttentionOptions {
   qkvBias: boolean;
   outBias: boolean;
   conv1d?: boolean;
+  /**
+   * Layout of a fused q/k/v projection's outputs: `blocks` = [all q | all k | all v] (GPT-2),
+   * `per-head` = for each head its q, k, v in turn (BLOOM's [H, 3, D]).
+   */
+  fusedLayout?: 'blocks' | 'per-head';
+  /** Qwen3: RMSNorm over each head's dims of q and k (`q_norm`, `k_norm`), before rotary. */
+  qkNorm?: { eps: number };
 }
 
 /** Rotates queries and keys by position (rotary embeddings); called with per-layer tables. */
@@ -39,9 +48,14 @@ export class SelfAttention extends Module {
   readonly v: Linear | null = null;
   readonly qkv: Linear | null = null;
   readonly o: Linear;
+  readonly qNorm: RMSNorm | null = null;
+  readonly kNorm: RMSNorm | null = null;
+
+  readonly fusedLayout: 'blocks' | 'per-head';
 
   constructor(prefix: string, readonly shape: AttentionShape, options: AttentionOptions) {
     super(prefix);
+    this.fusedLayout = options.fusedLayout ?? 'blocks';
     const { hidden, heads, kvHeads, headDim } = shape;
     if (heads % kvHeads !== 0) throw new InputError(`${prefix}: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
     const bias = { bias: options.qkvBias, conv1d: options.conv1d ?? false };
@@ -54,24 +68,37 @@ export class SelfAttention extends Module {
       this.v = this.child(new Linear(this.join(names.v), hidden, kvHeads * headDim, bias));
     }
     this.o = this.child(new Linear(this.join(names.o), heads * headDim, hidden, { bias: options.outBias, conv1d: options.conv1d ?? false }));
+    if (options.qkNorm) {
+      this.qNorm = this.child(new RMSNorm(this.join('q_norm'), headDim, options.qkNorm.eps));
+      this.kNorm = this.child(new RMSNorm(this.join('k_norm'), headDim, options.qkNorm.eps));
+    }
   }
 
   /**
    * @param x [B, T, hidden]
    * @param mask additive mask broadcastable to [B, 1, T, S] (HF layout), or null
    * @param rotate rotary position rotation of q and k, or null for additive-PE models
+   * @param scoreBias positional bias added to the scaled logits through `positionBias` (ALiBi),
+   *   [H, T, S]; null for other models
    */
-  forward(x: Tensor, mask: Tensor | null, rotate: PositionRotation | null): Tensor {
-    return this.scoped(() => this.attend(x, mask, rotate));
+  forward(x: Tensor, mask: Tensor | null, rotate: PositionRotation | null, scoreBias: Tensor | null = null): Tensor {
+    return this.scoped(() => this.attend(x, mask, rotate, scoreBias));
   }
 
-  private attend(x: Tensor, mask: Tensor | null, rotate: PositionRotation | null): Tensor {
+  private attend(x: Tensor, mask: Tensor | null, rotate: PositionRotation | null, scoreBias: Tensor | null): Tensor {
     const { heads, kvHeads, headDim } = this.shape;
     const [B, T] = x.shape as [number, number];
     let q: Tensor;
     let k: Tensor;
     let v: Tensor;
-    if (this.qkv) {
+    if (this.qkv && this.fusedLayout === 'per-head') {
+      if (kvHeads !== heads) throw new Error(`${this.prefix}: a per-head fused q/k/v needs as many kv heads as heads`);
+      const fused = reshape(this.qkv.forward(x), [B, T, heads, 3, headDim]);
+      const part = (i: number): Tensor => reshape(slice(fused, 3, i, i + 1), [B, T, heads * headDim]);
+      q = part(0);
+      k = part(1);
+      v = part(2);
+    } else if (this.qkv) {
       const fused = this.qkv.forward(x);
       q = slice(fused, -1, 0, heads * headDim);
       k = slice(fused, -1, heads * headDim, (heads + kvHeads) * headDim);
@@ -81,9 +108,13 @@ export class SelfAttention extends Module {
       k = this.k!.forward(x);
       v = this.v!.forward(x);
     }
-    // [B, T, H·D] → [B, H, T, D]
-    q = permute(reshape(q, [B, T, heads, headDim]), [0, 2, 1, 3]);
-    k = permute(reshape(k, [B, T, kvHeads, headDim]), [0, 2, 1, 3]);
+    // [B, T, H·D] → [B, T, H, D] (per-head norms here) → [B, H, T, D]
+    q = reshape(q, [B, T, heads, headDim]);
+    k = reshape(k, [B, T, kvHeads, headDim]);
+    if (this.qNorm) q = this.qNorm.forward(q);
+    if (this.kNorm) k = this.kNorm.forward(k);
+    q = permute(q, [0, 2, 1, 3]);
+    k = permute(k, [0, 2, 1, 3]);
     v = permute(reshape(v, [B, T, kvHeads, headDim]), [0, 2, 1, 3]);
     if (rotate) ({ q, k } = rotate(q, k));
     const groups = heads / kvHeads;
@@ -91,6 +122,7 @@ export class SelfAttention extends Module {
     const k5 = unsqueeze(k, 2);
     const v5 = unsqueeze(v, 2);
     let scores = attentionScores(q5, k5, 1 / Math.sqrt(headDim));
+    if (scoreBias) scores = positionBias([scores, biasForScores(scoreBias)], undefined);
     if (mask) scores = add(scores, unsqueeze(mask, 2));
     scores = tap('softmax-input', `${this.prefix}.softmax`, scores);
     const probs = tap('softmax-output', `${this.prefix}.softmax`, softmax(scores));

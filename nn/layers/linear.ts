@@ -1,5 +1,7 @@
 /** Linear layer in HF layout (weight [out, in]); GPT-2's Conv1D ([in, out]) is transposed on load. */
+import { concat } from '../../autograd/ops/concat.js';
 import { linear } from '../../autograd/ops/matmul.js';
+import { slice } from '../../autograd/ops/view.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { Module, type Parameter } from '../module.js';
 
@@ -20,6 +22,21 @@ export class Linear extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.scoped(() => linear(x, this.weight.value, this.bias?.value ?? null));
+    return this.scoped(() => {
+      const shards = this.weight.rowShards();
+      const bias = this.bias?.value ?? null;
+      if (shards.length === 1) return linear(x, shards[0]!, bias);
+      // A weight larger than one GPU binding is stored as row blocks (output features): one product
+      // per block with its slice of the bias, outputs side by side. Each output feature is computed
+      // exactly as unsplit, so every rule (the ε-rule sees z = Wx + b) is unchanged.
+      let start = 0;
+      const parts = shards.map((w) => {
+        const rows = w.shape[0]!;
+        const part = linear(x, w, bias ? slice(bias, 0, start, start + rows) : null);
+        start += rows;
+        return part;
+      });
+      return concat(parts, -1);
+    });
   }
 }

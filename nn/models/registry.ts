@@ -2,6 +2,7 @@
 import { InputError } from '../../kernels/errors.js';
 import type { ConfigReader } from '../config.js';
 import { BertForSequenceClassification } from './bert.js';
+import { BloomForCausalLM } from './bloom.js';
 import { GPT2LMHeadModel } from './gpt2.js';
 import { LlamaForCausalLM } from './llama.js';
 import type { TransformerModel } from './types.js';
@@ -15,10 +16,15 @@ export interface Family {
   ignored: RegExp[];
 }
 
+/** Rotary buffers, and a tied model's copy of the embedding saved as lm_head (HF re-ties it on load). */
+const LLAMA_IGNORED = [/\.rotary_emb\.inv_freq$/, /^lm_head\.weight$/];
+
 export const FAMILIES: Readonly<Record<string, Family>> = {
-  llama: { build: (c) => new LlamaForCausalLM(c, 'llama'), basePrefix: 'model', ignored: [/\.rotary_emb\.inv_freq$/] },
-  mistral: { build: (c) => new LlamaForCausalLM(c, 'mistral'), basePrefix: 'model', ignored: [/\.rotary_emb\.inv_freq$/] },
-  qwen2: { build: (c) => new LlamaForCausalLM(c, 'qwen2'), basePrefix: 'model', ignored: [/\.rotary_emb\.inv_freq$/] },
+  llama: { build: (c) => new LlamaForCausalLM(c, 'llama'), basePrefix: 'model', ignored: LLAMA_IGNORED },
+  mistral: { build: (c) => new LlamaForCausalLM(c, 'mistral'), basePrefix: 'model', ignored: LLAMA_IGNORED },
+  qwen2: { build: (c) => new LlamaForCausalLM(c, 'qwen2'), basePrefix: 'model', ignored: LLAMA_IGNORED },
+  qwen3: { build: (c) => new LlamaForCausalLM(c, 'qwen3'), basePrefix: 'model', ignored: LLAMA_IGNORED },
+  bloom: { build: (c) => new BloomForCausalLM(c), basePrefix: 'transformer', ignored: [/^lm_head\.weight$/] },
   gpt2: { build: (c) => new GPT2LMHeadModel(c), basePrefix: 'transformer', ignored: [/\.attn\.(masked_)?bias$/, /^lm_head\.weight$/] },
   bert: { build: (c) => new BertForSequenceClassification(c), basePrefix: 'bert', ignored: [/position_ids$/] },
   vit: { build: (c) => new ViTForImageClassification(c), basePrefix: 'vit', ignored: [] },

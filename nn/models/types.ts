@@ -4,10 +4,10 @@ import type { Tensor } from '../../autograd/tensor.js';
 import type { Module } from '../module.js';
 
 export type ModelKind = 'causal-lm' | 'classifier';
-export type PositionalKind = 'learned' | 'sinusoidal' | 'rotary';
+export type PositionalKind = 'learned' | 'sinusoidal' | 'rotary' | 'alibi';
 
 export interface ModelInfo {
-  /** `model_type` from config.json (llama, qwen2, mistral, gpt2, bert, vit). */
+  /** `model_type` from config.json (llama, qwen2, qwen3, mistral, bloom, gpt2, bert, vit). */
   modelType: string;
   /** The HF architecture class this family implements. */
   architecture: string;

@@ -9,19 +9,31 @@ import { slice } from '../../autograd/ops/view.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { tap } from '../taps.js';
 import type { PositionRotation } from '../layers/attention.js';
+import { ropeFrequencies, scaledMaxPositions, type RopeScaling } from './rope-scaling.js';
 
 export class RotaryEmbedding {
   /** Dimensions of each head that rotate (partial rotary rotates the first ones only). */
   readonly rotaryDim: number;
 
-  constructor(readonly headDim: number, readonly theta: number, readonly maxPositions: number, partialFactor = 1) {
+  /** Longest sequence accepted: max_position_embeddings, extended by dynamic scaling. */
+  readonly maxPositions: number;
+
+  constructor(
+    readonly headDim: number,
+    readonly theta: number,
+    maxPositions: number,
+    partialFactor = 1,
+    readonly scaling: RopeScaling = { type: 'default' },
+  ) {
     this.rotaryDim = Math.floor(headDim * partialFactor);
     if (this.rotaryDim % 2 !== 0 || this.rotaryDim === 0) throw new InputError(`rotary dimension ${this.rotaryDim} must be even and positive`);
+    this.maxPositions = scaledMaxPositions(scaling, maxPositions);
   }
 
   tables(T: number): { cos: Tensor; sin: Tensor } {
     if (T > this.maxPositions) throw new InputError(`sequence of ${T} positions is longer than max_position_embeddings (${this.maxPositions})`);
-    return rotaryTables(T, this.rotaryDim, this.theta);
+    const { invFreq, attentionScale } = ropeFrequencies(this.scaling, this.rotaryDim, this.theta, T);
+    return rotaryTables(T, this.rotaryDim, this.theta, 1, { invFreq, scale: attentionScale });
   }
 
   /** The rotation for one layer: taps that layer's cos and sin as positional inputs. */

@@ -1,0 +1,108 @@
+/**
+ * BloomForCausalLM: ALiBi attention biases instead of position embeddings (the fourth PE family),
+ * a LayerNorm on the word embeddings, pre-LayerNorm blocks, a fused q/k/v projection laid out per
+ * head ([H, 3, D]), tanh-GELU MLP, LM head tied to the word embeddings.
+ */
+import { InputError } from '../../kernels/errors.js';
+import type { Tensor } from '../../autograd/tensor.js';
+import { ConfigReader } from '../config.js';
+import { SelfAttention } from '../layers/attention.js';
+import { Embedding } from '../layers/embedding.js';
+import { GeluMlp } from '../layers/mlp.js';
+import { LayerNorm } from '../layers/norm.js';
+import { Module, type Parameter } from '../module.js';
+import { AlibiBias } from '../positional/alibi.js';
+import { tap } from '../taps.js';
+import { causalLmLogits, preNormBlock } from './blocks.js';
+import { attentionMask } from './masks.js';
+import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
+
+class BloomBlock extends Module {
+  readonly inputNorm: LayerNorm;
+  readonly attention: SelfAttention;
+  readonly postNorm: LayerNorm;
+  readonly mlp: GeluMlp;
+
+  constructor(prefix: string, hidden: number, heads: number, eps: number) {
+    super(prefix);
+    this.inputNorm = this.child(new LayerNorm(this.join('input_layernorm'), hidden, eps));
+    this.attention = this.child(
+      new SelfAttention(this.join('self_attention'), { hidden, heads, kvHeads: heads, headDim: hidden / heads }, {
+        names: { qkv: 'query_key_value', o: 'dense' },
+        qkvBias: true,
+        outBias: true,
+        fusedLayout: 'per-head',
+      }),
+    );
+    this.postNorm = this.child(new LayerNorm(this.join('post_attention_layernorm'), hidden, eps));
+    // bloom_gelu is the tanh approximation of GELU (GPT-2's gelu_new).
+    this.mlp = this.child(new GeluMlp(this.join('mlp'), { fc: 'dense_h_to_4h', proj: 'dense_4h_to_h' }, hidden, 4 * hidden, 'gelu_new'));
+  }
+}
+
+export class BloomForCausalLM extends Module implements TransformerModel {
+  readonly info: ModelInfo;
+  readonly embed: Embedding;
+  readonly embedNorm: LayerNorm;
+  readonly blocks: BloomBlock[];
+  readonly lnF: LayerNorm;
+  readonly lmHead: Parameter;
+  readonly alibi: AlibiBias;
+
+  constructor(r: ConfigReader) {
+    super('');
+    const vocab = r.positiveInt('vocab_size');
+    // Early BLOOM configs call the width n_embed.
+    const hidden = r.has('n_embed') ? r.positiveInt('n_embed') : r.positiveInt('hidden_size');
+    const layers = r.positiveInt('n_layer');
+    const heads = r.positiveInt('n_head');
+    if (hidden % heads !== 0) throw new InputError(`config.json: hidden_size ${hidden} is not divisible by n_head ${heads}`);
+    const eps = r.number('layer_norm_epsilon', 1e-5);
+    if (r.bool('apply_residual_connection_post_layernorm', false)) {
+      throw new InputError('config.json: apply_residual_connection_post_layernorm is not supported for bloom (the residual must bypass the norms)');
+    }
+    if (!r.bool('tie_word_embeddings', true)) throw new InputError('config.json: BLOOM with untied word embeddings is not supported');
+    // ALiBi has no table and no hard limit; seq_length (the training length) bounds the input.
+    const maxPositions = r.positiveInt('seq_length', 2048);
+    this.info = {
+      modelType: 'bloom',
+      architecture: 'BloomForCausalLM',
+      kind: 'causal-lm',
+      positional: 'alibi',
+      vocabSize: vocab,
+      hidden,
+      layers,
+      heads,
+      kvHeads: heads,
+      maxPositions,
+    };
+    const prefix = 'transformer';
+    this.embed = this.child(new Embedding(`${prefix}.word_embeddings`, vocab, hidden));
+    this.embedNorm = this.child(new LayerNorm(`${prefix}.word_embeddings_layernorm`, hidden, eps));
+    this.blocks = Array.from({ length: layers }, (_, i) => this.child(new BloomBlock(`${prefix}.h.${i}`, hidden, heads, eps)));
+    this.lnF = this.child(new LayerNorm(`${prefix}.ln_f`, hidden, eps));
+    this.lmHead = this.embed.weight;
+    this.alibi = new AlibiBias(heads);
+  }
+
+  forward(input: ModelInput, options: ForwardOptions = {}): Tensor {
+    const [B, T] = textShape(input, this.info.architecture);
+    if (T > this.info.maxPositions) throw new InputError(`sequence of ${T} positions is longer than seq_length (${this.info.maxPositions})`);
+    const tokens = tap('token', 'embeddings.token', this.embed.forward(input.ids!.flat(), [B, T]));
+    let x = this.embedNorm.forward(tokens);
+    const mask = attentionMask(T, true, input.attentionMask);
+    const bias = this.alibi.bias(T);
+    this.blocks.forEach((block, i) => {
+      const name = `layers.${i}`;
+      // Each layer taps its own copy, so relevance is reported per layer, as for rotary tables.
+      const layerBias = tap('position-bias', `${name}.alibi`, bias);
+      x = preNormBlock(
+        name,
+        x,
+        (h) => block.attention.forward(block.inputNorm.forward(h), mask, null, layerBias),
+        (h) => block.mlp.forward(block.postNorm.forward(h)),
+      );
+    });
+    return causalLmLogits(this.lnF.forward(x), this.lmHead, options.lastPositionOnly ?? false);
+  }
+}

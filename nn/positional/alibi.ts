@@ -1,0 +1,77 @@
+/**
+ * ALiBi (Press et al. 2022; BLOOM): no positional vectors, a per-head linear penalty on the
+ * attention logits instead, `A[h, i, j] = −m_h · (i − j)` for key j ≤ i (0 above the diagonal,
+ * where the causal mask blocks anyway). The bias is a graph tensor [H, T, T] that each layer taps
+ * as its own positional input (`layers.ℓ.alibi`), so an explanation can give it relevance, and it
+ * enters the logits through the named op `positionBias`, which the LRP methods bind a rule to.
+ *
+ * Hugging Face's BLOOM adds `m_h · j` (the key's position) instead. The two differ by
+ * `m_h · i`, a constant along each softmax row, so the attention probabilities and the logits are
+ * identical; the relative form is the one the ALiBi paper states, and it gives the query's own key
+ * (distance 0) no bias, so relevance on the bias is relevance on distance.
+ */
+import { add, mul } from '../../autograd/ops/elementwise.js';
+import { sumToShape } from '../../autograd/ops/sumToShape.js';
+import { reshape } from '../../autograd/ops/view.js';
+import { defineOp } from '../../autograd/op.js';
+import { Tensor } from '../../autograd/tensor.js';
+
+/**
+ * The head slopes: a geometric sequence 2^(−8/n), 2^(−16/n), … for n = the largest power of two
+ * ≤ heads, then (for the remaining heads) every other term of the sequence for 2n.
+ */
+export function alibiSlopes(heads: number): number[] {
+  if (!Number.isInteger(heads) || heads <= 0) throw new Error(`alibiSlopes: heads must be a positive integer, got ${heads}`);
+  const power = 2 ** Math.floor(Math.log2(heads));
+  const geometric = (n: number, k: number): number => 2 ** ((-8 * k) / n);
+  const slopes = Array.from({ length: power }, (_, k) => geometric(power, k + 1));
+  for (let k = 0; slopes.length < heads; k++) slopes.push(geometric(2 * power, 2 * k + 1));
+  return slopes;
+}
+
+declare module '../../autograd/opTypes.js' {
+  interface OpAttrs {
+    positionBias: undefined;
+  }
+}
+
+/**
+ * scores + bias, broadcasting the bias; a named op so that methods can state its rule. Its own
+ * backward is the gradient of a sum: both addends receive ĝ (summed over broadcast dims).
+ */
+export const positionBias = defineOp({
+  name: 'positionBias',
+  role: 'sum',
+  forward: ([scores, bias]) => add(scores!, bias!),
+  backward: (ctx, g) => {
+    const [scores, bias] = ctx.inputs as [Tensor, Tensor];
+    return [ctx.needsGrad[0] ? sumToShape(g, scores.shape) : null, ctx.needsGrad[1] ? sumToShape(g, bias.shape) : null];
+  },
+});
+
+export class AlibiBias {
+  readonly slopes: number[];
+
+  constructor(readonly heads: number) {
+    this.slopes = alibiSlopes(heads);
+  }
+
+  /** A[h, i, j] = −m_h · (i − j) for j ≤ i, else 0: [H, T, T]. */
+  bias(T: number): Tensor {
+    // −(i − j) on the host (T² values), times the slopes on the GPU.
+    const distance = new Float32Array(T * T);
+    for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) distance[i * T + j] = -(i - j);
+    const d = Tensor.fromArray(distance, [1, T, T]);
+    const m = Tensor.fromArray(this.slopes, [this.heads, 1, 1]);
+    const out = mul(m, d);
+    d.dispose();
+    m.dispose();
+    return out;
+  }
+}
+
+/** [H, T, S] bias → [1, H, 1, T, S], the layout of attention scores grouped by kv head. */
+export function biasForScores(bias: Tensor): Tensor {
+  const [H, T, S] = bias.shape as [number, number, number];
+  return reshape(bias, [1, H, 1, T, S]);
+}
