@@ -15,14 +15,14 @@ export const USAGE = `usage:
   lrp eval (--task NAME | --model DIR) [--method gi,cp-lrp,attnlrp,pa-lrp,random] [--n N] [--format table|json]
   lrp forward --model DIR|ORG/NAME[@REV] (--ids 1,2,3 | --text "..." | --image FILE) [--format json]
   lrp explain --model DIR|ORG/NAME[@REV] (--ids 1,2,3 | --text "..." | --image FILE) [--target ID]
-              --method gi|cp-lrp|attnlrp|pa-lrp [--format json|ansi|html|svg] [--out FILE]
+              --method gi|cp-lrp|attnlrp|pa-lrp[,...] [--format json|ansi|html|svg|tex] [--out FILE]
               [--position-aggregation signed|abs] [--assert-conservation TOL] [--epsilon E]
               [--follow-symlinks] [--scale max|pNN|exclude-predicting] [--numbers] [--words]
               (--format svg|html|tex with --method m1,m2,...: the methods side by side)
               [--rules FILE]   (a method or composite as JSON or a JS module; docs/writing-rules.md)
   lrp eval-perturbation --model DIR --data FILE.jsonl [--method M[,M...]] [--out DIR] ...
   lrp eval-merge DIR... [--out DIR]
-  (lrp eval-perturbation --help for its options)
+  lrp --version                 lrp COMMAND --help   (eval-perturbation --help lists its options)
 
 --out FILE replaces a regular file atomically (keeping its mode), writes in place to a device,
 FIFO or /dev/stdout, and refuses a symbolic link unless --follow-symlinks is given.

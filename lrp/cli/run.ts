@@ -23,8 +23,9 @@ import type { Explanation } from '../result.js';
 import { debugRequested, describeFailure, EXIT_OK, exitCodeFor, type Io } from './failures.js';
 import { runEvalMerge } from './evalMerge.js';
 import { runEvalPerturbation } from './evalPerturbation.js';
-import { runEval } from './eval.js';
-import { runTrain } from './train.js';
+import { EVAL_USAGE, runEval } from './eval.js';
+import { runTrain, TRAIN_USAGE } from './train.js';
+import { packageVersion } from './version.js';
 import { parseCli, USAGE, UsageError, type CliArgs, type CommonArgs, type ExplainArgs, type Format } from './args.js';
 import { STDOUT_PATH, writeOut } from './output.js';
 import { checkPatterns, loadRulesFile } from './rulesFile.js';
@@ -158,6 +159,17 @@ async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
 }
 
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version') {
+    io.stdout.write(`lrp ${packageVersion()}\n`);
+    return EXIT_OK;
+  }
+  // `lrp COMMAND --help` prints that command's usage (eval-perturbation and eval-merge have their own).
+  const ownHelp: Record<string, string> = { train: TRAIN_USAGE, eval: EVAL_USAGE, forward: USAGE, explain: USAGE };
+  const helpFor = argv[0] !== undefined ? ownHelp[argv[0]] : undefined;
+  if (helpFor !== undefined && argv.slice(1).some((a) => a === '--help' || a === '-h')) {
+    io.stdout.write(`${helpFor}\n`);
+    return EXIT_OK;
+  }
   if (argv[0] === 'eval-perturbation') return runEvalPerturbation(argv.slice(1), io);
   if (argv[0] === 'eval-merge') return runEvalMerge(argv.slice(1), io);
   // train and eval parse their own flags (lrp/cli/train.ts, eval.ts).
