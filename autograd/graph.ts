@@ -96,6 +96,18 @@ function tableResolver(rules: RuleTable): RuleResolver {
  * Runs `fn` with the backward of ops replaced by rules: a table by op name, or a resolver. The rule
  * is bound at record time: ops executed inside `fn` keep the rule even if backward runs after the
  * scope ends. Inner scopes take precedence over outer ones.
+ *
+ * @example
+ * ```ts
+ * import { Tensor, backward, linear, scale, withBackwardRules, type BackwardRule } from 'transformer-lrp';
+ *
+ * // Pass half of the gradient through every `linear` recorded inside the scope.
+ * const halve: BackwardRule = { name: 'halve', backward: (ctx, g) => ctx.defaultBackward(scale(g, 0.5)) };
+ * const x = Tensor.fromArray([1, 2], [1, 2]).setRequiresGrad();
+ * const w = Tensor.fromArray([3, 4], [1, 2]);
+ * const y = withBackwardRules({ linear: halve }, () => linear(x, w, null));
+ * backward(y);               // x.grad = [1.5, 2]: the rule applies although backward runs outside the scope
+ * ```
  */
 export function withBackwardRules<T>(rules: RuleTable | RuleResolver, fn: () => T): T {
   ruleScopes.push(typeof rules === 'function' ? rules : tableResolver(rules));

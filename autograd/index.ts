@@ -1,7 +1,8 @@
 /// <reference types="@webgpu/types" preserve="true" />
 /** The autodiff engine's public surface: Tensor, ops, graph control, custom ops and rules. */
 export { Tensor, type NestedArray } from './tensor.js';
-export { tidy, keep } from './scope.js';
+export { tidy, keep, type Disposable } from './scope.js';
+export type { Storage } from './storage.js';
 export {
   noGrad,
   isGradEnabled,

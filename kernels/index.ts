@@ -3,7 +3,7 @@
 export { initRuntime, runtime, hasRuntime, GpuRuntime, NoAdapterError, type RuntimeOptions, type AdapterDescription, type Launch, type Binding, type TextureBinding } from './runtime.js';
 export { InputError, ComputationError } from './errors.js';
 export { BufferPool, sizeClass, type PoolStats } from './bufferPool.js';
-export { PipelineCache } from './pipelineCache.js';
+export { PipelineCache, type CachedPipeline } from './pipelineCache.js';
 export { TexturePool, type ScratchTexture, type TexturePoolStats } from './texturePool.js';
 export { packIntoTexture } from './packTexture.js';
 export * from './shape.js';

@@ -6,9 +6,9 @@ export { composite, layerRange, globToRegExp, modulePredicate, ruleResolver, typ
 export { parseMethodDescription, unmatchedPatterns, MethodDescriptionError, RULE_NAMES } from './methodDescription.js';
 export { checkRule, type RuleCase, type RuleReport, type HarnessInput, type LrpFormArgs } from './harness.js';
 export { relevancePerPosition } from './positions.js';
-export { buildReport, type TappedRelevance } from './conservation.js';
+export { buildReport, type TappedRelevance, type ReportInput } from './conservation.js';
 export { epsilonRule } from './rules/epsilon.js';
-export { gammaRule, signedGammaRule } from './rules/gamma.js';
+export { gammaRule, signedGammaRule, type LinearRule } from './rules/gamma.js';
 export { alphaBetaRule, zPlusRule } from './rules/alphaBeta.js';
 export { gradientRule } from './rules/gradient.js';
 export { uniformRule } from './rules/uniform.js';

@@ -18,7 +18,7 @@ import type { Tensor } from '../../autograd/tensor.js';
 import { DEFAULT_EPSILON } from './epsilon.js';
 import { backThrough, forwardWith, isNegative, isPositive, linearInputs, negativePart, positivePart, sumRows } from './linearParts.js';
 
-type LinearRule = BackwardRule<OpAttrs['linear']>;
+export type LinearRule = BackwardRule<OpAttrs['linear']>;
 
 /** LRP-γ: R_x = x ⊙ W'ᵀ(R_z ⊘ (z' + ε·sign z')), W' = W + γW⁺, z' = W'x + b'. */
 export function gammaRule(gamma: number, epsilon = DEFAULT_EPSILON): LinearRule {

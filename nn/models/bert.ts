@@ -20,7 +20,7 @@ import { inBlock } from './blocks.js';
 import { attentionMask } from './masks.js';
 import { textShape, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
-class BertBlock extends Module {
+export class BertBlock extends Module {
   readonly attention: SelfAttention;
   readonly attentionNorm: LayerNorm;
   readonly mlp: GeluMlp;

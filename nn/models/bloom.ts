@@ -17,7 +17,7 @@ import { causalLmLogits, preNormBlock } from './blocks.js';
 import { attentionMask } from './masks.js';
 import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
-class BloomBlock extends Module {
+export class BloomBlock extends Module {
   readonly inputNorm: LayerNorm;
   readonly attention: SelfAttention;
   readonly postNorm: LayerNorm;

@@ -19,7 +19,7 @@ import { causalLmLogits, preNormBlock } from './blocks.js';
 import { attentionMask } from './masks.js';
 import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
-class Gpt2Block extends Module {
+export class Gpt2Block extends Module {
   readonly ln1: LayerNorm;
   readonly attention: SelfAttention;
   readonly ln2: LayerNorm;

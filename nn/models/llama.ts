@@ -19,7 +19,7 @@ import { causalLmLogits, preNormBlock } from './blocks.js';
 import { withSlidingWindow } from './sliding-window.js';
 import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
-class LlamaBlock extends Module {
+export class LlamaBlock extends Module {
   readonly inputNorm: RMSNorm;
   readonly attention: SelfAttention;
   readonly postNorm: RMSNorm;
@@ -41,7 +41,7 @@ class LlamaBlock extends Module {
   }
 }
 
-interface LlamaConfig {
+export interface LlamaConfig {
   vocabSize: number;
   hidden: number;
   layers: number;

@@ -18,7 +18,7 @@ import { tap } from '../taps.js';
 import { preNormBlock } from './blocks.js';
 import type { ModelInfo, ModelInput, TransformerModel } from './types.js';
 
-class VitBlock extends Module {
+export class VitBlock extends Module {
   readonly before: LayerNorm;
   readonly attention: SelfAttention;
   readonly after: LayerNorm;

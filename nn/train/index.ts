@@ -7,6 +7,6 @@ export { Rng, deriveSeed } from './rng.js';
 export { generateData, batchAt, type TaskData } from './data.js';
 export { TrainableParameters } from './parameters.js';
 export { accuracy, predict, lossAndGradients } from './step.js';
-export { saveCheckpoint, readTrainingState, type TrainingState } from './checkpoint.js';
+export { saveCheckpoint, readTrainingState, type TrainingState, type LogEntry, type EvalEntry } from './checkpoint.js';
 export { tokenizerJson } from './tokenizerJson.js';
 export { TASKS, TASK_NAMES, taskByName, type Task, type Example, type GroundTruth, type Evidence, type TrainingSettings } from './tasks/index.js';
