@@ -12,7 +12,7 @@ import { runtime } from '../kernels/runtime.js';
 import { explain } from '../lrp/explain.js';
 import { METHOD_NAMES } from '../lrp/methods.js';
 import type { TransformerModel } from '../nn/models/types.js';
-import { writeSafetensors, type TensorToWrite } from '../tests/helpers/safetensors.js';
+import { serializeSafetensors, type TensorToWrite } from '../nn/safetensorsWriter.js';
 
 export const SOAK_VOCAB = 50257;
 const HIDDEN = 32;
@@ -56,7 +56,7 @@ export async function writeSoakModel(dir: string, seed = 1): Promise<void> {
   }
   await add('transformer.ln_f.weight', [D], 0, 1);
   await add('transformer.ln_f.bias', [D], 0.1);
-  writeSafetensors(join(dir, 'model.safetensors'), tensors);
+  writeFileSync(join(dir, 'model.safetensors'), serializeSafetensors(tensors));
   const config = {
     architectures: ['GPT2LMHeadModel'],
     model_type: 'gpt2',

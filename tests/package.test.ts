@@ -77,7 +77,10 @@ describe('the packed package', () => {
     expect(files).toContain('dist/lrp/cli/main.js');
     expect(files).toContain('docs/rules.md');
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
-    expect(files.filter((f) => f.startsWith('dist/scripts/'))).toEqual([]);
+    expect(files.filter((f) => f.startsWith('dist/scripts/') || f.startsWith('dist/tests/'))).toEqual([]);
+    // The trained demo models ship (lrp eval --task), without their optimizer state.
+    expect(files).toContain('models/sentiment/model.safetensors');
+    expect(files.filter((f) => f.endsWith('optimizer.safetensors') || f.endsWith('training_state.json'))).toEqual([]);
     expect(files.filter((f) => f.startsWith('docs/api/'))).toEqual([]);
   });
 
