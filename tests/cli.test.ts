@@ -5,6 +5,7 @@ import { UsageError } from '../lrp/cli/args.js';
 import { exitCodeFor, main } from '../lrp/cli/run.js';
 import { ComputationError, InputError } from '../kernels/errors.js';
 import { NoAdapterError } from '../kernels/runtime.js';
+import { runCli } from './helpers/cli.js';
 import { gpu } from './helpers/gpu.js';
 import { tempDir } from './helpers/tempdir.js';
 import { expectClose } from './helpers/close.js';
@@ -14,15 +15,7 @@ beforeAll(async () => {
   await gpu();
 });
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: { write: (s: string) => (stdout += s), isTTY: false },
-    stderr: { write: (s: string) => (stderr += s), isTTY: false },
-  });
-  return { code, stdout, stderr };
-}
+const run = runCli;
 
 const gpt2 = modelDir('gpt2');
 

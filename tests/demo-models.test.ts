@@ -13,22 +13,14 @@ import { predict } from '../nn/train/step.js';
 import type { TrainingState } from '../nn/train/checkpoint.js';
 import { demoModelDir } from '../lrp/cli/paths.js';
 import { readHeldout, type MethodScores } from '../lrp/evaluate.js';
-import { main } from '../lrp/cli/run.js';
+import { runCli } from './helpers/cli.js';
 import { gpu } from './helpers/gpu.js';
 
 beforeAll(async () => {
   await gpu();
 });
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: { write: (s: string) => (stdout += s), isTTY: false },
-    stderr: { write: (s: string) => (stderr += s), isTTY: false },
-  });
-  return { code, stdout, stderr };
-}
+const run = runCli;
 
 describe.each(TASKS.map((t) => [t.name, t] as const))('demo model %s', (name, task) => {
   const dir = demoModelDir(name);

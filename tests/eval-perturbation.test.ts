@@ -7,10 +7,10 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../lrp/cli/run.js';
 import type { ExampleResult } from '../lrp/eval/protocol.js';
 import type { Summary } from '../lrp/eval/summary.js';
 import { modelDir } from './helpers/fixtures.js';
+import { runCli } from './helpers/cli.js';
 import { gpu } from './helpers/gpu.js';
 import { safetensorsBytes, type TensorToWrite } from './helpers/safetensors.js';
 import { tempDir } from './helpers/tempdir.js';
@@ -19,15 +19,7 @@ beforeAll(async () => {
   await gpu();
 });
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: { write: (s: string) => (stdout += s), isTTY: false },
-    stderr: { write: (s: string) => (stderr += s), isTTY: false },
-  });
-  return { code, stdout, stderr };
-}
+const run = runCli;
 
 const gpt2 = modelDir('gpt2');
 const root = tempDir('lrp-eval-');
