@@ -3,6 +3,7 @@
  * character offsets per token, targets and contrasts named by token string or class label,
  * the target's text in every renderer, and `lrp forward --top-k`.
  */
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,8 @@ import type { Explanation } from '../lrp/result.js';
 import { loadModel } from '../nn/load.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { tokenSpans } from '../nn/offsets.js';
+import { loadTokenizer } from '../nn/tokenizer.js';
+import { tempDir } from './helpers/tempdir.js';
 import { gpu } from './helpers/gpu.js';
 import { modelDir } from './helpers/fixtures.js';
 import { sampleExplanation } from './helpers/sample-explanation.js';
@@ -66,6 +69,33 @@ describe('character offsets of tokens (tokenSpans)', () => {
       { start: 8, end: 11 },
     ]);
     expect(tokenSpans('ok é', ['ok', '\ufffd', '\ufffd'])).toEqual([{ start: 0, end: 2 }, { start: 3, end: 4 }, { start: 3, end: 4 }]);
+  });
+});
+
+/** GPT-2's byte ↔ character table (bytes_to_unicode): printable bytes map to themselves. */
+function byteLevelAlphabet(): string[] {
+  const printable = (b: number): boolean => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+  let shifted = 0;
+  return Array.from({ length: 256 }, (_, b) => String.fromCodePoint(printable(b) ? b : 256 + shifted++));
+}
+
+describe('offsets through a real byte-level BPE (tokenizers.js)', () => {
+  it('GPT-2-style tokens: Ġ-prefixed pieces, a lone space, and the two byte tokens of é', async () => {
+    const vocab: Record<string, number> = {};
+    byteLevelAlphabet().forEach((c, i) => (vocab[c] = i));
+    const merges = ['Ġ c', 'Ġc a', 'Ġca t'];
+    for (const m of merges) vocab[m.replace(' ', '')] = Object.keys(vocab).length;
+    const dir = tempDir('lrp-bytelevel-');
+    const json = { model: { type: 'BPE', vocab, merges, unk_token: null }, normalizer: null, post_processor: null, added_tokens: [], pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, use_regex: true }, decoder: { type: 'ByteLevel' } };
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
+    const tokenizer = await loadTokenizer(dir);
+    const text = 'the cat héllo';
+    const encoded = tokenizer.encode(text);
+    // t h e Ġcat Ġ h Ã © l l o: "é" is two bytes, each its own token.
+    expect(encoded.ids).toHaveLength(11);
+    expect(encoded.spans.map((s) => (s ? text.slice(s.start, s.end) : null))).toEqual(['t', 'h', 'e', 'cat', null, 'h', 'é', 'é', 'l', 'l', 'o']);
+    expect(tokenizer.tokenId(' cat')).toBe(vocab['Ġcat']);
+    expect(tokenizer.tokenId('cat')).toBeUndefined();
   });
 });
 
