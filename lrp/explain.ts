@@ -72,6 +72,7 @@ const POSITIONAL_KINDS: ReadonlySet<TapKind> = new Set(['position', 'position-bi
 /** Ids, segment ids and character spans of text input; ids pass through. */
 function encodeInput(model: TransformerModel, input: ExplainInput): { input: ModelInput; spans?: (TokenSpan | undefined)[] } {
   if (!('text' in input) || input.text === undefined) return { input: input as ModelInput };
+  if ('ids' in input || 'pixelValues' in input) throw new InputError('explain: give text or ids (or pixels), not both');
   if (typeof input.text !== 'string' || input.text.trim() === '') throw new InputError('explain: the text is empty');
   if (!model.tokenizer) throw new InputError("explain: text input needs the model's tokenizer (tokenizer.json beside the weights, or set model.tokenizer); pass ids instead");
   const encoded = model.tokenizer.encode(input.text);

@@ -127,6 +127,7 @@ describe('explain(model, { text })', () => {
       gpt2.tokenizer = tokenizer;
     }
     await expect(explain(gpt2, { text: '  ' }, { method: 'gi' })).rejects.toBeInstanceOf(InputError);
+    await expect(explain(gpt2, { text: 'the cat', ids: [[4]] } as never, { method: 'gi' })).rejects.toThrow(/give text or ids \(or pixels\), not both/);
   });
 
   it('word aggregation keeps the recorded offsets and takes the words from the text', () => {
