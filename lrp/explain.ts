@@ -20,12 +20,30 @@ import { buildReport, type TappedRelevance } from './conservation.js';
 import { assertFiniteLogits, assertFiniteRelevance, locateFirstNonFiniteTap } from './finite.js';
 import { DEFAULT_EPSILON, isMethodName, methodSpec, METHOD_NAMES, type MethodSpec } from './methods.js';
 import type { Explanation, MethodName, PositionAggregation } from './result.js';
+import { resolveTarget, targetText, type TargetSpec } from './target.js';
+import type { TokenSpan } from '../nn/tokenizer.js';
+
+/** Text, encoded by the model's tokenizer (`model.tokenizer`, attached by loadModel). */
+export interface TextInput {
+  text: string;
+}
+
+/** What explain() takes: token ids (or pixels), or text. */
+export type ExplainInput = ModelInput | TextInput;
 
 export interface ExplainOptions {
   /** A built-in method by name, or any MethodSpec (custom rules, composites). */
   method: MethodName | MethodSpec;
-  /** Class (classifier) or vocabulary id (causal LM, last position); default: the argmax. */
-  target?: number;
+  /**
+   * Class (classifier) or vocabulary id (causal LM, last position); default: the argmax. A string
+   * names a class label (config.json `id2label`) or, for a causal LM, one token of the tokenizer.
+   */
+  target?: TargetSpec;
+  /**
+   * Contrastive attribution: explain logit[target] − logit[contrast] (an id, label or token like
+   * `target`) with one backward pass; conservation is then reported for that difference.
+   */
+  contrast?: TargetSpec;
   /** How per-position relevance is summed over layers and PE parts (default 'signed'). */
   positionAggregation?: PositionAggregation;
   /** Override the method's default: PE tensors as inputs (true) or constants (false). */
@@ -50,6 +68,25 @@ interface Tapped {
 
 const INPUT_KINDS: ReadonlySet<TapKind> = new Set(['token', 'segment', 'position', 'position-bias']);
 const POSITIONAL_KINDS: ReadonlySet<TapKind> = new Set(['position', 'position-bias']);
+
+/** Ids, segment ids and character spans of text input; ids pass through. */
+function encodeInput(model: TransformerModel, input: ExplainInput): { input: ModelInput; spans?: (TokenSpan | undefined)[] } {
+  if (!('text' in input) || input.text === undefined) return { input: input as ModelInput };
+  if ('ids' in input || 'pixelValues' in input) throw new InputError('explain: give text or ids (or pixels), not both');
+  if (typeof input.text !== 'string' || input.text.trim() === '') throw new InputError('explain: the text is empty');
+  if (!model.tokenizer) throw new InputError("explain: text input needs the model's tokenizer (tokenizer.json beside the weights, or set model.tokenizer); pass ids instead");
+  const encoded = model.tokenizer.encode(input.text);
+  if (encoded.ids.length === 0) throw new InputError('explain: the tokenizer produced no tokens');
+  return { input: { ids: [encoded.ids], tokenTypeIds: [encoded.tokenTypeIds] }, spans: encoded.spans };
+}
+
+/** An id the logits have, or an InputError naming the option. */
+function checkedId(id: number, what: string, classes: number, model: TransformerModel): number {
+  if (!Number.isInteger(id) || id < 0 || id >= classes) {
+    throw new InputError(`explain: ${what} ${id} is out of range (the model has ${classes} ${model.info.kind === 'classifier' ? 'classes' : 'vocabulary ids'})`);
+  }
+  return id;
+}
 
 function sequenceLength(model: TransformerModel, input: ModelInput): number {
   if (model.info.image) return model.info.maxPositions;
@@ -97,7 +134,41 @@ function resolveMethod(method: MethodName | MethodSpec, epsilon: number): Method
   return methodSpec(method, epsilon);
 }
 
-export async function explain(model: TransformerModel, input: ModelInput, options: ExplainOptions): Promise<Explanation> {
+/**
+ * Adds what is known about the targets and tokens: the target's (and contrast's) text, the
+ * contrast's logit, and each token's characters in the input text. `logit` stays the target's
+ * own logit; with a contrast, `conservation.output` is the explained difference.
+ */
+function describeTargets(
+  report: Explanation,
+  model: TransformerModel,
+  t: { target: number; logit: number; contrast: number | undefined; contrastLogit: number | undefined; spans: (TokenSpan | undefined)[] | undefined },
+): Explanation {
+  const out: Pick<Explanation, 'targetText' | 'contrast' | 'contrastText' | 'contrastLogit'> = {};
+  const text = targetText(model, t.target);
+  if (text !== undefined) out.targetText = text;
+  if (t.contrast !== undefined) {
+    out.contrast = t.contrast;
+    const contrastText = targetText(model, t.contrast);
+    if (contrastText !== undefined) out.contrastText = contrastText;
+    out.contrastLogit = t.contrastLogit!;
+  }
+  const { method, tokens: reported, logit: _explained, target: _target, ...rest } = report;
+  const tokens = t.spans
+    ? reported.map((token, i) => {
+        const span = t.spans![i];
+        return span ? { ...token, start: span.start, end: span.end } : token;
+      })
+    : reported;
+  // Key order as the JSON shows it: the target and what it is compared with, then the rest.
+  return { method, target: t.target, ...out, logit: t.logit, tokens, ...rest };
+}
+
+export async function explain(model: TransformerModel, given: ExplainInput, options: ExplainOptions): Promise<Explanation> {
+  const { input, spans } = encodeInput(model, given);
+  // Strings name labels or tokens; resolved (and refused) before the forward pass.
+  const wantedTarget = options.target === undefined ? undefined : resolveTarget(model, options.target, 'target');
+  const contrast = options.contrast === undefined ? undefined : resolveTarget(model, options.contrast, 'contrast');
   const epsilon = options.epsilon ?? DEFAULT_EPSILON;
   if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon < 0) {
     throw new InputError(`explain: epsilon must be a finite number >= 0, got ${String(epsilon)}`);
@@ -168,20 +239,26 @@ export async function explain(model: TransformerModel, input: ModelInput, option
     // No argmax over NaN: a non-finite output is an error naming the layer where it began.
     await assertFiniteLogits(values, () => locateFirstNonFiniteTap(tapped));
     const classes = values.length;
-    let target = options.target;
+    let target = wantedTarget;
     if (target === undefined) {
       target = 0;
       for (let i = 1; i < classes; i++) if (values[i]! > values[target]!) target = i;
-    } else if (!Number.isInteger(target) || target < 0 || target >= classes) {
-      throw new InputError(`explain: target ${target} is out of range (the model has ${classes} ${model.info.kind === 'classifier' ? 'classes' : 'vocabulary ids'})`);
+    } else checkedId(target, 'target', classes, model);
+    if (contrast !== undefined) {
+      checkedId(contrast, 'contrast', classes, model);
+      if (contrast === target) throw new InputError(`explain: contrast ${contrast} is the target itself (the difference would be 0)`);
     }
     const logit = values[target]!;
+    // The explained output: the target's logit, or its difference from the contrast's.
+    const explained = contrast === undefined ? logit : logit - values[contrast]!;
     if (!logits.requiresGrad) throw new Error('explain: the logits do not depend on any input (nothing requires grad)');
 
     const rules = rulesApplied(logits);
     const sums = tidy(() => {
+      // Relevance is linear in the seed: one-hot(target) − one-hot(contrast) explains the difference.
       const oneHot = new Float32Array(classes);
       oneHot[target!] = 1;
+      if (contrast !== undefined) oneHot[contrast] = -1;
       const seed = Tensor.fromArray(oneHot, logits!.shape);
       backward(logits!, { seed });
       return noGrad(() => ({
@@ -209,13 +286,16 @@ export async function explain(model: TransformerModel, input: ModelInput, option
     const capturedRelevance = await readCaptured(captured, sums.captured);
 
     const ids = input.ids?.[0] ?? Array.from({ length: T }, (_, i) => (i === 0 ? -1 : i - 1));
+    const tokenizer = model.tokenizer;
     const report = buildReport({
       method: spec.name,
       target,
-      logit,
+      logit: explained,
       T,
       ids,
-      texts: options.tokenTexts ?? ids.map((id) => (model.info.image ? (id < 0 ? '[CLS]' : `patch ${id}`) : `#${id}`)),
+      texts:
+        options.tokenTexts ??
+        ids.map((id) => (model.info.image ? (id < 0 ? '[CLS]' : `patch ${id}`) : tokenizer ? tokenizer.tokenText(id) : `#${id}`)),
       relevance,
       bias,
       aggregation: options.positionAggregation ?? 'signed',
@@ -223,7 +303,7 @@ export async function explain(model: TransformerModel, input: ModelInput, option
       rules,
     });
     if (capture.size > 0) report.captured = inRequestOrder(capturedRelevance, capture);
-    return report;
+    return describeTargets(report, model, { target, logit, contrast, contrastLogit: contrast === undefined ? undefined : values[contrast]!, spans });
   } finally {
     // After a successful backward the graph is already released; after an error it is not.
     if (logits) releaseGraph(logits);

@@ -1,6 +1,8 @@
 /// <reference types="@webgpu/types" preserve="true" />
 /** LRP: methods as data, explain(), the conservation report and renderers. */
-export { explain, type ExplainOptions } from './explain.js';
+export { explain, type ExplainOptions, type ExplainInput, type TextInput } from './explain.js';
+export { type TargetSpec } from './target.js';
+export { topPredictions, type Prediction } from './predictions.js';
 export { methodSpec, attnLrpRoles, attnLrpGamma, METHOD_NAMES, isMethodName, DEFAULT_EPSILON, type MethodSpec, type RoleRules, type ModuleRules, type ModuleMatch } from './methods.js';
 export { composite, layerRange, globToRegExp, modulePredicate, ruleResolver, type CompositeOptions } from './composites.js';
 export { parseMethodDescription, unmatchedPatterns, MethodDescriptionError, RULE_NAMES } from './methodDescription.js';

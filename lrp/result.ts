@@ -21,12 +21,16 @@ export interface TokenRelevance {
   position: number;
   /** token + position. */
   total: number;
+  /** The token's first character in the input text (text input only; absent for special tokens). */
+  start?: number;
+  /** One past the token's last character: the token is `text.slice(start, end)`. */
+  end?: number;
 }
 
 export interface ConservationReport {
   /** Sum of all input relevance (tokens + signed positions). */
   input: number;
-  /** The explained output (the target logit). */
+  /** The explained output (the target logit, or logit[target] − logit[contrast]). */
   output: number;
   /** Relevance absorbed by biases and epsilon stabilisers (output - input when nothing else leaks). */
   bias: number;
@@ -47,6 +51,15 @@ export interface Explanation {
   /** A built-in method's name, or a custom MethodSpec's. */
   method: MethodName | (string & {});
   target: number;
+  /** The target's class label or token text, when the model has labels or a tokenizer. */
+  targetText?: string;
+  /** Contrastive explanations: the id whose logit is subtracted (the explained output is logit − contrastLogit). */
+  contrast?: number;
+  /** The contrast's class label or token text. */
+  contrastText?: string;
+  /** The contrast's logit. */
+  contrastLogit?: number;
+  /** The target's logit (with a contrast, `conservation.output` is the explained difference). */
   logit: number;
   tokens: TokenRelevance[];
   conservation: ConservationReport;

@@ -23,7 +23,7 @@ export { SinusoidalPositions } from './positional/sinusoidal.js';
 export { RotaryEmbedding } from './positional/rotary.js';
 export { AlibiBias, alibiSlopes } from './positional/alibi.js';
 export { readRopeScaling, ropeFrequencies, type RopeScaling, type RopeFrequencies } from './positional/rope-scaling.js';
-export { loadTokenizer, hasTokenizer, type TextTokenizer } from './tokenizer.js';
+export { loadTokenizer, hasTokenizer, type TextTokenizer, type EncodedText, type TokenSpan } from './tokenizer.js';
 export { loadImage, decodeImage, toPixelValues, readNormalisation, MAX_IMAGE_PIXELS, type Normalisation, type Rgba } from './image.js';
 export { readCheckpoint, parseSafetensors, SafetensorsError, MAX_HEADER_BYTES, type Checkpoint, type SafetensorsFile, type CheckpointTensorInfo, type SafetensorsDtype, type TensorInfo } from './safetensors.js';
 export { MAX_FILE_BYTES } from './files.js';

@@ -10,15 +10,21 @@ import { InputError } from '../kernels/errors.js';
 import { initRuntime } from '../kernels/runtime.js';
 import { Tensor } from '../autograd/tensor.js';
 import { ConfigReader, checkpointLimits, type JsonObject } from './config.js';
-import { MAX_FILE_BYTES, readBoundedJson } from './files.js';
+import { exists, MAX_FILE_BYTES, readBoundedJson } from './files.js';
 import { familyOf } from './models/registry.js';
 import type { TransformerModel } from './models/types.js';
 import type { Parameter } from './module.js';
 import { readCheckpoint, type CheckpointTensorInfo } from './safetensors.js';
+import { loadTokenizer } from './tokenizer.js';
 
 export interface LoadOptions {
   /** Called after each tensor is uploaded. */
   onProgress?: (loadedBytes: number, totalBytes: number, tensor: string) => void;
+  /**
+   * Attach the folder's tokenizer.json as `model.tokenizer` when there is one (default true). A
+   * tokenizer.json that is present but unreadable fails the load (InputError).
+   */
+  tokenizer?: boolean;
 }
 
 const WEIGHT_DTYPES = new Set(['F32', 'F16', 'BF16']);
@@ -57,6 +63,8 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   const modelType = config.string('model_type');
   const family = familyOf(modelType, join(dir, 'config.json'));
   const checkpoint = await readCheckpoint(dir);
+  // Read before any upload: a broken tokenizer.json fails the load before the GPU is touched.
+  const tokenizer = options.tokenizer !== false && (await exists(join(dir, 'tokenizer.json'))) ? await loadTokenizer(dir) : undefined;
   const model = family.build(config.limitTo(checkpointLimits(checkpoint.tensors.values()), dir));
 
   // Match every parameter with a checkpoint tensor (the base-model prefix may be absent).
@@ -119,5 +127,6 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     model.dispose();
     throw error;
   }
+  if (tokenizer) model.tokenizer = tokenizer;
   return model;
 }

@@ -33,8 +33,9 @@ describe('lrp explain figures', () => {
     for (const m of ['gi', 'cp-lrp', 'pa-lrp']) expect(svg.stdout).toContain(`>${m}</text>`);
     expect(svg.stdout.match(/class="number"/g)).toHaveLength(24);
     // One explained target for all rows: the argmax, as a single-method run explains it.
-    const single = JSON.parse((await runCli(...base, '--method', 'gi')).stdout) as { target: number };
-    expect(svg.stdout).toContain(`target ${single.target} · gi vs cp-lrp vs pa-lrp`);
+    const single = JSON.parse((await runCli(...base, '--method', 'gi')).stdout) as { target: number; targetText?: string };
+    const named = single.targetText === undefined ? '' : ` &quot;${single.targetText}&quot;`;
+    expect(svg.stdout).toContain(`target ${single.target}${named} · gi vs cp-lrp vs pa-lrp`);
     const html = await runCli(...base, '--method', 'cp-lrp,attnlrp', '--format', 'html', '--scale', 'p90');
     expect(html.code).toBe(0);
     expect(html.stdout).toContain('<h2>attnlrp: conservation</h2>');

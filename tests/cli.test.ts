@@ -42,12 +42,15 @@ describe('lrp explain', () => {
     const { code, stdout } = await run('explain', '--model', gpt2, '--text', 'the cat sat on the mat', '--method', 'pa-lrp', '--format', 'json');
     expect(code).toBe(0);
     const e = JSON.parse(stdout) as Record<string, unknown>;
-    expect(Object.keys(e)).toEqual(['method', 'target', 'logit', 'tokens', 'conservation', 'layers']);
+    // targetText: the fixture tokenizer knows the argmax id (contrast* keys only with --contrast).
+    expect(Object.keys(e)).toEqual(['method', 'target', ...('targetText' in e ? ['targetText'] : []), 'logit', 'tokens', 'conservation', 'layers']);
     expect(e['method']).toBe('pa-lrp');
     const tokens = e['tokens'] as Record<string, unknown>[];
     expect(tokens).toHaveLength(6);
-    for (const t of tokens) expect(Object.keys(t)).toEqual(['index', 'id', 'text', 'token', 'position', 'total']);
+    // Text input: each token's characters in the text (start, end).
+    for (const t of tokens) expect(Object.keys(t)).toEqual(['index', 'id', 'text', 'token', 'position', 'total', 'start', 'end']);
     expect(tokens[1]!['text']).toBe('cat');
+    expect([tokens[1]!['start'], tokens[1]!['end']]).toEqual([4, 7]);
     expect(Object.keys(e['conservation'] as object)).toEqual(['input', 'output', 'bias', 'relativeError']);
     for (const l of e['layers'] as Record<string, unknown>[]) expect(Object.keys(l)).toEqual(['name', 'in', 'out']);
   });
@@ -102,7 +105,12 @@ describe('bad input exits with 2 and writes nothing', () => {
     ['trailing comma', ['explain', '--model', gpt2, '--ids', '1,2,', '--method', 'gi'], /--ids: expected comma-separated integers/],
     ['empty ids', ['explain', '--model', gpt2, '--ids', '', '--method', 'gi'], /--ids: expected comma-separated integers/],
     ['huge id', ['explain', '--model', gpt2, '--ids', '99999999999999999999', '--method', 'gi'], /not a non-negative integer/],
-    ['hexadecimal target', ['explain', '--model', gpt2, '--ids', '1', '--method', 'gi', '--target', '0x1'], /--target: "0x1" is not a non-negative integer/],
+    // Not digits: a token string, and "0x1" is not one token of the fixture's vocabulary.
+    ['hexadecimal target', ['explain', '--model', gpt2, '--ids', '1', '--method', 'gi', '--target', '0x1'], /target "0x1" does not encode to exactly one known token; give a vocabulary id/],
+    ['empty target', ['explain', '--model', gpt2, '--ids', '1', '--method', 'gi', '--target', ''], /--target: the value is empty/],
+    ['contrast = target', ['explain', '--model', gpt2, '--ids', '1', '--method', 'gi', '--target', '3', '--contrast', '3'], /contrast 3 is the target itself/],
+    ['contrast out of range', ['explain', '--model', gpt2, '--ids', '1', '--method', 'gi', '--contrast', '500'], /contrast 500 is out of range/],
+    ['text target without a tokenizer', ['explain', '--model', modelDir('gpt2-nobias'), '--ids', '1', '--method', 'gi', '--target', 'cat'], /the model has no tokenizer/],
     ['hexadecimal tolerance', ['explain', '--model', gpt2, '--ids', '1', '--method', 'gi', '--assert-conservation', '0x1'], /--assert-conservation: "0x1" is not a number/],
     ['tolerance with a space', ['explain', '--model', gpt2, '--ids', '1', '--method', 'gi', '--assert-conservation', ' 1'], /--assert-conservation: " 1" is not a number/],
     ['repeated flag', ['explain', '--model', gpt2, '--ids', '1', '--ids', '2', '--method', 'gi'], /--ids is given 2 times; give it once/],

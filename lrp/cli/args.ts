@@ -4,6 +4,7 @@ import { InputError } from '../../kernels/errors.js';
 import { isMethodName, METHOD_NAMES } from '../methods.js';
 import { MAX_SCALE, parseScaleMode, type ScaleMode } from '../render/scale.js';
 import type { MethodName, PositionAggregation } from '../result.js';
+import type { TargetSpec } from '../target.js';
 
 /** A malformed command line: bad input, so exit code 2. */
 export class UsageError extends InputError {
@@ -13,8 +14,9 @@ export class UsageError extends InputError {
 export const USAGE = `usage:
   lrp train --task NAME --out DIR [--resume] [--steps N] [--seed N]
   lrp eval (--task NAME | --model DIR) [--method gi,cp-lrp,attnlrp,pa-lrp,random] [--n N] [--format table|json]
-  lrp forward --model DIR|ORG/NAME[@REV] (--ids 1,2,3 | --text "..." | --image FILE) [--format json]
-  lrp explain --model DIR|ORG/NAME[@REV] (--ids 1,2,3 | --text "..." | --image FILE) [--target ID]
+  lrp forward --model DIR|ORG/NAME[@REV] (--ids 1,2,3 | --text "..." | --image FILE) [--format json] [--top-k K]
+  lrp explain --model DIR|ORG/NAME[@REV] (--ids 1,2,3 | --text "..." | --image FILE)
+              [--target ID|TOKEN|LABEL] [--contrast ID|TOKEN|LABEL]
               --method gi|cp-lrp|attnlrp|pa-lrp[,...] [--format json|ansi|html|svg|tex] [--out FILE]
               [--position-aggregation signed|abs] [--assert-conservation TOL] [--epsilon E]
               [--follow-symlinks] [--scale max|pNN|exclude-predicting] [--numbers] [--words]
@@ -28,7 +30,10 @@ export const USAGE = `usage:
 FIFO or /dev/stdout, and refuses a symbolic link unless --follow-symlinks is given.
 Exit codes: 0 success; 1 the computation failed (GPU, non-finite result, conservation beyond
 --assert-conservation, disk full); 2 bad input; 3 internal error (LRP_DEBUG=1 prints the stack).
-Nothing is written on a non-zero exit.`;
+Nothing is written on a non-zero exit.
+--target and --contrast take a vocabulary or class id (digits), a class label (config.json
+id2label) or, for a causal LM, a string that is exactly one token; --contrast explains
+logit[target] - logit[contrast].`;
 
 export type Format = 'json' | 'ansi' | 'html' | 'svg' | 'tex';
 
@@ -45,6 +50,8 @@ export interface CommonArgs {
 export interface ForwardArgs extends CommonArgs {
   command: 'forward';
   format: 'json';
+  /** Also print the K most likely predictions with their texts. */
+  topK?: number;
 }
 
 export interface ExplainArgs extends CommonArgs {
@@ -57,7 +64,10 @@ export interface ExplainArgs extends CommonArgs {
   rules?: string;
   /** Figure options (svg, html, tex). */
   figure: { scale: ScaleMode; numbers: boolean; words: boolean };
-  target?: number;
+  /** An id (digits on the command line) or a token string / class label, resolved once the model is loaded. */
+  target?: TargetSpec;
+  /** Contrastive attribution: explain logit[target] − logit[contrast]. */
+  contrast?: TargetSpec;
   format: Format;
   out?: string;
   /** Write through a symbolic link at --out to its target (refused otherwise). */
@@ -86,6 +96,12 @@ function parseIds(raw: string): number[] {
   return parts.map((p) => parseInteger('--ids', p));
 }
 
+/** Digits are an id; anything else a token string or class label (resolved against the model). */
+function parseTarget(flag: string, raw: string): TargetSpec {
+  if (raw === '') throw new UsageError(`${flag}: the value is empty (give an id, a token or a class label)`);
+  return DECIMAL_INTEGER.test(raw) ? parseInteger(flag, raw) : raw;
+}
+
 function parseNumber(flag: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const v = Number(raw);
@@ -93,7 +109,7 @@ function parseNumber(flag: string, raw: string | undefined): number | undefined 
   return v;
 }
 
-const STRING_OPTIONS = ['model', 'ids', 'text', 'image', 'target', 'method', 'format', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules'] as const;
+const STRING_OPTIONS = ['model', 'ids', 'text', 'image', 'target', 'contrast', 'top-k', 'method', 'format', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules'] as const;
 const BOOLEAN_OPTIONS = ['follow-symlinks', 'numbers', 'words'] as const;
 
 export function parseCli(argv: string[]): CliArgs {
@@ -133,11 +149,17 @@ export function parseCli(argv: string[]): CliArgs {
   if (command === 'forward') {
     const format = str('format') ?? 'json';
     if (format !== 'json') throw new UsageError(`forward: --format must be json, got "${format}"`);
-    for (const k of ['method', 'target', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules', ...BOOLEAN_OPTIONS]) {
+    for (const k of ['method', 'target', 'contrast', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules', ...BOOLEAN_OPTIONS]) {
       if (values[k] !== undefined) throw new UsageError(`forward does not take --${k}`);
     }
-    return { command, ...common, format };
+    const forward: ForwardArgs = { command, ...common, format };
+    if (str('top-k') !== undefined) {
+      forward.topK = parseInteger('--top-k', str('top-k')!);
+      if (forward.topK < 1) throw new UsageError('--top-k must be at least 1');
+    }
+    return forward;
   }
+  if (values['top-k'] !== undefined) throw new UsageError('explain does not take --top-k (it belongs to forward)');
   const methodList = str('method');
   const rules = str('rules');
   if (rules === '') throw new UsageError('--rules: the file name is empty');
@@ -181,7 +203,8 @@ export function parseCli(argv: string[]): CliArgs {
   };
   if (methods.length > 0) args.method = methods[0] as MethodName;
   if (rules !== undefined) args.rules = rules;
-  if (str('target') !== undefined) args.target = parseInteger('--target', str('target')!);
+  if (str('target') !== undefined) args.target = parseTarget('--target', str('target')!);
+  if (str('contrast') !== undefined) args.contrast = parseTarget('--contrast', str('contrast')!);
   if (str('out') !== undefined) {
     if (str('out') === '') throw new UsageError('--out: the file name is empty');
     args.out = str('out')!;

@@ -5,7 +5,7 @@
  * Output goes through an `Io` so tests can run the command in-process.
  */
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { noGrad } from '../../autograd/graph.js';
 import { tidy } from '../../autograd/scope.js';
 import { envFlag } from '../../kernels/env.js';
@@ -14,9 +14,9 @@ import { NoAdapterError } from '../../kernels/runtime.js';
 import { resolveModelDir } from '../../nn/hub-cache.js';
 import { loadModel } from '../../nn/load.js';
 import { loadImage } from '../../nn/image.js';
-import { loadTokenizer, type TextTokenizer } from '../../nn/tokenizer.js';
 import type { ModelInput, TransformerModel } from '../../nn/models/types.js';
-import { explain } from '../explain.js';
+import { explain, type ExplainOptions } from '../explain.js';
+import { topPredictions } from '../predictions.js';
 import { assertFiniteLogits, locateNonFiniteForward } from '../finite.js';
 import { renderAnsi, renderHtml, renderHtmlComparison, renderSvg, renderSvgComparison, renderTikz, type FigureOptions, type OverlayImage } from '../render/index.js';
 import type { Explanation } from '../result.js';
@@ -26,7 +26,7 @@ import { runEvalPerturbation } from './evalPerturbation.js';
 import { EVAL_USAGE, runEval } from './eval.js';
 import { runTrain, TRAIN_USAGE } from './train.js';
 import { packageVersion } from './version.js';
-import { parseCli, USAGE, UsageError, type CliArgs, type CommonArgs, type ExplainArgs, type Format } from './args.js';
+import { parseCli, USAGE, UsageError, type CliArgs, type CommonArgs, type ExplainArgs, type ForwardArgs, type Format } from './args.js';
 import { STDOUT_PATH, writeOut } from './output.js';
 import { checkPatterns, loadRulesFile } from './rulesFile.js';
 
@@ -45,8 +45,10 @@ async function load(dir: string, io: Io): Promise<TransformerModel> {
 }
 
 interface PreparedInput {
+  /** What the model runs on (text encoded by the model's tokenizer). */
   input: ModelInput;
-  texts?: string[];
+  /** The input text, given to explain() as text so its tokens get character offsets. */
+  text?: string;
 }
 
 async function prepareInput(args: CommonArgs, model: TransformerModel): Promise<PreparedInput> {
@@ -56,18 +58,17 @@ async function prepareInput(args: CommonArgs, model: TransformerModel): Promise<
     return { input: { pixelValues: await loadImage(args.image, args.model, info.image.size) } };
   }
   if (args.image) throw new UsageError(`${info.architecture} takes text: use --ids or --text`);
-  let tokenizer: TextTokenizer | null = null;
   let ids: number[];
   let tokenTypeIds: number[] | undefined;
   if (args.text !== undefined) {
-    tokenizer = await loadTokenizer(args.model);
-    const encoded = tokenizer.encode(args.text);
+    // loadModel attached the folder's tokenizer.json when there is one.
+    if (!model.tokenizer) throw new UsageError(`${join(args.model, 'tokenizer.json')}: not found (text input needs the model's tokenizer.json; pass --ids instead)`);
+    const encoded = model.tokenizer.encode(args.text);
     ids = encoded.ids;
     tokenTypeIds = encoded.tokenTypeIds;
     if (ids.length === 0) throw new UsageError('--text: the tokenizer produced no tokens');
   } else {
     ids = args.ids!;
-    tokenizer = await loadTokenizer(args.model).catch(() => null);
   }
   if (ids.length === 0) throw new UsageError('the input is empty');
   ids.forEach((id, i) => {
@@ -78,9 +79,7 @@ async function prepareInput(args: CommonArgs, model: TransformerModel): Promise<
   }
   const input: ModelInput = { ids: [ids] };
   if (tokenTypeIds) input.tokenTypeIds = [tokenTypeIds];
-  const prepared: PreparedInput = { input };
-  if (tokenizer) prepared.texts = ids.map((id) => tokenizer!.tokenText(id));
-  return prepared;
+  return args.text !== undefined ? { input, text: args.text } : { input };
 }
 
 /** The input image as a data URL, for drawing relevance over it (PNG and JPEG only get this far). */
@@ -90,13 +89,20 @@ async function imageHref(path: string): Promise<OverlayImage> {
   return { href: `data:${mime};base64,${bytes.toString('base64')}` };
 }
 
+/** The JSON contract: the target (and contrast) with their texts where known, tokens (with character offsets for text input), conservation, layers. */
+function jsonContract(e: Explanation): Record<string, unknown> {
+  const named = { targetText: e.targetText, contrast: e.contrast, contrastText: e.contrastText, contrastLogit: e.contrastLogit };
+  const known = Object.fromEntries(Object.entries(named).filter(([, v]) => v !== undefined));
+  return { method: e.method, target: e.target, ...known, logit: e.logit, tokens: e.tokens, conservation: e.conservation, layers: e.layers };
+}
+
 async function render(es: Explanation[], args: ExplainArgs, io: Io): Promise<string> {
   const e = es[0]!;
   const figure: FigureOptions = { scale: args.figure.scale, numbers: args.figure.numbers, words: args.figure.words };
   if (args.text !== undefined) figure.text = args.text;
   switch (args.format) {
     case 'json':
-      return `${JSON.stringify({ method: e.method, target: e.target, logit: e.logit, tokens: e.tokens, conservation: e.conservation, layers: e.layers }, null, 2)}\n`;
+      return `${JSON.stringify(jsonContract(e), null, 2)}\n`;
     case 'ansi':
       return `${renderAnsi(e, { color: io.stdout.isTTY === true })}\n`;
     case 'html':
@@ -109,7 +115,7 @@ async function render(es: Explanation[], args: ExplainArgs, io: Io): Promise<str
   }
 }
 
-async function runForward(args: CommonArgs, io: Io): Promise<number> {
+async function runForward(args: ForwardArgs, io: Io): Promise<number> {
   const model = await load(args.model, io);
   try {
     const { input } = await prepareInput(args, model);
@@ -117,7 +123,9 @@ async function runForward(args: CommonArgs, io: Io): Promise<number> {
     const values = Array.from(await logits.toArray());
     logits.dispose();
     await assertFiniteLogits(values, () => locateNonFiniteForward(model, input));
-    io.stdout.write(`${JSON.stringify({ logits: values })}\n`);
+    const result: { logits: number[]; top?: ReturnType<typeof topPredictions> } = { logits: values };
+    if (args.topK !== undefined) result.top = topPredictions(model, values, args.topK);
+    io.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;
   } finally {
     model.dispose();
@@ -131,16 +139,16 @@ async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
   const model = await load(args.model, io);
   try {
     if (args.rules !== undefined && typeof ruled === 'object') checkPatterns(ruled, args.rules, model.modulePaths());
-    const { input, texts } = await prepareInput(args, model);
+    const { input, text: inputText } = await prepareInput(args, model);
     const explanations: Explanation[] = [];
     for (const method of methods) {
-      const options: Parameters<typeof explain>[2] = { method, positionAggregation: args.positionAggregation };
+      const options: ExplainOptions = { method, positionAggregation: args.positionAggregation };
       // Side-by-side methods explain the same target: the first method's (the argmax unless given).
-      const target = args.target ?? explanations[0]?.target;
+      const target = explanations[0]?.target ?? args.target;
       if (target !== undefined) options.target = target;
+      if (args.contrast !== undefined) options.contrast = explanations[0]?.contrast ?? args.contrast;
       if (args.epsilon !== undefined) options.epsilon = args.epsilon;
-      if (texts) options.tokenTexts = texts;
-      const explanation = await explain(model, input, options);
+      const explanation = await explain(model, inputText !== undefined ? { text: inputText } : input, options);
       // Checked before anything is written: a failed assertion leaves stdout and --out untouched.
       const error = explanation.conservation.relativeError;
       if (args.assertConservation !== undefined && !(error <= args.assertConservation)) {

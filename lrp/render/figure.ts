@@ -7,7 +7,7 @@
 import type { Explanation, TokenRelevance } from '../result.js';
 import { contrastingText, cssColor, relevanceColor } from './color.js';
 import { escapeMarkup } from './escape.js';
-import { aggregationLabel, conservationSummary, displayToken, formatNumber, formatRelevance, headline, truncate } from './format.js';
+import { aggregationLabel, conservationSummary, displayToken, formatNumber, formatRelevance, headline, targetLabel, truncate } from './format.js';
 import { figureScale, MAX_SCALE, type FigureScale, type ScaleMode } from './scale.js';
 import { aggregateWords } from './words.js';
 
@@ -155,7 +155,7 @@ export function renderFigureSvg(explanations: Explanation[], options: FigureOpti
 
   const title = single
     ? `transformer-lrp · ${headline(first)}`
-    : `transformer-lrp · target ${first.target} · ${rows.map((e) => e.method).join(' vs ')}`;
+    : `transformer-lrp · ${targetLabel(first)} · ${rows.map((e) => e.method).join(' vs ')}`;
   const header = single
     ? [conservationSummary(first), aggregationLabel(first)]
     : rows.map((e, i) => `${e.method}: ${conservationSummary(e)} · row scale ±${formatNumber(scales[i]!.value)}`);

@@ -92,6 +92,24 @@ export function conservationSummary(e: Explanation): string {
   );
 }
 
+/** An id with its text, when known: `7 "Paris"` (made printable and cut to 30 characters). */
+function named(id: number, text: string | undefined): string {
+  return text === undefined ? `${id}` : `${id} "${truncate(displayToken(text), 30)}"`;
+}
+
+/** What was explained: `target 7 "Paris"`, or `target 7 "Paris" vs 3 "London"` for a contrast. */
+export function targetLabel(e: Explanation): string {
+  const target = `target ${named(e.target, e.targetText)}`;
+  return e.contrast === undefined ? target : `${target} vs ${named(e.contrast, e.contrastText)}`;
+}
+
+/** The explained output: the target's logit, or its difference from the contrast's. */
+export function outputLabel(e: Explanation): string {
+  return e.contrast === undefined || e.contrastLogit === undefined
+    ? `logit ${formatNumber(e.logit)}`
+    : `logit difference ${formatNumber(e.logit - e.contrastLogit)}`;
+}
+
 export function headline(e: Explanation): string {
-  return `${e.method} · target ${e.target} · logit ${formatNumber(e.logit)}`;
+  return `${e.method} · ${targetLabel(e)} · ${outputLabel(e)}`;
 }

@@ -12,6 +12,7 @@ import {
   formatPercent,
   formatRelevance,
   headline,
+  targetLabel,
   signedPositionSum,
   tokenSum,
 } from './format.js';
@@ -198,7 +199,7 @@ export function renderHtmlComparison(explanations: Explanation[], options: Figur
     .map((e) => `<h2>${escapeMarkup(e.method)}: conservation</h2>\n${conservationTable(options.words ? aggregateWords(e, options.text) : e)}`)
     .join('\n');
   return page(
-    `transformer-lrp · target ${first.target} · ${explanations.map((e) => e.method).join(' vs ')}`,
+    `transformer-lrp · ${targetLabel(first)} · ${explanations.map((e) => e.method).join(' vs ')}`,
     `<p class="meta">${escapeMarkup(aggregationLabel(first))}</p>\n<figure>${figure}</figure>\n${sections}`,
   );
 }

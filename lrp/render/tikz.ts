@@ -6,7 +6,7 @@
  */
 import type { Explanation, TokenRelevance } from '../result.js';
 import { contrastingText, relevanceColor, type Rgb } from './color.js';
-import { displayToken, formatNumber, truncate } from './format.js';
+import { displayToken, formatNumber, outputLabel, targetLabel, truncate } from './format.js';
 import { figureScale, MAX_SCALE } from './scale.js';
 import { aggregateWords } from './words.js';
 import type { FigureOptions } from './figure.js';
@@ -69,7 +69,7 @@ export function renderTikz(explanations: Explanation | Explanation[], options: F
   const widths = labels.map(width);
   const left = rows.length > 1 ? Math.max(...rows.map((e) => e.method.length)) * 1.05 + 2 : 0;
   let out =
-    `% transformer-lrp: ${rows.map((e) => `${e.method}, target ${e.target}, logit ${formatNumber(e.logit)}`).join('; ')}\n` +
+    `% transformer-lrp: ${rows.map((e) => `${e.method}, ${targetLabel(e)}, ${outputLabel(e)}`).join('; ')}\n` +
     `% Needs \\usepackage{tikz}. Token cells over position strips; red = positive, blue = negative relevance.\n` +
     `\\begin{tikzpicture}[x=1ex,y=1ex,every node/.style={inner sep=0pt,font=\\ttfamily\\small}]\n`;
   rows.forEach((e, r) => {

@@ -17,7 +17,7 @@ interface Span {
 }
 
 function recordedSpan(t: TokenRelevance): Span | undefined {
-  const { start, end } = t as TokenRelevance & Partial<Span>;
+  const { start, end } = t;
   return typeof start === 'number' && typeof end === 'number' ? { start, end } : undefined;
 }
 
@@ -60,8 +60,9 @@ function startsWord(
 
 /**
  * Returns a copy of the explanation whose `tokens` are words: `index` is the word's index, `id`
- * the first token's id, `text` the tokens' texts joined (`##` markers dropped), and `token`,
- * `position`, `total` the sums. `text` is the input text, for explanations with offsets.
+ * the first token's id, `text` the tokens' texts joined (`##` markers dropped; the input's own
+ * characters when spans and the text are known), `start`/`end` the word's characters where
+ * known, and `token`, `position`, `total` the sums. `text` is the input text, for explanations with offsets.
  */
 export function aggregateWords(e: Explanation, text?: string): Explanation {
   const words: TokenRelevance[] = [];
@@ -72,8 +73,11 @@ export function aggregateWords(e: Explanation, text?: string): Explanation {
   const markers = hasMarkers(e.tokens);
   e.tokens.forEach((t, i) => {
     const piece = t.text.startsWith('##') ? t.text.slice(2) : t.text;
-    if (startsWord(t, spans[i], e.tokens[i - 1], spans[i - 1], markers)) {
-      words.push({ index: words.length, id: t.id, text: piece, token: t.token, position: t.position, total: t.total });
+    const span = spans[i];
+    if (startsWord(t, span, e.tokens[i - 1], spans[i - 1], markers)) {
+      const word: TokenRelevance = { index: words.length, id: t.id, text: piece, token: t.token, position: t.position, total: t.total };
+      if (span) Object.assign(word, span);
+      words.push(word);
       members.push([i]);
     } else {
       const w = words[words.length - 1]!;
@@ -81,6 +85,11 @@ export function aggregateWords(e: Explanation, text?: string): Explanation {
       w.token += t.token;
       w.position += t.position;
       w.total += t.total;
+      // The word covers its tokens' characters; its text is the input's where that is known.
+      if (span && w.start !== undefined) {
+        w.end = span.end;
+        if (text !== undefined) w.text = text.slice(w.start, w.end);
+      }
       members[members.length - 1]!.push(i);
     }
   });

@@ -2,6 +2,7 @@
 import { InputError } from '../../kernels/errors.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import type { Module } from '../module.js';
+import type { TextTokenizer } from '../tokenizer.js';
 
 export type ModelKind = 'causal-lm' | 'classifier';
 export type PositionalKind = 'learned' | 'sinusoidal' | 'rotary' | 'alibi';
@@ -45,6 +46,11 @@ export interface ForwardOptions {
 
 export interface TransformerModel extends Module {
   readonly info: ModelInfo;
+  /**
+   * The tokenizer beside the weights (loadModel attaches the folder's tokenizer.json when there
+   * is one; set it yourself otherwise): text input, token texts and target strings use it.
+   */
+  tokenizer?: TextTokenizer;
   /** Causal LM: logits [B, T, V] (or [B, V]); classifier: [B, numLabels]. */
   forward(input: ModelInput, options?: ForwardOptions): Tensor;
 }
