@@ -112,10 +112,11 @@ export function softmaxLoss(e: Explanation): number {
 }
 
 /**
- * One line: the output as the sum of the ledger's terms (softmax rules summed over layers, terms
- * that are exactly 0 left out), the relative error of that sum, and what the rules left unexplained.
+ * The conservation summary in two parts: the output as the sum of the ledger's terms (softmax
+ * rules summed over layers, terms that are exactly 0 left out), then the relative error of that
+ * sum and what the rules left unexplained.
  */
-export function conservationSummary(e: Explanation): string {
+export function conservationLines(e: Explanation): [string, string] {
   const c = e.conservation;
   const l = c.ledger;
   const terms: [string, number][] = [
@@ -129,11 +130,16 @@ export function conservationSummary(e: Explanation): string {
   ];
   const shown = terms.filter(([label, v]) => v !== 0 || label === 'tokens');
   const sum = [...shown, ['remainder', l.remainder] as [string, number]].map(([label, v]) => `${label} ${formatNumber(v)}`).join(' + ');
-  return (
-    `conservation: output ${formatNumber(c.output)} = ${sum} · ` +
+  return [
+    `conservation: output ${formatNumber(c.output)} = ${sum}`,
     `relative error |remainder|/|output| ${formatNumber(c.relativeError)} · ` +
-    `rule losses ${formatNumber(l.unexplained)} (${formatPercent(l.unexplained / Math.abs(c.output))} of |output|)`
-  );
+      `rule losses ${formatNumber(l.unexplained)} (${formatPercent(l.unexplained / Math.abs(c.output))} of |output|)`,
+  ];
+}
+
+/** The conservation summary on one line (terminal, figure rows). */
+export function conservationSummary(e: Explanation): string {
+  return conservationLines(e).join(' · ');
 }
 
 export function headline(e: Explanation): string {
