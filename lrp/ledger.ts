@@ -12,6 +12,7 @@
  * constant positional tensor (what AttnLRP's constant PE absorbs), or any other op.
  */
 import type { NodeVisit } from '../autograd/backward.js';
+import type { BackwardFn, Node } from '../autograd/graph.js';
 import { keep, tidy } from '../autograd/scope.js';
 import { opRole } from '../autograd/op.js';
 import { add, mul, sub } from '../autograd/ops/elementwise.js';
@@ -20,6 +21,11 @@ import { sum } from '../autograd/ops/reduce.js';
 import { reshape } from '../autograd/ops/view.js';
 import type { Storage } from '../autograd/storage.js';
 import type { Tensor } from '../autograd/tensor.js';
+import { gateDetachedRule } from './rules/detach.js';
+import { identityRule } from './rules/identity.js';
+import { normScaleDetachedRule } from './rules/normScale.js';
+import { proportionalSumRule } from './rules/proportionalSum.js';
+import { uniformRule } from './rules/uniform.js';
 
 /** What the recorder books per node, before the numbers are read. */
 export interface RuleLosses {
@@ -33,10 +39,35 @@ export interface RuleLosses {
   otherOps: number;
 }
 
-/** Ops that only move or copy values: exactly conservative under their own gradient, so not measured. */
+/** Ops that only move or copy values: exactly conservative under their own gradient. */
 const VIEW_OPS: ReadonlySet<string> = new Set(['contiguous', 'reshape', 'permute', 'expand', 'slice', 'concat', 'copy']);
 /** Sums that are conservative when every addend is variable (no constant is added). */
 const PURE_SUMS: ReadonlySet<string> = new Set(['add', 'sub', 'neg', 'sum', 'mean']);
+/** Products: under their own gradient, linear (so conservative) in a single variable operand. */
+const PRODUCTS: ReadonlySet<string> = new Set(['mul', 'matmul', 'attentionScores', 'attentionContext', 'gatedProduct']);
+/**
+ * Rules that conserve exactly by construction (docs/rules.md): identity, the norm with its scale
+ * detached (bias shares are leaves), uniform, the proportional split, the detached gate.
+ */
+const CONSERVATIVE_RULES: ReadonlySet<BackwardFn> = new Set<BackwardFn>(
+  [identityRule, normScaleDetachedRule, uniformRule, proportionalSumRule, gateDetachedRule].map((r) => r.backward as BackwardFn),
+);
+
+/**
+ * Whether a node cannot lose relevance (in exact arithmetic), so measuring it would only add GPU
+ * work: its share of rounding stays in the remainder, which the tests bound on every family.
+ */
+function conservesByConstruction(node: Node, needsGrad: readonly boolean[], attrs: unknown): boolean {
+  if (CONSERVATIVE_RULES.has(node.backward)) return true;
+  if (node.rule) return false;
+  if (VIEW_OPS.has(node.op)) return true;
+  if (PURE_SUMS.has(node.op)) return needsGrad.every(Boolean);
+  if (node.op === 'affine') return (attrs as { scalars: number[] }).scalars[1] === 0;
+  // Wx + b with x variable and the bias a leaf (or absent): linear, the bias share is measured at its leaf.
+  if (node.op === 'linear') return needsGrad[0] === true && (needsGrad.length < 3 || needsGrad[2] === true);
+  if (PRODUCTS.has(node.op)) return needsGrad.filter(Boolean).length === 1;
+  return false;
+}
 
 type Bucket = 'stabilizers' | 'constantPositional' | 'otherOps';
 
@@ -60,10 +91,8 @@ export class LedgerRecorder {
   readonly onNode = (visit: NodeVisit): void => {
     const { node, ctx, gradOutput, inputGrads } = visit;
     const role = opRole(node.op);
-    if (!node.rule) {
-      if (VIEW_OPS.has(node.op)) return;
-      if (PURE_SUMS.has(node.op) && ctx.needsGrad.every(Boolean)) return;
-    }
+    const readsConstantPositional = ctx.inputs.some((x, i) => !ctx.needsGrad[i] && this.constantPositional.has(x.storage));
+    if (!readsConstantPositional && conservesByConstruction(node, ctx.needsGrad, ctx.attrs)) return;
     let loss = sum(mul(ctx.output, gradOutput));
     let passed = false;
     ctx.inputs.forEach((x, i) => {
@@ -72,7 +101,6 @@ export class LedgerRecorder {
       passed = true;
       loss = sub(loss, sum(mul(x, g)));
     });
-    const readsConstantPositional = ctx.inputs.some((x, i) => !ctx.needsGrad[i] && this.constantPositional.has(x.storage));
     let key: string;
     if (readsConstantPositional) key = bucketKey('constantPositional');
     else if (role === 'linear') key = bucketKey('stabilizers');
