@@ -29,7 +29,10 @@ export function formatRelevance(x: number): string {
 
 export function formatPercent(fraction: number): string {
   if (!Number.isFinite(fraction)) return formatNumber(fraction);
-  return `${(fraction * 100).toPrecision(3)}%`;
+  const percent = fraction * 100;
+  // Rounding-sized shares in exponent form (1.4e-5%), not as a run of zeros.
+  if (percent !== 0 && Math.abs(percent) < 1e-2) return `${formatNumber(percent)}%`;
+  return `${percent.toPrecision(3)}%`;
 }
 
 /**
