@@ -4,7 +4,7 @@
  * the sweep has passed it (unless `retainGraph`).
  */
 import { shapeToString, sameShape } from '../kernels/shape.js';
-import { noGrad, releaseNode, type Node } from './graph.js';
+import { noGrad, releaseNode, type BackwardContext, type Node } from './graph.js';
 import { contextOf } from './op.js';
 import { keep, tidy } from './scope.js';
 import type { Tensor } from './tensor.js';
@@ -16,6 +16,23 @@ export interface BackwardOptions {
   seed?: Tensor;
   /** Keep saved buffers so backward can run again over the same graph. */
   retainGraph?: boolean;
+  /**
+   * Called after each node's backward, before its gradients are passed on: for measurements
+   * (LRP's conservation ledger). Runs without recording, inside a tidy (keep() what must survive);
+   * it must not dispose what it is given.
+   */
+  onNode?: (visit: NodeVisit) => void;
+}
+
+/** What `onNode` sees of one step of the sweep. */
+export interface NodeVisit {
+  readonly node: Node;
+  /** The context the backward received: saved inputs and output, which inputs need a gradient. */
+  readonly ctx: BackwardContext;
+  /** The gradient that arrived at the node's output. */
+  readonly gradOutput: Tensor;
+  /** What the backward returned, per input (null: none); gradients for inputs that do not need one are dropped. */
+  readonly inputGrads: readonly (Tensor | null)[];
 }
 
 /** Nodes reachable from `root`, inputs before the ops that consume them. */
@@ -111,9 +128,18 @@ export function backward(root: Tensor, options: BackwardOptions = {}): void {
             const returned = node.backward(ctx, gOut);
             inputGrads = returned.map((g) => (g ? own(g) : null));
           });
+          const checked = checkGradients(node, inputGrads);
+          if (options.onNode) {
+            const visit: NodeVisit = { node, ctx, gradOutput: gOut, inputGrads: checked };
+            try {
+              tidy(() => options.onNode!(visit));
+            } catch (error) {
+              for (const g of checked) g?.dispose();
+              throw error;
+            }
+          }
           grads.delete(node.output);
           finish(node.output, gOut);
-          const checked = checkGradients(node, inputGrads);
           node.inputs.forEach((input, i) => {
             const g = checked[i];
             if (!g) return;

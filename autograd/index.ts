@@ -16,7 +16,7 @@ export {
 } from './graph.js';
 export { defineOp, customOp, registeredOps, opRole, type OpDefinition, type OpFn, type RegisteredOpDefinition } from './op.js';
 export { OP_ROLES, isOpRole, type OpAttrs, type OpName, type OpRole, type RoleAttrs } from './opTypes.js';
-export { backward, releaseGraph, topologicalNodes, type BackwardOptions } from './backward.js';
+export { backward, releaseGraph, topologicalNodes, type BackwardOptions, type NodeVisit } from './backward.js';
 export * from './ops/elementwise.js';
 export * from './ops/reduce.js';
 export * from './ops/sumToShape.js';

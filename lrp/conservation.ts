@@ -4,7 +4,8 @@
  * relevance entering (at a block's output) and leaving (at its input) each block and softmax.
  */
 import type { TapKind } from '../nn/taps.js';
-import type { Explanation, LayerRelevance, PositionAggregation } from './result.js';
+import type { RuleLosses } from './ledger.js';
+import type { ConservationLedger, Explanation, LayerRelevance, PositionAggregation } from './result.js';
 
 export interface TappedRelevance {
   kind: TapKind;
@@ -22,7 +23,10 @@ export interface ReportInput {
   ids: number[];
   texts: string[];
   relevance: TappedRelevance[];
+  /** Σ b ⊙ ĝ_b over the bias leaves. */
   bias: number;
+  /** What the ops absorbed, measured during the backward (lrp/ledger.ts). */
+  ruleLosses: RuleLosses;
   aggregation: PositionAggregation;
   modelType: string;
   rules: { op: string; rule: string; nodes: number }[];
@@ -46,6 +50,28 @@ export function pairwiseRelevance(pairs: readonly number[], T: number): { perKey
     }
   }
   return { perKey, perDistance };
+}
+
+/** The ledger from its measured terms; the remainder is what they leave of the output. */
+export function closeLedger(output: number, tokens: number, positions: number, biases: number, losses: RuleLosses): ConservationLedger {
+  const softmax = losses.softmax.map((s) => ({ name: s.name, lost: s.lost }));
+  const unexplained = losses.stabilizers + softmax.reduce((a, s) => a + s.lost, 0) + losses.constantPositional + losses.otherOps;
+  return {
+    tokens,
+    positions,
+    biases,
+    stabilizers: losses.stabilizers,
+    softmax,
+    constantPositional: losses.constantPositional,
+    otherOps: losses.otherOps,
+    unexplained,
+    remainder: output - (tokens + positions + biases + unexplained),
+  };
+}
+
+/** |output − input − bias| / |output|: the share the rules left unexplained (rule losses and rounding), for --assert-conservation. */
+export function unexplainedFraction(c: { input: number; output: number; bias: number }): number {
+  return Math.abs(c.output - c.input - c.bias) / Math.max(Math.abs(c.output), TINY);
 }
 
 export function buildReport(r: ReportInput): Explanation {
@@ -96,8 +122,11 @@ export function buildReport(r: ReportInput): Explanation {
     }
   }
   const position = r.aggregation === 'abs' ? positionAbs : positionSigned;
-  const input = token.reduce((a, b) => a + b, 0) + positionSigned.reduce((a, b) => a + b, 0);
-  const relativeError = Math.abs(input + r.bias - r.logit) / Math.max(Math.abs(r.logit), TINY);
+  const tokens = token.reduce((a, b) => a + b, 0);
+  const positions = positionSigned.reduce((a, b) => a + b, 0);
+  const input = tokens + positions;
+  const ledger = closeLedger(r.logit, tokens, positions, r.bias, r.ruleLosses);
+  const relativeError = Math.abs(ledger.remainder) / Math.max(Math.abs(r.logit), TINY);
 
   return {
     method: r.method,
@@ -111,7 +140,7 @@ export function buildReport(r: ReportInput): Explanation {
       position: position[i]!,
       total: tok + position[i]!,
     })),
-    conservation: { input, output: r.logit, bias: r.bias, relativeError },
+    conservation: { input, output: r.logit, bias: r.bias, relativeError, ledger },
     layers: [...layers.values()],
     details: {
       positionAggregation: r.aggregation,

@@ -9,6 +9,7 @@ import { mul } from '../autograd/ops/elementwise.js';
 import { sum } from '../autograd/ops/reduce.js';
 import { reshape } from '../autograd/ops/view.js';
 import { tidy } from '../autograd/scope.js';
+import type { Storage } from '../autograd/storage.js';
 import { Tensor } from '../autograd/tensor.js';
 import { InputError } from '../kernels/errors.js';
 import type { ModelInput, TransformerModel } from '../nn/models/types.js';
@@ -17,6 +18,7 @@ import { captureSet, inRequestOrder, readCaptured, type Captured } from './captu
 import { relevancePerPosition } from './positions.js';
 import { ruleResolver } from './composites.js';
 import { buildReport, type TappedRelevance } from './conservation.js';
+import { LedgerRecorder } from './ledger.js';
 import { assertFiniteLogits, assertFiniteRelevance, locateFirstNonFiniteTap } from './finite.js';
 import { DEFAULT_EPSILON, isMethodName, methodSpec, METHOD_NAMES, type MethodSpec } from './methods.js';
 import type { Explanation, MethodName, PositionAggregation } from './result.js';
@@ -193,6 +195,8 @@ export async function explain(model: TransformerModel, given: ExplainInput, opti
   // Per-call leaves over the biases' data, so the relevance they absorb can be measured
   // (R_b = b ⊙ grad b) without marking the shared parameters: concurrent calls stay independent.
   const biases: Tensor[] = [];
+  // Positional tensors held constant in this call: the ledger books what the nodes reading them absorb.
+  const constantPositional = new Set<Storage>();
   const observer = (kind: TapKind, name: string, t: Tensor, info: TapInfo): Tensor => {
     if (kind === 'bias') {
       const leaf = noGrad(() => reshape(t, t.shape));
@@ -211,6 +215,7 @@ export async function explain(model: TransformerModel, given: ExplainInput, opti
       // A fresh leaf over the same data: relevance stops here and is read as x ⊙ grad.
       const leaf = noGrad(() => reshape(t, t.shape));
       leaf.setRequiresGrad(!POSITIONAL_KINDS.has(kind) || positional);
+      if (!leaf.requiresGrad) constantPositional.add(leaf.storage);
       tapped.push({ kind, name, tensor: leaf, info });
       return leaf;
     }
@@ -222,6 +227,7 @@ export async function explain(model: TransformerModel, given: ExplainInput, opti
   };
 
   let logits: Tensor | null = null;
+  let ledger: LedgerRecorder | null = null;
   const toDispose: Tensor[] = [];
   try {
     const forward = tidy(() =>
@@ -254,13 +260,16 @@ export async function explain(model: TransformerModel, given: ExplainInput, opti
     if (!logits.requiresGrad) throw new Error('explain: the logits do not depend on any input (nothing requires grad)');
 
     const rules = rulesApplied(logits);
+    const softmaxNames = new Map(tapped.filter((t) => t.kind === 'softmax-output').map((t) => [t.tensor, t.name] as const));
+    ledger = new LedgerRecorder(constantPositional, softmaxNames);
+    const onNode = ledger.onNode;
     const sums = tidy(() => {
       // Relevance is linear in the seed: one-hot(target) − one-hot(contrast) explains the difference.
       const oneHot = new Float32Array(classes);
       oneHot[target!] = 1;
       if (contrast !== undefined) oneHot[contrast] = -1;
       const seed = Tensor.fromArray(oneHot, logits!.shape);
-      backward(logits!, { seed });
+      backward(logits!, { seed, onNode });
       return noGrad(() => ({
         tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? inputRelevance(t) : relevanceTotal(t.tensor))),
         bias: biases.map(relevanceTotal),
@@ -284,6 +293,7 @@ export async function explain(model: TransformerModel, given: ExplainInput, opti
     for (const b of sums.bias) bias += (await read(b))?.[0] ?? 0;
     assertFiniteRelevance(relevance, bias, spec.name);
     const capturedRelevance = await readCaptured(captured, sums.captured);
+    const ruleLosses = await ledger.read();
 
     const ids = input.ids?.[0] ?? Array.from({ length: T }, (_, i) => (i === 0 ? -1 : i - 1));
     const tokenizer = model.tokenizer;
@@ -298,6 +308,7 @@ export async function explain(model: TransformerModel, given: ExplainInput, opti
         ids.map((id) => (model.info.image ? (id < 0 ? '[CLS]' : `patch ${id}`) : tokenizer ? tokenizer.tokenText(id) : `#${id}`)),
       relevance,
       bias,
+      ruleLosses,
       aggregation: options.positionAggregation ?? 'signed',
       modelType: model.info.modelType,
       rules,
@@ -306,6 +317,7 @@ export async function explain(model: TransformerModel, given: ExplainInput, opti
     return describeTargets(report, model, { target, logit, contrast, contrastLogit: contrast === undefined ? undefined : values[contrast]!, spans });
   } finally {
     // After a successful backward the graph is already released; after an error it is not.
+    ledger?.dispose();
     if (logits) releaseGraph(logits);
     logits?.dispose();
     for (const t of toDispose) t.dispose();

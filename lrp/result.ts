@@ -27,15 +27,57 @@ export interface TokenRelevance {
   end?: number;
 }
 
+/**
+ * Where the explained output went (docs/rules.md, "Conservation"). Relevance at any tensor is
+ * v ⊙ ĝ_v, so every op has an exact local balance; summed over the graph,
+ *
+ *   output = tokens + positions + biases + stabilizers + Σ softmax[].lost + constantPositional + otherOps + remainder,
+ *
+ * where every term except `remainder` is measured on its own and `remainder` is the float32
+ * rounding of the whole measurement.
+ */
+export interface ConservationLedger {
+  /** Σ token relevance (token and segment embeddings). */
+  tokens: number;
+  /** Σ signed relevance of the positional tensors that are inputs (0 when they are constants). */
+  positions: number;
+  /** Absorbed by bias parameters: Σ b ⊙ ĝ_b over every read of a linear bias or LayerNorm β. */
+  biases: number;
+  /** Absorbed by the stabilisers of the linear layers' rules (ε-, γ-, αβ-rules): Σ over linear ops of z⊙ĝ_z − x⊙ĝ_x − b⊙ĝ_b. */
+  stabilizers: number;
+  /**
+   * Lost by each softmax that passes relevance down (AttnLRP's softmax rule, gi's gradient), per
+   * attention layer from the input up: Σ s⊙ĝ_s − Σ x⊙ĝ_x (negative: a gain). Empty when the
+   * softmax is detached (CP-LRP).
+   */
+  softmax: { name: string; lost: number }[];
+  /**
+   * Absorbed by positional tensors held constant (positionalInputs false, e.g. AttnLRP): what the
+   * ops adding them kept, exactly what PA-LRP would give them as inputs.
+   */
+  constantPositional: number;
+  /** Lost (or gained, negative) at every other op that does not conserve under its rule: gi's nonlinearities and products. */
+  otherOps: number;
+  /** Σ of the rule losses: stabilizers + Σ softmax + constantPositional + otherOps. */
+  unexplained: number;
+  /** output minus every term above: numerical (float32) rounding. */
+  remainder: number;
+}
+
 export interface ConservationReport {
   /** Sum of all input relevance (tokens + signed positions). */
   input: number;
   /** The explained output (the target logit, or logit[target] − logit[contrast]). */
   output: number;
-  /** Relevance absorbed by biases and epsilon stabilisers (output - input when nothing else leaks). */
+  /** Relevance absorbed by bias parameters (linear biases, LayerNorm β): the ledger's `biases`. */
   bias: number;
-  /** |input - output| / max(|output|, tiny). */
+  /**
+   * |ledger.remainder| / max(|output|, tiny): how well the ledger closes, i.e. the numerical error
+   * of the accounting. What the rules leave unexplained is `ledger.unexplained`, beside it.
+   */
   relativeError: number;
+  /** Where the output went, term by term. */
+  ledger: ConservationLedger;
 }
 
 export interface LayerRelevance {

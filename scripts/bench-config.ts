@@ -24,6 +24,7 @@ import { buildModel, loadModel } from '../nn/load.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { fillNormal, fmtMiB, fmtS, gc, measure, Peaks, readAndDispose, sfc32, type Row } from './bench-shared.js';
 import { PUBLISHED_CONFIGS } from './published-configs.js';
+import { unexplainedFraction } from '../lrp/conservation.js';
 
 export const BENCH_CONFIGS: Readonly<Record<string, string>> = {
   'SmolLM2-135M': 'HuggingFaceTB/SmolLM2-135M',
@@ -204,7 +205,7 @@ export async function runConfigBench(argv: string[]): Promise<void> {
       rows.push(await measure(rt, peaks, `explain ${method} ${o.tokens} tokens`, async () => {
         const e = await explain(model, { ids: [ids] }, { method });
         const c = e.conservation;
-        return `target ${e.target}, logit ${c.output.toFixed(4)}, input ${c.input.toFixed(4)}, relative error ${c.relativeError.toExponential(2)}`;
+        return `target ${e.target}, logit ${c.output.toFixed(4)}, input ${c.input.toFixed(4)}, unexplained share ${unexplainedFraction(c).toExponential(2)}, ledger remainder ${c.ledger.remainder.toExponential(2)}`;
       }));
     }
     const cpu = cpus();

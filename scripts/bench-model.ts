@@ -16,7 +16,7 @@
  *
  * --dir reuses (or fills) a checkpoint directory; without it a temporary one is written and
  * removed at exit (--keep leaves it). --explain 0 skips the explanations; CP-LRP runs beside
- * PA-LRP as a numerical check (it is exactly conservative, so its relative error is f32 rounding).
+ * PA-LRP as a numerical check (it is exactly conservative, so its unexplained share is f32 rounding).
  * --profile adds a forward at the longest length timed section by section (GPU synced between
  * sections) with dispatch counts per kernel. Timings include pipeline compiles on a length's
  * first run; the second run is warm.
@@ -41,6 +41,7 @@ import { attentionMask } from '../nn/models/masks.js';
 import { readCheckpoint } from '../nn/safetensors.js';
 import { runConfigBench } from './bench-config.js';
 import { fillNormal, fmtMiB, fmtS, gc, measure, Peaks, readAndDispose, sfc32, type Row } from './bench-shared.js';
+import { unexplainedFraction } from '../lrp/conservation.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -392,7 +393,7 @@ async function main(o: Options): Promise<void> {
       rows.push(await measure(rt, peaks, `explain ${method} ${o.explainTokens} tokens`, async () => {
         const e = await explain(m, { ids: [ids] }, { method });
         const c = e.conservation;
-        return `target ${e.target}, logit ${c.output.toFixed(4)}, input ${c.input.toFixed(4)}, bias ${c.bias.toFixed(4)}, relative error ${c.relativeError.toExponential(2)}`;
+        return `target ${e.target}, logit ${c.output.toFixed(4)}, input ${c.input.toFixed(4)}, bias ${c.bias.toFixed(4)}, unexplained share ${unexplainedFraction(c).toExponential(2)}, ledger remainder ${c.ledger.remainder.toExponential(2)}`;
       }));
     }
 

@@ -157,7 +157,7 @@ describe('nothing is written on a non-zero exit', () => {
     const { code, stdout, stderr } = await runCli('explain', '--model', modelDir('gpt2'), '--ids', '4,34,20,22', '--method', 'attnlrp', '--assert-conservation', '0', '--out', out);
     expect(code).toBe(1);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(/^lrp: conservation: relative error \S+ exceeds --assert-conservation 0\n$/);
+    expect(stderr).toMatch(/^lrp: conservation: unexplained share \S+ exceeds --assert-conservation 0\n$/);
     expect(readFileSync(out, 'utf8')).toBe('previous result');
     expect(statSync(out).mode & 0o7777).toBe(0o600);
     expect(readdirSync(dir)).toEqual(['e.json']);

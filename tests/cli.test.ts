@@ -51,7 +51,10 @@ describe('lrp explain', () => {
     for (const t of tokens) expect(Object.keys(t)).toEqual(['index', 'id', 'text', 'token', 'position', 'total', 'start', 'end']);
     expect(tokens[1]!['text']).toBe('cat');
     expect([tokens[1]!['start'], tokens[1]!['end']]).toEqual([4, 7]);
-    expect(Object.keys(e['conservation'] as object)).toEqual(['input', 'output', 'bias', 'relativeError']);
+    expect(Object.keys(e['conservation'] as object)).toEqual(['input', 'output', 'bias', 'relativeError', 'ledger']);
+    const ledger = (e['conservation'] as { ledger: Record<string, unknown> }).ledger;
+    expect(Object.keys(ledger)).toEqual(['tokens', 'positions', 'biases', 'stabilizers', 'softmax', 'constantPositional', 'otherOps', 'unexplained', 'remainder']);
+    for (const s of ledger['softmax'] as Record<string, unknown>[]) expect(Object.keys(s)).toEqual(['name', 'lost']);
     for (const l of e['layers'] as Record<string, unknown>[]) expect(Object.keys(l)).toEqual(['name', 'in', 'out']);
   });
 

@@ -108,7 +108,7 @@ describe('renderAnsi', () => {
     expect(title).toContain('pa-lrp');
     expect(title).toContain('target 29871');
     expect(title).toContain('logit 1.25');
-    expect(conservation).toMatch(/^conservation: input .* vs output 1\.25 · bias\/ε .* relative error/);
+    expect(conservation).toMatch(/^conservation: output 1\.25 = tokens 1\.011 \+ positions -0\.029 \+ biases 0\.1 \+ ε \S+ \+ softmax rule 0\.15 \+ remainder 2e-7 · relative error \|remainder\|\/\|output\| 1\.6e-7 · rule losses \S+ \(\S+% of \|output\|\)$/);
   });
 
   it('shows every token with its token and position relevance', () => {
@@ -194,7 +194,9 @@ describe('renderHtml', () => {
 
   it('includes the conservation report and one table row per layer', () => {
     expect(html).toContain('Conservation');
-    expect(html).toContain('absorbed by biases and ε');
+    expect(html).toContain('where the output went');
+    for (const term of ['tokens', 'biases', 'ε stabilisers', 'softmax rule layers.0.self_attn.softmax', 'remainder']) expect(html).toContain(`<td>${term}</td>`);
+    expect(html).toContain('<td>relative error |remainder| / |output|</td><td>1.6e-7</td>');
     for (const l of e.layers) expect(html).toContain(`<td>${l.name}</td>`);
   });
 });

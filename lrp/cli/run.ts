@@ -17,6 +17,7 @@ import { loadImage } from '../../nn/image.js';
 import type { ModelInput, TransformerModel } from '../../nn/models/types.js';
 import { explain, type ExplainOptions } from '../explain.js';
 import { topPredictions } from '../predictions.js';
+import { unexplainedFraction } from '../conservation.js';
 import { assertFiniteLogits, locateNonFiniteForward } from '../finite.js';
 import { renderAnsi, renderHtml, renderHtmlComparison, renderSvg, renderSvgComparison, renderTikz, type FigureOptions, type OverlayImage } from '../render/index.js';
 import type { Explanation } from '../result.js';
@@ -150,10 +151,11 @@ async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
       if (args.epsilon !== undefined) options.epsilon = args.epsilon;
       const explanation = await explain(model, inputText !== undefined ? { text: inputText } : input, options);
       // Checked before anything is written: a failed assertion leaves stdout and --out untouched.
-      const error = explanation.conservation.relativeError;
-      if (args.assertConservation !== undefined && !(error <= args.assertConservation)) {
+      // What reached neither an input nor a bias (rule losses and rounding), over |output|.
+      const unexplained = unexplainedFraction(explanation.conservation);
+      if (args.assertConservation !== undefined && !(unexplained <= args.assertConservation)) {
         const which = methods.length > 1 ? ` (${explanation.method})` : '';
-        throw new ComputationError(`conservation: relative error ${error.toExponential(3)} exceeds --assert-conservation ${args.assertConservation}${which}`);
+        throw new ComputationError(`conservation: unexplained share ${unexplained.toExponential(3)} exceeds --assert-conservation ${args.assertConservation}${which}`);
       }
       explanations.push(explanation);
     }

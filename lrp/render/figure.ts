@@ -7,7 +7,7 @@
 import type { Explanation, TokenRelevance } from '../result.js';
 import { contrastingText, cssColor, relevanceColor } from './color.js';
 import { escapeMarkup } from './escape.js';
-import { aggregationLabel, conservationSummary, displayToken, formatNumber, formatRelevance, headline, targetLabel, truncate } from './format.js';
+import { aggregationLabel, conservationLines, conservationSummary, displayToken, formatNumber, formatRelevance, headline, targetLabel, truncate } from './format.js';
 import { figureScale, MAX_SCALE, type FigureScale, type ScaleMode } from './scale.js';
 import { aggregateWords } from './words.js';
 
@@ -157,7 +157,7 @@ export function renderFigureSvg(explanations: Explanation[], options: FigureOpti
     ? `transformer-lrp · ${headline(first)}`
     : `transformer-lrp · ${targetLabel(first)} · ${rows.map((e) => e.method).join(' vs ')}`;
   const header = single
-    ? [conservationSummary(first), aggregationLabel(first)]
+    ? [...conservationLines(first), aggregationLabel(first)]
     : rows.map((e, i) => `${e.method}: ${conservationSummary(e)} · row scale ±${formatNumber(scales[i]!.value)}`);
   const headerHeight = 26 + header.length * 14;
 

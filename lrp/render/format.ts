@@ -29,7 +29,10 @@ export function formatRelevance(x: number): string {
 
 export function formatPercent(fraction: number): string {
   if (!Number.isFinite(fraction)) return formatNumber(fraction);
-  return `${(fraction * 100).toPrecision(3)}%`;
+  const percent = fraction * 100;
+  // Rounding-sized shares in exponent form (1.4e-5%), not as a run of zeros.
+  if (percent !== 0 && Math.abs(percent) < 1e-2) return `${formatNumber(percent)}%`;
+  return `${percent.toPrecision(3)}%`;
 }
 
 /**
@@ -81,15 +84,65 @@ export function aggregationLabel(e: Explanation): string {
     : 'position = Σ over layers and PE parts of Σ_d R (signed)';
 }
 
-/** One line: what came in at the inputs, what was explained, and what biases/ε absorbed. */
-export function conservationSummary(e: Explanation): string {
+/** One ledger term: a label and the relevance it took; `always` terms are shown even when 0. */
+export interface LedgerTerm {
+  label: string;
+  value: number;
+  always: boolean;
+}
+
+/**
+ * The ledger's terms in the order they are shown: where the output went (docs/rules.md,
+ * "Conservation"). Each softmax's loss is one term, named by its layer.
+ */
+export function ledgerTerms(e: Explanation): LedgerTerm[] {
+  const l = e.conservation.ledger;
+  return [
+    { label: 'tokens', value: l.tokens, always: true },
+    { label: 'positions', value: l.positions, always: false },
+    { label: 'biases', value: l.biases, always: false },
+    { label: 'ε stabilisers', value: l.stabilizers, always: false },
+    ...l.softmax.map((s) => ({ label: `softmax rule ${s.name}`, value: s.lost, always: false })),
+    { label: 'constant positional', value: l.constantPositional, always: false },
+    { label: 'other ops', value: l.otherOps, always: false },
+    { label: 'remainder', value: l.remainder, always: true },
+  ];
+}
+
+/** Σ of the softmax rules' losses over layers. */
+export function softmaxLoss(e: Explanation): number {
+  return e.conservation.ledger.softmax.reduce((s, x) => s + x.lost, 0);
+}
+
+/**
+ * The conservation summary in two parts: the output as the sum of the ledger's terms (softmax
+ * rules summed over layers, terms that are exactly 0 left out), then the relative error of that
+ * sum and what the rules left unexplained.
+ */
+export function conservationLines(e: Explanation): [string, string] {
   const c = e.conservation;
-  return (
-    `conservation: input ${formatNumber(c.input)} ` +
-    `(tokens ${formatNumber(tokenSum(e))} + signed positions ${formatNumber(signedPositionSum(e))}) ` +
-    `vs output ${formatNumber(c.output)} · bias/ε ${formatNumber(c.bias)} · ` +
-    `relative error ${formatPercent(c.relativeError)}`
-  );
+  const l = c.ledger;
+  const terms: [string, number][] = [
+    ['tokens', l.tokens],
+    ['positions', l.positions],
+    ['biases', l.biases],
+    ['ε', l.stabilizers],
+    ['softmax rule', l.softmax.length > 0 ? softmaxLoss(e) : 0],
+    ['constant PE', l.constantPositional],
+    ['other ops', l.otherOps],
+  ];
+  const shown = terms.filter(([label, v]) => v !== 0 || label === 'tokens');
+  const sum = [...shown, ['remainder', l.remainder] as [string, number]].map(([label, v]) => `${label} ${formatNumber(v)}`).join(' + ');
+  return [
+    `conservation: output ${formatNumber(c.output)} = ${sum}`,
+    `relative error |remainder|/|output| ${formatNumber(c.relativeError)} · ` +
+      `rule losses ${formatNumber(l.unexplained)} (${formatPercent(l.unexplained / Math.abs(c.output))} of |output|)`,
+  ];
+}
+
+/** The conservation summary on one line (terminal, figure rows). */
+export function conservationSummary(e: Explanation): string {
+  return conservationLines(e).join(' · ');
 }
 
 /** An id with its text, when known: `7 "Paris"` (made printable and cut to 30 characters). */

@@ -13,8 +13,7 @@ import {
   formatRelevance,
   headline,
   targetLabel,
-  signedPositionSum,
-  tokenSum,
+  ledgerTerms,
 } from './format.js';
 import { renderFigureSvg, type FigureOptions } from './figure.js';
 import { renderImageOverlaySvg, type OverlayImage } from './overlay.js';
@@ -83,15 +82,22 @@ function row(cells: string[], header = false): string {
 
 function conservationTable(e: Explanation): string {
   const c = e.conservation;
+  const l = c.ledger;
+  const terms = ledgerTerms(e).filter((t) => t.always || t.value !== 0);
   const rows = [
-    ['Σ token relevance', formatNumber(tokenSum(e))],
-    ['Σ position relevance (signed)', formatNumber(signedPositionSum(e))],
-    ['input (tokens + signed positions)', formatNumber(c.input)],
-    ['output (target logit)', formatNumber(c.output)],
-    ['absorbed by biases and ε', formatNumber(c.bias)],
-    ['relative error |input − output| / |output|', formatPercent(c.relativeError)],
+    ...terms.map((t) => [t.label, formatNumber(t.value), formatPercent(t.value / Math.abs(c.output))]),
+    [e.contrast === undefined ? '= output (target logit)' : '= output (target − contrast logit)', formatNumber(c.output), formatPercent(1)],
   ];
-  return `<table class="conservation">${rows.map((r) => row(r.map(escapeMarkup))).join('')}</table>`;
+  const totals = [
+    ['input (tokens + signed positions)', formatNumber(c.input)],
+    ['rule losses (ε, softmax, constant positional, other ops)', formatNumber(l.unexplained)],
+    ['relative error |remainder| / |output|', formatNumber(c.relativeError)],
+  ];
+  return (
+    `<table class="conservation">${row(['where the output went', 'relevance', 'share of |output|'], true)}` +
+    `${rows.map((r) => row(r.map(escapeMarkup))).join('')}</table>\n` +
+    `<table class="conservation">${totals.map((r) => row(r.map(escapeMarkup))).join('')}</table>`
+  );
 }
 
 function layerTable(e: Explanation): string {

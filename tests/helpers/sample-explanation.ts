@@ -25,6 +25,14 @@ export function sampleExplanation(): Explanation {
   }));
   const input = tokens.reduce((s, t) => s + t.total, 0);
   const output = 1.25;
+  // A ledger that closes to a rounding-sized remainder: biases, two softmax losses, ε the rest.
+  const [bias, remainder] = [0.1, 2e-7];
+  const softmax = [
+    { name: 'layers.0.self_attn.softmax', lost: 0.1 },
+    { name: 'layers.1.self_attn.softmax', lost: 0.05 },
+  ];
+  const stabilizers = output - input - bias - 0.15 - remainder;
+  const unexplained = stabilizers + 0.15;
   return {
     method: 'pa-lrp',
     target: 29871,
@@ -33,8 +41,19 @@ export function sampleExplanation(): Explanation {
     conservation: {
       input,
       output,
-      bias: output - input,
-      relativeError: Math.abs(input - output) / Math.abs(output),
+      bias,
+      relativeError: remainder / output,
+      ledger: {
+        tokens: tokens.reduce((s, t) => s + t.token, 0),
+        positions: tokens.reduce((s, t) => s + t.position, 0),
+        biases: bias,
+        stabilizers,
+        softmax,
+        constantPositional: 0,
+        otherOps: 0,
+        unexplained,
+        remainder,
+      },
     },
     layers: [
       { name: 'layers.1.mlp', in: 1.25, out: 1.2 },

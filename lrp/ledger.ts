@@ -1,0 +1,154 @@
+/**
+ * The conservation ledger's rule losses, measured during the backward sweep. Relevance at any
+ * tensor is v ⊙ ĝ_v (docs/rules.md), so each node of the graph has an exact local balance:
+ *
+ *   loss(node) = Σ y ⊙ ĝ_y − Σ_i Σ x_i ⊙ g_i ,
+ *
+ * y its output, g_i the gradient its rule passed to input x_i (0 for inputs that take none).
+ * Summed over the graph, these telescope: output = Σ_leaves x ⊙ ĝ_x + Σ_nodes loss(node). The
+ * leaves are the token and positional inputs and the bias leaves, so every relevance that does
+ * not reach an input or a bias is a node loss, and each loss is booked by what the node is:
+ * a linear layer's (the ε stabiliser), a softmax's (per attention layer), a node consuming a
+ * constant positional tensor (what AttnLRP's constant PE absorbs), or any other op.
+ */
+import type { NodeVisit } from '../autograd/backward.js';
+import type { BackwardFn, Node } from '../autograd/graph.js';
+import { keep, tidy } from '../autograd/scope.js';
+import { opRole } from '../autograd/op.js';
+import { add, mul, sub } from '../autograd/ops/elementwise.js';
+import { concat } from '../autograd/ops/concat.js';
+import { sum } from '../autograd/ops/reduce.js';
+import { reshape } from '../autograd/ops/view.js';
+import type { Storage } from '../autograd/storage.js';
+import type { Tensor } from '../autograd/tensor.js';
+import { gateDetachedRule } from './rules/detach.js';
+import { identityRule } from './rules/identity.js';
+import { normScaleDetachedRule } from './rules/normScale.js';
+import { proportionalSumRule } from './rules/proportionalSum.js';
+import { uniformRule } from './rules/uniform.js';
+
+/** What the recorder books per node, before the numbers are read. */
+export interface RuleLosses {
+  /** Σ loss over linear-role nodes: what the ε (γ, αβ) stabilisers absorbed. */
+  stabilizers: number;
+  /** Per softmax that passed relevance down, in graph order from the input: what its rule lost. */
+  softmax: { name: string; lost: number }[];
+  /** Σ loss over nodes consuming a constant positional tensor. */
+  constantPositional: number;
+  /** Σ loss over every other measured node. */
+  otherOps: number;
+}
+
+/** Ops that only move or copy values: exactly conservative under their own gradient. */
+const VIEW_OPS: ReadonlySet<string> = new Set(['contiguous', 'reshape', 'permute', 'expand', 'slice', 'concat', 'copy']);
+/** Sums that are conservative when every addend is variable (no constant is added). */
+const PURE_SUMS: ReadonlySet<string> = new Set(['add', 'sub', 'neg', 'sum', 'mean']);
+/** Products: under their own gradient, linear (so conservative) in a single variable operand. */
+const PRODUCTS: ReadonlySet<string> = new Set(['mul', 'matmul', 'attentionScores', 'attentionContext', 'gatedProduct']);
+/**
+ * Rules that conserve exactly by construction (docs/rules.md): identity, the norm with its scale
+ * detached (bias shares are leaves), uniform, the proportional split, the detached gate.
+ */
+const CONSERVATIVE_RULES: ReadonlySet<BackwardFn> = new Set<BackwardFn>(
+  [identityRule, normScaleDetachedRule, uniformRule, proportionalSumRule, gateDetachedRule].map((r) => r.backward as BackwardFn),
+);
+
+/**
+ * Whether a node cannot lose relevance (in exact arithmetic), so measuring it would only add GPU
+ * work: its share of rounding stays in the remainder, which the tests bound on every family.
+ */
+function conservesByConstruction(node: Node, needsGrad: readonly boolean[], attrs: unknown): boolean {
+  if (CONSERVATIVE_RULES.has(node.backward)) return true;
+  if (node.rule) return false;
+  if (VIEW_OPS.has(node.op)) return true;
+  if (PURE_SUMS.has(node.op)) return needsGrad.every(Boolean);
+  if (node.op === 'affine') return (attrs as { scalars: number[] }).scalars[1] === 0;
+  // Wx + b with x variable and the bias a leaf (or absent): linear, the bias share is measured at its leaf.
+  if (node.op === 'linear') return needsGrad[0] === true && (needsGrad.length < 3 || needsGrad[2] === true);
+  if (PRODUCTS.has(node.op)) return needsGrad.filter(Boolean).length === 1;
+  return false;
+}
+
+type Bucket = 'stabilizers' | 'constantPositional' | 'otherOps';
+
+export class LedgerRecorder {
+  private readonly totals = new Map<string, Tensor>();
+  /** Softmax buckets by name, in the order first seen (the sweep runs from the output down). */
+  private readonly softmaxOrder: string[] = [];
+  private unnamedSoftmax = 0;
+
+  /**
+   * @param constantPositional storages of the positional tensors held constant in this call: a node
+   *   reading one (directly or through a view) without taking its gradient absorbs its share.
+   * @param softmaxNames the tapped softmax outputs, by tensor: the layer a softmax's loss is booked to.
+   */
+  constructor(
+    private readonly constantPositional: ReadonlySet<Storage>,
+    private readonly softmaxNames: ReadonlyMap<Tensor, string>,
+  ) {}
+
+  /** The backward hook: books one node's loss. */
+  readonly onNode = (visit: NodeVisit): void => {
+    const { node, ctx, gradOutput, inputGrads } = visit;
+    const role = opRole(node.op);
+    const readsConstantPositional = ctx.inputs.some((x, i) => !ctx.needsGrad[i] && this.constantPositional.has(x.storage));
+    if (!readsConstantPositional && conservesByConstruction(node, ctx.needsGrad, ctx.attrs)) return;
+    let loss = sum(mul(ctx.output, gradOutput));
+    let passed = false;
+    ctx.inputs.forEach((x, i) => {
+      const g = inputGrads[i];
+      if (!g || !ctx.needsGrad[i]) return;
+      passed = true;
+      loss = sub(loss, sum(mul(x, g)));
+    });
+    let key: string;
+    if (readsConstantPositional) key = bucketKey('constantPositional');
+    else if (role === 'linear') key = bucketKey('stabilizers');
+    else if (role === 'softmax' && passed) key = this.softmaxKey(node.output);
+    // A softmax that passes nothing down is detached (CP-LRP): what its consumer pushed into it is
+    // booked with that consumer's gain under "other", where the two cancel.
+    else key = bucketKey('otherOps');
+    const previous = this.totals.get(key);
+    this.totals.set(key, keep(previous ? add(previous, loss) : loss));
+    previous?.dispose();
+  };
+
+  private softmaxKey(output: Tensor): string {
+    const name = this.softmaxNames.get(output) ?? `softmax#${++this.unnamedSoftmax}`;
+    const key = `softmax:${name}`;
+    if (!this.totals.has(key)) this.softmaxOrder.push(name);
+    return key;
+  }
+
+  /** Reads every booked total in one transfer and frees them. */
+  async read(): Promise<RuleLosses> {
+    const keys = [...this.totals.keys()];
+    let values: number[] = [];
+    if (keys.length > 0) {
+      const stacked = tidy(() => concat(keys.map((k) => reshape(this.totals.get(k)!, [1])), 0));
+      values = Array.from(await stacked.toArray());
+      stacked.dispose();
+    }
+    this.dispose();
+    const at = (key: string): number => {
+      const i = keys.indexOf(key);
+      return i < 0 ? 0 : values[i]!;
+    };
+    return {
+      stabilizers: at(bucketKey('stabilizers')),
+      // The sweep meets the top layer first; report from the input upwards, as `layers` does.
+      softmax: [...this.softmaxOrder].reverse().map((name) => ({ name, lost: at(`softmax:${name}`) })),
+      constantPositional: at(bucketKey('constantPositional')),
+      otherOps: at(bucketKey('otherOps')),
+    };
+  }
+
+  dispose(): void {
+    for (const t of this.totals.values()) t.dispose();
+    this.totals.clear();
+  }
+}
+
+function bucketKey(bucket: Bucket): string {
+  return `bucket:${bucket}`;
+}
