@@ -7,7 +7,7 @@
 import type { Explanation, TokenRelevance } from '../result.js';
 import { contrastingText, cssColor, relevanceColor } from './color.js';
 import { escapeMarkup } from './escape.js';
-import { aggregationLabel, conservationLines, conservationSummary, displayToken, formatNumber, formatRelevance, headline, targetLabel, truncate } from './format.js';
+import { aggregationLabel, conservationBrief, conservationLines, displayToken, formatNumber, formatRelevance, headline, targetLabel, truncate } from './format.js';
 import { figureScale, MAX_SCALE, type FigureScale, type ScaleMode } from './scale.js';
 import { aggregateWords } from './words.js';
 
@@ -158,7 +158,7 @@ export function renderFigureSvg(explanations: Explanation[], options: FigureOpti
     : `transformer-lrp · ${targetLabel(first)} · ${rows.map((e) => e.method).join(' vs ')}`;
   const header = single
     ? [...conservationLines(first), aggregationLabel(first)]
-    : rows.map((e, i) => `${e.method}: ${conservationSummary(e)} · row scale ±${formatNumber(scales[i]!.value)}`);
+    : rows.map((e, i) => `${e.method}: ${conservationBrief(e)} · row scale ±${formatNumber(scales[i]!.value)}`);
   const headerHeight = 26 + header.length * 14;
 
   const labelWidth = single ? 70 : Math.max(70, ...rows.map((e) => Math.ceil(e.method.length * CHAR_WIDTH) + 12));

@@ -141,6 +141,17 @@ export function conservationLines(e: Explanation): [string, string] {
 }
 
 /** The conservation summary on one line (terminal, figure rows). */
+/** A short form for one row of a side-by-side figure: the shares, not every term. */
+export function conservationBrief(e: Explanation): string {
+  const c = e.conservation;
+  const l = c.ledger;
+  const share = (v: number): string => formatPercent(v / Math.abs(c.output));
+  return (
+    `output ${formatNumber(c.output)}: tokens ${share(l.tokens)}, positions ${share(l.positions)}, ` +
+    `biases ${share(l.biases)}, rule losses ${share(l.unexplained)} · relative error ${formatNumber(c.relativeError)}`
+  );
+}
+
 export function conservationSummary(e: Explanation): string {
   return conservationLines(e).join(' · ');
 }
