@@ -166,6 +166,23 @@ function describeTargets(
   return { method, target: t.target, ...out, logit: t.logit, tokens, ...rest };
 }
 
+/**
+ * Explains one prediction: a forward with the method's backward rules bound, one backward from
+ * the target logit (or target − contrast), relevance x ⊙ ĝ at every token and positional input,
+ * and the conservation ledger. Bad input throws `InputError`; a non-finite result `ComputationError`.
+ *
+ * @example
+ * ```ts
+ * import { init, loadModel, explain, renderAnsi } from 'transformer-lrp';
+ *
+ * await init();
+ * const model = await loadModel('models/sentiment');            // a shipped demo model
+ * const e = await explain(model, { text: 'the plot was not good' }, { method: 'pa-lrp', target: 'negative' });
+ * console.log(renderAnsi(e));                                   // token and position relevance
+ * console.log(e.conservation.ledger);                          // where the logit went
+ * model.dispose();
+ * ```
+ */
 export async function explain(model: TransformerModel, given: ExplainInput, options: ExplainOptions): Promise<Explanation> {
   const { input, spans } = encodeInput(model, given);
   // Strings name labels or tokens; resolved (and refused) before the forward pass.

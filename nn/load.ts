@@ -58,6 +58,21 @@ function transpose2d(data: Float32Array, rows: number, cols: number): Float32Arr
   return out;
 }
 
+/**
+ * Loads a Hugging Face checkpoint folder (config.json, model.safetensors or a sharded index, and
+ * tokenizer.json when present) onto the GPU. Everything is validated before the first upload;
+ * a bad checkpoint throws `InputError` and leaves nothing allocated.
+ *
+ * @example
+ * ```ts
+ * import { init, loadModel } from 'transformer-lrp';
+ *
+ * await init();
+ * const model = await loadModel('models/marker-copy', { onProgress: (done, total) => console.log(done / total) });
+ * console.log(model.info.architecture, model.info.vocabSize);  // LlamaForCausalLM …
+ * model.dispose();                                             // frees the weights
+ * ```
+ */
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<TransformerModel> {
   const config = await readConfig(dir);
   const modelType = config.string('model_type');
