@@ -9,6 +9,7 @@ export { parseMethodDescription, unmatchedPatterns, MethodDescriptionError, RULE
 export { checkRule, type RuleCase, type RuleReport, type HarnessInput, type LrpFormArgs } from './harness.js';
 export { relevancePerPosition } from './positions.js';
 export { buildReport, type TappedRelevance, type ReportInput } from './conservation.js';
+export type { RuleLosses } from './ledger.js';
 export { epsilonRule } from './rules/epsilon.js';
 export { gammaRule, signedGammaRule, type LinearRule } from './rules/gamma.js';
 export { alphaBetaRule, zPlusRule } from './rules/alphaBeta.js';
