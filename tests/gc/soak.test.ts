@@ -12,9 +12,12 @@ import { loadModel } from '../../nn/load.js';
 import type { TransformerModel } from '../../nn/models/types.js';
 import { soak, writeSoakModel, SOAK_VOCAB, type SoakSample } from '../../scripts/soak.js';
 
-const WARMUP = 96;
-const MEASURED = 96;
-const EVERY = 16;
+// RSS climbs for the first ~250 explanations (native allocator arenas; `npm run bench:soak --
+// --count 3000 --warmup 500 --every 250` then holds 297-305 MiB to the end), so the warm-up has
+// to cover that; 96 was too short in one CI run (drift 7.5%, plateau reached at ~130).
+const WARMUP = 256;
+const MEASURED = 128;
+const EVERY = 32;
 
 let model: TransformerModel;
 
