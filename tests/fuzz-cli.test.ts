@@ -20,6 +20,8 @@ import { tempDir } from './helpers/tempdir.js';
 /** Generous: a run loads a tiny model and explains at most 40 tokens (well under a second when warm). */
 const MAX_SECONDS_PER_RUN = 60;
 const RUNS = 60;
+/** fast-check's seed, printed on a failure: FUZZ_SEED=... reproduces that run. */
+const SEED = process.env['FUZZ_SEED'] === undefined ? undefined : Number(process.env['FUZZ_SEED']);
 
 let work = '';
 let goodImage = '';
@@ -187,8 +189,14 @@ describe('lrp command line, fuzzed', () => {
           expect(left, shown).toEqual(a.out === 'existing' ? ['out.txt'] : []);
         } else {
           expect(stderr, shown).toBe('');
-          const wroteFile = a.command === 'explain' && (a.out === 'new' || a.out === 'existing');
-          if (wroteFile) {
+          // `COMMAND --help` anywhere prints the usage and runs nothing: --out stays as it was.
+          const help = (a.command === 'explain' || a.command === 'forward') && argv.slice(1).some((t) => t === '--help' || t === '-h');
+          const wroteFile = !help && a.command === 'explain' && (a.out === 'new' || a.out === 'existing');
+          if (help) {
+            expect(stdout, shown).toMatch(/^usage:/);
+            if (a.out === 'existing') expect(readFileSync(out, 'utf8'), shown).toBe(SENTINEL);
+            expect(left, shown).toEqual(a.out === 'existing' ? ['out.txt'] : []);
+          } else if (wroteFile) {
             expect(stdout, shown).toBe('');
             expect(readFileSync(out, 'utf8'), shown).not.toBe(SENTINEL);
             expect(left, shown).toEqual(['out.txt']);
@@ -198,7 +206,7 @@ describe('lrp command line, fuzzed', () => {
         }
         expect(process.memoryUsage().rss, shown).toBeLessThan(4 * 2 ** 30);
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...(SEED === undefined ? {} : { seed: SEED }) },
     );
   });
 });
