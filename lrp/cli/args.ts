@@ -22,6 +22,8 @@ export const USAGE = `usage:
               [--follow-symlinks] [--scale max|pNN|exclude-predicting] [--numbers] [--words]
               (--format svg|html|tex with --method m1,m2,...: the methods side by side)
               [--rules FILE]   (a method or composite as JSON or a JS module; docs/writing-rules.md)
+  lrp explain --model DIR --input IN.jsonl --out OUT.jsonl --method M [--details] ...
+              (a batch: one explanation per line {"text"|"ids", "target"?, "contrast"?})
   lrp eval-perturbation --model DIR --data FILE.jsonl [--method M[,M...]] [--out DIR] ...
   lrp eval-merge DIR... [--out DIR]
   lrp --version                 lrp COMMAND --help   (eval-perturbation --help lists its options)
@@ -62,8 +64,12 @@ export interface ExplainArgs extends CommonArgs {
   methods: MethodName[];
   /** A method description file (JSON or JS) for custom rules and composites. */
   rules?: string;
+  /** Batch mode: a JSONL file of inputs, one explanation per line, JSONL to `out`. */
+  input?: string;
   /** Figure options (svg, html, tex). */
   figure: { scale: ScaleMode; numbers: boolean; words: boolean };
+  /** Batch mode: add each explanation's details (per-tensor positional relevance, rules applied). */
+  details?: boolean;
   /** An id (digits on the command line) or a token string / class label, resolved once the model is loaded. */
   target?: TargetSpec;
   /** Contrastive attribution: explain logit[target] − logit[contrast]. */
@@ -109,8 +115,8 @@ function parseNumber(flag: string, raw: string | undefined): number | undefined 
   return v;
 }
 
-const STRING_OPTIONS = ['model', 'ids', 'text', 'image', 'target', 'contrast', 'top-k', 'method', 'format', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules'] as const;
-const BOOLEAN_OPTIONS = ['follow-symlinks', 'numbers', 'words'] as const;
+const STRING_OPTIONS = ['model', 'ids', 'text', 'image', 'target', 'contrast', 'top-k', 'method', 'format', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules', 'input'] as const;
+const BOOLEAN_OPTIONS = ['follow-symlinks', 'numbers', 'words', 'details'] as const;
 
 export function parseCli(argv: string[]): CliArgs {
   const [command, ...rest] = argv;
@@ -133,8 +139,8 @@ export function parseCli(argv: string[]): CliArgs {
   const followSymlinks = values['follow-symlinks'] !== undefined;
   const model = str('model');
   if (!model) throw new UsageError(`--model DIR is required\n${USAGE}`);
-  const sources = ['ids', 'text', 'image'].filter((k) => str(k) !== undefined);
-  if (sources.length !== 1) throw new UsageError(`give exactly one of --ids, --text or --image (got ${sources.length})`);
+  const sources = ['ids', 'text', 'image', 'input'].filter((k) => str(k) !== undefined);
+  if (sources.length !== 1) throw new UsageError(`give exactly one of --ids, --text, --image or --input (got ${sources.length})`);
   const common: CommonArgs = { model };
   if (str('ids') !== undefined) common.ids = parseIds(str('ids')!);
   if (str('text') !== undefined) {
@@ -149,7 +155,7 @@ export function parseCli(argv: string[]): CliArgs {
   if (command === 'forward') {
     const format = str('format') ?? 'json';
     if (format !== 'json') throw new UsageError(`forward: --format must be json, got "${format}"`);
-    for (const k of ['method', 'target', 'contrast', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules', ...BOOLEAN_OPTIONS]) {
+    for (const k of ['input', 'method', 'target', 'contrast', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules', ...BOOLEAN_OPTIONS]) {
       if (values[k] !== undefined) throw new UsageError(`forward does not take --${k}`);
     }
     const forward: ForwardArgs = { command, ...common, format };
@@ -201,6 +207,7 @@ export function parseCli(argv: string[]): CliArgs {
     positionAggregation: aggregation,
     figure: { scale, numbers: values.numbers !== undefined, words: values.words !== undefined },
   };
+  if (values.details !== undefined) args.details = true;
   if (methods.length > 0) args.method = methods[0] as MethodName;
   if (rules !== undefined) args.rules = rules;
   if (str('target') !== undefined) args.target = parseTarget('--target', str('target')!);
@@ -211,5 +218,16 @@ export function parseCli(argv: string[]): CliArgs {
   }
   if (tolerance !== undefined) args.assertConservation = tolerance;
   if (epsilon !== undefined) args.epsilon = epsilon;
+  if (str('input') !== undefined) {
+    // Batch mode: one explanation per JSONL line, written as JSONL to --out.
+    if (str('input') === '') throw new UsageError('--input: the file name is empty');
+    if (args.out === undefined) throw new UsageError('--input needs --out FILE (the JSONL output)');
+    if (format !== 'json') throw new UsageError(`--input writes JSONL: --format must be json, got "${format}"`);
+    if (args.methods.length > 1) throw new UsageError('--input explains with one method at a time');
+    if (tolerance !== undefined) throw new UsageError('--input does not take --assert-conservation (each record carries its ledger)');
+    args.input = str('input')!;
+  } else if (values.details !== undefined) {
+    throw new UsageError('--details applies to --input batches');
+  }
   return args;
 }

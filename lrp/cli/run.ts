@@ -22,6 +22,7 @@ import { assertFiniteLogits, locateNonFiniteForward } from '../finite.js';
 import { renderAnsi, renderHtml, renderHtmlComparison, renderSvg, renderSvgComparison, renderTikz, type FigureOptions, type OverlayImage } from '../render/index.js';
 import type { Explanation } from '../result.js';
 import { debugRequested, describeFailure, EXIT_OK, exitCodeFor, type Io } from './failures.js';
+import { runBatch } from './batch.js';
 import { runEvalMerge } from './evalMerge.js';
 import { runEvalPerturbation } from './evalPerturbation.js';
 import { EVAL_USAGE, runEval } from './eval.js';
@@ -140,6 +141,7 @@ async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
   const model = await load(args.model, io);
   try {
     if (args.rules !== undefined && typeof ruled === 'object') checkPatterns(ruled, args.rules, model.modulePaths());
+    if (args.input !== undefined) return await runBatch({ ...args, input: args.input, out: args.out! }, model, methods[0]!, io);
     const { input, text: inputText } = await prepareInput(args, model);
     const explanations: Explanation[] = [];
     for (const method of methods) {
