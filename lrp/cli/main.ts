@@ -2,16 +2,17 @@
 /** Entry point of the `lrp` command (see run.ts); runs itself as a child to filter Dawn's notices. */
 import { fileURLToPath } from 'node:url';
 import { CHILD_ENV, runFiltered } from './dawnWarnings.js';
-import { describeFailure, EXIT_INTERNAL_ERROR, EXIT_OK, main } from './run.js';
 
 const argv = process.argv.slice(2);
 
 if (process.env[CHILD_ENV] === undefined && process.env.LRP_DAWN_WARNINGS !== '1') {
-  // The parent only relays the child's stderr; stdout is the child's own (inherited).
+  // The parent only relays the child's stderr; stdout is the child's own (inherited). It loads
+  // nothing else: the library (Dawn included) is imported by the child alone.
   runFiltered(fileURLToPath(import.meta.url), argv).then((code) => {
     process.exitCode = code;
   });
 } else {
+  const { describeFailure, EXIT_INTERNAL_ERROR, EXIT_OK, main } = await import('./run.js');
   if (process.env.LRP_STDERR_TTY === '1') {
     // stderr is the parent's filter pipe, but a person watches the parent's terminal.
     Object.assign(process.stderr, { isTTY: true, columns: Number(process.env.LRP_STDERR_COLUMNS) || 80 });
