@@ -19,17 +19,25 @@ export function serializeSafetensors(tensors: readonly TensorToWrite[], metadata
     header[t.name] = { dtype: t.data instanceof Float64Array ? 'F64' : 'F32', shape: [...t.shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
+  return assembleSafetensors(header, tensors.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)));
+}
+
+/**
+ * The file layout alone: the header as given (offsets already in it), padded with spaces so the
+ * data starts 8-byte aligned as the reference writer does, then the data chunks in order.
+ */
+export function assembleSafetensors(header: Record<string, unknown>, chunks: readonly Uint8Array[]): Uint8Array {
   let json = JSON.stringify(header);
-  // Pad the header with spaces so the data starts 8-byte aligned, as the reference writer does.
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
   const headerBytes = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + headerBytes.length + offset);
+  const dataBytes = chunks.reduce((n, c) => n + c.byteLength, 0);
+  const out = new Uint8Array(8 + headerBytes.length + dataBytes);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
   let at = 8 + headerBytes.length;
-  for (const t of tensors) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
   }
   return out;
 }

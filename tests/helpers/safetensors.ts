@@ -1,5 +1,6 @@
-/** Writes safetensors files for tests (F32 only), with hooks to corrupt the header on purpose. */
+/** Writes safetensors files for tests (any dtype label), with a hook to corrupt the header on purpose. */
 import { writeFileSync } from 'node:fs';
+import { assembleSafetensors } from '../../nn/safetensorsWriter.js';
 
 export interface TensorToWrite {
   name: string;
@@ -16,18 +17,7 @@ export function safetensorsBytes(tensors: TensorToWrite[], editHeader?: (header:
     offset += t.data.byteLength;
   }
   editHeader?.(header);
-  let json = JSON.stringify(header);
-  while ((8 + json.length) % 8 !== 0) json += ' ';
-  const headerBytes = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + headerBytes.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
-  out.set(headerBytes, 8);
-  let at = 8 + headerBytes.length;
-  for (const t of tensors) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
-  }
-  return out;
+  return assembleSafetensors(header, tensors.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)));
 }
 
 export function writeSafetensors(path: string, tensors: TensorToWrite[], editHeader?: (header: Record<string, unknown>) => void): void {
