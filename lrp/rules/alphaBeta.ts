@@ -13,7 +13,7 @@ import type { OpAttrs } from '../../autograd/opTypes.js';
 import { add, mul, scale, stabilizedDiv, sub } from '../../autograd/ops/elementwise.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { DEFAULT_EPSILON } from './epsilon.js';
-import { backThrough, forwardWith, isNegative, isPositive, linearInputs, negativePart, positivePart, sumRows } from './linearParts.js';
+import { backThrough, isNegative, isPositive, linearInputs, signedContributions, sumRows } from './linearParts.js';
 
 export function alphaBetaRule(alpha: number, beta: number, epsilon = DEFAULT_EPSILON): BackwardRule<OpAttrs['linear']> {
   if (!(Math.abs(alpha - beta - 1) < 1e-12) || beta < 0) throw new Error(`alphaBetaRule: needs α − β = 1 and β ≥ 0 (got α = ${alpha}, β = ${beta})`);
@@ -23,14 +23,7 @@ export function alphaBetaRule(alpha: number, beta: number, epsilon = DEFAULT_EPS
     backward: (ctx, g) => {
       const { x, weight, bias } = linearInputs(ctx.inputs);
       const z = ctx.output;
-      const [wPos, wNeg] = [positivePart(weight), negativePart(weight)];
-      const [xPos, xNeg] = [positivePart(x), negativePart(x)];
-      let zPos = add(forwardWith(xPos, wPos), forwardWith(xNeg, wNeg));
-      let zNeg = add(forwardWith(xPos, wNeg), forwardWith(xNeg, wPos));
-      if (bias) {
-        zPos = add(zPos, positivePart(bias));
-        zNeg = add(zNeg, negativePart(bias));
-      }
+      const { wPos, wNeg, zPos, zNeg } = signedContributions(x, weight, bias);
       const gz = mul(g, z);
       // z⁺ ≥ 0 is stabilised by +ε; z⁻ ≤ 0 by −ε (at z⁻ = 0 no negative contribution uses B).
       const a = scale(stabilizedDiv(gz, zPos, epsilon), alpha);

@@ -16,7 +16,7 @@ import type { OpAttrs } from '../../autograd/opTypes.js';
 import { add, mul, scale, stabilizedDiv } from '../../autograd/ops/elementwise.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { DEFAULT_EPSILON } from './epsilon.js';
-import { backThrough, forwardWith, isNegative, isPositive, linearInputs, negativePart, positivePart, sumRows } from './linearParts.js';
+import { backThrough, forwardWith, isNegative, isPositive, linearInputs, positivePart, signedContributions, sumRows } from './linearParts.js';
 
 export type LinearRule = BackwardRule<OpAttrs['linear']>;
 
@@ -47,15 +47,7 @@ export function signedGammaRule(gamma: number, epsilon = DEFAULT_EPSILON): Linea
     backward: (ctx, g) => {
       const { x, weight, bias } = linearInputs(ctx.inputs);
       const z = ctx.output;
-      const [wPos, wNeg] = [positivePart(weight), negativePart(weight)];
-      const [xPos, xNeg] = [positivePart(x), negativePart(x)];
-      // Positive and negative contributions per output (biases split the same way).
-      let zPos = add(forwardWith(xPos, wPos), forwardWith(xNeg, wNeg));
-      let zNeg = add(forwardWith(xPos, wNeg), forwardWith(xNeg, wPos));
-      if (bias) {
-        zPos = add(zPos, positivePart(bias));
-        zNeg = add(zNeg, negativePart(bias));
-      }
+      const { wPos, wNeg, zPos, zNeg } = signedContributions(x, weight, bias);
       // m = [z ≥ 0] (sign 0 := +1); z' = z + γ·(m ⊙ z⁺ + (1 − m) ⊙ z⁻).
       const m = scale(isNegative(z), -1, 1);
       const notM = isNegative(z);

@@ -4,7 +4,7 @@
  * through them (s · W' for rows s [N, out] and W' [out, in]). All run inside a backward, where
  * nothing is recorded and the enclosing tidy frees the intermediates.
  */
-import { gt, lt, relu, sub } from '../../autograd/ops/elementwise.js';
+import { add, gt, lt, relu, sub } from '../../autograd/ops/elementwise.js';
 import { full } from '../../autograd/ops/creation.js';
 import { linear, matmul } from '../../autograd/ops/matmul.js';
 import { reshape } from '../../autograd/ops/view.js';
@@ -36,4 +36,20 @@ export { sumToShape as sumRows } from '../../autograd/ops/sumToShape.js';
 /** The inputs of a `linear` node: x, W [out, in], and the bias or null. */
 export function linearInputs(inputs: readonly Tensor[]): { x: Tensor; weight: Tensor; bias: Tensor | null } {
   return { x: inputs[0]!, weight: inputs[1]!, bias: inputs[2] ?? null };
+}
+
+/**
+ * W split by sign, and per output the sums of positive and of negative contributions x_i·w_ij
+ * (z⁺ ≥ 0, z⁻ ≤ 0), each bias counted on the side of its sign: z = z⁺ + z⁻.
+ */
+export function signedContributions(x: Tensor, weight: Tensor, bias: Tensor | null): { wPos: Tensor; wNeg: Tensor; zPos: Tensor; zNeg: Tensor } {
+  const [wPos, wNeg] = [positivePart(weight), negativePart(weight)];
+  const [xPos, xNeg] = [positivePart(x), negativePart(x)];
+  let zPos = add(forwardWith(xPos, wPos), forwardWith(xNeg, wNeg));
+  let zNeg = add(forwardWith(xPos, wNeg), forwardWith(xNeg, wPos));
+  if (bias) {
+    zPos = add(zPos, positivePart(bias));
+    zNeg = add(zNeg, negativePart(bias));
+  }
+  return { wPos, wNeg, zPos, zNeg };
 }
