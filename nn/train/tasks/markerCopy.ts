@@ -4,6 +4,7 @@
  * offset from the marker: ground truth = the answer's position and the marker's, evidence both.
  */
 import type { Rng } from '../rng.js';
+import { demoTraining } from './tiny.js';
 import type { Example, Task } from './types.js';
 import { indexer, LETTERS } from './vocab.js';
 
@@ -32,7 +33,7 @@ export const markerCopy: Task = {
     tie_word_embeddings: false,
     hidden_act: 'silu',
   },
-  training: { steps: 1200, batchSize: 64, learningRate: 3e-3, warmupSteps: 100, weightDecay: 0.01, clipNorm: 1, initStd: 0.05, trainSize: 20000, heldoutSize: 512, evalEvery: 100, stopAccuracy: 0.99, seed: 1 },
+  training: demoTraining(1),
   generate(rng: Rng): Example {
     const words = Array.from({ length: LENGTH }, () => rng.pick(LETTERS));
     const marker = rng.int(LENGTH - OFFSET);

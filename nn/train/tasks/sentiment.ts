@@ -4,6 +4,7 @@
  * Ground truth: the sentiment word, and the negation when it applies; evidence: tokens.
  */
 import type { Rng } from '../rng.js';
+import { demoTraining, tinyBertClassifierConfig } from './tiny.js';
 import type { Example, Task } from './types.js';
 import { indexer } from './vocab.js';
 
@@ -21,21 +22,8 @@ export const sentiment: Task = {
   vocab,
   prependCls: true,
   labels: ['negative', 'positive'],
-  config: {
-    architectures: ['BertForSequenceClassification'],
-    model_type: 'bert',
-    hidden_size: 48,
-    intermediate_size: 96,
-    num_hidden_layers: 2,
-    num_attention_heads: 4,
-    max_position_embeddings: 16,
-    type_vocab_size: 1,
-    layer_norm_eps: 1e-12,
-    hidden_act: 'gelu',
-    id2label: { '0': 'negative', '1': 'positive' },
-    label2id: { negative: 0, positive: 1 },
-  },
-  training: { steps: 1200, batchSize: 64, learningRate: 3e-3, warmupSteps: 100, weightDecay: 0.01, clipNorm: 1, initStd: 0.05, trainSize: 20000, heldoutSize: 512, evalEvery: 100, stopAccuracy: 0.99, seed: 4 },
+  config: tinyBertClassifierConfig(['negative', 'positive']),
+  training: demoTraining(4),
   generate(rng: Rng): Example {
     const words = Array.from({ length: LENGTH }, () => rng.pick(FILLER));
     const positive = rng.next() < 0.5;

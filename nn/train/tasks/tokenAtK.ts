@@ -4,6 +4,7 @@
  * (the position picks the token, the token is the answer).
  */
 import type { Rng } from '../rng.js';
+import { demoTraining, tinyGpt2Config } from './tiny.js';
 import type { Example, Task } from './types.js';
 import { indexer, LETTERS } from './vocab.js';
 
@@ -18,19 +19,8 @@ export const tokenAtK: Task = {
   positional: 'sinusoidal',
   vocab,
   prependCls: false,
-  config: {
-    architectures: ['GPT2LMHeadModel'],
-    model_type: 'gpt2',
-    position_embedding_type: 'sinusoidal',
-    n_embd: 48,
-    n_inner: 96,
-    n_layer: 2,
-    n_head: 4,
-    n_positions: 16,
-    activation_function: 'gelu_new',
-    layer_norm_epsilon: 1e-5,
-  },
-  training: { steps: 1200, batchSize: 64, learningRate: 3e-3, warmupSteps: 100, weightDecay: 0.01, clipNorm: 1, initStd: 0.05, trainSize: 20000, heldoutSize: 512, evalEvery: 100, stopAccuracy: 0.99, seed: 3 },
+  config: tinyGpt2Config({ position_embedding_type: 'sinusoidal' }),
+  training: demoTraining(3),
   generate(rng: Rng): Example {
     const words = Array.from({ length: LENGTH }, () => rng.pick(LETTERS));
     const ids = [...words, '?'].map(id);
