@@ -7,7 +7,8 @@
  * and at most `maxBytes` are read.
  */
 import { constants, type Stats } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { InputError } from '../kernels/errors.js';
 
 /** Size caps of the files a model folder may hold (documented in docs/models.md). */
@@ -105,5 +106,17 @@ export async function readBoundedJson(path: string, what: string, maxBytes: numb
     return JSON.parse(text) as unknown;
   } catch (error) {
     throw new InputError(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+}
+
+/** Writes beside the target, then renames: a reader never sees a half-written file. */
+export async function writeFileAtomically(path: string, data: string | Uint8Array): Promise<void> {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    await writeFile(temp, data);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
   }
 }

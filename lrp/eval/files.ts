@@ -5,9 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { appendFile, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { appendFile, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { InputError } from '../../kernels/errors.js';
+import { writeFileAtomically as writeAtomically } from '../../nn/files.js';
 import type { ExampleResult, EvalMethod, RankBy } from './protocol.js';
 import type { PositionAggregation } from '../result.js';
 
@@ -53,17 +54,7 @@ export async function modelChecksum(dir: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Writes beside the target, then renames: a reader never sees a half-written file. */
-export async function writeAtomically(path: string, text: string): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    await writeFile(temp, text);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-}
+export { writeAtomically };
 
 export async function readSettings(dir: string): Promise<SettingsFile | null> {
   let text: string;

@@ -6,9 +6,10 @@
  * last: it names the step the other files belong to, so a crash never leaves a half checkpoint
  * that looks whole.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../../kernels/errors.js';
+import { writeFileAtomically } from '../files.js';
 import { parseSafetensors } from '../safetensors.js';
 import { serializeSafetensors } from '../safetensorsWriter.js';
 import type { AdamWState } from './adamw.js';
@@ -43,17 +44,6 @@ export interface TrainingState {
   evals: EvalEntry[];
 }
 
-async function writeAtomically(path: string, data: string | Uint8Array): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  try {
-    await writeFile(temp, data);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-}
-
 export function heldoutLines(task: Task, heldout: readonly Example[]): string {
   return heldout.map((e) => JSON.stringify({ text: textOf(task.vocab, e.ids, task.prependCls), ids: e.ids, label: e.label, groundTruth: e.groundTruth })).join('\n') + '\n';
 }
@@ -61,17 +51,17 @@ export function heldoutLines(task: Task, heldout: readonly Example[]): string {
 export async function saveCheckpoint(dir: string, task: Task, params: TrainableParameters, optimizer: AdamWState, state: TrainingState, heldout: readonly Example[]): Promise<void> {
   await mkdir(dir, { recursive: true });
   const config = { ...task.config, vocab_size: task.vocab.length, task: task.name };
-  await writeAtomically(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-  await writeAtomically(join(dir, 'tokenizer.json'), `${JSON.stringify(tokenizerJson(task))}\n`);
-  await writeAtomically(join(dir, 'tokenizer_config.json'), `${JSON.stringify(tokenizerConfigJson(), null, 2)}\n`);
-  await writeAtomically(join(dir, 'heldout.jsonl'), heldoutLines(task, heldout));
-  await writeAtomically(join(dir, 'model.safetensors'), serializeSafetensors(params.checkpointTensors(), { format: 'pt', step: String(state.step) }));
+  await writeFileAtomically(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  await writeFileAtomically(join(dir, 'tokenizer.json'), `${JSON.stringify(tokenizerJson(task))}\n`);
+  await writeFileAtomically(join(dir, 'tokenizer_config.json'), `${JSON.stringify(tokenizerConfigJson(), null, 2)}\n`);
+  await writeFileAtomically(join(dir, 'heldout.jsonl'), heldoutLines(task, heldout));
+  await writeFileAtomically(join(dir, 'model.safetensors'), serializeSafetensors(params.checkpointTensors(), { format: 'pt', step: String(state.step) }));
   const moments = params.params.flatMap((p, k) => [
     { name: `m.${p.name}`, shape: p.spec.shape, data: optimizer.m[k]! },
     { name: `v.${p.name}`, shape: p.spec.shape, data: optimizer.v[k]! },
   ]);
-  await writeAtomically(join(dir, 'optimizer.safetensors'), serializeSafetensors(moments, { step: String(optimizer.step) }));
-  await writeAtomically(join(dir, 'training_state.json'), `${JSON.stringify(state, null, 1)}\n`);
+  await writeFileAtomically(join(dir, 'optimizer.safetensors'), serializeSafetensors(moments, { step: String(optimizer.step) }));
+  await writeFileAtomically(join(dir, 'training_state.json'), `${JSON.stringify(state, null, 1)}\n`);
 }
 
 export async function readTrainingState(dir: string): Promise<TrainingState> {
