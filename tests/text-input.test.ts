@@ -9,7 +9,6 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../kernels/errors.js';
 import { explain } from '../lrp/explain.js';
-import { main } from '../lrp/cli/run.js';
 import { aggregateWords, renderAnsi, renderHtml, renderSvg, renderTikz } from '../lrp/render/index.js';
 import type { Explanation } from '../lrp/result.js';
 import { loadModel } from '../nn/load.js';
@@ -20,6 +19,7 @@ import { tempDir } from './helpers/tempdir.js';
 import { gpu } from './helpers/gpu.js';
 import { modelDir } from './helpers/fixtures.js';
 import { sampleExplanation } from './helpers/sample-explanation.js';
+import { runCli } from './helpers/cli.js';
 
 const sentimentDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'models', 'sentiment');
 let sentiment: TransformerModel;
@@ -35,15 +35,7 @@ afterAll(() => {
   gpt2?.dispose();
 });
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: { write: (s: string) => (stdout += s), isTTY: false },
-    stderr: { write: (s: string) => (stderr += s), isTTY: false },
-  });
-  return { code, stdout, stderr };
-}
+const run = runCli;
 
 describe('character offsets of tokens (tokenSpans)', () => {
   it('finds each token after whitespace only, and leaves special tokens without a span', () => {

@@ -8,12 +8,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRelativeEpsilon, explainWithComposite } from '../examples/custom-rule.js';
-import { main } from '../lrp/cli/run.js';
 import { loadModel } from '../nn/load.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { gpu } from './helpers/gpu.js';
 import { modelDir, readReference } from './helpers/fixtures.js';
 import { tempDir } from './helpers/tempdir.js';
+import { runCli } from './helpers/cli.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 let model: TransformerModel;
@@ -25,15 +25,7 @@ beforeAll(async () => {
 
 afterAll(() => model.dispose());
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: { write: (s: string) => (stdout += s), isTTY: false },
-    stderr: { write: (s: string) => (stderr += s), isTTY: false },
-  });
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 describe('examples/custom-rule.ts', () => {
   it('the relative ε-rule: gradient form = LRP form, zeros and signs safe, its stabiliser absorbs a measured share', async () => {
