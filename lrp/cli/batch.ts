@@ -13,6 +13,7 @@ import { explain, type ExplainInput, type ExplainOptions } from '../explain.js';
 import { DEFAULT_EPSILON, type MethodSpec } from '../methods.js';
 import type { Explanation, MethodName } from '../result.js';
 import type { ExplainArgs } from './args.js';
+import { jsonContract } from './contract.js';
 import { EXIT_BAD_INPUT, EXIT_COMPUTATION_FAILED, EXIT_OK, exitCodeFor, type Io } from './failures.js';
 import { STDOUT_PATH, writeOut } from './output.js';
 import { packageVersion } from './version.js';
@@ -66,19 +67,7 @@ function parseLine(text: string, number: number): Line {
 }
 
 function record(e: Explanation, number: number, provenance: Record<string, unknown>, details: boolean): Record<string, unknown> {
-  const named = { targetText: e.targetText, contrast: e.contrast, contrastText: e.contrastText, contrastLogit: e.contrastLogit };
-  const known = Object.fromEntries(Object.entries(named).filter(([, v]) => v !== undefined));
-  const out: Record<string, unknown> = {
-    line: number,
-    method: e.method,
-    target: e.target,
-    ...known,
-    logit: e.logit,
-    tokens: e.tokens,
-    conservation: e.conservation,
-    layers: e.layers,
-    provenance: { ...provenance, targetText: e.targetText ?? null },
-  };
+  const out: Record<string, unknown> = { line: number, ...jsonContract(e), provenance: { ...provenance, targetText: e.targetText ?? null } };
   if (details && e.details) out['details'] = e.details;
   return out;
 }

@@ -9,8 +9,7 @@ import { basename, join } from 'node:path';
 import { noGrad } from '../../autograd/graph.js';
 import { tidy } from '../../autograd/scope.js';
 import { envFlag } from '../../kernels/env.js';
-import { ComputationError, InputError } from '../../kernels/errors.js';
-import { NoAdapterError } from '../../kernels/runtime.js';
+import { ComputationError } from '../../kernels/errors.js';
 import { resolveModelDir } from '../../nn/hub-cache.js';
 import { loadModel } from '../../nn/load.js';
 import { loadImage } from '../../nn/image.js';
@@ -23,12 +22,13 @@ import { renderAnsi, renderHtml, renderHtmlComparison, renderSvg, renderSvgCompa
 import type { Explanation } from '../result.js';
 import { debugRequested, describeFailure, EXIT_OK, exitCodeFor, type Io } from './failures.js';
 import { runBatch } from './batch.js';
+import { jsonContract } from './contract.js';
 import { runEvalMerge } from './evalMerge.js';
 import { runEvalPerturbation } from './evalPerturbation.js';
 import { EVAL_USAGE, runEval } from './eval.js';
 import { runTrain, TRAIN_USAGE } from './train.js';
 import { packageVersion } from './version.js';
-import { parseCli, USAGE, UsageError, type CliArgs, type CommonArgs, type ExplainArgs, type ForwardArgs, type Format } from './args.js';
+import { parseCli, USAGE, UsageError, type CliArgs, type CommonArgs, type ExplainArgs, type ForwardArgs } from './args.js';
 import { STDOUT_PATH, writeOut } from './output.js';
 import { checkPatterns, loadRulesFile } from './rulesFile.js';
 
@@ -91,12 +91,6 @@ async function imageHref(path: string): Promise<OverlayImage> {
   return { href: `data:${mime};base64,${bytes.toString('base64')}` };
 }
 
-/** The JSON contract: the target (and contrast) with their texts where known, tokens (with character offsets for text input), conservation, layers. */
-function jsonContract(e: Explanation): Record<string, unknown> {
-  const named = { targetText: e.targetText, contrast: e.contrast, contrastText: e.contrastText, contrastLogit: e.contrastLogit };
-  const known = Object.fromEntries(Object.entries(named).filter(([, v]) => v !== undefined));
-  return { method: e.method, target: e.target, ...known, logit: e.logit, tokens: e.tokens, conservation: e.conservation, layers: e.layers };
-}
 
 async function render(es: Explanation[], args: ExplainArgs, io: Io): Promise<string> {
   const e = es[0]!;
