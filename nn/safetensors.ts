@@ -61,6 +61,12 @@ export interface Checkpoint {
   readonly files: readonly string[];
   readonly tensors: ReadonlyMap<string, CheckpointTensorInfo>;
   getFloat32(name: string): Promise<Float32Array>;
+  /**
+   * Bytes `[begin, end)` of the tensor's stored data (offsets relative to the tensor's first
+   * byte, default: all of it), as stored: little-endian, in the tensor's dtype. Lets a loader
+   * stream a large tensor in pieces instead of holding it whole.
+   */
+  readTensorBytes(name: string, begin?: number, end?: number): Promise<Uint8Array>;
 }
 
 /** Every problem with a checkpoint's bytes or layout; the message names the file and tensor. */
@@ -354,6 +360,16 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint> {
       const [begin, end] = info.dataOffsets;
       const bytes = await readRange(join(dir, info.fileName), header.dataStart + begin, end - begin, fs.open);
       return decodeToFloat32(bytes, info.dtype, true);
+    },
+    async readTensorBytes(name: string, begin = 0, end?: number): Promise<Uint8Array> {
+      const info = lookup(tensors, name, dir);
+      const header = headers.get(info.fileName)!;
+      const [first, last] = info.dataOffsets;
+      const stop = end ?? last - first;
+      if (!Number.isInteger(begin) || !Number.isInteger(stop) || begin < 0 || stop < begin || stop > last - first) {
+        throw new RangeError(`${name}: byte range [${begin}, ${stop}) is outside the tensor's ${last - first} bytes`);
+      }
+      return readRange(join(dir, info.fileName), header.dataStart + first + begin, stop - begin, fs.open);
     },
   };
 }

@@ -156,6 +156,19 @@ describe('committed fixtures', () => {
     expect([...file.tensors.keys()].sort()).toEqual([...ckpt.tensors.keys()].sort());
     for (const name of file.tensors.keys()) expect(file.getFloat32(name)).toEqual(await ckpt.getFloat32(name));
   });
+
+  it('reads any byte range of a tensor as the stored bytes, and refuses one outside it', async () => {
+    const dir = join(MODELS, 'vit');
+    const file = parseSafetensors(await readFile(join(dir, 'model.safetensors')), 'vit/model.safetensors');
+    const ckpt = await readCheckpoint(dir);
+    for (const name of file.tensors.keys()) {
+      const whole = new Uint8Array(file.getBytes(name));
+      expect(await ckpt.readTensorBytes(name)).toEqual(whole);
+      const mid = Math.floor(whole.length / 3);
+      expect(await ckpt.readTensorBytes(name, mid, whole.length - 4)).toEqual(whole.subarray(mid, whole.length - 4));
+      await expect(ckpt.readTensorBytes(name, 0, whole.length + 1)).rejects.toThrow(/outside the tensor/);
+    }
+  });
 });
 
 describe('dtype conversion', () => {
