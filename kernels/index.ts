@@ -1,5 +1,9 @@
 /// <reference types="@webgpu/types" preserve="true" />
-/** The GPU runtime and kernel launchers (the engine's lowest layer). */
+/**
+ * The GPU runtime and kernel launchers (the engine's lowest layer).
+ *
+ * @module
+ */
 export { initRuntime, runtime, hasRuntime, GpuRuntime, NoAdapterError, type RuntimeOptions, type AdapterDescription, type Launch, type Binding, type TextureBinding } from './runtime.js';
 export { InputError, ComputationError } from './errors.js';
 export { BufferPool, sizeClass, type PoolStats } from './bufferPool.js';

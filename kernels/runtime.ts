@@ -31,20 +31,27 @@ const MAX_PENDING_DESTROY_BYTES = 64 * 2 ** 20;
 /** Idle bytes of scratch textures (matmul's packed operands) kept for reuse. */
 const TEXTURE_IDLE_BYTES = 256 * 2 ** 20;
 
+/** How `initRuntime` picks the adapter and sizes the buffer pool; each has an environment variable too. */
 export interface RuntimeOptions {
   /** Dawn adapter name to require (see `LRP_ADAPTER`); default: whatever Dawn picks. */
   adapter?: string;
   /** Dawn backend (`vulkan`, `metal`, `d3d12`, ...); default: Dawn's choice (`LRP_BACKEND`). */
   backend?: string;
+  /** Passed to `requestAdapter`: which GPU a machine with two prefers; default: Dawn's choice. */
   powerPreference?: GPUPowerPreference;
   /** Idle bytes kept in the buffer pool (`LRP_POOL_IDLE_MB`). */
   maxIdleBytes?: number;
 }
 
+/** The adapter the runtime runs on, as `adapter.info` reports it, plus what the kernels need to know. */
 export interface AdapterDescription {
+  /** Vendor name (may be empty). */
   vendor: string;
+  /** Architecture name (may be empty). */
   architecture: string;
+  /** Device name (may be empty). */
   device: string;
+  /** The driver's description (lavapipe's contains "llvmpipe" and its LLVM version). */
   description: string;
   /** True for CPU implementations such as lavapipe. */
   isSoftware: boolean;
@@ -57,6 +64,7 @@ export interface AdapterDescription {
 
 /** A texture bound as a storage texture (kernels that read a packed operand, such as matmul's B). */
 export interface TextureBinding {
+  /** The view bound at this slot. */
   textureView: GPUTextureView;
 }
 
@@ -66,6 +74,7 @@ export type Binding = GPUBuffer | TextureBinding;
 /** Something the runtime may destroy once no recorded command can still use it. */
 type Destroyable = (GPUBuffer | GPUTexture) & { destroy(): void };
 
+/** One compute dispatch as a kernel launcher describes it to `GpuRuntime.dispatch`. */
 export interface Launch {
   /** Pipeline cache key: must encode every template parameter of `wgsl`. */
   key: string;
@@ -79,6 +88,7 @@ export interface Launch {
   workgroups: number;
 }
 
+/** Dawn found no WebGPU adapter; the message says how to install one (lavapipe) or pick one. */
 export class NoAdapterError extends Error {
   constructor(detail: string) {
     super(
@@ -91,11 +101,20 @@ export class NoAdapterError extends Error {
   }
 }
 
+/**
+ * The process's GPU: one adapter and device, the pools and caches, and batched command recording.
+ * Obtain it with `initRuntime()` / `runtime()`, never with `new`.
+ */
 export class GpuRuntime {
+  /** Storage buffers for every tensor. */
   readonly pool: BufferPool;
+  /** Scratch textures for packed matmul operands. */
   readonly textures: TexturePool;
+  /** Compiled kernels by key. */
   readonly pipelines: PipelineCache;
+  /** The device's limits (the adapter's maxima for the limits the kernels use). */
   readonly limits: GPUSupportedLimits;
+  /** What the adapter is; kernels pick variants by it. */
   readonly adapterInfo: AdapterDescription;
 
   private encoder: GPUCommandEncoder | null = null;
@@ -117,7 +136,9 @@ export class GpuRuntime {
   constructor(
     /** Kept as a property so it stays reachable as long as the device (docs/runtime.md, "Lifetime"). */
     readonly gpu: GPU,
+    /** The adapter the device came from. */
     readonly adapter: GPUAdapter,
+    /** The device every buffer, pipeline and command belongs to. */
     readonly device: GPUDevice,
     options: RuntimeOptions,
   ) {
@@ -276,10 +297,14 @@ export class GpuRuntime {
     }
   }
 
+  /** The buffer pool's counters now (live and idle bytes); tests use it to catch leaks. */
   memory(): PoolStats {
     return this.pool.snapshot();
   }
 
+  /**
+   * Work counted since start-up: submits, recorded dispatches, compiled pipelines and uploaded bytes (for benchmarks).
+   */
   counters(): { submits: number; dispatches: number; pipelines: number; uploadedBytes: number } {
     return { submits: this.submitted, dispatches: this.dispatched, pipelines: this.pipelines.size, uploadedBytes: this.uploaded };
   }
@@ -369,6 +394,9 @@ export function runtime(): GpuRuntime {
   return current;
 }
 
+/**
+ * Whether `initRuntime()` has completed, so callers can start it lazily without catching `runtime()`'s error.
+ */
 export function hasRuntime(): boolean {
   return current !== null;
 }
