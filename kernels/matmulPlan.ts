@@ -85,6 +85,7 @@ export interface MatmulPlan {
   layoutB: Layout | 'packed';
   /** Batch dims left after coalescing and folding, and their element strides for C, A and B. */
   batch: number[];
+  /** Element strides of C, A and B along each of `batch`. */
   batchStrides: [number[], number[], number[]];
 }
 
