@@ -16,9 +16,13 @@ import { MAX_FILE_BYTES, readBoundedFile, readBoundedJson } from './files.js';
  */
 export const MAX_IMAGE_PIXELS = 50_000_000;
 
+/** A decoded image: 8-bit RGBA, row-major, 4 bytes per pixel. */
 export interface Rgba {
+  /** Pixels per row. */
   width: number;
+  /** Rows. */
   height: number;
+  /** width · height · 4 bytes: R, G, B, A per pixel. */
   data: Uint8Array;
 }
 
@@ -68,6 +72,10 @@ function checkSize(size: { width: number; height: number } | null, source: strin
   }
 }
 
+/**
+ * Decodes a PNG or JPEG file's bytes to RGBA. Throws an InputError naming `source` when the file
+ * is neither, is corrupt, or claims more than `MAX_IMAGE_PIXELS` (checked before decoding).
+ */
 export function decodeImage(bytes: Uint8Array, source: string): Rgba {
   const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
   const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
@@ -85,8 +93,11 @@ export function decodeImage(bytes: Uint8Array, source: string): Rgba {
   }
 }
 
+/** Per-channel normalisation: (pixel · scale − mean) / std, like HF's image processors. */
 export interface Normalisation {
+  /** Subtracted per channel (R, G, B) after scaling. */
   mean: [number, number, number];
+  /** Divides per channel after the mean is subtracted. */
   std: [number, number, number];
   /** Multiplies the 0–255 pixel values before normalising (HF's rescale_factor); 1/255 by default. */
   scale?: number;
@@ -160,6 +171,11 @@ export function toPixelValues(img: Rgba, size: number, norm: Normalisation): { d
   return { data: out, shape: [1, 3, size, size] };
 }
 
+/**
+ * Reads an image file and returns pixel values for a ViT of side `size`, [1, 3, size, size],
+ * normalised as `modelDir`'s preprocessor_config.json says. Throws an InputError for a missing,
+ * oversized or undecodable file.
+ */
 export async function loadImage(path: string, modelDir: string, size: number): Promise<{ data: Float32Array; shape: [number, number, number, number] }> {
   const normalisation = await readNormalisation(modelDir);
   const bytes = await readBoundedFile(path, 'the image', MAX_FILE_BYTES.image);

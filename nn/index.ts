@@ -1,5 +1,9 @@
 /// <reference types="@webgpu/types" preserve="true" />
-/** Models: modules, positional encodings, the four families, loading, tokenization, images. */
+/**
+ * Models: modules, positional encodings, the four families, loading, tokenization, images.
+ *
+ * @module
+ */
 export { Module, Parameter, type ParameterSpec } from './module.js';
 export { tap, withTaps, type TapKind, type TapObserver, type TapInfo } from './taps.js';
 export { withModulePath, currentModulePath } from './modulePath.js';

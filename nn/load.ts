@@ -17,6 +17,7 @@ import type { Parameter } from './module.js';
 import { readCheckpoint, type CheckpointTensorInfo } from './safetensors.js';
 import { loadTokenizer } from './tokenizer.js';
 
+/** Options of `loadModel`. */
 export interface LoadOptions {
   /** Called after each tensor is uploaded. */
   onProgress?: (loadedBytes: number, totalBytes: number, tensor: string) => void;
@@ -29,6 +30,9 @@ export interface LoadOptions {
 
 const WEIGHT_DTYPES = new Set(['F32', 'F16', 'BF16']);
 
+/**
+ * Reads `dir/config.json` (size-bounded); throws an InputError when it is missing, too large or not a JSON object.
+ */
 export async function readConfig(dir: string): Promise<ConfigReader> {
   const path = join(dir, 'config.json');
   const raw = await readBoundedJson(path, "the model's config.json", MAX_FILE_BYTES.config);

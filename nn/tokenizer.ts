@@ -11,13 +11,17 @@ import { tokenSpans, type TokenSpan } from './offsets.js';
 
 export type { TokenSpan } from './offsets.js';
 
+/** A text encoded for a model, with each token's place in the text. */
 export interface EncodedText {
+  /** Token ids, special tokens included. */
   ids: number[];
+  /** Segment ids per token (zeros for single-segment tokenizers). */
   tokenTypeIds: number[];
   /** Per token, its characters in the text (`text.slice(start, end)`), or undefined (special tokens). */
   spans: (TokenSpan | undefined)[];
 }
 
+/** A model's tokenizer as explanations use it: encoding, single-token lookup and token texts. */
 export interface TextTokenizer {
   /** Encodes `text` as the model expects it (special tokens added). */
   encode(text: string): EncodedText;
@@ -39,6 +43,10 @@ async function readObject(path: string, what: string, maxBytes: number): Promise
   return json;
 }
 
+/**
+ * Loads `dir/tokenizer.json` (and tokenizer_config.json when present) with tokenizers.js. Throws
+ * an InputError when the file is missing, too large or not a tokenizer tokenizers.js can read.
+ */
 export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
   const path = join(dir, 'tokenizer.json');
   const missing = await stat(path).then(() => false, (error: NodeJS.ErrnoException) => error.code === 'ENOENT');

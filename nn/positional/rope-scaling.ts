@@ -7,6 +7,14 @@
 import { InputError } from '../../kernels/errors.js';
 import type { ConfigReader, JsonObject } from '../config.js';
 
+/**
+ * A parsed `rope_scaling`, one variant per type (HF key names in brackets): `factor` [factor] is
+ * how much longer the context is made; `originalMax` [original_max_position_embeddings] the
+ * context the model was trained for; llama3's `lowFreqFactor`/`highFreqFactor`
+ * [low_freq_factor, high_freq_factor] bound the wavelengths it rescales; YaRN's `betaFast`/`betaSlow`
+ * [beta_fast, beta_slow] bound its interpolation ramp, `attentionFactor` [attention_factor, or
+ * from mscale] multiplies cos and sin, and `truncate` [truncate] rounds the ramp's bounds to integers.
+ */
 export type RopeScaling =
   | { type: 'default' }
   | { type: 'linear'; factor: number }
@@ -15,6 +23,7 @@ export type RopeScaling =
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMax: number }
   | { type: 'yarn'; factor: number; originalMax: number; betaFast: number; betaSlow: number; attentionFactor: number; truncate: boolean };
 
+/** The `rope_type` values `readRopeScaling` accepts. */
 export const ROPE_SCALING_TYPES = ['default', 'linear', 'dynamic', 'llama3', 'yarn'] as const;
 
 /** Reads `rope_scaling` (null or absent: no scaling). Unknown types name themselves in the error. */
@@ -82,7 +91,9 @@ function baseFrequencies(dim: number, theta: number): number[] {
   return Array.from({ length: dim / 2 }, (_, i) => 1 / theta ** ((2 * i) / dim));
 }
 
+/** What `ropeFrequencies` returns: the inverse frequencies and the cos/sin factor. */
 export interface RopeFrequencies {
+  /** R/2 inverse frequencies, one per rotated pair. */
   invFreq: number[];
   /** Multiplies cos and sin (YaRN's temperature; 1 for every other type). */
   attentionScale: number;
