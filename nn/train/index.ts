@@ -1,4 +1,8 @@
-/** Training with the engine: loss, optimiser, schedule, seeded data, checkpoints, the demo tasks. */
+/**
+ * Training with the engine: loss, optimiser, schedule, seeded data, checkpoints, the demo tasks.
+ *
+ * @module
+ */
 export { train, type TrainOptions, type TrainResult, type TrainEvents } from './trainer.js';
 export { crossEntropy, IGNORE_INDEX } from './loss.js';
 export { AdamW, clipGlobalNorm, type AdamWOptions, type AdamWState } from './adamw.js';
