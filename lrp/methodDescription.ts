@@ -31,6 +31,7 @@ import { uniformRule } from './rules/uniform.js';
 
 /** A mistake in a method description; the message says where. */
 export class MethodDescriptionError extends Error {
+  /** `'MethodDescriptionError'`, so the class survives in messages and logs after minification. */
   override name = 'MethodDescriptionError';
 }
 
