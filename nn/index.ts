@@ -2,7 +2,7 @@
 /**
  * Models: modules, positional encodings, the four families, loading, tokenization, images.
  *
- * @module
+ * @module transformer-lrp/nn
  */
 export { Module, Parameter, type ParameterSpec } from './module.js';
 export { tap, withTaps, type TapKind, type TapObserver, type TapInfo } from './taps.js';

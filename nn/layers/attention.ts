@@ -28,7 +28,23 @@ export interface AttentionShape {
 }
 
 /** Checkpoint names of the projections, relative to the attention module's prefix. */
-export type ProjectionNames = { q: string; k: string; v: string; o: string } | { qkv: string; o: string };
+export type ProjectionNames =
+  | {
+      /** Query projection, e.g. `q_proj`. */
+      q: string;
+      /** Key projection. */
+      k: string;
+      /** Value projection. */
+      v: string;
+      /** Output projection. */
+      o: string;
+    }
+  | {
+      /** One projection giving q, k and v (GPT-2's `c_attn`, BLOOM's `query_key_value`). */
+      qkv: string;
+      /** Output projection. */
+      o: string;
+    };
 
 /** How a family's attention is laid out in its checkpoint. */
 export interface AttentionOptions {
@@ -46,11 +62,22 @@ export interface AttentionOptions {
    */
   fusedLayout?: 'blocks' | 'per-head';
   /** Qwen3: RMSNorm over each head's dims of q and k (`q_norm`, `k_norm`), before rotary. */
-  qkNorm?: { eps: number };
+  qkNorm?: {
+    /** The norms' epsilon (`rms_norm_eps`). */
+    eps: number;
+  };
 }
 
 /** Rotates queries and keys by position (rotary embeddings); called with per-layer tables. */
-export type PositionRotation = (q: Tensor, k: Tensor) => { q: Tensor; k: Tensor };
+export type PositionRotation = (
+  q: Tensor,
+  k: Tensor,
+) => {
+  /** The rotated queries. */
+  q: Tensor;
+  /** The rotated keys. */
+  k: Tensor;
+};
 
 /**
  * Multi-head self-attention with grouped-query heads; the score and context products

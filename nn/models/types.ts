@@ -38,7 +38,14 @@ export interface ModelInfo {
   /** Class names by id (`id2label`), for classifiers. */
   labels?: string[];
   /** ViT: expected image side and channels. */
-  image?: { size: number; patch: number; channels: number };
+  image?: {
+    /** Side of the square input, in pixels (`image_size`). */
+    size: number;
+    /** Side of a patch, in pixels (`patch_size`). */
+    patch: number;
+    /** Colour channels (`num_channels`). */
+    channels: number;
+  };
 }
 
 /** A batch for `forward`: token ids for text models, pixel values for ViT. */
@@ -50,7 +57,12 @@ export interface ModelInput {
   /** 1 = attend, 0 = padding, [B][T]; all ones when omitted. */
   attentionMask?: number[][];
   /** ViT pixels, normalised, [B, C, H, W] row-major. */
-  pixelValues?: { data: Float32Array; shape: [number, number, number, number] };
+  pixelValues?: {
+    /** The values, row-major. */
+    data: Float32Array;
+    /** [B, C, H, W]. */
+    shape: [number, number, number, number];
+  };
 }
 
 /** Options of `TransformerModel.forward`. */
