@@ -76,14 +76,29 @@ export interface RuleReport {
   failures: string[];
   /** Largest |gradient form − LRP form| beyond tolerance (≤ 0 passes); null without `lrp`. */
   lrpExcess: number | null;
-  /** Σ R at the output, Σ R over the variable inputs, and |inputs − output| / |output|. */
-  conservation: { output: number; inputs: number; relativeError: number };
-  /** All-zero inputs give finite relevance; zero output relevance gives zero input relevance. */
-  zeros: { finite: boolean; zeroForZeroRelevance: boolean };
-  /**
-   * Negated output relevance negates every input relevance; mixed-sign inputs with zeros give finite relevance.
-   */
-  signs: { negatesWithRelevance: boolean; finiteWithMixedSigns: boolean };
+  /** Conservation over the case. */
+  conservation: {
+    /** Σ R at the output. */
+    output: number;
+    /** Σ R over the variable inputs. */
+    inputs: number;
+    /** |inputs − output| / |output|. */
+    relativeError: number;
+  };
+  /** Whether zeros are safe. */
+  zeros: {
+    /** All-zero variable inputs give finite relevance. */
+    finite: boolean;
+    /** A zero output relevance gives zero input relevance. */
+    zeroForZeroRelevance: boolean;
+  };
+  /** Whether signs behave. */
+  signs: {
+    /** Negating the output relevance negates every input relevance. */
+    negatesWithRelevance: boolean;
+    /** Inputs with mixed signs and exact zeros give finite relevance. */
+    finiteWithMixedSigns: boolean;
+  };
 }
 
 function random(seed: number): () => number {

@@ -2,7 +2,7 @@
 /**
  * LRP: methods as data, explain(), the conservation report and renderers.
  *
- * @module
+ * @module transformer-lrp/lrp
  */
 export { explain, type ExplainOptions, type ExplainInput, type TextInput } from './explain.js';
 export { type TargetSpec } from './target.js';
