@@ -2,7 +2,7 @@
 /**
  * The autodiff engine's public surface: Tensor, ops, graph control, custom ops and rules.
  *
- * @module
+ * @module transformer-lrp/autograd
  */
 export { Tensor, type NestedArray } from './tensor.js';
 export { tidy, keep, type Disposable } from './scope.js';

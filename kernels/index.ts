@@ -2,7 +2,7 @@
 /**
  * The GPU runtime and kernel launchers (the engine's lowest layer).
  *
- * @module
+ * @module transformer-lrp/kernels
  */
 export { initRuntime, runtime, hasRuntime, GpuRuntime, NoAdapterError, type RuntimeOptions, type AdapterDescription, type Launch, type Binding, type TextureBinding } from './runtime.js';
 export { InputError, ComputationError } from './errors.js';
