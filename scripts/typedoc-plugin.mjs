@@ -4,8 +4,8 @@
  * 1. Categories by layer. The root export re-exports every layer, so its page would be one long
  *    list; each declaration is put in a category by the file it is declared in (CATEGORIES, first
  *    match wins), and `categoryOrder` in typedoc.json orders them. A declaration's own
- *    `@category` tag takes precedence. Files no pattern matches land in "Other", which shows the
- *    table needs an entry.
+ *    `@category` tag takes precedence. A file no pattern matches is reported as a warning, so
+ *    `npm run docs:check` fails until the table has an entry for it.
  * 2. Members of anonymous types are documented by their owner. The fields of an inline object type
  *    (`{ cos: Tensor; sin: Tensor }` as a return type, the literal variants of MATMUL_VARIANTS)
  *    and the members a mapped type makes (OpAttrs' elementwise entries, from
@@ -55,12 +55,15 @@ function hasCategoryTag(reflection) {
  * existing comment only: giving an undocumented declaration a comment would hide it from the
  * documentation check.
  */
-function tagCategory(reflection, file) {
+function tagCategory(reflection, file, logger) {
   if (hasCategoryTag(reflection)) return;
   const category = categoryOf(file);
+  if (!category) {
+    logger.warn(`${reflection.getFriendlyFullName()} (${relative(ROOT, file)}) is in no category: add its file to CATEGORIES in scripts/typedoc-plugin.mjs`);
+    return;
+  }
   const comment = reflection.comment ?? reflection.signatures?.find((s) => s.comment)?.comment;
-  if (!category || !comment) return;
-  comment.blockTags.push(new CommentTag('@category', [{ kind: 'text', text: category }]));
+  comment?.blockTags.push(new CommentTag('@category', [{ kind: 'text', text: category }]));
 }
 
 /**
@@ -103,7 +106,7 @@ export function load(app) {
       for (const child of module.children ?? []) {
         if (!child.kindOf(ReflectionKind.SomeExport) || child.kindOf(ReflectionKind.Module)) continue;
         if (child.isReference()) categoriseReference(child, files);
-        else if (files.get(child)) tagCategory(child, files.get(child));
+        else if (files.get(child)) tagCategory(child, files.get(child), app.logger);
       }
     }
 
