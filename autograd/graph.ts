@@ -113,8 +113,9 @@ function tableResolver(rules: RuleTable): RuleResolver {
  *
  * @example
  * ```ts
- * import { Tensor, backward, linear, scale, withBackwardRules, type BackwardRule } from 'transformer-lrp';
+ * import { init, Tensor, backward, linear, scale, withBackwardRules, type BackwardRule } from 'transformer-lrp';
  *
+ * await init();
  * // Pass half of the gradient through every `linear` recorded inside the scope.
  * const halve: BackwardRule = { name: 'halve', backward: (ctx, g) => ctx.defaultBackward(scale(g, 0.5)) };
  * const x = Tensor.fromArray([1, 2], [1, 2]).setRequiresGrad();

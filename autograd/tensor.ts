@@ -10,7 +10,7 @@ import { Storage } from './storage.js';
 import { track, type Disposable } from './scope.js';
 import type { Node } from './graph.js';
 
-/** The typed array `read()` returns for a dtype. */
+/** The host array type of a dtype's elements: Int32Array for i32, Float32Array for f32. */
 export type TypedArrayFor<D extends DType> = D extends 'i32' ? Int32Array : Float32Array;
 /**
  * A number or arbitrarily nested arrays of numbers, as `Tensor.fromArray` accepts (rectangular: the shape is inferred).
