@@ -12,7 +12,7 @@ let nextStorageId = 1;
  * the buffer returns to the pool (or is destroyed) when the last holder releases it.
  */
 export class Storage {
-  /** Unique per process (tests compare storages by it to tell views from copies). */
+  /** Unique per process, in creation order. */
   readonly id = nextStorageId++;
   private refs = 1;
   private destroyWhenReleased = false;

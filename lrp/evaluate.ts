@@ -35,7 +35,7 @@ export interface HeldoutExample {
   groundTruth: { positions: number[]; evidence: 'token' | 'position' | 'both' };
 }
 
-/** One method's scores over the sample (rates and shares from 0 to 1; see the module comment). */
+/** One method's scores over the sample; rates and shares are fractions from 0 to 1. */
 export interface MethodScores {
   /** The scored method. */
   method: EvalMethod;

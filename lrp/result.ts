@@ -125,7 +125,8 @@ export interface Explanation {
 }
 
 /**
- * What `details: true` adds: both position aggregations, relevance per positional tensor and per distance, and the rules applied.
+ * Detail beyond the JSON contract (batch records carry it with `--details`): both position
+ * aggregations, relevance per positional tensor and per distance, and the rules applied.
  */
 export interface ExplanationDetails {
   /** The aggregation used for `TokenRelevance.position`. */

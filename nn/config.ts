@@ -62,7 +62,7 @@ export function checkpointLimits(tensors: Iterable<{ name: string; shape: readon
  * checkpoint allows).
  */
 export class ConfigReader {
-  /** Keys read so far (reports can list the settings a family ignored). */
+  /** Keys read so far: what the family looked at in the config. */
   readonly used = new Set<string>();
   private limits: { sizes: SizeLimits; checkpoint: string } | null = null;
 

@@ -86,7 +86,7 @@ export interface Checkpoint {
 
 /** Every problem with a checkpoint's bytes or layout; the message names the file and tensor. */
 export class SafetensorsError extends InputError {
-  /** `'SafetensorsError'`, so the class survives in messages and logs after minification. */
+  /** Shown before the message (`SafetensorsError: …`) instead of the inherited `InputError`. */
   override name = 'SafetensorsError';
 }
 

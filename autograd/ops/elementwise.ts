@@ -196,7 +196,7 @@ const binary = (name: ElementwiseOp) => (a: Tensor, b: Tensor): Tensor => applyE
 export const neg = unary('neg');
 /** eˣ. */
 export const exp = unary('exp');
-/** Natural logarithm (−∞ at 0, NaN below). */
+/** Natural logarithm. */
 export const log = unary('log');
 /** √x. */
 export const sqrt = unary('sqrt');
@@ -218,7 +218,7 @@ export const sigmoid = unary('sigmoid');
 export const relu = unary('relu');
 /** |x|. */
 export const abs = unary('abs');
-/** −1, 0 or 1 (no gradient). */
+/** −1, 0 or 1 (gradient 0). */
 export const sign = unary('sign');
 /** 1/x. */
 export const reciprocal = unary('reciprocal');
@@ -242,17 +242,17 @@ export const pow = binary('pow');
 export const maximum = binary('maximum');
 /** min(a, b) elementwise, broadcast; the gradient of a tie goes to a. */
 export const minimum = binary('minimum');
-/** 1 where a = b, else 0 (f32; no gradient). */
+/** 1 where a = b, else 0 (f32; gradient 0). */
 export const eq = binary('eq');
-/** 1 where a ≠ b, else 0 (f32; no gradient). */
+/** 1 where a ≠ b, else 0 (f32; gradient 0). */
 export const ne = binary('ne');
-/** 1 where a < b, else 0 (f32; no gradient). */
+/** 1 where a < b, else 0 (f32; gradient 0). */
 export const lt = binary('lt');
-/** 1 where a ≤ b, else 0 (f32; no gradient). */
+/** 1 where a ≤ b, else 0 (f32; gradient 0). */
 export const le = binary('le');
-/** 1 where a > b, else 0 (f32; no gradient). */
+/** 1 where a > b, else 0 (f32; gradient 0). */
 export const gt = binary('gt');
-/** 1 where a ≥ b, else 0 (f32; no gradient). */
+/** 1 where a ≥ b, else 0 (f32; gradient 0). */
 export const ge = binary('ge');
 
 /** x · s (+ shift). */

@@ -54,7 +54,7 @@ export interface TrainingSettings {
   seed: number;
 }
 
-/** A training task with known ground truth (see the module comment). */
+/** A training task with known ground truth: a seeded example generator, the model config it trains, its vocabulary and training settings. */
 export interface Task {
   /** The task's name (CLI `--task`, model folder name). */
   name: string;
