@@ -11,6 +11,7 @@ import type { Tensor } from './tensor.js';
 import { add } from './ops/elementwise.js';
 import { full } from './ops/creation.js';
 
+/** Options of `backward`: the seed, graph retention and a per-node observer. */
 export interface BackwardOptions {
   /** d(root) seed; required unless the root has exactly one element. */
   seed?: Tensor;
@@ -26,6 +27,7 @@ export interface BackwardOptions {
 
 /** What `onNode` sees of one step of the sweep. */
 export interface NodeVisit {
+  /** The node whose backward just ran. */
   readonly node: Node;
   /** The context the backward received: saved inputs and output, which inputs need a gradient. */
   readonly ctx: BackwardContext;
@@ -63,6 +65,13 @@ export function releaseGraph(root: Tensor): void {
   for (const node of topologicalNodes(root)) releaseNode(node);
 }
 
+/**
+ * Runs reverse-mode differentiation from `root`: leaves (and tensors with `retainGrad()`) get
+ * their `grad` added to. Each node's backward is the one bound when it was recorded (its own, or
+ * a rule from `withBackwardRules`); the graph's saved buffers are freed on the way unless
+ * `retainGraph`. Throws when `root` does not require grad, is not a scalar and has no `seed` (or a
+ * seed of another shape), or its graph was already freed.
+ */
 export function backward(root: Tensor, options: BackwardOptions = {}): void {
   if (!root.requiresGrad) {
     throw new Error(`backward: ${root.toString()} does not require grad (no input of its computation has requiresGrad set)`);

@@ -7,9 +7,13 @@ import type { Tensor } from './tensor.js';
 
 /** What a backward function sees of the op it differentiates. */
 export interface BackwardContext<A = unknown> {
+  /** The op's registered name (`'linear'`, `'softmax'`, …). */
   readonly op: string;
+  /** The op's inputs as saved at record time (still readable when the caller disposed them). */
   readonly inputs: readonly Tensor[];
+  /** The op's output as saved at record time. */
   readonly output: Tensor;
+  /** The op's attributes (`OpAttrs[name]`), as recorded. */
   readonly attrs: A;
   /** Which inputs need a gradient; a backward may return null for the others. */
   readonly needsGrad: readonly boolean[];
@@ -17,10 +21,14 @@ export interface BackwardContext<A = unknown> {
   defaultBackward(gradOutput: Tensor): (Tensor | null)[];
 }
 
+/** Computes the gradients of an op's inputs (null where none is needed) from its output's gradient. */
 export type BackwardFn<A = unknown> = (ctx: BackwardContext<A>, gradOutput: Tensor) => (Tensor | null)[];
 
+/** One recorded op in the autodiff graph: what it consumed and produced, and the backward bound to it. */
 export interface Node {
+  /** Unique per process, in recording order. */
   readonly id: number;
+  /** The op's registered name. */
   readonly op: string;
   /** The tensors the op consumed: graph structure (their nodes, leaves that get `grad`). */
   readonly inputs: readonly Tensor[];
@@ -28,10 +36,13 @@ export interface Node {
   readonly output: Tensor;
   /** Saved handles on the inputs' and output's data, valid even after those are disposed. */
   readonly savedInputs: readonly Tensor[];
+  /** Saved handle on the output's data (see `savedInputs`). */
   readonly savedOutput: Tensor;
+  /** The op's attributes, as recorded. */
   readonly attrs: unknown;
   /** The backward in force when the op was recorded (its own, or an override). */
   readonly backward: BackwardFn;
+  /** The op's own backward, whatever rule is in force (rules may call it). */
   readonly defaultBackward: BackwardFn;
   /** Name of the rule that replaced the default backward, if any (for reports). */
   readonly rule: string | undefined;
@@ -49,6 +60,7 @@ export function releaseNode(node: Node): void {
 
 let gradEnabled = true;
 
+/** Whether ops record a graph now (false inside `noGrad`). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }
@@ -69,9 +81,11 @@ export function noGrad<T>(fn: () => T): T {
  * written for (`OpAttrs['layerNorm']`, …); a rule that reads no attributes (`A = unknown`) fits any op.
  */
 export interface BackwardRule<A = unknown> {
+  /** Shown in reports (`Node.rule`, the conservation ledger's rule table). */
   name: string;
   // Method syntax on purpose: a rule for one op's attributes still fits a table of rules for any
   // op (`BackwardRule<NormAttrs>` is a `BackwardRule`); `RuleTable` checks the attributes per op.
+  /** Replaces the op's backward: returns a gradient (relevance) per input, null where none is needed. */
   backward(ctx: BackwardContext<A>, gradOutput: Tensor): (Tensor | null)[];
 }
 
@@ -99,8 +113,9 @@ function tableResolver(rules: RuleTable): RuleResolver {
  *
  * @example
  * ```ts
- * import { Tensor, backward, linear, scale, withBackwardRules, type BackwardRule } from 'transformer-lrp';
+ * import { init, Tensor, backward, linear, scale, withBackwardRules, type BackwardRule } from 'transformer-lrp';
  *
+ * await init();
  * // Pass half of the gradient through every `linear` recorded inside the scope.
  * const halve: BackwardRule = { name: 'halve', backward: (ctx, g) => ctx.defaultBackward(scale(g, 0.5)) };
  * const x = Tensor.fromArray([1, 2], [1, 2]).setRequiresGrad();
@@ -118,6 +133,9 @@ export function withBackwardRules<T>(rules: RuleTable | RuleResolver, fn: () => 
   }
 }
 
+/**
+ * The rule the innermost `withBackwardRules` scope assigns to an op being recorded; undefined keeps its own backward.
+ */
 export function activeRule(op: string, role: OpRole | undefined): BackwardRule | undefined {
   for (let i = ruleScopes.length - 1; i >= 0; i--) {
     const rule = ruleScopes[i]!(op, role);

@@ -1,5 +1,9 @@
 /// <reference types="@webgpu/types" preserve="true" />
-/** The autodiff engine's public surface: Tensor, ops, graph control, custom ops and rules. */
+/**
+ * The autodiff engine's public surface: Tensor, ops, graph control, custom ops and rules.
+ *
+ * @module transformer-lrp/autograd
+ */
 export { Tensor, type NestedArray } from './tensor.js';
 export { tidy, keep, type Disposable } from './scope.js';
 export type { Storage } from './storage.js';

@@ -7,7 +7,9 @@ import type { OpAttrs, OpName, OpRole } from './opTypes.js';
 import { trackNode } from './scope.js';
 import type { Tensor } from './tensor.js';
 
+/** An op: its forward and its backward, declared together (`defineOp`, `customOp`). */
 export interface OpDefinition<A> {
+  /** Unique among registered ops; graph nodes and rule tables refer to the op by it. */
   name: string;
   /** What the op is to an explanation method (registered ops must declare it; see `OpRole`). */
   role?: OpRole;
@@ -17,6 +19,7 @@ export interface OpDefinition<A> {
   backward: BackwardFn<A>;
 }
 
+/** The callable form of an op: inputs and attributes in, output out (recording a node when needed). */
 export type OpFn<A> = (inputs: readonly Tensor[], attrs: A) => Tensor;
 
 let nextNodeId = 1;

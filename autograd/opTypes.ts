@@ -12,6 +12,7 @@
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface OpAttrs {}
 
+/** The name of a registered op: a key of `OpAttrs`. */
 export type OpName = keyof OpAttrs & string;
 
 /**
@@ -29,8 +30,10 @@ export type OpName = keyof OpAttrs & string;
  */
 export type OpRole = 'linear' | 'sum' | 'product' | 'activation' | 'nonlinear' | 'norm' | 'softmax' | 'positional' | 'structural';
 
+/** Every `OpRole`, for validating user input (method descriptions). */
 export const OP_ROLES: readonly OpRole[] = ['linear', 'sum', 'product', 'activation', 'nonlinear', 'norm', 'softmax', 'positional', 'structural'];
 
+/** Whether a string names an `OpRole`. */
 export function isOpRole(value: string): value is OpRole {
   return (OP_ROLES as readonly string[]).includes(value);
 }
@@ -40,13 +43,22 @@ export function isOpRole(value: string): value is OpRole {
  * `layerNorm` and `rmsNorm`, which share their attributes; other roles promise nothing.
  */
 export interface RoleAttrs {
+  /** Rules for `linear` see its attributes. */
   linear: OpAttrs['linear'];
+  /** Rules for `norm` see what LayerNorm and RMSNorm share (eps, affine flags). */
   norm: OpAttrs['layerNorm'] & OpAttrs['rmsNorm'];
+  /** No attributes promised. */
   sum: unknown;
+  /** No attributes promised. */
   product: unknown;
+  /** No attributes promised. */
   activation: unknown;
+  /** No attributes promised. */
   nonlinear: unknown;
+  /** No attributes promised. */
   softmax: unknown;
+  /** No attributes promised. */
   positional: unknown;
+  /** No attributes promised. */
   structural: unknown;
 }

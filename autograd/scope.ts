@@ -10,8 +10,11 @@
  */
 import { releaseNode, type Node } from './graph.js';
 
+/** Something holding GPU memory until `dispose()`: what `tidy` tracks and `keep` exempts. */
 export interface Disposable {
+  /** Releases the GPU memory (idempotent). */
   dispose(): void;
+  /** True once disposed. */
   readonly disposed: boolean;
 }
 
@@ -95,6 +98,11 @@ function close(scope: Scope, kept: Set<Disposable>): void {
   }
 }
 
+/**
+ * Runs `fn` and disposes every tensor created inside it except those in its result (found in
+ * nested arrays and objects) or passed to `keep`. Graph nodes nothing can reach any more release
+ * their saved buffers too. A promise result is refused: a tidy cannot span an `await`.
+ */
 export function tidy<T>(fn: () => T): T {
   const scope: Scope = { owned: new Set(), created: [], nodes: [] };
   scopes.push(scope);

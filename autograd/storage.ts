@@ -7,18 +7,28 @@ import { runtime } from '../kernels/runtime.js';
 
 let nextStorageId = 1;
 
+/**
+ * A reference-counted GPU buffer shared by a tensor, its views and the graph nodes that saved it;
+ * the buffer returns to the pool (or is destroyed) when the last holder releases it.
+ */
 export class Storage {
+  /** Unique per process, in creation order. */
   readonly id = nextStorageId++;
   private refs = 1;
   private destroyWhenReleased = false;
 
+  /** @param buffer a pooled buffer, now owned by this storage (one reference) */
   constructor(readonly buffer: GPUBuffer) {}
 
+  /** Adds a holder; throws if the buffer was already released. */
   retain(): void {
     if (this.refs <= 0) throw new Error('Storage.retain: the buffer was already released');
     this.refs++;
   }
 
+  /**
+   * Drops a holder; the last one returns the buffer to the pool (or destroys it). Throws when over-released.
+   */
   release(): void {
     if (this.refs <= 0) throw new Error('Storage.release: released more often than retained');
     if (--this.refs > 0) return;
@@ -31,6 +41,7 @@ export class Storage {
     this.destroyWhenReleased = true;
   }
 
+  /** True while any holder remains. */
   get alive(): boolean {
     return this.refs > 0;
   }

@@ -10,16 +10,27 @@ import { Storage } from './storage.js';
 import { track, type Disposable } from './scope.js';
 import type { Node } from './graph.js';
 
+/** The host array type of a dtype's elements: Int32Array for i32, Float32Array for f32. */
 export type TypedArrayFor<D extends DType> = D extends 'i32' ? Int32Array : Float32Array;
+/**
+ * A number or arbitrarily nested arrays of numbers, as `Tensor.fromArray` accepts (rectangular: the shape is inferred).
+ */
 export type NestedArray = number | NestedArray[];
 
 let nextTensorId = 1;
 
+/**
+ * A strided view of a reference-counted GPU buffer (f32 or i32), and its place in the autodiff graph.
+ * Create tensors with `Tensor.fromArray`, `zeros`/`full` or ops; free them with `dispose()` or `tidy`.
+ */
 export class Tensor implements GpuView, Disposable {
+  /** Unique per process, in creation order (for reports and debugging). */
   readonly id = nextTensorId++;
+  /** Dimensions, outermost first; `[]` for a scalar. */
   readonly shape: readonly number[];
   readonly strides: readonly number[];
   readonly offset: number;
+  /** Element type: 'f32' for values, 'i32' for ids and indices (i32 tensors never record a graph). */
   readonly dtype: DType;
   /** True when gradients should flow to (leaf) or through (non-leaf) this tensor. */
   requiresGrad = false;
@@ -100,36 +111,44 @@ export class Tensor implements GpuView, Disposable {
     return new Tensor(new Storage(buffer), finalShape, dtype);
   }
 
+  /** The reference-counted buffer behind this view; throws once the tensor is disposed. */
   get storage(): Storage {
     if (!this.storageRef) throw new Error(`Tensor${this.name ? ` '${this.name}'` : ''} ${shapeToString(this.shape)} was disposed`);
     return this.storageRef;
   }
 
+  /** The GPU buffer behind this view (shared with other views); throws once the tensor is disposed. */
   get buffer(): GPUBuffer {
     return this.storage.buffer;
   }
 
+  /** Number of elements (1 for a scalar). */
   get size(): number {
     return numel(this.shape);
   }
 
+  /** Number of dimensions. */
   get rank(): number {
     return this.shape.length;
   }
 
+  /** True after `dispose()`: the tensor no longer holds its buffer. */
   get disposed(): boolean {
     return this.storageRef === null;
   }
 
+  /**
+   * True when no recorded op produced this tensor (inputs, parameters, constants): backward fills `grad` here.
+   */
   get isLeaf(): boolean {
     return this.node === null;
   }
 
+  /** True when the elements are laid out row-major without gaps, so kernels may read it flat. */
   get contiguous(): boolean {
     return isContiguous(this);
   }
 
-  /** Releases this tensor's hold on its buffer (idempotent). Graph nodes keep their own hold. */
   /**
    * Disposes the tensor; once no view or saved graph handle holds its storage any more, the
    * buffer is destroyed rather than pooled (model weights: large, and not reused once the model
@@ -140,6 +159,7 @@ export class Tensor implements GpuView, Disposable {
     this.dispose();
   }
 
+  /** Releases this tensor's hold on its buffer (idempotent). Graph nodes keep their own hold. */
   dispose(): void {
     if (this.storageRef) {
       this.storageRef.release();

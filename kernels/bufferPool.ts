@@ -9,6 +9,7 @@
 import { IdleSet } from './idleSet.js';
 import { BufferUsage } from './usage.js';
 
+/** The usage every pooled buffer has: kernels bind it as storage and copies read and write it. */
 export const BUFFER_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 
 /** Smallest buffer handed out: bindings must be non-empty, so even a 0-element tensor gets one. */
@@ -23,6 +24,7 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(bytes / step) * step;
 }
 
+/** What the buffer pool holds, in bytes and buffers (`runtime().memory()`); tests use it to catch leaks. */
 export interface PoolStats {
   /** Bytes in buffers currently handed out (by class size). */
   liveBytes: number;
@@ -36,6 +38,9 @@ export interface PoolStats {
   destroyed: number;
 }
 
+/**
+ * Storage buffers reused by size class (`sizeClass`); idle ones beyond a byte cap are destroyed, oldest first.
+ */
 export class BufferPool {
   /** Idle buffers by size class. */
   private readonly idle = new IdleSet<number, GPUBuffer>();
@@ -95,6 +100,7 @@ export class BufferPool {
     });
   }
 
+  /** The pool's counters now (a copy). */
   snapshot(): PoolStats {
     return { ...this.stats, idleBytes: this.idle.bytes };
   }

@@ -6,10 +6,12 @@
 
 /** The caller's input is wrong: a malformed checkpoint or config, an out-of-range id, a bad option. */
 export class InputError extends Error {
+  /** Shown before the message (`InputError: …`) instead of the inherited `Error`. */
   override name = 'InputError';
 }
 
 /** The computation failed on valid input: a non-finite result, a failed conservation assertion. */
 export class ComputationError extends Error {
+  /** Shown before the message (`ComputationError: …`) instead of the inherited `Error`. */
   override name = 'ComputationError';
 }

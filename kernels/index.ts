@@ -1,5 +1,9 @@
 /// <reference types="@webgpu/types" preserve="true" />
-/** The GPU runtime and kernel launchers (the engine's lowest layer). */
+/**
+ * The GPU runtime and kernel launchers (the engine's lowest layer).
+ *
+ * @module transformer-lrp/kernels
+ */
 export {
   initRuntime,
   useDevice,

@@ -7,6 +7,7 @@ import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, 
 import { checkVariant, packedOperand, pickMatmulVariant, type MatmulVariant } from './matmulVariants.js';
 import type { GpuView } from './view.js';
 
+/** Options of one matmul launch (`matmul`, `planMatmul`): scaling, a fused bias, and overrides for tests. */
 export interface MatmulOptions {
   /** Scales the product (attention's 1/√d); default 1. */
   alpha?: number;
@@ -58,15 +59,21 @@ function layoutOf(
 export interface MatmulPlan {
   /** Result shape [...batch, M, N]. */
   shape: number[];
+  /** The template parameters this product runs with (`pickMatmulVariant` unless forced). */
   variant: MatmulVariant;
   /** Rows after folding A-only batch dims into M. */
   M: number;
+  /** Columns of the result. */
   N: number;
+  /** The contracted dimension: columns of A, rows of B. */
   K: number;
   /** Element strides of A's rows/columns and B's rows/columns. */
   sAm: number;
+  /** Element stride of A along K. */
   sAk: number;
+  /** Element stride of B along K. */
   sBk: number;
+  /** Element stride of B along N. */
   sBn: number;
   /**
    * How each operand is read: along K or along M/N, with vec4 loads ('…4') or scalar; 'packed'
@@ -74,9 +81,11 @@ export interface MatmulPlan {
    * the packed one, the kernel computes Cᵀ = Bᵀ·Aᵀ and B is read as its broadcast operand.
    */
   layoutA: Layout | 'packed';
+  /** How B is read (see `layoutA`). */
   layoutB: Layout | 'packed';
   /** Batch dims left after coalescing and folding, and their element strides for C, A and B. */
   batch: number[];
+  /** Element strides of C, A and B along each of `batch`. */
   batchStrides: [number[], number[], number[]];
 }
 

@@ -6,6 +6,7 @@
  */
 import { runtime, type AdapterDescription } from './runtime.js';
 
+/** The matmul template's parameters: output tile per invocation, workgroup shape, loads, staging. */
 export interface MatmulVariant {
   /** Output rows per invocation. */
   rows: number;
@@ -67,6 +68,7 @@ export const PACKED_MIN_ROWS = 64;
  * 8-15 of the texture reads (measured), so products there keep the buffer path.
  */
 export const PACKED_SUBGROUP_SIZE = 8;
+/** Rows A needs before it is packed in place of B (see `PACKED_MIN_ROWS`). */
 export const PACKED_MIN_PACKED_ROWS = 32;
 
 /**

@@ -4,16 +4,20 @@
  */
 /** A compiled variant and its bind-group layout, fetched once rather than on every dispatch. */
 export interface CachedPipeline {
+  /** The compiled compute pipeline (entry point `main`). */
   pipeline: GPUComputePipeline;
+  /** Bind group 0's layout, derived by Dawn from the WGSL (`layout: 'auto'`). */
   layout: GPUBindGroupLayout;
 }
 
+/** Compiled pipelines by key; the runtime owns one per device. */
 export class PipelineCache {
   private readonly pipelines = new Map<string, CachedPipeline>();
   private compiled = 0;
 
   constructor(private readonly device: GPUDevice) {}
 
+  /** The pipeline for `key`, compiling `generateWgsl()` only on the first request. */
   get(key: string, generateWgsl: () => string): CachedPipeline {
     let cached = this.pipelines.get(key);
     if (!cached) {
@@ -56,6 +60,7 @@ export class PipelineCache {
     if (scoped) throw new Error(`WGSL for ${key} compiles but makes no pipeline: ${scoped.message}`);
   }
 
+  /** Pipelines compiled so far (`runtime().counters().pipelines`). */
   get size(): number {
     return this.compiled;
   }

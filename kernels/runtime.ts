@@ -41,10 +41,15 @@ export interface RuntimeOptions {
   maxIdleBytes?: number;
 }
 
+/** The adapter the runtime runs on, as `adapter.info` reports it, plus what the kernels need to know. */
 export interface AdapterDescription {
+  /** Vendor name (may be empty). */
   vendor: string;
+  /** Architecture name (may be empty). */
   architecture: string;
+  /** Device name (may be empty). */
   device: string;
+  /** The driver's description (lavapipe's contains "llvmpipe" and its LLVM version). */
   description: string;
   /** True for CPU implementations such as lavapipe. */
   isSoftware: boolean;
@@ -57,6 +62,7 @@ export interface AdapterDescription {
 
 /** A texture bound as a storage texture (kernels that read a packed operand, such as matmul's B). */
 export interface TextureBinding {
+  /** The view bound at this slot. */
   textureView: GPUTextureView;
 }
 
@@ -66,6 +72,7 @@ export type Binding = GPUBuffer | TextureBinding;
 /** Something the runtime may destroy once no recorded command can still use it. */
 type Destroyable = (GPUBuffer | GPUTexture) & { destroy(): void };
 
+/** One compute dispatch as a kernel launcher describes it to `GpuRuntime.dispatch`. */
 export interface Launch {
   /** Pipeline cache key: must encode every template parameter of `wgsl`. */
   key: string;
@@ -93,11 +100,20 @@ export class NoAdapterError extends Error {
   }
 }
 
+/**
+ * The process's GPU: one adapter and device, the pools and caches, and batched command recording.
+ * Obtain it with `initRuntime()` / `runtime()`, never with `new`.
+ */
 export class GpuRuntime {
+  /** Storage buffers for every tensor. */
   readonly pool: BufferPool;
+  /** Scratch textures for packed matmul operands. */
   readonly textures: TexturePool;
+  /** Compiled kernels by key. */
   readonly pipelines: PipelineCache;
+  /** The device's limits (the adapter's maxima for the limits the kernels use). */
   readonly limits: GPUSupportedLimits;
+  /** What the adapter is; kernels pick variants by it. */
   readonly adapterInfo: AdapterDescription;
 
   private encoder: GPUCommandEncoder | null = null;
@@ -125,6 +141,7 @@ export class GpuRuntime {
     readonly gpu: GPU | null,
     /** The adapter, or null when the caller passed only a device. */
     readonly adapter: GPUAdapter | null,
+    /** The device every buffer, pipeline and command belongs to. */
     readonly device: GPUDevice,
     options: RuntimeOptions,
   ) {
@@ -283,10 +300,14 @@ export class GpuRuntime {
     }
   }
 
+  /** The buffer pool's counters now (live and idle bytes); tests use it to catch leaks. */
   memory(): PoolStats {
     return this.pool.snapshot();
   }
 
+  /**
+   * Work counted since start-up: submits, recorded dispatches, compiled pipelines and uploaded bytes (for benchmarks).
+   */
   counters(): { submits: number; dispatches: number; pipelines: number; uploadedBytes: number } {
     return { submits: this.submitted, dispatches: this.dispatched, pipelines: this.pipelines.size, uploadedBytes: this.uploaded };
   }

@@ -1,13 +1,16 @@
 /** Shape arithmetic shared by every kernel launcher: sizes, strides, broadcasting, coalescing. */
 
+/** A tensor's dimensions, outermost first; `[]` is a scalar. */
 export type Shape = readonly number[];
 
+/** Elements in a tensor of `shape` (1 for a scalar). */
 export function numel(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
 }
 
+/** Row-major element strides of a contiguous tensor of `shape` (the last dimension has stride 1). */
 export function contiguousStrides(shape: Shape): number[] {
   const strides = new Array<number>(shape.length);
   let s = 1;
@@ -18,10 +21,12 @@ export function contiguousStrides(shape: Shape): number[] {
   return strides;
 }
 
+/** `[2, 3]`: how error messages print a shape. */
 export function shapeToString(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
+/** Whether two shapes have the same rank and dimensions. */
 export function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }

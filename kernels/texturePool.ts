@@ -9,17 +9,27 @@ import { TextureUsage } from './usage.js';
 
 /** An rgba32float 2-D texture array and the view kernels bind. */
 export interface ScratchTexture {
+  /** The texture (usage STORAGE_BINDING). */
   texture: GPUTexture;
+  /** A '2d-array' view of the whole texture. */
   view: GPUTextureView;
+  /** Texels per row (4 floats each). */
   width: number;
+  /** Rows per layer. */
   height: number;
+  /** Array layers. */
   layers: number;
+  /** Its size in bytes: width · height · layers · 16. */
   bytes: number;
 }
 
+/** What the texture pool holds (`runtime().textures.snapshot()`). */
 export interface TexturePoolStats {
+  /** Bytes in textures currently handed out. */
   liveBytes: number;
+  /** Bytes in idle textures kept for reuse. */
   idleBytes: number;
+  /** Textures ever created. */
   created: number;
 }
 
@@ -27,6 +37,7 @@ const BYTES_PER_TEXEL = 16;
 
 const sizeKey = (width: number, height: number, layers: number): string => `${width}x${height}x${layers}`;
 
+/** Scratch textures reused by exact size; idle ones beyond a byte cap are destroyed, oldest first. */
 export class TexturePool {
   /** Idle textures by dimensions. */
   private readonly idle = new IdleSet<string, ScratchTexture>();
@@ -56,12 +67,14 @@ export class TexturePool {
     return scratch;
   }
 
+  /** Returns a texture to the pool; commands already recorded that read it still run first. */
   release(scratch: ScratchTexture): void {
     this.stats.liveBytes -= scratch.bytes;
     this.idle.put(sizeKey(scratch.width, scratch.height, scratch.layers), scratch, scratch.bytes);
     this.idle.evict(this.maxIdleBytes, (oldest) => this.deferDestroy(oldest.texture, oldest.bytes));
   }
 
+  /** The pool's counters now (a copy). */
   snapshot(): TexturePoolStats {
     return { ...this.stats, idleBytes: this.idle.bytes };
   }

@@ -5,24 +5,33 @@
 import { runtime } from './runtime.js';
 import { numel, shapeToString, type Shape } from './shape.js';
 
+/** Element types the kernels handle: f32 values, i32 ids and indices. */
 export type DType = 'f32' | 'i32';
 
+/** Bytes per element of each dtype. */
 export const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, i32: 4 };
 
+/** A strided view of a GPU buffer: what a kernel launcher reads. Tensors implement it. */
 export interface GpuView {
+  /** The buffer holding the elements (possibly shared with other views). */
   readonly buffer: GPUBuffer;
+  /** The view's dimensions. */
   readonly shape: Shape;
   /** Element strides; 0 for broadcast dimensions. */
   readonly strides: readonly number[];
   /** Element offset of index [0, ..., 0] in `buffer`. */
   readonly offset: number;
+  /** Element type. */
   readonly dtype: DType;
 }
 
 /** A freshly written, contiguous kernel result; the caller takes ownership of `buffer`. */
 export interface KernelOutput {
+  /** The result's buffer, from the pool; released by whoever wraps it (a Tensor's storage). */
   buffer: GPUBuffer;
+  /** The result's dimensions; the buffer holds them row-major. */
   shape: number[];
+  /** Element type. */
   dtype: DType;
 }
 

@@ -118,9 +118,11 @@ export function ruleResolver(spec: MethodSpec): RuleResolver {
   };
 }
 
+/** Options of `composite`. */
 export interface CompositeOptions {
   /** Name of the resulting method (default: `<base>+composite`). */
   name?: string;
+  /** One line for reports (default: the base's). */
   summary?: string;
   /** Override the base's positional default. */
   positionalInputs?: boolean;

@@ -7,28 +7,41 @@ import type { TapKind } from '../nn/taps.js';
 import type { RuleLosses } from './ledger.js';
 import type { ConservationLedger, Explanation, LayerRelevance, PositionAggregation } from './result.js';
 
+/** Relevance measured at one tap during an explanation. */
 export interface TappedRelevance {
+  /** What the tap marked (an input part, a layer boundary, a softmax). */
   kind: TapKind;
+  /** The tap's name (e.g. `layers.3.rotary.cos`). */
   name: string;
   /** Per position for inputs; per (query, key) pair, query-major, for a positional bias; one total for boundaries. */
   values: number[];
 }
 
+/** What `buildReport` turns into an Explanation: the target, the measured relevance and the rule losses. */
 export interface ReportInput {
   /** The method's name (a built-in one, or a custom MethodSpec's). */
   method: string;
+  /** The explained id. */
   target: number;
+  /** The explained output (the target logit, or its difference with the contrast's). */
   logit: number;
+  /** Sequence length. */
   T: number;
+  /** Input ids per position. */
   ids: number[];
+  /** Display text per position. */
   texts: string[];
+  /** Everything the taps measured. */
   relevance: TappedRelevance[];
   /** Σ b ⊙ ĝ_b over the bias leaves. */
   bias: number;
   /** What the ops absorbed, measured during the backward (lrp/ledger.ts). */
   ruleLosses: RuleLosses;
+  /** How position relevance is summed over layers and PE parts. */
   aggregation: PositionAggregation;
+  /** `model_type` of the explained model. */
   modelType: string;
+  /** Which rule replaced which op's gradient, on how many nodes. */
   rules: { op: string; rule: string; nodes: number }[];
 }
 
@@ -74,6 +87,9 @@ export function unexplainedFraction(c: { input: number; output: number; bias: nu
   return Math.abs(c.output - c.input - c.bias) / Math.max(Math.abs(c.output), TINY);
 }
 
+/**
+ * Builds the Explanation from measured relevance: per-token and per-position sums, per-layer totals, and the conservation report with its ledger.
+ */
 export function buildReport(r: ReportInput): Explanation {
   const token = new Array<number>(r.T).fill(0);
   const positionSigned = new Array<number>(r.T).fill(0);

@@ -16,24 +16,38 @@ import type { TransformerModel } from '../nn/models/types.js';
 import { explain } from './explain.js';
 import type { MethodName } from './result.js';
 
+/** A method to score: a built-in one, or the `random` baseline. */
 export type EvalMethod = MethodName | 'random';
+/** Every method `evaluateExplanations` scores by default. */
 export const EVAL_METHODS: readonly EvalMethod[] = ['gi', 'cp-lrp', 'attnlrp', 'pa-lrp', 'random'];
 
+/** One line of a demo model's heldout.jsonl. */
 export interface HeldoutExample {
+  /** The example's text. */
   text: string;
+  /** Its token ids. */
   ids: number[];
+  /** The true label (class or next-token id): the explained target. */
   label: number;
+  /** The positions that decide the answer, and whether by token, position or both. */
   groundTruth: { positions: number[]; evidence: 'token' | 'position' | 'both' };
 }
 
+/** One method's scores over the sample; rates and shares are fractions from 0 to 1. */
 export interface MethodScores {
+  /** The scored method. */
   method: EvalMethod;
+  /** Examples explained. */
   examples: number;
+  /** Share of examples whose most relevant position is a ground-truth one. */
   top1: number;
+  /** Mean Σ|R| on ground-truth positions / Σ|R| over all positions. */
   groundTruthMass: number;
+  /** Mean Σ|R_position| / (Σ|R_token| + Σ|R_position|). */
   positionalShare: number;
   /** Null when the method gives positions no relevance. */
   positionTop1: number | null;
+  /** As `top1`, leaving out the read-out position. */
   top1OffReadout: number;
 }
 
@@ -113,15 +127,22 @@ function score(tokenR: readonly number[], positionR: readonly number[], truth: r
   };
 }
 
+/** Options of `evaluateExplanations`. */
 export interface EvaluateOptions {
+  /** Methods to score (default `EVAL_METHODS`). */
   methods?: readonly EvalMethod[];
   /** Examples to explain (default 100). */
   n?: number;
+  /** Seeds the sample and the random baseline (default 0). */
   seed?: number;
   /** Called after each explanation. */
   onProgress?: (done: number, total: number) => void;
 }
 
+/**
+ * Scores each method against the held-out ground truth on a seeded sample of `n` examples,
+ * explaining each example's true label.
+ */
 export async function evaluateExplanations(model: TransformerModel, heldout: readonly HeldoutExample[], options: EvaluateOptions = {}): Promise<MethodScores[]> {
   const methods = options.methods ?? EVAL_METHODS;
   const seed = options.seed ?? 0;

@@ -27,12 +27,14 @@ import type { TokenSpan } from '../nn/tokenizer.js';
 
 /** Text, encoded by the model's tokenizer (`model.tokenizer`, attached by loadModel). */
 export interface TextInput {
+  /** The input text (the tokenizer adds special tokens). */
   text: string;
 }
 
 /** What explain() takes: token ids (or pixels), or text. */
 export type ExplainInput = ModelInput | TextInput;
 
+/** Options of `explain`: the method, what to explain (target, contrast) and what to return. */
 export interface ExplainOptions {
   /** A built-in method by name, or any MethodSpec (custom rules, composites). */
   method: MethodName | MethodSpec;

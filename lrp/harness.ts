@@ -16,30 +16,43 @@ import { withBackwardRules, type BackwardRule } from '../autograd/graph.js';
 import type { OpAttrs, OpName } from '../autograd/opTypes.js';
 import { Tensor } from '../autograd/tensor.js';
 
+/** One input of a rule case: its shape, and whether and how it is filled. */
 export interface HarnessInput {
+  /** The input's dimensions. */
   shape: number[];
   /** Receives relevance (default true). Constants (weights) set false. */
   variable?: boolean;
   /** Fixed values; otherwise uniform in [lo, hi] (default [−1, 1]). */
   data?: ArrayLike<number>;
+  /** Lower bound of the uniform random values (default −1). */
   lo?: number;
+  /** Upper bound of the uniform random values (default 1). */
   hi?: number;
 }
 
 /** What the LRP form is given: float64 copies of the inputs and output, and R at the output. */
 export interface LrpFormArgs {
+  /** The inputs' values, one array per input (row-major). */
   inputs: Float64Array[];
+  /** The op's output values. */
   output: Float64Array;
   /** Relevance at the output, R_y = y ⊙ ĝ_y. */
   relevance: Float64Array;
 }
 
+/**
+ * A rule to check on one op (`checkRule`): how to build the op, its inputs, and the LRP form to compare with.
+ */
 export interface RuleCase<K extends OpName> {
+  /** Shown in the report (default `<rule> on <op>`). */
   name?: string;
+  /** The op the rule is bound to. */
   op: K;
+  /** The rule under test. */
   rule: BackwardRule<OpAttrs[K]>;
   /** Computes the output from the inputs by calling the op (the rule is bound to `op` only). */
   build: (inputs: Tensor[]) => Tensor;
+  /** The op's inputs, in order. */
   inputs: HarnessInput[];
   /** The rule's LRP form in float64: relevance per input (null for constants). */
   lrp?: (args: LrpFormArgs) => (Float64Array | null)[];
@@ -47,20 +60,45 @@ export interface RuleCase<K extends OpName> {
   conservation?: 'exact' | 'report';
   /** Tolerances for the f32-vs-float64 comparisons (default rtol 1e-3, atol 1e-4 × max |R|). */
   rtol?: number;
+  /** Absolute tolerance as a fraction of max |R| (default 1e-4). */
   atol?: number;
+  /** Seed of the random inputs (default 1). */
   seed?: number;
 }
 
+/** The outcome of `checkRule`: every check's result, with the failures spelled out. */
 export interface RuleReport {
+  /** The case's name. */
   name: string;
+  /** True when every check passed. */
   ok: boolean;
   /** One line per failed check. */
   failures: string[];
   /** Largest |gradient form − LRP form| beyond tolerance (≤ 0 passes); null without `lrp`. */
   lrpExcess: number | null;
-  conservation: { output: number; inputs: number; relativeError: number };
-  zeros: { finite: boolean; zeroForZeroRelevance: boolean };
-  signs: { negatesWithRelevance: boolean; finiteWithMixedSigns: boolean };
+  /** Conservation over the case. */
+  conservation: {
+    /** Σ R at the output. */
+    output: number;
+    /** Σ R over the variable inputs. */
+    inputs: number;
+    /** |inputs − output| / |output|. */
+    relativeError: number;
+  };
+  /** Whether zeros are safe. */
+  zeros: {
+    /** All-zero variable inputs give finite relevance. */
+    finite: boolean;
+    /** A zero output relevance gives zero input relevance. */
+    zeroForZeroRelevance: boolean;
+  };
+  /** Whether signs behave. */
+  signs: {
+    /** Negating the output relevance negates every input relevance. */
+    negatesWithRelevance: boolean;
+    /** Inputs with mixed signs and exact zeros give finite relevance. */
+    finiteWithMixedSigns: boolean;
+  };
 }
 
 function random(seed: number): () => number {

@@ -1,5 +1,9 @@
 /// <reference types="@webgpu/types" preserve="true" />
-/** LRP: methods as data, explain(), the conservation report and renderers. */
+/**
+ * LRP: methods as data, explain(), the conservation report and renderers.
+ *
+ * @module transformer-lrp/lrp
+ */
 export { explain, type ExplainOptions, type ExplainInput, type TextInput } from './explain.js';
 export { type TargetSpec } from './target.js';
 export { topPredictions, type Prediction } from './predictions.js';

@@ -31,6 +31,7 @@ import { uniformRule } from './rules/uniform.js';
 
 /** A mistake in a method description; the message says where. */
 export class MethodDescriptionError extends Error {
+  /** Shown before the message (`MethodDescriptionError: …`) instead of the inherited `Error`. */
   override name = 'MethodDescriptionError';
 }
 

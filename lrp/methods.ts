@@ -29,14 +29,22 @@ export type ModuleMatch = string | RegExp | ((path: string) => boolean);
  * `**` any number, `{0..3}` an integer range, `{attn,mlp}` alternatives.
  */
 export interface ModuleRules {
+  /** The modules covered (and everything inside them). */
   match: ModuleMatch;
+  /** Rules by op role inside those modules. */
   roles?: RoleRules;
+  /** Rules by op name inside those modules; they take precedence over `roles`. */
   ops?: RuleTable;
 }
 
+/**
+ * An explanation method as data: which backward rule each op gets (by role, by name, per module),
+ * and whether positional tensors are inputs.
+ */
 export interface MethodSpec {
   /** Shown in reports and as `Explanation.method`. */
   name: string;
+  /** One line for reports and `--help`. */
   summary?: string;
   /** Rules by op role (every registered op declares one). */
   roles?: RoleRules;
@@ -79,6 +87,7 @@ export function attnLrpGamma(gamma = 0.25, epsilon = DEFAULT_EPSILON): MethodSpe
   };
 }
 
+/** The MethodSpec of a built-in method (`epsilon` for the LRP methods' ε-rule). */
 export function methodSpec(name: MethodName, epsilon = DEFAULT_EPSILON): MethodSpec {
   switch (name) {
     case 'gi':
@@ -111,8 +120,10 @@ export function methodSpec(name: MethodName, epsilon = DEFAULT_EPSILON): MethodS
   }
 }
 
+/** The built-in methods' names. */
 export const METHOD_NAMES: readonly MethodName[] = ['gi', 'cp-lrp', 'attnlrp', 'pa-lrp'];
 
+/** Whether a string names a built-in method. */
 export function isMethodName(name: string): name is MethodName {
   return (METHOD_NAMES as readonly string[]).includes(name);
 }

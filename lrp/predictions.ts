@@ -3,11 +3,13 @@ import { InputError } from '../kernels/errors.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { targetText } from './target.js';
 
+/** One of the model's top predictions. */
 export interface Prediction {
   /** Class or vocabulary id. */
   id: number;
   /** Class label or token text (`#id` when the model has neither labels nor a tokenizer). */
   text: string;
+  /** The raw logit. */
   logit: number;
   /** softmax(logits)[id], over every class or vocabulary id. */
   probability: number;

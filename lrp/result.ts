@@ -3,11 +3,13 @@
  * transformers). Renderers and the JSON writer consume this type and nothing else.
  */
 
+/** The built-in methods: gradient × input (`gi`), CP-LRP, AttnLRP and PA-LRP (docs/rules.md). */
 export type MethodName = 'gi' | 'cp-lrp' | 'attnlrp' | 'pa-lrp';
 
 /** How per-position relevance is aggregated over layers and PE parts. */
 export type PositionAggregation = 'signed' | 'abs';
 
+/** One input position's relevance: its token's, its position's and their total. */
 export interface TokenRelevance {
   /** Position of the token in the input sequence (0-based). */
   index: number;
@@ -64,6 +66,7 @@ export interface ConservationLedger {
   remainder: number;
 }
 
+/** How well relevance is conserved: the input and output totals and the ledger that reconciles them. */
 export interface ConservationReport {
   /** Sum of all input relevance (tokens + signed positions). */
   input: number;
@@ -80,6 +83,7 @@ export interface ConservationReport {
   ledger: ConservationLedger;
 }
 
+/** Relevance through one layer, for checking where conservation breaks. */
 export interface LayerRelevance {
   /** Layer or block name, e.g. `layers.0.attention`. */
   name: string;
@@ -89,9 +93,14 @@ export interface LayerRelevance {
   out: number;
 }
 
+/**
+ * The result of `explain`: relevance per token and position, the conservation ledger and per-layer
+ * totals; what the renderers draw and the CLI writes as JSON.
+ */
 export interface Explanation {
   /** A built-in method's name, or a custom MethodSpec's. */
   method: MethodName | (string & {});
+  /** The explained output's id: a class (classifiers) or the next token (causal LMs). */
   target: number;
   /** The target's class label or token text, when the model has labels or a tokenizer. */
   targetText?: string;
@@ -103,8 +112,11 @@ export interface Explanation {
   contrastLogit?: number;
   /** The target's logit (with a contrast, `conservation.output` is the explained difference). */
   logit: number;
+  /** One entry per input position, in order. */
   tokens: TokenRelevance[];
+  /** Where the explained output went, and how exactly the accounting closes. */
   conservation: ConservationReport;
+  /** Relevance in and out of each block, input side first. */
   layers: LayerRelevance[];
   /** Relevance at the module outputs asked for with `capture`, in the order asked. */
   captured?: CapturedRelevance[];
@@ -112,7 +124,12 @@ export interface Explanation {
   details?: ExplanationDetails;
 }
 
+/**
+ * Detail beyond the JSON contract (batch records carry it with `--details`): both position
+ * aggregations, relevance per positional tensor and per distance, and the rules applied.
+ */
 export interface ExplanationDetails {
+  /** The aggregation used for `TokenRelevance.position`. */
   positionAggregation: PositionAggregation;
   /** Per token, position relevance summed with signs. */
   positionSigned: number[];
@@ -125,11 +142,13 @@ export interface ExplanationDetails {
    * d = i − j between query and key (index d, 0..T−1), summed over heads and query positions.
    */
   positionalDistances?: { name: string; relevance: number[] }[];
+  /** `model_type` of the explained model. */
   modelType: string;
   /** Which rule replaced which op's gradient, and on how many graph nodes (detach = blocked). */
   rules: { op: string; rule: string; nodes: number }[];
 }
 
+/** Relevance at one captured module output (`ExplainOptions.capture`). */
 export interface CapturedRelevance {
   /** Module path, e.g. `layers.3.mlp`. */
   path: string;

@@ -10,6 +10,7 @@
  */
 import { InputError } from '../kernels/errors.js';
 
+/** A parsed JSON object whose values are not yet validated. */
 export type JsonObject = { [key: string]: unknown };
 
 /** The largest integer any config value may have (a size this large cannot be a real model's). */
@@ -55,11 +56,18 @@ export function checkpointLimits(tensors: Iterable<{ name: string; shape: readon
   return { largestDimension, layerIndices };
 }
 
+/**
+ * A config.json with validating accessors: each throws an InputError naming the file and key when
+ * a value is missing, of the wrong type or out of range (and, after `limitTo`, larger than the
+ * checkpoint allows).
+ */
 export class ConfigReader {
+  /** Keys read so far: what the family looked at in the config. */
   readonly used = new Set<string>();
   private limits: { sizes: SizeLimits; checkpoint: string } | null = null;
 
   constructor(
+    /** The parsed file, for keys no accessor covers. */
     readonly raw: JsonObject,
     private readonly source: string,
   ) {}
@@ -90,10 +98,14 @@ export class ConfigReader {
     }
   }
 
+  /** Whether `key` is present and not null. */
   has(key: string): boolean {
     return this.raw[key] !== undefined && this.raw[key] !== null;
   }
 
+  /**
+   * A non-negative integer (at most `MAX_CONFIG_INT`; layer counts at most `MAX_LAYERS`); `fallback` when absent.
+   */
   int(key: string, fallback?: number): number {
     this.used.add(key);
     const v = this.raw[key] ?? fallback;
@@ -105,12 +117,14 @@ export class ConfigReader {
     return v;
   }
 
+  /** A positive integer; `fallback` when absent. */
   positiveInt(key: string, fallback?: number): number {
     const v = this.int(key, fallback);
     if (v === 0) this.fail(key, 'must be positive');
     return v;
   }
 
+  /** A finite number (epsilons and the rotary base > 0, fractions in (0, 1]); `fallback` when absent. */
   number(key: string, fallback?: number): number {
     this.used.add(key);
     const v = this.raw[key] ?? fallback;
@@ -121,6 +135,7 @@ export class ConfigReader {
     return v;
   }
 
+  /** A string; `fallback` when absent. */
   string(key: string, fallback?: string): string {
     this.used.add(key);
     const v = this.raw[key] ?? fallback;
@@ -129,6 +144,7 @@ export class ConfigReader {
     return v;
   }
 
+  /** A boolean; `fallback` when absent. */
   bool(key: string, fallback?: boolean): boolean {
     this.used.add(key);
     const v = this.raw[key] ?? fallback;
@@ -137,6 +153,7 @@ export class ConfigReader {
     return v;
   }
 
+  /** One of the strings in `allowed`; `fallback` when absent. */
   oneOf<T extends string>(key: string, allowed: readonly T[], fallback?: T): T {
     const v = this.string(key, fallback);
     if (!allowed.includes(v as T)) this.fail(key, `must be one of ${allowed.join(', ')}, got "${v}"`);
@@ -156,6 +173,7 @@ export class ConfigReader {
     return fallback;
   }
 
+  /** The `n` class names from `id2label`, `LABEL_<i>` where a name is missing. */
   labels(n: number): string[] {
     const map = this.raw['id2label'];
     return Array.from({ length: n }, (_, i) => {

@@ -64,6 +64,10 @@ function checkSize(size: { width: number; height: number } | null, source: strin
   }
 }
 
+/**
+ * Decodes a PNG or JPEG file's bytes to RGBA. Throws an InputError naming `source` when the file
+ * is neither, is corrupt, or claims more than `MAX_IMAGE_PIXELS` (checked before decoding).
+ */
 export function decodeImage(bytes: Uint8Array, source: string): Rgba {
   const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
   const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;

@@ -2,6 +2,8 @@
 /**
  * Models: modules, positional encodings, the four families, loading (from any ModelSource: bytes,
  * Responses, URLs), tokenization. Portable; the folder and image loaders are Node-only (node.ts).
+ *
+ * @module transformer-lrp/nn
  */
 export { Module, Parameter, type ParameterSpec } from './module.js';
 export { tap, withTaps, type TapKind, type TapObserver, type TapInfo } from './taps.js';

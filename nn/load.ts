@@ -20,6 +20,7 @@ import { filesSource, MAX_FILE_BYTES, readJson, type FileData, type ModelSource 
 import { loadTokenizerFrom } from './tokenizer.js';
 import { urlSource, type UrlSourceOptions } from './urlSource.js';
 
+/** Options of `loadModel`. */
 export interface LoadOptions {
   /** Called after each tensor is uploaded. */
   onProgress?: (loadedBytes: number, totalBytes: number, tensor: string) => void;

@@ -16,17 +16,21 @@ export interface ParameterSpec {
   transposeOnLoad?: boolean;
 }
 
+/** A model weight: its checkpoint name and shape, and its tensor (or row blocks) once loaded. */
 export class Parameter {
   private tensor: Tensor | null = null;
   /** Row blocks of a matrix too large for one GPU binding (e.g. GPT-2's 50257×768 embedding). */
   private shardList: Tensor[] | null = null;
 
+  /** @param spec the checkpoint name and shape this parameter accepts */
   constructor(readonly spec: ParameterSpec) {}
 
+  /** The full checkpoint name (`spec.name`). */
   get name(): string {
     return this.spec.name;
   }
 
+  /** The loaded tensor (biases through a `bias` tap); throws when not loaded or stored as row blocks. */
   get value(): Tensor {
     if (this.shardList) throw new Error(`parameter ${this.spec.name} is split into row blocks: use rowShards()`);
     if (!this.tensor) throw new Error(`parameter ${this.spec.name} is not loaded`);
@@ -41,6 +45,7 @@ export class Parameter {
     return this.spec.name.endsWith('.bias') ? tap('bias', this.spec.name, t) : t;
   }
 
+  /** Whether a tensor (or row blocks) was set. */
   get loaded(): boolean {
     return this.tensor !== null || this.shardList !== null;
   }
@@ -50,6 +55,7 @@ export class Parameter {
     return this.shardList?.map((t) => this.observed(t)) ?? [this.value];
   }
 
+  /** Takes ownership of row blocks that together make the parameter's shape; throws when they do not. */
   setShards(shards: Tensor[]): void {
     const rows = shards.reduce((n, t) => n + t.shape[0]!, 0);
     const cols = this.spec.shape.slice(1);
@@ -60,6 +66,7 @@ export class Parameter {
     this.shardList = shards;
   }
 
+  /** Takes ownership of `tensor` as the value; throws when its shape is not `spec.shape`. */
   set(tensor: Tensor): void {
     const want = this.spec.shape;
     if (tensor.shape.length !== want.length || tensor.shape.some((d, i) => d !== want[i])) {
@@ -78,6 +85,10 @@ export class Parameter {
   }
 }
 
+/**
+ * A node of the model tree: named parameters and child modules, with Hugging Face checkpoint names
+ * (so loading is a lookup), and a path that explanations use to pick rules per module.
+ */
 export abstract class Module {
   private readonly ownParameters: Parameter[] = [];
   private readonly children: Module[] = [];
@@ -87,16 +98,19 @@ export abstract class Module {
   /** @param prefix HF name prefix of this module, e.g. `model.layers.0.mlp` */
   constructor(readonly prefix: string) {}
 
+  /** The full checkpoint name of `local` under this module's prefix. */
   protected join(local: string): string {
     return this.prefix ? `${this.prefix}.${local}` : local;
   }
 
+  /** Declares a parameter named `local` under this module's prefix (loaded later by name). */
   protected parameter(local: string, shape: number[], options: { transposeOnLoad?: boolean } = {}): Parameter {
     const p = new Parameter({ name: this.join(local), shape, ...options });
     this.ownParameters.push(p);
     return p;
   }
 
+  /** Adopts `module` as a child (its parameters and path then belong to this tree) and returns it. */
   protected child<M extends Module>(module: M): M {
     this.children.push(module);
     module.parent = this;

@@ -9,7 +9,9 @@
 
 /** A token's characters in the input text: `text.slice(start, end)`. */
 export interface TokenSpan {
+  /** Index of the token's first character. */
   start: number;
+  /** Index one past its last character. */
   end: number;
 }
 

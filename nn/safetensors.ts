@@ -20,25 +20,34 @@
 import { InputError } from '../kernels/errors.js';
 import { MAX_FILE_BYTES, readJson, unsafeFileName, type ModelSource, type RandomAccessFile } from './source.js';
 
+/** The element types a safetensors header may declare (the loader accepts F32, F16 and BF16 weights). */
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
 };
 
+/** One tensor as the header describes it. */
 export interface TensorInfo {
+  /** The tensor's name (the Hugging Face parameter name). */
   readonly name: string;
+  /** Stored element type. */
   readonly dtype: SafetensorsDtype;
+  /** Dimensions ([] for a scalar). */
   readonly shape: readonly number[];
   /** [begin, end) in bytes, relative to the start of the data buffer. */
   readonly dataOffsets: readonly [number, number];
 }
 
+/** A parsed safetensors header: where the data starts, the tensors and the free-form metadata. */
 export interface SafetensorsHeader {
+  /** The file's name, for error messages. */
   readonly fileName: string;
   /** Byte position of the data buffer in the file (8 + header length). */
   readonly dataStart: number;
+  /** Tensors by name. */
   readonly tensors: ReadonlyMap<string, TensorInfo>;
+  /** The header's `__metadata__` (empty when absent). */
   readonly metadata: Readonly<Record<string, string>>;
 }
 
@@ -50,6 +59,7 @@ export interface SafetensorsFile extends SafetensorsHeader {
   getBytes(name: string): Uint8Array;
 }
 
+/** A tensor of a (possibly sharded) checkpoint, with the file that holds it. */
 export interface CheckpointTensorInfo extends TensorInfo {
   /** The file, relative to the checkpoint directory, that holds this tensor. */
   readonly fileName: string;
@@ -61,7 +71,11 @@ export interface Checkpoint {
   readonly dir: string;
   /** The .safetensors files the tensors come from, sorted by name. */
   readonly files: readonly string[];
+  /** Every tensor of every file, by name. */
   readonly tensors: ReadonlyMap<string, CheckpointTensorInfo>;
+  /**
+   * Reads a tensor's values as float32 (F16/BF16 widened exactly); throws a SafetensorsError for an unknown name.
+   */
   getFloat32(name: string): Promise<Float32Array>;
   /**
    * Bytes `[begin, end)` of the tensor's stored data (offsets relative to the tensor's first
@@ -75,6 +89,7 @@ export interface Checkpoint {
 
 /** Every problem with a checkpoint's bytes or layout; the message names the file and tensor. */
 export class SafetensorsError extends InputError {
+  /** Shown before the message (`SafetensorsError: …`) instead of the inherited `InputError`. */
   override name = 'SafetensorsError';
 }
 
@@ -84,7 +99,9 @@ export class SafetensorsError extends InputError {
  */
 export const MAX_HEADER_BYTES = 100_000_000;
 
+/** The file name of an unsharded checkpoint. */
 export const SINGLE_FILE = 'model.safetensors';
+/** The index file of a sharded checkpoint (tensor name → shard file). */
 export const SHARD_INDEX = 'model.safetensors.index.json';
 
 // ---------------------------------------------------------------------------------------------

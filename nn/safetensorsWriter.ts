@@ -2,12 +2,20 @@
  * Serialises tensors to the safetensors format (8-byte little-endian header length, a JSON
  * header, then the raw little-endian data), the inverse of `parseSafetensors`.
  */
+
+/** A tensor for `serializeSafetensors`: F32 or F64 by its array type. */
 export interface TensorToWrite {
+  /** Name in the header. */
   name: string;
+  /** Dimensions; their product must equal `data.length`. */
   shape: readonly number[];
+  /** Values, row-major. */
   data: Float32Array | Float64Array;
 }
 
+/**
+ * A complete safetensors file holding `tensors` in order (and `metadata` as `__metadata__`); throws when a tensor's data does not fit its shape.
+ */
 export function serializeSafetensors(tensors: readonly TensorToWrite[], metadata: Record<string, string> = {}): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header['__metadata__'] = metadata;

@@ -6,6 +6,9 @@
  */
 import type { Tensor } from '../autograd/tensor.js';
 
+/**
+ * What a tapped tensor is to an explanation: an input part, a layer boundary, a softmax, a module output or a bias.
+ */
 export type TapKind =
   /** Token (word / patch / CLS) embeddings: the `token` part of the input. */
   | 'token'
@@ -42,6 +45,10 @@ export interface TapInfo {
   positionAxis?: number;
 }
 
+/**
+ * Sees every tapped tensor while `withTaps` runs and returns the tensor the model continues with
+ * (the same one, or a replacement such as a gradient leaf over the same data).
+ */
 export type TapObserver = (kind: TapKind, name: string, tensor: Tensor, info: TapInfo) => Tensor;
 
 let observer: TapObserver | null = null;
@@ -57,6 +64,9 @@ export function withTaps<T>(obs: TapObserver, fn: () => T): T {
   }
 }
 
+/**
+ * Marks `tensor` as a named point of the forward: the observer's result, or `tensor` itself when none is set.
+ */
 export function tap(kind: TapKind, name: string, tensor: Tensor, info: TapInfo = {}): Tensor {
   return observer ? observer(kind, name, tensor, info) : tensor;
 }

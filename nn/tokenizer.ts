@@ -9,13 +9,17 @@ import { MAX_FILE_BYTES, readJsonObject, type ModelSource } from './source.js';
 
 export type { TokenSpan } from './offsets.js';
 
+/** A text encoded for a model, with each token's place in the text. */
 export interface EncodedText {
+  /** Token ids, special tokens included. */
   ids: number[];
+  /** Segment ids per token (zeros for single-segment tokenizers). */
   tokenTypeIds: number[];
   /** Per token, its characters in the text (`text.slice(start, end)`), or undefined (special tokens). */
   spans: (TokenSpan | undefined)[];
 }
 
+/** A model's tokenizer as explanations use it: encoding, single-token lookup and token texts. */
 export interface TextTokenizer {
   /** Encodes `text` as the model expects it (special tokens added). */
   encode(text: string): EncodedText;

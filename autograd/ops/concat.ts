@@ -8,6 +8,7 @@ import { slice, unsqueeze } from './view.js';
 
 declare module '../opTypes.js' {
   interface OpAttrs {
+    /** `concat`'s axis, normalised. */
     concat: { axis: number };
   }
 }

@@ -13,6 +13,7 @@ import { full } from './creation.js';
 
 /** The attributes of every elementwise op: its scalar parameters (affine's scale and shift, …). */
 export interface Scalars {
+  /** The op's scalar parameters in kernel order (empty for most ops). */
   scalars: number[];
 }
 
@@ -191,45 +192,78 @@ export function applyElementwise(name: ElementwiseOp, inputs: readonly Tensor[],
 const unary = (name: ElementwiseOp) => (x: Tensor): Tensor => applyElementwise(name, [x]);
 const binary = (name: ElementwiseOp) => (a: Tensor, b: Tensor): Tensor => applyElementwise(name, [a, b]);
 
+/** −x. */
 export const neg = unary('neg');
+/** eˣ. */
 export const exp = unary('exp');
+/** Natural logarithm. */
 export const log = unary('log');
+/** √x. */
 export const sqrt = unary('sqrt');
+/** 1/√x. */
 export const rsqrt = unary('rsqrt');
+/** tanh x. */
 export const tanh = unary('tanh');
+/** The error function. */
 export const erf = unary('erf');
+/** GELU in its exact form, x·Φ(x) with the erf (BERT, ViT, HF's "gelu"). */
 export const gelu = unary('geluErf');
+/** GELU's tanh approximation (GPT-2, HF's "gelu_new" / "gelu_pytorch_tanh"). */
 export const geluTanh = unary('geluTanh');
+/** SiLU (swish): x·σ(x) (Llama's MLP gate). */
 export const silu = unary('silu');
+/** σ(x) = 1 / (1 + e⁻ˣ). */
 export const sigmoid = unary('sigmoid');
+/** max(x, 0). */
 export const relu = unary('relu');
+/** |x|. */
 export const abs = unary('abs');
+/** −1, 0 or 1 (gradient 0). */
 export const sign = unary('sign');
+/** 1/x. */
 export const reciprocal = unary('reciprocal');
+/** x². */
 export const square = unary('square');
+/** cos x (radians). */
 export const cos = unary('cos');
+/** sin x (radians). */
 export const sin = unary('sin');
+/** a + b, broadcast. */
 export const add = binary('add');
+/** a − b, broadcast. */
 export const sub = binary('sub');
+/** a · b elementwise, broadcast. */
 export const mul = binary('mul');
+/** a / b, broadcast. */
 export const div = binary('div');
+/** aᵇ elementwise, broadcast. */
 export const pow = binary('pow');
+/** max(a, b) elementwise, broadcast; the gradient of a tie goes to a. */
 export const maximum = binary('maximum');
+/** min(a, b) elementwise, broadcast; the gradient of a tie goes to a. */
 export const minimum = binary('minimum');
+/** 1 where a = b, else 0 (f32; gradient 0). */
 export const eq = binary('eq');
+/** 1 where a ≠ b, else 0 (f32; gradient 0). */
 export const ne = binary('ne');
+/** 1 where a < b, else 0 (f32; gradient 0). */
 export const lt = binary('lt');
+/** 1 where a ≤ b, else 0 (f32; gradient 0). */
 export const le = binary('le');
+/** 1 where a > b, else 0 (f32; gradient 0). */
 export const gt = binary('gt');
+/** 1 where a ≥ b, else 0 (f32; gradient 0). */
 export const ge = binary('ge');
 
 /** x · s (+ shift). */
 export function scale(x: Tensor, s: number, shift = 0): Tensor {
   return applyElementwise('affine', [x], [s, shift]);
 }
+/** x + s. */
 export function addScalar(x: Tensor, s: number): Tensor {
   return applyElementwise('affine', [x], [1, s]);
 }
+/** xᵉ for a constant exponent. */
 export function powScalar(x: Tensor, e: number): Tensor {
   return applyElementwise('powScalar', [x], [e]);
 }

@@ -14,8 +14,11 @@ import { wrap } from './wrap.js';
 
 declare module '../opTypes.js' {
   interface OpAttrs {
+    /** `gather`'s axis. */
     gather: AxisAttrs;
+    /** `embedding` has no attributes. */
     embedding: undefined;
+    /** `scatterAdd`'s axis and output shape. */
     scatterAdd: AxisAttrs & { shape: number[] };
   }
 }
@@ -36,7 +39,9 @@ function checkIndexTensor(op: string, index: Tensor): void {
   if (index.dtype !== 'i32') throw new Error(`${op}: indices must be an i32 tensor, got ${index.dtype}${shapeToString(index.shape)}`);
 }
 
+/** Attributes of an op that works along one axis. */
 export interface AxisAttrs {
+  /** The axis, normalised (non-negative). */
   axis: number;
 }
 

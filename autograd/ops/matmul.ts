@@ -17,9 +17,13 @@ import { wrap } from './wrap.js';
 
 declare module '../opTypes.js' {
   interface OpAttrs {
+    /** `matmul` has no attributes. */
     matmul: undefined;
+    /** `linear` has no attributes (a bias is a third input). */
     linear: undefined;
+    /** `attentionScores`' scale on q·kᵀ (1/√d). */
     attentionScores: { scale: number };
+    /** `attentionContext` has no attributes. */
     attentionContext: undefined;
   }
 }

@@ -12,15 +12,22 @@ import { sumToShape } from './sumToShape.js';
 
 declare module '../opTypes.js' {
   interface OpAttrs {
+    /** `layerNorm`'s attributes. */
     layerNorm: NormAttrs;
+    /** `rmsNorm`'s attributes. */
     rmsNorm: NormAttrs;
   }
 }
 
+/** Attributes of LayerNorm and RMSNorm (one op body serves both). */
 export interface NormAttrs {
+  /** True for LayerNorm (subtract the mean), false for RMSNorm. */
   center: boolean;
+  /** Added to the variance (mean square) before the square root. */
   eps: number;
+  /** Whether a weight (γ) input follows x. */
   hasWeight: boolean;
+  /** Whether a bias (β) input follows x (and the weight). */
   hasBias: boolean;
 }
 

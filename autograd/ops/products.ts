@@ -12,6 +12,7 @@ import { wrap } from './wrap.js';
 
 declare module '../opTypes.js' {
   interface OpAttrs {
+    /** `gatedProduct` has no attributes. */
     gatedProduct: undefined;
   }
 }

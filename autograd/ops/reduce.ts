@@ -9,18 +9,28 @@ import { mul, sub, scale, eq, div } from './elementwise.js';
 
 declare module '../opTypes.js' {
   interface OpAttrs {
+    /** `sum`'s attributes. */
     sum: ReduceAttrs;
+    /** `mean`'s attributes. */
     mean: ReduceAttrs;
+    /** `max`'s attributes. */
     max: ReduceAttrs;
+    /** `min`'s attributes. */
     min: ReduceAttrs;
+    /** `var`'s attributes (`correction`: 0 population, 1 sample variance). */
     var: ReduceAttrs;
+    /** `argmax`'s attributes. */
     argmax: ReduceAttrs;
   }
 }
 
+/** The attributes of a reduction. */
 export interface ReduceAttrs {
+  /** The reduced axes, normalised (non-negative, sorted). */
   axes: number[];
+  /** Whether reduced axes stay as size-1 dimensions. */
   keepDim: boolean;
+  /** Bessel's correction for `var` (divides by n − correction); 0 for other reductions. */
   correction: number;
 }
 
@@ -100,8 +110,11 @@ function reducer(op: string, fn: OpFn<ReduceAttrs>) {
 
 /** Sum over `axis` (all axes when omitted). */
 export const sum = reducer('sum', sumOp);
+/** Mean over `axis` (all axes when omitted). */
 export const mean = reducer('mean', meanOp);
+/** Maximum over `axis` (all axes when omitted); the gradient is split equally among tied maxima. */
 export const max = reducer('max', maxOp);
+/** Minimum over `axis` (all axes when omitted); the gradient is split equally among tied minima. */
 export const min = reducer('min', minOp);
 
 /** Variance over `axis`; `correction` 0 is the population variance (PyTorch's unbiased=False). */

@@ -14,6 +14,7 @@ import { slice } from './view.js';
 
 declare module '../opTypes.js' {
   interface OpAttrs {
+    /** `rotary` has no attributes (cos and sin are inputs). */
     rotary: undefined;
   }
 }
@@ -61,6 +62,7 @@ export function rotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   return rotaryOp([x, cos, sin], undefined);
 }
 
+/** Options of `rotaryTables` beyond the standard RoPE angles. */
 export interface RotaryTableOptions {
   /**
    * Reproduce PyTorch's float32 arithmetic (inv_freq, then position · inv_freq rounded to f32

@@ -12,7 +12,9 @@ import { reshape } from './view.js';
 
 declare module '../opTypes.js' {
   interface OpAttrs {
+    /** `softmax` (over the last dimension) has no attributes. */
     softmax: undefined;
+    /** `logSoftmax` (over the last dimension) has no attributes. */
     logSoftmax: undefined;
   }
 }

@@ -12,11 +12,17 @@ import { sumToShape } from './sumToShape.js';
 
 declare module '../opTypes.js' {
   interface OpAttrs {
+    /** `contiguous` has no attributes. */
     contiguous: undefined;
+    /** `reshape`'s target shape (−1 resolved). */
     reshape: { shape: number[] };
+    /** `permute`'s order: output dimension i is input dimension `dims[i]`. */
     permute: { dims: number[] };
+    /** `expand`'s broadcast shape. */
     expand: { shape: number[] };
+    /** `slice`'s range along `axis`: `start` (inclusive) to `end` (exclusive), every `step`-th. */
     slice: { axis: number; start: number; end: number; step: number };
+    /** `detach` has no attributes. */
     detach: undefined;
   }
 }

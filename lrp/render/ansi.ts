@@ -14,6 +14,7 @@ import {
   truncate,
 } from './format.js';
 
+/** Options of `renderAnsi`. */
 export interface AnsiOptions {
   /** Emit colour escapes (default true). */
   color?: boolean;
@@ -119,6 +120,11 @@ function inlineLayout(e: Explanation, scale: number, color: boolean, columns: nu
   return rows;
 }
 
+/**
+ * A terminal heatmap of an explanation: a header with the target and the conservation summary,
+ * then each token's and position's relevance on the shared diverging scale (24-bit colour
+ * escapes; `color: false` for plain text).
+ */
 export function renderAnsi(e: Explanation, opts: AnsiOptions = {}): string {
   const color = opts.color ?? true;
   const scale = explanationScale(e);

@@ -5,9 +5,13 @@
  */
 import type { Explanation } from '../result.js';
 
+/** An sRGB colour, 0–255 per channel. */
 export interface Rgb {
+  /** Red, 0–255. */
   r: number;
+  /** Green, 0–255. */
   g: number;
+  /** Blue, 0–255. */
   b: number;
 }
 
@@ -41,6 +45,10 @@ export function relevanceIntensity(value: number, scale: number): number {
   return Math.min(1, Math.abs(value) / scale);
 }
 
+/**
+ * The heatmap colour of `value`: white at 0, towards red (positive) or blue (negative) with
+ * intensity |value| / scale, saturating beyond; grey for a value that is not finite.
+ */
 export function relevanceColor(value: number, scale: number): Rgb {
   if (!Number.isFinite(value)) return NOT_FINITE;
   const end = value < 0 ? NEGATIVE : POSITIVE;

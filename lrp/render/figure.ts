@@ -11,6 +11,7 @@ import { aggregationLabel, conservationBrief, conservationLines, displayToken, f
 import { figureScale, MAX_SCALE, type FigureScale, type ScaleMode } from './scale.js';
 import { aggregateWords } from './words.js';
 
+/** Options of the SVG and HTML figures: the colour scale, printed numbers and word aggregation. */
 export interface FigureOptions {
   /** How relevance maps to colour (default ±max). */
   scale?: ScaleMode;

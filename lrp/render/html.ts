@@ -20,6 +20,7 @@ import { renderImageOverlaySvg, type OverlayImage } from './overlay.js';
 import { figureScale, MAX_SCALE } from './scale.js';
 import { aggregateWords } from './words.js';
 
+/** Options of `renderHtml`. */
 export interface HtmlOptions extends FigureOptions {
   /** For image models: the input image, drawn under the patch relevance. */
   image?: OverlayImage;
@@ -173,6 +174,10 @@ ${body}
 `;
 }
 
+/**
+ * A self-contained HTML report of one explanation: the heatmap with its colour scale, the image
+ * overlay for image models, and the conservation ledger.
+ */
 export function renderHtml(explanation: Explanation, options: HtmlOptions = {}): string {
   const e = options.words ? aggregateWords(explanation, options.text) : explanation;
   const scale = figureScale(e, options.scale ?? MAX_SCALE);

@@ -14,6 +14,7 @@ import type { FigureOptions } from './figure.js';
 
 /** The image as a URL an SVG `<image>` can show, e.g. a `data:image/png;base64,…` URL. */
 export interface OverlayImage {
+  /** The image's URL (a data: URL keeps the SVG self-contained). */
   href: string;
 }
 

@@ -7,6 +7,7 @@
 import { InputError } from '../../kernels/errors.js';
 import type { Explanation } from '../result.js';
 
+/** How relevance maps to colour: which |R| gets full colour (larger values saturate). */
 export type ScaleMode =
   /** ±max |R| over every token and position cell. */
   | { kind: 'max' }
@@ -15,6 +16,7 @@ export type ScaleMode =
   /** ±max |R| over the cells of every position but the predicting one. */
   | { kind: 'exclude-predicting' };
 
+/** The default scale: ±max |R| over every cell. */
 export const MAX_SCALE: ScaleMode = { kind: 'max' };
 
 /** Parses `max`, `pNN` (e.g. `p99`, `p99.5`) or `exclude-predicting`. */
@@ -40,6 +42,7 @@ export function predictingIndex(e: Explanation): number {
   return e.tokens[e.tokens.length - 1]!.index;
 }
 
+/** A figure's colour scale, resolved for one explanation. */
 export interface FigureScale {
   /** |R| that maps to full colour; larger values saturate. */
   value: number;
@@ -68,6 +71,10 @@ export function percentile(values: number[], p: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (rank - lo);
 }
 
+/**
+ * Resolves `mode` for an explanation: the |R| of full colour, how many cells exceed it and the
+ * label the colour bar shows.
+ */
 export function figureScale(e: Explanation, mode: ScaleMode = MAX_SCALE): FigureScale {
   const all = magnitudes(e, Number.NaN);
   let value: number;

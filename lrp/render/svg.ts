@@ -8,6 +8,9 @@ import { renderFigureSvg, type FigureOptions } from './figure.js';
 
 export type { FigureOptions } from './figure.js';
 
+/**
+ * A standalone SVG heatmap of one explanation: a token cell over a position strip per token, and a colour bar.
+ */
 export function renderSvg(e: Explanation, options: FigureOptions = {}): string {
   return renderFigureSvg([e], options);
 }

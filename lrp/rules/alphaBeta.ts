@@ -15,6 +15,11 @@ import type { Tensor } from '../../autograd/tensor.js';
 import { DEFAULT_EPSILON } from './epsilon.js';
 import { backThrough, isNegative, isPositive, linearInputs, signedContributions, sumRows } from './linearParts.js';
 
+/**
+ * The αβ-rule for `linear`: positive and negative contributions c_ij = x_i w_ij are normalised
+ * separately, R_i = Σ_j (α c⁺_ij ⊘ z⁺_j − β c⁻_ij ⊘ z⁻_j) R_j, with α − β = 1 (e.g. α = 2, β = 1).
+ * `epsilon` stabilises z⁺ and z⁻.
+ */
 export function alphaBetaRule(alpha: number, beta: number, epsilon = DEFAULT_EPSILON): BackwardRule<OpAttrs['linear']> {
   if (!(Math.abs(alpha - beta - 1) < 1e-12) || beta < 0) throw new Error(`alphaBetaRule: needs α − β = 1 and β ≥ 0 (got α = ${alpha}, β = ${beta})`);
   const name = beta === 0 && alpha === 1 ? 'z-plus' : `alpha${alpha}-beta${beta}`;

@@ -9,6 +9,10 @@ import { mul, stabilizedDiv } from '../../autograd/ops/elementwise.js';
 /** The ε of the ε-rule (and the stabiliser of the γ, αβ and z⁺ rules) unless given. */
 export const DEFAULT_EPSILON = 1e-6;
 
+/**
+ * The ε-rule for `linear` (z = W·x + b): R_x = x ⊙ Wᵀ(R_z ⊘ (z + ε·sign z)); the bias absorbs
+ * b ⊙ R_z ⊘ (z + ε·sign z). With ε = 0 it is LRP-0: the op's own gradient wherever z ≠ 0.
+ */
 export function epsilonRule(epsilon: number = DEFAULT_EPSILON): BackwardRule {
   return {
     name: `epsilon(${epsilon})`,

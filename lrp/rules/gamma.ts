@@ -18,6 +18,7 @@ import type { Tensor } from '../../autograd/tensor.js';
 import { DEFAULT_EPSILON } from './epsilon.js';
 import { backThrough, forwardWith, isNegative, isPositive, linearInputs, positivePart, signedContributions, sumRows } from './linearParts.js';
 
+/** A rule for the `linear` op (it reads the op's inputs x, W and b). */
 export type LinearRule = BackwardRule<OpAttrs['linear']>;
 
 /** LRP-γ: R_x = x ⊙ W'ᵀ(R_z ⊘ (z' + ε·sign z')), W' = W + γW⁺, z' = W'x + b'. */

@@ -4,6 +4,9 @@
  */
 import type { BackwardRule } from '../../autograd/graph.js';
 
+/**
+ * The op's own gradient, as a named rule: in a composite it keeps an op's backward where the base method would apply a rule.
+ */
 export const gradientRule: BackwardRule = {
   name: 'gradient',
   backward: (ctx, g) => ctx.defaultBackward(g),

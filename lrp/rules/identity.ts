@@ -8,6 +8,10 @@ import { mul, stabilizedDiv } from '../../autograd/ops/elementwise.js';
 /** Stabiliser of the division by x; at x = 0 the output is 0 too, so the result is 0. */
 const TINY = 1e-12;
 
+/**
+ * The identity rule for elementwise nonlinearities y = f(x) (GELU, SiLU, tanh): R_x = R_y, in
+ * gradient form g_x = g_y ⊙ y ⊘ x (0 at x = 0).
+ */
 export const identityRule: BackwardRule = {
   name: 'identity',
   backward: (ctx, g) => [stabilizedDiv(mul(g, ctx.output), ctx.inputs[0]!, TINY)],

@@ -11,6 +11,10 @@ import { mean } from '../../autograd/ops/reduce.js';
 import { sumToShape } from '../../autograd/ops/sumToShape.js';
 import type { Tensor } from '../../autograd/tensor.js';
 
+/**
+ * LayerNorm / RMSNorm with the normalising scale rsqrt(var + ε) held constant, so the norm is
+ * linear in x (CP-LRP's LN rule, AttnLRP's treatment of norms); conservative up to the bias share.
+ */
 export const normScaleDetachedRule: BackwardRule<NormAttrs> = {
   name: 'norm-scale-detached',
   backward: (ctx, g) => {

@@ -5,6 +5,10 @@
  */
 import type { BackwardRule } from '../../autograd/graph.js';
 
+/**
+ * AttnLRP's softmax rule, R_x = x ⊙ (R_s − s·ΣR_s): in gradient form, the softmax's own backward.
+ * Not conservative; the ledger reports what each softmax loses.
+ */
 export const softmaxRule: BackwardRule = {
   name: 'softmax',
   backward: (ctx, g) => ctx.defaultBackward(g),

@@ -7,6 +7,11 @@
 import type { BackwardRule } from '../../autograd/graph.js';
 import { scale } from '../../autograd/ops/elementwise.js';
 
+/**
+ * The uniform rule for products of variable operands (Q·Kᵀ, A·V, gated MLPs, rotary products):
+ * each of two variable operands receives half the relevance; with one variable operand the
+ * product is linear in it and the gradient passes whole.
+ */
 export const uniformRule: BackwardRule = {
   name: 'uniform',
   backward: (ctx, g) => {

@@ -15,20 +15,46 @@ import { Linear } from './linear.js';
 import { RMSNorm } from './norm.js';
 import { biasForScores, positionBias } from '../positional/alibi.js';
 
+/** Head geometry of an attention layer. */
 export interface AttentionShape {
+  /** Model width (input and output size). */
   hidden: number;
+  /** Query heads. */
   heads: number;
+  /** Key/value heads (fewer than `heads` for grouped-query attention; must divide it). */
   kvHeads: number;
+  /** Size of one head. */
   headDim: number;
 }
 
 /** Checkpoint names of the projections, relative to the attention module's prefix. */
-export type ProjectionNames = { q: string; k: string; v: string; o: string } | { qkv: string; o: string };
+export type ProjectionNames =
+  | {
+      /** Query projection, e.g. `q_proj`. */
+      q: string;
+      /** Key projection. */
+      k: string;
+      /** Value projection. */
+      v: string;
+      /** Output projection. */
+      o: string;
+    }
+  | {
+      /** One projection giving q, k and v (GPT-2's `c_attn`, BLOOM's `query_key_value`). */
+      qkv: string;
+      /** Output projection. */
+      o: string;
+    };
 
+/** How a family's attention is laid out in its checkpoint. */
 export interface AttentionOptions {
+  /** Checkpoint names of the projections. */
   names: ProjectionNames;
+  /** Whether the q/k/v projections have biases. */
   qkvBias: boolean;
+  /** Whether the output projection has a bias. */
   outBias: boolean;
+  /** GPT-2's Conv1D layout ([in, out], transposed on load). */
   conv1d?: boolean;
   /**
    * Layout of a fused q/k/v projection's outputs: `blocks` = [all q | all k | all v] (GPT-2),
@@ -36,23 +62,47 @@ export interface AttentionOptions {
    */
   fusedLayout?: 'blocks' | 'per-head';
   /** Qwen3: RMSNorm over each head's dims of q and k (`q_norm`, `k_norm`), before rotary. */
-  qkNorm?: { eps: number };
+  qkNorm?: {
+    /** The norms' epsilon (`rms_norm_eps`). */
+    eps: number;
+  };
 }
 
 /** Rotates queries and keys by position (rotary embeddings); called with per-layer tables. */
-export type PositionRotation = (q: Tensor, k: Tensor) => { q: Tensor; k: Tensor };
+export type PositionRotation = (
+  q: Tensor,
+  k: Tensor,
+) => {
+  /** The rotated queries. */
+  q: Tensor;
+  /** The rotated keys. */
+  k: Tensor;
+};
 
+/**
+ * Multi-head self-attention with grouped-query heads; the score and context products
+ * (`attentionScores`, `attentionContext`) and the softmax are the ops LRP rules target.
+ */
 export class SelfAttention extends Module {
+  /** Query projection (null when fused into `qkv`). */
   readonly q: Linear | null = null;
+  /** Key projection (null when fused into `qkv`). */
   readonly k: Linear | null = null;
+  /** Value projection (null when fused into `qkv`). */
   readonly v: Linear | null = null;
+  /** The fused q/k/v projection (GPT-2, BLOOM), else null. */
   readonly qkv: Linear | null = null;
+  /** Output projection. */
   readonly o: Linear;
+  /** Qwen3's per-head RMSNorm of the queries, else null. */
   readonly qNorm: RMSNorm | null = null;
+  /** Qwen3's per-head RMSNorm of the keys, else null. */
   readonly kNorm: RMSNorm | null = null;
 
+  /** How a fused projection's outputs are ordered (see `AttentionOptions.fusedLayout`). */
   readonly fusedLayout: 'blocks' | 'per-head';
 
+  /** @param shape head geometry (throws an InputError when `kvHeads` does not divide `heads`) */
   constructor(prefix: string, readonly shape: AttentionShape, options: AttentionOptions) {
     super(prefix);
     this.fusedLayout = options.fusedLayout ?? 'blocks';
@@ -75,6 +125,8 @@ export class SelfAttention extends Module {
   }
 
   /**
+   * Attends over the sequence: [B, T, hidden] → [B, T, hidden].
+   *
    * @param x [B, T, hidden]
    * @param mask additive mask broadcastable to [B, 1, T, S] (HF layout), or null
    * @param rotate rotary position rotation of q and k, or null for additive-PE models

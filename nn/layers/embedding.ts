@@ -8,9 +8,17 @@ import { reshape } from '../../autograd/ops/view.js';
 import { Tensor } from '../../autograd/tensor.js';
 import { Module, type Parameter } from '../module.js';
 
+/** A lookup table of `count` rows of size `dim` (token, position or segment embeddings). */
 export class Embedding extends Module {
+  /** The table, [count, dim]. */
   readonly weight: Parameter;
 
+  /**
+   * @param prefix checkpoint prefix of the table's module
+   * @param count rows (the vocabulary or the maximum position)
+   * @param dim embedding size
+   * @param local the table's name under `prefix`
+   */
   constructor(prefix: string, readonly count: number, readonly dim: number, local = 'weight') {
     super(prefix);
     this.weight = this.parameter(local, [count, dim]);

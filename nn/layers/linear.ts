@@ -5,22 +5,35 @@ import { slice } from '../../autograd/ops/view.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { Module, type Parameter } from '../module.js';
 
+/** Options of a `Linear` layer. */
 export interface LinearOptions {
+  /** Whether the layer has a bias; default true. */
   bias?: boolean;
   /** Checkpoint stores [in, out] (GPT-2 Conv1D). */
   conv1d?: boolean;
 }
 
+/** y = x·Wᵀ + b over the last axis, W of shape [out, in] as Hugging Face stores it. */
 export class Linear extends Module {
+  /** W, [outFeatures, inFeatures]; row blocks when larger than one GPU binding. */
   readonly weight: Parameter;
+  /** b, [outFeatures], or null without a bias. */
   readonly bias: Parameter | null;
 
+  /**
+   * @param prefix checkpoint prefix, e.g. `model.layers.0.mlp.up_proj`
+   * @param inFeatures size of the input's last axis
+   * @param outFeatures size of the output's last axis
+   */
   constructor(prefix: string, readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
     super(prefix);
     this.weight = this.parameter('weight', [outFeatures, inFeatures], { transposeOnLoad: options.conv1d ?? false });
     this.bias = options.bias === false ? null : this.parameter('bias', [outFeatures]);
   }
 
+  /**
+   * Maps [..., inFeatures] → [..., outFeatures], recorded as the `linear` op (one per row block of a split weight).
+   */
   forward(x: Tensor): Tensor {
     return this.scoped(() => {
       const shards = this.weight.rowShards();

@@ -5,8 +5,12 @@ import type { Tensor } from '../../autograd/tensor.js';
 import { Module } from '../module.js';
 import { Linear } from './linear.js';
 
+/**
+ * The MLP activations, by their Hugging Face `hidden_act` names: `gelu` is the exact (erf) GELU, `gelu_new` and `gelu_pytorch_tanh` its tanh approximation.
+ */
 export type Activation = 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'silu';
 
+/** Applies the activation `kind` elementwise. */
 export function activate(kind: Activation, x: Tensor): Tensor {
   switch (kind) {
     case 'gelu':
@@ -19,10 +23,14 @@ export function activate(kind: Activation, x: Tensor): Tensor {
   }
 }
 
+/** Every `Activation` (for validating configs). */
 export const ACTIVATIONS: readonly Activation[] = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'silu'];
 
+/** proj(act(fc(x))): the MLP of BERT, GPT-2 and ViT. */
 export class GeluMlp extends Module {
+  /** hidden → intermediate. */
   readonly fc: Linear;
+  /** intermediate → hidden. */
   readonly proj: Linear;
 
   constructor(
@@ -30,6 +38,7 @@ export class GeluMlp extends Module {
     names: { fc: string; proj: string },
     hidden: number,
     intermediate: number,
+    /** The activation between the two projections. */
     readonly activation: Activation,
     options: { bias?: boolean; conv1d?: boolean } = {},
   ) {
@@ -38,16 +47,24 @@ export class GeluMlp extends Module {
     this.proj = this.child(new Linear(this.join(names.proj), intermediate, hidden, options));
   }
 
+  /** Maps [..., hidden] → [..., hidden]. */
   forward(x: Tensor): Tensor {
     return this.scoped(() => this.proj.forward(activate(this.activation, this.fc.forward(x))));
   }
 }
 
+/**
+ * down(act(gate(x)) ⊙ up(x)): the gated (SwiGLU) MLP of the LLaMA family; the product is the `gatedProduct` op.
+ */
 export class GatedMlp extends Module {
+  /** hidden → intermediate, through the activation. */
   readonly gate: Linear;
+  /** hidden → intermediate, linear. */
   readonly up: Linear;
+  /** intermediate → hidden. */
   readonly down: Linear;
 
+  /** @param activation applied to the gate projection */
   constructor(prefix: string, hidden: number, intermediate: number, readonly activation: Activation, options: { bias?: boolean } = {}) {
     super(prefix);
     this.gate = this.child(new Linear(this.join('gate_proj'), hidden, intermediate, options));
@@ -55,6 +72,7 @@ export class GatedMlp extends Module {
     this.down = this.child(new Linear(this.join('down_proj'), intermediate, hidden, options));
   }
 
+  /** Maps [..., hidden] → [..., hidden]. */
   forward(x: Tensor): Tensor {
     return this.scoped(() => this.down.forward(gatedProduct(activate(this.activation, this.gate.forward(x)), this.up.forward(x))));
   }

@@ -20,10 +20,15 @@ import { inBlock } from './blocks.js';
 import { attentionMask } from './masks.js';
 import { textShape, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
+/** One post-LN encoder block: norm(x + attn(x)), then norm(· + mlp(·)). */
 export class BertBlock extends Module {
+  /** Self-attention (`attention.self`, output `attention.output.dense`). */
   readonly attention: SelfAttention;
+  /** LayerNorm after the attention residual. */
   readonly attentionNorm: LayerNorm;
+  /** The GELU MLP (`intermediate.dense`, `output.dense`). */
   readonly mlp: GeluMlp;
+  /** LayerNorm after the MLP residual. */
   readonly outputNorm: LayerNorm;
 
   constructor(prefix: string, hidden: number, heads: number, inner: number, eps: number, activation: Activation) {
@@ -42,14 +47,22 @@ export class BertBlock extends Module {
   }
 }
 
+/** BERT with a sequence classifier on the pooled [CLS] position; learned (or sinusoidal) positions. */
 export class BertForSequenceClassification extends Module implements TransformerModel {
   readonly info: ModelInfo;
+  /** Word embeddings. */
   readonly words: Embedding;
+  /** Absolute positions: learned, or sinusoidal with `"position_embedding_type": "sinusoidal"`. */
   readonly positions: LearnedPositions | SinusoidalPositions;
+  /** Token-type (segment) embeddings. */
   readonly segments: Embedding;
+  /** LayerNorm over the summed embeddings. */
   readonly embeddingNorm: LayerNorm;
+  /** The encoder blocks, paths `layers.<i>`. */
   readonly blocks: BertBlock[];
+  /** tanh(W·h[CLS] + b): the pooler. */
   readonly pooler: Linear;
+  /** Pooled → class logits. */
   readonly classifier: Linear;
 
   constructor(r: ConfigReader) {

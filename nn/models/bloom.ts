@@ -17,10 +17,15 @@ import { causalLmLogits, preNormBlock } from './blocks.js';
 import { attentionMask } from './masks.js';
 import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
+/** One pre-LayerNorm block with ALiBi attention. */
 export class BloomBlock extends Module {
+  /** LayerNorm before attention. */
   readonly inputNorm: LayerNorm;
+  /** Self-attention with a fused per-head q/k/v projection. */
   readonly attention: SelfAttention;
+  /** LayerNorm before the MLP. */
   readonly postNorm: LayerNorm;
+  /** The tanh-GELU MLP (4 × hidden). */
   readonly mlp: GeluMlp;
 
   constructor(prefix: string, hidden: number, heads: number, eps: number) {
@@ -40,13 +45,20 @@ export class BloomBlock extends Module {
   }
 }
 
+/** BLOOM: a causal LM with ALiBi position biases (no position embeddings). */
 export class BloomForCausalLM extends Module implements TransformerModel {
   readonly info: ModelInfo;
+  /** Word embeddings. */
   readonly embed: Embedding;
+  /** LayerNorm on the word embeddings. */
   readonly embedNorm: LayerNorm;
+  /** The blocks, paths `layers.<i>`. */
   readonly blocks: BloomBlock[];
+  /** Final LayerNorm. */
   readonly lnF: LayerNorm;
+  /** The LM head: the word embedding (tied). */
   readonly lmHead: Parameter;
+  /** Per-head linear distance biases on the attention scores. */
   readonly alibi: AlibiBias;
 
   constructor(r: ConfigReader) {

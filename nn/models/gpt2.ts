@@ -19,10 +19,15 @@ import { causalLmLogits, preNormBlock } from './blocks.js';
 import { attentionMask } from './masks.js';
 import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
+/** One pre-LayerNorm block: x + attn(ln1(x)), then + mlp(ln2(·)). */
 export class Gpt2Block extends Module {
+  /** LayerNorm before attention (`ln_1`). */
   readonly ln1: LayerNorm;
+  /** Self-attention with a fused Conv1D q/k/v projection (`attn`). */
   readonly attention: SelfAttention;
+  /** LayerNorm before the MLP (`ln_2`). */
   readonly ln2: LayerNorm;
+  /** The GELU MLP (`c_fc`, `c_proj`). */
   readonly mlp: GeluMlp;
 
   constructor(prefix: string, hidden: number, heads: number, inner: number, eps: number, activation: Activation) {
@@ -41,12 +46,18 @@ export class Gpt2Block extends Module {
   }
 }
 
+/** GPT-2: a causal LM with learned (or sinusoidal) absolute positions and a tied LM head. */
 export class GPT2LMHeadModel extends Module implements TransformerModel {
   readonly info: ModelInfo;
+  /** Token embedding. */
   readonly wte: Embedding;
+  /** Absolute positions: learned, or sinusoidal with `"position_embedding_type": "sinusoidal"`. */
   readonly wpe: LearnedPositions | SinusoidalPositions;
+  /** The blocks, paths `layers.<i>`. */
   readonly blocks: Gpt2Block[];
+  /** Final LayerNorm. */
   readonly lnF: LayerNorm;
+  /** The LM head: the token embedding (tied). */
   readonly lmHeadWeight: Parameter;
 
   constructor(r: ConfigReader) {

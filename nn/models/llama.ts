@@ -19,12 +19,21 @@ import { causalLmLogits, preNormBlock } from './blocks.js';
 import { withSlidingWindow } from './sliding-window.js';
 import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
+/** One pre-RMSNorm block: x + attn(norm(x)), then + mlp(norm(·)). */
 export class LlamaBlock extends Module {
+  /** RMSNorm before attention (`input_layernorm`). */
   readonly inputNorm: RMSNorm;
+  /** Grouped-query self-attention with rotary positions (`self_attn`). */
   readonly attention: SelfAttention;
+  /** RMSNorm before the MLP (`post_attention_layernorm`). */
   readonly postNorm: RMSNorm;
+  /** The SwiGLU MLP. */
   readonly mlp: GatedMlp;
 
+  /**
+   * @param prefix checkpoint prefix, `model.layers.<i>`
+   * @param c the family's configuration
+   */
   constructor(prefix: string, c: LlamaConfig) {
     super(prefix);
     this.inputNorm = this.child(new RMSNorm(this.join('input_layernorm'), c.hidden, c.eps));
@@ -41,26 +50,45 @@ export class LlamaBlock extends Module {
   }
 }
 
+/** The LLaMA-family configuration as read from config.json (HF key names in brackets). */
 export interface LlamaConfig {
+  /** Vocabulary size (`vocab_size`). */
   vocabSize: number;
+  /** Model width (`hidden_size`). */
   hidden: number;
+  /** Blocks (`num_hidden_layers`). */
   layers: number;
+  /** Query heads (`num_attention_heads`). */
   heads: number;
+  /** Key/value heads (`num_key_value_heads`; default `heads`). */
   kvHeads: number;
+  /** Size of one head (`head_dim`; default hidden / heads). */
   headDim: number;
+  /** MLP width (`intermediate_size`). */
   intermediate: number;
+  /** RMSNorm epsilon (`rms_norm_eps`; default 1e-6). */
   eps: number;
+  /** Rotary base (`rope_theta`; default 10000). */
   theta: number;
+  /** Share of each head's dims that is rotated (`partial_rotary_factor`; default 1). */
   partialRotary: number;
+  /** Frequency scaling for long contexts (`rope_scaling`). */
   ropeScaling: RopeScaling;
+  /** Longest sequence (`max_position_embeddings`; default 2048). */
   maxPositions: number;
   /** Mistral: keys further than this behind a query are masked; null = full causal attention. */
   slidingWindow: number | null;
+  /** Per-head RMSNorm of q and k (Qwen3). */
   qkNorm: boolean;
+  /** LM head shares the token embedding (`tie_word_embeddings`). */
   tied: boolean;
+  /** Biases on q/k/v (Qwen2 always; else `attention_bias`). */
   qkvBias: boolean;
+  /** Bias on the output projection (`attention_bias`; never for Qwen2). */
   outBias: boolean;
+  /** Biases in the MLP (`mlp_bias`). */
   mlpBias: boolean;
+  /** The MLP activation (only SiLU is accepted: `hidden_act`). */
   activation: 'silu';
 }
 
@@ -111,15 +139,29 @@ const ARCHITECTURES: Readonly<Record<string, string>> = {
   qwen3: 'Qwen3ForCausalLM',
 };
 
+/**
+ * LLaMA and the families sharing its layout (Qwen2, Qwen3, Mistral): a causal LM with rotary
+ * positions, grouped-query attention and SwiGLU MLPs. Built by `loadModel` from config.json.
+ */
 export class LlamaForCausalLM extends Module implements TransformerModel {
   readonly info: ModelInfo;
+  /** Token embedding (`model.embed_tokens`). */
   readonly embed: Embedding;
+  /** The blocks, paths `layers.<i>`. */
   readonly blocks: LlamaBlock[];
+  /** Final RMSNorm (`model.norm`). */
   readonly norm: RMSNorm;
+  /** The LM head, [vocab, hidden]: `lm_head.weight`, or the token embedding when tied. */
   readonly lmHead: Parameter;
+  /** Rotary tables shared by every block. */
   readonly rotary: RotaryEmbedding;
+  /** Mistral's attention window (keys further behind are masked); null for full causal attention. */
   readonly slidingWindow: number | null;
 
+  /**
+   * @param r config.json (throws an InputError on missing or unsupported settings)
+   * @param modelType `llama`, `mistral`, `qwen2` or `qwen3`
+   */
   constructor(r: ConfigReader, modelType: string) {
     super('');
     const c = readConfig(r, modelType);

@@ -8,7 +8,9 @@ import { LlamaForCausalLM } from './llama.js';
 import type { TransformerModel } from './types.js';
 import { ViTForImageClassification } from './vit.js';
 
+/** How to build one family and match its checkpoint names. */
 export interface Family {
+  /** Builds the module tree (no weights) from config.json; throws an InputError on unsupported settings. */
   build: (config: ConfigReader) => TransformerModel;
   /** The prefix HF's base model uses; checkpoints saved from the base model lack it. */
   basePrefix: string;
@@ -19,6 +21,7 @@ export interface Family {
 /** Rotary buffers, and a tied model's copy of the embedding saved as lm_head (HF re-ties it on load). */
 const LLAMA_IGNORED = [/\.rotary_emb\.inv_freq$/, /^lm_head\.weight$/];
 
+/** The supported families by `model_type`. */
 export const FAMILIES: Readonly<Record<string, Family>> = {
   llama: { build: (c) => new LlamaForCausalLM(c, 'llama'), basePrefix: 'model', ignored: LLAMA_IGNORED },
   mistral: { build: (c) => new LlamaForCausalLM(c, 'mistral'), basePrefix: 'model', ignored: LLAMA_IGNORED },
@@ -30,6 +33,7 @@ export const FAMILIES: Readonly<Record<string, Family>> = {
   vit: { build: (c) => new ViTForImageClassification(c), basePrefix: 'vit', ignored: [] },
 };
 
+/** The family of `modelType`; throws an InputError naming `source` and the supported types otherwise. */
 export function familyOf(modelType: string, source: string): Family {
   // An own property only: "__proto__", "constructor" or "toString" must not find Object's members.
   const family = Object.hasOwn(FAMILIES, modelType) ? FAMILIES[modelType] : undefined;

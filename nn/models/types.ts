@@ -4,30 +4,51 @@ import type { Tensor } from '../../autograd/tensor.js';
 import type { Module } from '../module.js';
 import type { TextTokenizer } from '../tokenizer.js';
 
+/** What a model predicts: next-token logits (`causal-lm`) or class logits (`classifier`). */
 export type ModelKind = 'causal-lm' | 'classifier';
+/**
+ * How a model encodes position: learned absolute embeddings, fixed sinusoids, rotary rotations of q and k, or ALiBi biases on the attention scores.
+ */
 export type PositionalKind = 'learned' | 'sinusoidal' | 'rotary' | 'alibi';
 
+/** What a loaded model is: its family, sizes and positional encoding, read from config.json. */
 export interface ModelInfo {
   /** `model_type` from config.json (llama, qwen2, qwen3, mistral, bloom, gpt2, bert, vit). */
   modelType: string;
   /** The HF architecture class this family implements. */
   architecture: string;
+  /** Causal LM or classifier. */
   kind: ModelKind;
+  /** How the model encodes position (explanations report the positional share by it). */
   positional: PositionalKind;
   /** Vocabulary size (ViT: 0, its input is pixels). */
   vocabSize: number;
+  /** Model width. */
   hidden: number;
+  /** Transformer blocks. */
   layers: number;
+  /** Attention (query) heads per block. */
   heads: number;
+  /** Key/value heads per block (fewer than `heads` with grouped-query attention). */
   kvHeads: number;
+  /** Longest sequence the model accepts (ViT: patches + 1). */
   maxPositions: number;
   /** Classifiers: class count and names. */
   numLabels?: number;
+  /** Class names by id (`id2label`), for classifiers. */
   labels?: string[];
   /** ViT: expected image side and channels. */
-  image?: { size: number; patch: number; channels: number };
+  image?: {
+    /** Side of the square input, in pixels (`image_size`). */
+    size: number;
+    /** Side of a patch, in pixels (`patch_size`). */
+    patch: number;
+    /** Colour channels (`num_channels`). */
+    channels: number;
+  };
 }
 
+/** A batch for `forward`: token ids for text models, pixel values for ViT. */
 export interface ModelInput {
   /** Token ids, [B][T] with equal lengths. */
   ids?: number[][];
@@ -36,15 +57,26 @@ export interface ModelInput {
   /** 1 = attend, 0 = padding, [B][T]; all ones when omitted. */
   attentionMask?: number[][];
   /** ViT pixels, normalised, [B, C, H, W] row-major. */
-  pixelValues?: { data: Float32Array; shape: [number, number, number, number] };
+  pixelValues?: {
+    /** The values, row-major. */
+    data: Float32Array;
+    /** [B, C, H, W]. */
+    shape: [number, number, number, number];
+  };
 }
 
+/** Options of `TransformerModel.forward`. */
 export interface ForwardOptions {
   /** Causal LMs: compute logits of the last position only ([B, V]). */
   lastPositionOnly?: boolean;
 }
 
+/**
+ * A loaded model of any family (`loadModel` returns one): a module tree with Hugging Face names,
+ * what it is (`info`), an optional tokenizer, and `forward`.
+ */
 export interface TransformerModel extends Module {
+  /** What the model is: family, sizes, positional kind, labels. */
   readonly info: ModelInfo;
   /**
    * The tokenizer beside the weights (loadModel attaches the folder's tokenizer.json when there

@@ -18,10 +18,15 @@ import { tap } from '../taps.js';
 import { preNormBlock } from './blocks.js';
 import type { ModelInfo, ModelInput, TransformerModel } from './types.js';
 
+/** One pre-LN encoder block: x + attn(before(x)), then + mlp(after(·)). */
 export class VitBlock extends Module {
+  /** LayerNorm before attention (`layernorm_before`). */
   readonly before: LayerNorm;
+  /** Self-attention. */
   readonly attention: SelfAttention;
+  /** LayerNorm before the MLP (`layernorm_after`). */
   readonly after: LayerNorm;
+  /** The GELU MLP. */
   readonly mlp: GeluMlp;
 
   constructor(prefix: string, hidden: number, heads: number, inner: number, eps: number, activation: Activation, qkvBias: boolean) {
@@ -39,14 +44,22 @@ export class VitBlock extends Module {
   }
 }
 
+/** ViT: an image classifier over patch embeddings, a [CLS] token and learned positions. */
 export class ViTForImageClassification extends Module implements TransformerModel {
   readonly info: ModelInfo;
+  /** The [CLS] embedding prepended to the patches, [1, 1, hidden]. */
   readonly clsToken: Parameter;
+  /** Learned positions, [CLS] first, [1, patches + 1, hidden]. */
   readonly positionEmbeddings: Parameter;
+  /** The patch projection (a stride-p convolution), [hidden, channels, patch, patch]. */
   readonly patchWeight: Parameter;
+  /** The patch projection's bias, [hidden]. */
   readonly patchBias: Parameter;
+  /** The encoder blocks, paths `layers.<i>`. */
   readonly blocks: VitBlock[];
+  /** Final LayerNorm. */
   readonly norm: LayerNorm;
+  /** The classifier: the [CLS] position's output → class logits. */
   readonly classifier: Linear;
   private readonly patch: number;
   private readonly channels: number;

@@ -31,6 +31,7 @@ export function alibiSlopes(heads: number): number[] {
 
 declare module '../../autograd/opTypes.js' {
   interface OpAttrs {
+    /** `positionBias` has no attributes. */
     positionBias: undefined;
   }
 }
@@ -49,9 +50,12 @@ export const positionBias = defineOp({
   },
 });
 
+/** ALiBi (BLOOM): per-head biases −m_h · distance on the attention scores instead of position embeddings. */
 export class AlibiBias {
+  /** m_h per head (`alibiSlopes`). */
   readonly slopes: number[];
 
+  /** @param heads attention heads (one slope each) */
   constructor(readonly heads: number) {
     this.slopes = alibiSlopes(heads);
   }

@@ -3,6 +3,7 @@ import { InputError } from '../../kernels/errors.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { Embedding } from '../layers/embedding.js';
 
+/** Learned absolute positions: an embedding table indexed by position, rows 0…maxPositions−1. */
 export class LearnedPositions extends Embedding {
   /** Position vectors for positions offset … offset+T−1: [T, D]. */
   positions(T: number, offset = 0): Tensor {

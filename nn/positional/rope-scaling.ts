@@ -7,14 +7,63 @@
 import { InputError } from '../../kernels/errors.js';
 import type { ConfigReader, JsonObject } from '../config.js';
 
+/**
+ * A parsed `rope_scaling`, one variant per type; each field's comment gives its key in
+ * config.json. `factor` is how much longer the context is made, `originalMax` the context the
+ * model was trained for; llama3's `lowFreqFactor`/`highFreqFactor` bound the wavelengths it
+ * rescales; YaRN's `betaFast`/`betaSlow` bound its interpolation ramp, `attentionFactor`
+ * multiplies cos and sin, and `truncate` rounds the ramp's bounds to integers.
+ */
 export type RopeScaling =
-  | { type: 'default' }
-  | { type: 'linear'; factor: number }
+  | {
+      /** No scaling: 1 / θ^(2i/R). */
+      type: 'default';
+    }
+  | {
+      /** Position interpolation: every frequency divided by `factor`. */
+      type: 'linear';
+      /** [factor] */
+      factor: number;
+    }
   /** NTK-aware base change, recomputed for a sequence longer than `originalMax`. */
-  | { type: 'dynamic'; factor: number; originalMax: number }
-  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMax: number }
-  | { type: 'yarn'; factor: number; originalMax: number; betaFast: number; betaSlow: number; attentionFactor: number; truncate: boolean };
+  | {
+      /** Dynamic NTK. */
+      type: 'dynamic';
+      /** [factor] */
+      factor: number;
+      /** [original_max_position_embeddings] */
+      originalMax: number;
+    }
+  | {
+      /** Llama 3.1's wavelength-dependent scaling. */
+      type: 'llama3';
+      /** [factor] */
+      factor: number;
+      /** [low_freq_factor] */
+      lowFreqFactor: number;
+      /** [high_freq_factor] */
+      highFreqFactor: number;
+      /** [original_max_position_embeddings] */
+      originalMax: number;
+    }
+  | {
+      /** YaRN: interpolation ramped by wavelength, and a temperature on cos and sin. */
+      type: 'yarn';
+      /** [factor] (default: max_position_embeddings / originalMax) */
+      factor: number;
+      /** [original_max_position_embeddings] */
+      originalMax: number;
+      /** [beta_fast] (default 32) */
+      betaFast: number;
+      /** [beta_slow] (default 1) */
+      betaSlow: number;
+      /** [attention_factor], or from [mscale] and [mscale_all_dim] */
+      attentionFactor: number;
+      /** [truncate] (default true) */
+      truncate: boolean;
+    };
 
+/** The `rope_type` values `readRopeScaling` accepts. */
 export const ROPE_SCALING_TYPES = ['default', 'linear', 'dynamic', 'llama3', 'yarn'] as const;
 
 /** Reads `rope_scaling` (null or absent: no scaling). Unknown types name themselves in the error. */
@@ -82,7 +131,9 @@ function baseFrequencies(dim: number, theta: number): number[] {
   return Array.from({ length: dim / 2 }, (_, i) => 1 / theta ** ((2 * i) / dim));
 }
 
+/** What `ropeFrequencies` returns: the inverse frequencies and the cos/sin factor. */
 export interface RopeFrequencies {
+  /** R/2 inverse frequencies, one per rotated pair. */
   invFreq: number[];
   /** Multiplies cos and sin (YaRN's temperature; 1 for every other type). */
   attentionScale: number;

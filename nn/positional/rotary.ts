@@ -11,6 +11,9 @@ import { tap } from '../taps.js';
 import type { PositionRotation } from '../layers/attention.js';
 import { ropeFrequencies, scaledMaxPositions, type RopeScaling } from './rope-scaling.js';
 
+/**
+ * Rotary position embeddings (rotate-half): per-sequence cos/sin tables, tapped per layer so every layer's positions can receive relevance.
+ */
 export class RotaryEmbedding {
   /** Dimensions of each head that rotate (partial rotary rotates the first ones only). */
   readonly rotaryDim: number;
@@ -18,6 +21,13 @@ export class RotaryEmbedding {
   /** Longest sequence accepted: max_position_embeddings, extended by dynamic scaling. */
   readonly maxPositions: number;
 
+  /**
+   * @param headDim size of one attention head
+   * @param theta rotary base (`rope_theta`)
+   * @param maxPositions `max_position_embeddings` (dynamic scaling may extend it)
+   * @param partialFactor share of each head's dims that rotate
+   * @param scaling `rope_scaling`, parsed
+   */
   constructor(
     readonly headDim: number,
     readonly theta: number,
@@ -30,6 +40,7 @@ export class RotaryEmbedding {
     this.maxPositions = scaledMaxPositions(scaling, maxPositions);
   }
 
+  /** cos and sin for positions 0…T−1, each [T, rotaryDim]; throws an InputError beyond `maxPositions`. */
   tables(T: number): { cos: Tensor; sin: Tensor } {
     if (T > this.maxPositions) throw new InputError(`sequence of ${T} positions is longer than max_position_embeddings (${this.maxPositions})`);
     const { invFreq, attentionScale } = ropeFrequencies(this.scaling, this.rotaryDim, this.theta, T);

@@ -3,9 +3,15 @@ import { InputError } from '../../kernels/errors.js';
 import { sinusoidalPositions } from '../../autograd/ops/random.js';
 import type { Tensor } from '../../autograd/tensor.js';
 
+/** Fixed sinusoidal positions: sin/cos of position · 10000^(−2i/D), no parameters. */
 export class SinusoidalPositions {
+  /**
+   * @param maxPositions longest sequence accepted
+   * @param dim embedding size D
+   */
   constructor(readonly maxPositions: number, readonly dim: number) {}
 
+  /** The table for positions 0…T−1, [T, D] (a constant); throws an InputError beyond `maxPositions`. */
   positions(T: number): Tensor {
     if (T > this.maxPositions) throw new InputError(`sequence of ${T} positions is longer than max_position_embeddings (${this.maxPositions})`);
     return sinusoidalPositions(T, this.dim);

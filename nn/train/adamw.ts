@@ -4,16 +4,26 @@
  * of all weights per step cost less than the dozens of extra dispatches a GPU update would take,
  * and the optimiser's state is exact and easy to save for `--resume`.
  */
+
+/** AdamW's hyperparameters; the defaults are PyTorch's. */
 export interface AdamWOptions {
+  /** Decay of the first moment; default 0.9. */
   beta1?: number;
+  /** Decay of the second moment; default 0.999. */
   beta2?: number;
+  /** Added to √v; default 1e-8. */
   eps?: number;
+  /** Decoupled weight decay per unit learning rate; default 0.01. */
   weightDecay?: number;
 }
 
+/** AdamW's state, saved beside a checkpoint for `--resume`. */
 export interface AdamWState {
+  /** Updates taken. */
   step: number;
+  /** First moments, one array per parameter. */
   m: Float64Array[];
+  /** Second moments, one array per parameter. */
   v: Float64Array[];
 }
 
@@ -29,11 +39,17 @@ export function clipGlobalNorm(grads: readonly Float32Array[], maxNorm: number):
   return norm;
 }
 
+/** AdamW on the host (float64 moments) over flat parameter arrays. */
 export class AdamW {
+  /** Decay of the first moment. */
   readonly beta1: number;
+  /** Decay of the second moment. */
   readonly beta2: number;
+  /** Added to √v. */
   readonly eps: number;
+  /** Decoupled weight decay per unit learning rate. */
   readonly weightDecay: number;
+  /** Moments and step count (replaceable to resume). */
   state: AdamWState;
 
   /** @param sizes element count of each parameter; @param decays whether each one gets weight decay */

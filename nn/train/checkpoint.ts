@@ -18,36 +18,55 @@ import type { Example, Task, TrainingSettings } from './tasks/types.js';
 import { textOf } from './tasks/vocab.js';
 import { tokenizerConfigJson, tokenizerJson } from './tokenizerJson.js';
 
+/** One step's log line in training_state.json. */
 export interface LogEntry {
+  /** 0-based step. */
   step: number;
+  /** Mean training loss of the batch. */
   loss: number;
+  /** Learning rate used. */
   lr: number;
+  /** Global gradient L2 norm before clipping. */
   gradNorm: number;
 }
 
+/** One held-out evaluation. */
 export interface EvalEntry {
+  /** Step after which it was measured. */
   step: number;
+  /** Held-out accuracy, 0 to 1. */
   accuracy: number;
 }
 
 /** training_state.json. */
 export interface TrainingState {
+  /** Task name. */
   task: string;
+  /** Steps done. */
   step: number;
+  /** The settings the run used (overrides applied). */
   settings: TrainingSettings;
   /** Held-out accuracy at `step`. */
   heldoutAccuracy: number;
   /** Seconds of training (forward, backward, update; evaluation excluded) up to `step`. */
   trainSeconds: number;
+  /** Trainable parameter count. */
   parameters: number;
+  /** Per-step log. */
   losses: LogEntry[];
+  /** Evaluations so far. */
   evals: EvalEntry[];
 }
 
+/** heldout.jsonl: one JSON object per held-out example (text, ids, label, ground truth). */
 export function heldoutLines(task: Task, heldout: readonly Example[]): string {
   return heldout.map((e) => JSON.stringify({ text: textOf(task.vocab, e.ids, task.prependCls), ids: e.ids, label: e.label, groundTruth: e.groundTruth })).join('\n') + '\n';
 }
 
+/**
+ * Writes a loadable model folder (config, tokenizer, weights, held-out set) plus the optimiser
+ * state and training_state.json, each file atomically.
+ */
 export async function saveCheckpoint(dir: string, task: Task, params: TrainableParameters, optimizer: AdamWState, state: TrainingState, heldout: readonly Example[]): Promise<void> {
   await mkdir(dir, { recursive: true });
   const config = { ...task.config, vocab_size: task.vocab.length, task: task.name };
@@ -64,6 +83,7 @@ export async function saveCheckpoint(dir: string, task: Task, params: TrainableP
   await writeFileAtomically(join(dir, 'training_state.json'), `${JSON.stringify(state, null, 1)}\n`);
 }
 
+/** Reads `dir/training_state.json`; throws an InputError when there is none. */
 export async function readTrainingState(dir: string): Promise<TrainingState> {
   const path = join(dir, 'training_state.json');
   let text: string;

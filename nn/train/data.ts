@@ -6,11 +6,18 @@
 import { deriveSeed, Rng } from './rng.js';
 import type { Example, Task, TrainingSettings } from './tasks/types.js';
 
+/** A task's examples: the training set and a disjoint held-out set. */
 export interface TaskData {
+  /** Training examples, in generation order. */
   train: Example[];
+  /** Held-out examples: none equals a training example. */
   heldout: Example[];
 }
 
+/**
+ * Generates the training and held-out sets from the seed (each from its own derived stream); throws
+ * when the task cannot produce enough held-out examples unseen in training.
+ */
 export function generateData(task: Task, settings: Pick<TrainingSettings, 'seed' | 'trainSize' | 'heldoutSize'> = task.training): TaskData {
   const { seed, trainSize, heldoutSize } = settings;
   const trainRng = new Rng(deriveSeed(seed, 'train'));

@@ -1,6 +1,8 @@
 /**
  * Training with the engine: loss, optimiser, schedule, seeded data, the demo tasks. Portable; the
  * training loop with its checkpoints on disk (`train`) is Node-only (node.ts).
+ *
+ * @module
  */
 export { crossEntropy, IGNORE_INDEX } from './loss.js';
 export { AdamW, clipGlobalNorm, type AdamWOptions, type AdamWState } from './adamw.js';

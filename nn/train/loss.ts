@@ -10,8 +10,13 @@ import { logSoftmax } from '../../autograd/ops/softmax.js';
 import { reshape } from '../../autograd/ops/view.js';
 import { Tensor } from '../../autograd/tensor.js';
 
+/** The label that excludes a row from the loss (PyTorch's default `ignore_index`). */
 export const IGNORE_INDEX = -100;
 
+/**
+ * Mean cross-entropy of logits [N, C] against `labels` (one per row), over the rows not labelled
+ * `ignoreIndex`; a scalar tensor. Throws when the shapes disagree.
+ */
 export function crossEntropy(logits: Tensor, labels: readonly number[], ignoreIndex = IGNORE_INDEX): Tensor {
   if (logits.rank !== 2) throw new Error(`crossEntropy: logits must be [N, C], got [${logits.shape.join(', ')}]`);
   const [N, C] = logits.shape as [number, number];

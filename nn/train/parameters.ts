@@ -9,19 +9,25 @@ import type { Parameter } from '../module.js';
 import type { TensorToWrite } from '../safetensorsWriter.js';
 import type { Rng } from './rng.js';
 
+/** A model's unique parameters (tied ones once) with host copies of their values, for training. */
 export class TrainableParameters {
+  /** The parameters, each once. */
   readonly params: Parameter[];
+  /** Host values in module layout, one array per parameter. */
   readonly values: Float32Array[];
 
+  /** @param model the model whose parameters are trained */
   constructor(readonly model: TransformerModel) {
     this.params = [...new Map(model.parameters().map((p) => [p.name, p])).values()];
     this.values = this.params.map((p) => new Float32Array(p.spec.shape.reduce((a, b) => a * b, 1)));
   }
 
+  /** Element count of each parameter. */
   get sizes(): number[] {
     return this.values.map((v) => v.length);
   }
 
+  /** Total element count. */
   get count(): number {
     return this.values.reduce((n, v) => n + v.length, 0);
   }

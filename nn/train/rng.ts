@@ -15,6 +15,7 @@ export class Rng {
     return this.s;
   }
 
+  /** A generator continuing from a saved `state`. */
   static fromState(state: number): Rng {
     return new Rng(state);
   }
@@ -33,6 +34,7 @@ export class Rng {
     return Math.floor(this.next() * n);
   }
 
+  /** A uniformly chosen element of a non-empty list. */
   pick<T>(items: readonly T[]): T {
     return items[this.int(items.length)]!;
   }

@@ -1,7 +1,10 @@
 /** Learning rate: linear warm-up from 0 to `peak`, then a cosine decay to `peak · minRatio`. */
 export interface ScheduleOptions {
+  /** The rate at the end of warm-up. */
   peak: number;
+  /** Steps of linear warm-up from 0. */
   warmupSteps: number;
+  /** Steps of the whole schedule (the decay ends here). */
   totalSteps: number;
   /** Final rate as a fraction of the peak (default 0.1). */
   minRatio?: number;

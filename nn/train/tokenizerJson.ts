@@ -4,6 +4,7 @@
  */
 import type { Task } from './tasks/types.js';
 
+/** tokenizer.json for a task's word-level vocabulary (whitespace split; [CLS] prepended for classifiers). */
 export function tokenizerJson(task: Task): Record<string, unknown> {
   const vocab = Object.fromEntries(task.vocab.map((w, i) => [w, i]));
   const special = task.vocab.filter((w) => /^\[[A-Z]+\]$/.test(w));

@@ -18,6 +18,7 @@ import { learningRate } from './schedule.js';
 import { accuracy, lossAndGradients } from './step.js';
 import type { Task, TrainingSettings } from './tasks/types.js';
 
+/** Progress callbacks of `train`. */
 export interface TrainEvents {
   /** After each step. */
   step?(step: number, total: number, loss: number, lr: number): void;
@@ -25,7 +26,9 @@ export interface TrainEvents {
   eval?(step: number, accuracy: number): void;
 }
 
+/** Options of `train`. */
 export interface TrainOptions {
+  /** Checkpoint directory: written at every evaluation (a loadable model folder). */
   out: string;
   /** Continue from the checkpoint in `out`. */
   resume?: boolean;
@@ -33,14 +36,23 @@ export interface TrainOptions {
   settings?: Partial<TrainingSettings>;
   /** Stop after this step (exclusive end) even if the schedule runs longer: for tests of --resume. */
   stopAt?: number;
+  /** Progress callbacks. */
   events?: TrainEvents;
 }
 
+/** What `train` ends with. */
 export interface TrainResult {
+  /** The final training state (as saved in training_state.json). */
   state: TrainingState;
+  /** The trained model, on the GPU (the caller disposes it). */
   model: TransformerModel;
 }
 
+/**
+ * Trains `task`'s model from its seed (or resumes from `out`), writing a checkpoint at every
+ * evaluation; stops at the last step or once held-out accuracy reaches the task's target. Throws an
+ * InputError when `resume` finds no checkpoint (or one of another task), a ComputationError when the loss becomes non-finite.
+ */
 export async function train(task: Task, options: TrainOptions): Promise<TrainResult> {
   await initRuntime();
   // A resumed run keeps the settings it started with (seed, batch size, schedule) unless overridden.
