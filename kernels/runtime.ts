@@ -359,8 +359,9 @@ export function setRuntimeStarter(starter: RuntimeStarter): void {
   defaultStarter = starter;
 }
 
-/** How an adapter was asked for, for error messages: `' with backend=vulkan'`, or ''. */
+/** How an adapter was asked for, and what to advise when none comes back (for error messages). */
 export interface AdapterRequest {
+  /** Appended to "requestAdapter()" in the message: `' with backend=vulkan'`, or ''. */
   asked?: string;
   /** The fix to suggest when no adapter comes back. */
   hint?: string;

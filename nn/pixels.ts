@@ -9,14 +9,19 @@ import { MAX_FILE_BYTES, readJsonObject, type ModelSource } from './source.js';
 
 /** Decoded pixels, 4 bytes (R, G, B, A) per pixel, row by row. */
 export interface Rgba {
+  /** Pixels per row. */
   width: number;
+  /** Rows. */
   height: number;
+  /** width · height · 4 bytes: R, G, B, A per pixel. */
   data: Uint8Array;
 }
 
 /** How pixel values are normalised per channel: `(value × scale − mean) / std`. */
 export interface Normalisation {
+  /** Subtracted per channel (R, G, B) after scaling. */
   mean: [number, number, number];
+  /** Divides per channel after the mean is subtracted. */
   std: [number, number, number];
   /** Multiplies the 0–255 pixel values before normalising (HF's rescale_factor); 1/255 by default. */
   scale?: number;
