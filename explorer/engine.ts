@@ -5,11 +5,11 @@
  */
 import {
   explain,
+  init,
   loadModelFromUrl,
   noGrad,
   tidy,
   topPredictions,
-  useDevice,
   METHOD_NAMES,
   type Explanation,
   type MethodName,
@@ -29,15 +29,21 @@ const HOW_TO =
   'start Chrome with --enable-unsafe-webgpu --enable-features=Vulkan), Safari 26, or Firefox 141 on ' +
   'Windows. The page must come from http://127.0.0.1 or https (WebGPU needs a secure context).';
 
-/** Requests an adapter and a device and hands them to the engine; returns the adapter's description. */
+/**
+ * Starts the engine on `navigator.gpu` (init() asks it for an adapter and a device with the
+ * adapter's limits); returns the adapter's description.
+ */
 export async function startEngine(): Promise<string> {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) throw new NoWebGpuError(`This browser has no WebGPU (navigator.gpu is missing${window.isSecureContext ? '' : '; the page is not in a secure context'}). ${HOW_TO}`);
-  const adapter = await gpu.requestAdapter();
-  if (!adapter) throw new NoWebGpuError(`WebGPU is present but offered no adapter (the GPU or its driver is blocked or missing). ${HOW_TO}`);
-  await useDevice(adapter);
-  const info = adapter.info;
-  return [info.vendor, info.architecture, info.description || info.device].filter((s) => s).join(' · ') || 'unnamed adapter';
+  let info;
+  try {
+    info = (await init()).adapterInfo;
+  } catch (error) {
+    throw new NoWebGpuError(`WebGPU is present but gave no usable device (${(error as Error).message.split('. ')[0]}). ${HOW_TO}`);
+  }
+  const name = [info.vendor, info.architecture, info.description || info.device].filter((s) => s).join(' · ') || 'unnamed adapter';
+  return info.isSoftware ? `${name} (a software adapter: slow, fine for small models)` : name;
 }
 
 /** Loads a served model folder (config.json, safetensors, tokenizer.json) by its base URL. */
