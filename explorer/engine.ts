@@ -6,7 +6,6 @@
 import {
   explain,
   init,
-  loadModelFromUrl,
   noGrad,
   tidy,
   topPredictions,
@@ -18,6 +17,7 @@ import {
   type Prediction,
   type TransformerModel,
 } from '../index.js';
+import { fetchModel } from './fetchModel.js';
 
 /** Why the page cannot run: no WebGPU, or no adapter/device. The message says what to do. */
 export class NoWebGpuError extends Error {
@@ -48,7 +48,7 @@ export async function startEngine(): Promise<string> {
 
 /** Loads a served model folder (config.json, safetensors, tokenizer.json) by its base URL. */
 export function loadServedModel(url: string, onProgress: (fraction: number) => void): Promise<TransformerModel> {
-  return loadModelFromUrl(new URL(url, window.location.href).href, { onProgress: (done: number, total: number) => onProgress(total > 0 ? done / total : 1) });
+  return fetchModel(new URL(url, window.location.href).href, (done, total) => onProgress(total > 0 ? done / total : 1));
 }
 
 /** What the page feeds the model, and the text it came from (for character offsets). */

@@ -9,7 +9,7 @@
 import { parseScaleMode, renderSvg, renderSvgComparison, METHOD_NAMES, type Explanation, type FigureOptions, type MethodName, type Prediction, type TransformerModel } from '../index.js';
 import { jsonContract } from '../lrp/cli/contract.js';
 import { explainAll, loadServedModel, NoWebGpuError, predict, startEngine, type PreparedInput } from './engine.js';
-import { conservationHtml, escapeHtml, layerChartSvg, num, positionMatrixHtml, rulesHtml, visibleToken } from './panels.js';
+import { conservationHtml, escapeHtml, layerChartHtml, num, positionMatrixHtml, rulesHtml, visibleToken } from './panels.js';
 
 /** A model the server offers (`/models.json`). */
 interface ModelEntry {
@@ -290,7 +290,7 @@ function renderResults(): void {
   $('method-note').textContent = METHOD_NOTES[state.method];
   $('heatmap').innerHTML = renderSvg(e, options);
   $('matrix').innerHTML = positionMatrixHtml(e, options.numbers === true);
-  $('layers-chart').innerHTML = layerChartSvg(e);
+  $('layers-chart').innerHTML = layerChartHtml(e);
   $('conservation').innerHTML = conservationHtml(e);
   $('rules').innerHTML = rulesHtml(e);
   $('compare').innerHTML = renderSvgComparison([...state.explanations.values()], options);

@@ -26,43 +26,30 @@ export function visibleToken(text: string): string {
 }
 
 /**
- * Relevance entering (at its output) and leaving (at its inputs) each layer, as horizontal bars
- * around a zero line: a layer that conserves has two bars of the same length.
+ * Relevance entering (at its output) and leaving (at its inputs) each layer, as pairs of bars on
+ * one scale (a zero line in the middle when some are negative): a layer that conserves has two
+ * bars of the same length. HTML rather than SVG, so its text stays readable at any width.
  */
-export function layerChartSvg(e: Explanation): string {
+export function layerChartHtml(e: Explanation): string {
   const layers = e.layers;
   if (layers.length === 0) return '<p class="hint">No per-layer record for this explanation.</p>';
-  const labelWidth = 150;
-  const width = 460;
-  const row = 30;
-  const top = 26;
-  const height = top + layers.length * row + 8;
-  const plot = width - labelWidth - 70;
-  const max = Math.max(1e-30, ...layers.flatMap((l) => [Math.abs(l.in), Math.abs(l.out)]));
-  const hasNegative = layers.some((l) => l.in < 0 || l.out < 0);
-  const zero = labelWidth + (hasNegative ? plot / 2 : 0);
-  const scale = (hasNegative ? plot / 2 : plot) / max;
-  const bar = (v: number, y: number, fill: string): string => {
-    const w = Math.abs(v) * scale;
-    const x = v < 0 ? zero - w : zero;
-    return `<rect x="${x.toFixed(1)}" y="${y}" width="${Math.max(0.5, w).toFixed(1)}" height="10" fill="${fill}"><title>${num(v)}</title></rect>`;
+  const max = Math.max(1e-30, ...layers.flatMap((l) => [Math.abs(l.in), Math.abs(l.out)]).filter(Number.isFinite));
+  const signed = layers.some((l) => l.in < 0 || l.out < 0);
+  const zero = signed ? 50 : 0;
+  const span = signed ? 50 : 100;
+  const bar = (v: number, kind: 'in' | 'out'): string => {
+    const w = Number.isFinite(v) ? (Math.min(1, Math.abs(v) / max) * span) : 0;
+    const left = v < 0 ? zero - w : zero;
+    return `<span class="bar ${kind}" style="left:${left.toFixed(2)}%;width:${Math.max(0.3, w).toFixed(2)}%" title="${kind} ${num(v)}"></span>`;
   };
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="relevance in and out per layer" font-family="system-ui, sans-serif" font-size="11">`,
-    `<rect x="${labelWidth}" y="6" width="10" height="10" fill="#2f5fb3"/><text x="${labelWidth + 14}" y="15">in (from above)</text>`,
-    `<rect x="${labelWidth + 110}" y="6" width="10" height="10" fill="#9fb6dc"/><text x="${labelWidth + 124}" y="15">out (to the inputs)</text>`,
-    `<line x1="${zero}" x2="${zero}" y1="${top - 2}" y2="${height - 4}" stroke="#5f6b7a" stroke-width="1"/>`,
-  ];
-  layers.forEach((l, i) => {
-    const y = top + i * row;
-    const name = l.name.length > 24 ? `…${l.name.slice(-23)}` : l.name;
-    parts.push(`<text x="${labelWidth - 6}" y="${y + 14}" text-anchor="end" font-family="ui-monospace, DejaVu Sans Mono, monospace">${escapeHtml(name)}<title>${escapeHtml(l.name)}</title></text>`);
-    parts.push(bar(l.in, y + 2, '#2f5fb3'), bar(l.out, y + 13, '#9fb6dc'));
-    parts.push(`<text x="${width - 4}" y="${y + 11}" text-anchor="end" fill="#5f6b7a">${num(l.in)}</text>`);
-    parts.push(`<text x="${width - 4}" y="${y + 22}" text-anchor="end" fill="#5f6b7a">${num(l.out)}</text>`);
-  });
-  parts.push('</svg>');
-  return parts.join('');
+  const rows = layers.map(
+    (l) =>
+      `<tr><td class="layer" title="${escapeHtml(l.name)}">${escapeHtml(l.name).replace(/\./g, '.<wbr>')}</td><td class="bars">${signed ? '<span class="axis"></span>' : ''}${bar(l.in, 'in')}${bar(l.out, 'out')}</td><td class="num">${num(l.in)}<br>${num(l.out)}</td></tr>`,
+  );
+  return [
+    '<p class="legend"><span class="key in"></span> in (from above) <span class="key out"></span> out (to the inputs)</p>',
+    `<table class="layer-chart">${rows.join('')}</table>`,
+  ].join('');
 }
 
 /** The conservation ledger: where the explained output went, term by term, and how well it closes. */
