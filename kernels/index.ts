@@ -1,6 +1,22 @@
 /// <reference types="@webgpu/types" preserve="true" />
 /** The GPU runtime and kernel launchers (the engine's lowest layer). */
-export { initRuntime, runtime, hasRuntime, GpuRuntime, NoAdapterError, type RuntimeOptions, type AdapterDescription, type Launch, type Binding, type TextureBinding } from './runtime.js';
+export {
+  initRuntime,
+  useDevice,
+  openRuntime,
+  setRuntimeStarter,
+  runtime,
+  hasRuntime,
+  GpuRuntime,
+  NoAdapterError,
+  type RuntimeStarter,
+  type AdapterRequest,
+  type RuntimeOptions,
+  type AdapterDescription,
+  type Launch,
+  type Binding,
+  type TextureBinding,
+} from './runtime.js';
 export { InputError, ComputationError } from './errors.js';
 export { BufferPool, sizeClass, type PoolStats } from './bufferPool.js';
 export { PipelineCache, type CachedPipeline } from './pipelineCache.js';

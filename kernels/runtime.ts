@@ -1,15 +1,17 @@
 /**
- * The GPU runtime: one adapter and device for the process, a pipeline cache, a buffer pool,
- * batched command encoding (many dispatches per submit) and readback.
+ * The GPU runtime: one device for the process, a pipeline cache, a buffer pool, batched command
+ * encoding (many dispatches per submit) and readback.
+ *
+ * Portable: it uses standard WebGPU only. The device comes from the caller (`useDevice`), from a
+ * starter a platform entry installs (the Node entry, kernels/dawn.ts, starts Dawn), or else from
+ * `navigator.gpu` (browsers, Deno).
  *
  * Lifetime matters here: Dawn's node binding frees the native instance when the object returned
  * by `create()` is garbage-collected, even while its device is in use, which crashes the process
  * (docs/runtime.md, "Lifetime"). The runtime object holds `gpu`, `adapter` and `device` as properties, and the
  * runtime itself lives in a module-level variable for the life of the process.
  */
-import { create, globals } from 'webgpu';
 import { BufferPool, type PoolStats } from './bufferPool.js';
-import { envName, envNumber } from './env.js';
 import { PipelineCache } from './pipelineCache.js';
 import { TexturePool } from './texturePool.js';
 import { BufferUsage, MapMode } from './usage.js';
@@ -31,13 +33,11 @@ const MAX_PENDING_DESTROY_BYTES = 64 * 2 ** 20;
 /** Idle bytes of scratch textures (matmul's packed operands) kept for reuse. */
 const TEXTURE_IDLE_BYTES = 256 * 2 ** 20;
 
+/** How the runtime starts: options every platform understands (the Node entry adds Dawn's). */
 export interface RuntimeOptions {
-  /** Dawn adapter name to require (see `LRP_ADAPTER`); default: whatever Dawn picks. */
-  adapter?: string;
-  /** Dawn backend (`vulkan`, `metal`, `d3d12`, ...); default: Dawn's choice (`LRP_BACKEND`). */
-  backend?: string;
+  /** Passed to `requestAdapter()` when the runtime asks for its own adapter; default 'high-performance'. */
   powerPreference?: GPUPowerPreference;
-  /** Idle bytes kept in the buffer pool (`LRP_POOL_IDLE_MB`). */
+  /** Idle bytes kept in the buffer pool (Node: `LRP_POOL_IDLE_MB`); default 512 MiB. */
   maxIdleBytes?: number;
 }
 
@@ -79,14 +79,16 @@ export interface Launch {
   workgroups: number;
 }
 
+/** What to do when no WebGPU is found outside Node (the Node entry gives Dawn's own advice). */
+const PORTABLE_NO_ADAPTER_HINT =
+  'This JavaScript runtime gives no WebGPU adapter: use a browser or runtime with WebGPU (navigator.gpu), ' +
+  "hand the engine a device with useDevice(device), or in Node import 'transformer-lrp' (its Node entry " +
+  'starts Dawn); see docs/embedding.md in the package.';
+
+/** No WebGPU adapter could be had; the message says why (`detail`) and how to fix it (`hint`). */
 export class NoAdapterError extends Error {
-  constructor(detail: string) {
-    super(
-      `No WebGPU adapter was found (${detail}). Dawn needs a Vulkan driver: on a machine without a GPU ` +
-        `install Mesa >= 25's lavapipe (on Debian bookworm: 'apt-get install -t bookworm-backports ` +
-        `mesa-vulkan-drivers'; a checkout's scripts/setup.sh does it; see docs/runtime.md in the ` +
-        `package), or set LRP_ADAPTER to the name of an adapter Dawn lists.`,
-    );
+  constructor(detail: string, hint: string = PORTABLE_NO_ADAPTER_HINT) {
+    super(`No WebGPU adapter was found (${detail}). ${hint}`);
     this.name = 'NoAdapterError';
   }
 }
@@ -115,14 +117,19 @@ export class GpuRuntime {
   private uploaded = 0;
 
   constructor(
-    /** Kept as a property so it stays reachable as long as the device (docs/runtime.md, "Lifetime"). */
-    readonly gpu: GPU,
-    readonly adapter: GPUAdapter,
+    /**
+     * The GPU object the device came from, or null when the caller passed a device
+     * (`useDevice`). Kept as a property so it stays reachable as long as the device
+     * (docs/runtime.md, "Lifetime").
+     */
+    readonly gpu: GPU | null,
+    /** The adapter, or null when the caller passed only a device. */
+    readonly adapter: GPUAdapter | null,
     readonly device: GPUDevice,
     options: RuntimeOptions,
   ) {
     this.limits = device.limits;
-    const info = adapter.info;
+    const info = adapterInfoOf(adapter, device);
     this.adapterInfo = {
       vendor: info.vendor,
       architecture: info.architecture,
@@ -300,37 +307,59 @@ export class GpuRuntime {
   }
 }
 
+/**
+ * The adapter's description: from the adapter when there is one, else from `device.adapterInfo`
+ * (newer WebGPU), else empty strings (a device handed in by an older implementation).
+ */
+function adapterInfoOf(adapter: GPUAdapter | null, device: GPUDevice): GPUAdapterInfo {
+  if (adapter) return adapter.info;
+  const fromDevice = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  if (fromDevice) return fromDevice;
+  return { vendor: '', architecture: '', device: '', description: '' } as GPUAdapterInfo;
+}
+
 /** The process-wide runtime. Module-level so it (and `create()`'s result) is never collected. */
 let current: GpuRuntime | null = null;
 let starting: Promise<GpuRuntime> | null = null;
 
-function optionsFromEnv(): RuntimeOptions {
-  const options: RuntimeOptions = {};
-  const adapter = envName('LRP_ADAPTER');
-  const backend = envName('LRP_BACKEND');
-  const idleMb = envNumber('LRP_POOL_IDLE_MB');
-  if (adapter !== undefined) options.adapter = adapter;
-  if (backend !== undefined) options.backend = backend;
-  if (idleMb !== undefined) options.maxIdleBytes = Math.round(idleMb * 2 ** 20);
-  return options;
+/**
+ * Starts the runtime when `initRuntime()` is called without a device: a platform entry installs
+ * one (the Node entry starts Dawn); without one, `navigator.gpu` is used.
+ */
+export type RuntimeStarter = (options: RuntimeOptions) => Promise<GpuRuntime>;
+
+let defaultStarter: RuntimeStarter | null = null;
+
+/**
+ * Installs the platform's way of getting a device for `initRuntime()` (the Node entry installs
+ * Dawn's). Runtimes started already are not affected.
+ */
+export function setRuntimeStarter(starter: RuntimeStarter): void {
+  defaultStarter = starter;
 }
 
-async function start(options: RuntimeOptions): Promise<GpuRuntime> {
-  Object.assign(globalThis, globals);
-  const flags: string[] = [];
-  if (options.backend) flags.push(`backend=${options.backend}`);
-  if (options.adapter) flags.push(`adapter=${options.adapter}`);
-  const gpu = create(flags);
-  const asked = flags.length > 0 ? ` with ${flags.join(', ')}` : '';
+/** How an adapter was asked for, for error messages: `' with backend=vulkan'`, or ''. */
+export interface AdapterRequest {
+  asked?: string;
+  /** The fix to suggest when no adapter comes back. */
+  hint?: string;
+}
+
+/**
+ * Asks `gpu` for an adapter and a device with the limits and features the kernels use, and
+ * wraps them in a runtime (not yet installed: `initRuntime`/`useDevice` do that).
+ */
+export async function openRuntime(gpu: GPU, options: RuntimeOptions, request: AdapterRequest = {}): Promise<GpuRuntime> {
+  const asked = request.asked ?? '';
   let adapter: GPUAdapter | null;
   try {
     adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   } catch (error) {
     // Dawn rejects (rather than returning null) for an unknown adapter or backend name, and
     // lists the ones it has: keep that list in the message.
-    throw new NoAdapterError(`requestAdapter()${asked} failed: ${(error as Error).message}`);
+    throw new NoAdapterError(`requestAdapter()${asked} failed: ${(error as Error).message}`, request.hint);
   }
-  if (!adapter) throw new NoAdapterError(`requestAdapter()${asked} returned null`);
+  if (!adapter) throw new NoAdapterError(`requestAdapter()${asked} returned null`, request.hint);
   const wanted: (keyof GPUSupportedLimits)[] = [
     'maxStorageBufferBindingSize',
     'maxBufferSize',
@@ -350,10 +379,21 @@ async function start(options: RuntimeOptions): Promise<GpuRuntime> {
   return new GpuRuntime(gpu, adapter, device, options);
 }
 
-/** Starts the runtime (once per process) and returns it. Options apply to the first call only. */
+/** The portable default: the adapter `navigator.gpu` gives (browsers, Deno, Electron's renderer). */
+async function startFromNavigator(options: RuntimeOptions): Promise<GpuRuntime> {
+  const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (!gpu) throw new NoAdapterError('navigator.gpu is undefined');
+  return openRuntime(gpu, options, { asked: ' on navigator.gpu' });
+}
+
+/**
+ * Starts the runtime (once per process) and returns it: with the starter the platform entry
+ * installed (Node: Dawn, reading LRP_* variables), else with `navigator.gpu`. Options apply to
+ * the first call only; after `useDevice()` this returns that runtime.
+ */
 export async function initRuntime(options: RuntimeOptions = {}): Promise<GpuRuntime> {
   if (current) return current;
-  starting ??= start({ ...optionsFromEnv(), ...options });
+  starting ??= (defaultStarter ?? startFromNavigator)(options);
   try {
     current = await starting;
   } catch (error) {
@@ -363,12 +403,34 @@ export async function initRuntime(options: RuntimeOptions = {}): Promise<GpuRunt
   return current;
 }
 
-/** The running runtime; throws if `initRuntime()` has not completed. */
-export function runtime(): GpuRuntime {
-  if (!current) throw new Error('The GPU runtime is not started: await init() (or initRuntime()) before using tensors.');
+/**
+ * Runs the engine on a device the caller made (a browser's, Deno's, Electron's, or a Dawn device
+ * of your own). Call it before creating any tensor. The device should have the adapter's limits
+ * (`requiredLimits`) for models whose weights pass WebGPU's default 128 MiB binding size, and the
+ * `subgroups` feature where the adapter has it (faster matmul on CPU adapters); see
+ * docs/embedding.md. Keep `adapter` (or whatever object owns the device) reachable yourself if
+ * your implementation frees devices with it.
+ *
+ * Returns the runtime; calling it again with the same device returns the same runtime. Throws
+ * when a runtime on another device is running: tensors cannot move between devices.
+ */
+export function useDevice(device: GPUDevice, adapter?: GPUAdapter, options: RuntimeOptions = {}): GpuRuntime {
+  if (current) {
+    if (current.device === device) return current;
+    throw new Error('useDevice: the runtime already runs on another device (tensors cannot move between devices); call it before anything starts the runtime');
+  }
+  if (starting) throw new Error('useDevice: initRuntime() is already starting a device; call useDevice() before anything starts the runtime');
+  current = new GpuRuntime(null, adapter ?? null, device, options);
   return current;
 }
 
+/** The running runtime; throws if `initRuntime()` has not completed. */
+export function runtime(): GpuRuntime {
+  if (!current) throw new Error('The GPU runtime is not started: await init() (or initRuntime()), or call useDevice(device), before using tensors.');
+  return current;
+}
+
+/** Whether a runtime is running (started by `initRuntime()` or installed by `useDevice()`). */
 export function hasRuntime(): boolean {
   return current !== null;
 }

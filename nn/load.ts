@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { InputError } from '../kernels/errors.js';
-import { initRuntime } from '../kernels/runtime.js';
+import { initRuntime } from '../kernels/dawn.js';
 import { Tensor } from '../autograd/tensor.js';
 import { ConfigReader, checkpointLimits, type JsonObject } from './config.js';
 import { exists, MAX_FILE_BYTES, readBoundedJson } from './files.js';

@@ -15,7 +15,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { noGrad } from '../autograd/graph.js';
 import { tidy } from '../autograd/scope.js';
-import { initRuntime } from '../kernels/runtime.js';
+import { initRuntime } from '../kernels/dawn.js';
 import { explain } from '../lrp/explain.js';
 import { isMethodName, METHOD_NAMES } from '../lrp/methods.js';
 import type { MethodName } from '../lrp/result.js';

@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initRuntime } from '../kernels/runtime.js';
+import { initRuntime } from '../kernels/dawn.js';
 import { loadModel } from '../nn/load.js';
 import { soak, sampleMemory, writeSoakModel, type SoakSample } from './soak.js';
 

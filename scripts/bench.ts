@@ -26,7 +26,8 @@ import { Tensor } from '../autograd/tensor.js';
 import { MATMUL_VARIANTS, matmul as matmulKernel, pickMatmulVariant, type MatmulVariant } from '../kernels/matmul.js';
 import { transpose } from '../autograd/ops/view.js';
 import { wrap } from '../autograd/ops/wrap.js';
-import { initRuntime, runtime } from '../kernels/runtime.js';
+import { initRuntime } from '../kernels/dawn.js';
+import { runtime } from '../kernels/runtime.js';
 
 interface Options {
   sizes: number[];

@@ -8,7 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { initRuntime } from '../kernels/runtime.js';
+import { initRuntime } from '../kernels/dawn.js';
 import { loadModel } from '../nn/load.js';
 import { loadTokenizer } from '../nn/tokenizer.js';
 import { TASKS } from '../nn/train/tasks/index.js';

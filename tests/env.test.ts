@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { envFlag, envName, envNumber } from '../kernels/env.js';
 import { InputError } from '../kernels/errors.js';
-import { hasRuntime, initRuntime } from '../kernels/runtime.js';
+import { initRuntime } from '../kernels/dawn.js';
+import { hasRuntime } from '../kernels/runtime.js';
 
 describe('environment variables are parsed strictly', () => {
   it('reads plain decimal numbers and treats unset or empty as unset', () => {

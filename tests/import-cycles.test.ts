@@ -11,7 +11,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '..');
-const LIBRARY = ['index.ts', 'kernels', 'autograd', 'nn', 'lrp'];
+const LIBRARY = ['index.ts', 'node.ts', 'kernels', 'autograd', 'nn', 'lrp'];
 
 function sourceFiles(path: string): string[] {
   if (statSync(path).isFile()) return path.endsWith('.ts') && !path.endsWith('.d.ts') ? [path] : [];

@@ -5,7 +5,8 @@
  */
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { gpu } from './helpers/gpu.js';
-import { NoAdapterError, runtime } from '../kernels/runtime.js';
+import { runtime } from '../kernels/runtime.js';
+import { dawnNoAdapterError } from '../kernels/dawn.js';
 import { allocate } from '../kernels/view.js';
 import { header } from '../kernels/wgsl/common.js';
 import { Tensor, add, contiguous, expand, full, mul, permute, slice, sub, tidy } from '../autograd/index.js';
@@ -48,14 +49,14 @@ describe('adapter', () => {
 
   it('asks for the adapter limits a transformer needs', () => {
     const rt = runtime();
-    expect(rt.limits.maxStorageBufferBindingSize).toBe(rt.adapter.limits.maxStorageBufferBindingSize);
-    expect(rt.limits.maxComputeInvocationsPerWorkgroup).toBe(rt.adapter.limits.maxComputeInvocationsPerWorkgroup);
+    expect(rt.limits.maxStorageBufferBindingSize).toBe(rt.adapter!.limits.maxStorageBufferBindingSize);
+    expect(rt.limits.maxComputeInvocationsPerWorkgroup).toBe(rt.adapter!.limits.maxComputeInvocationsPerWorkgroup);
     expect(rt.maxBindingBytes).toBe(Math.min(rt.limits.maxStorageBufferBindingSize, rt.limits.maxBufferSize));
     expect(rt.maxBindingBytes).toBeGreaterThanOrEqual(128 * 2 ** 20);
   });
 
-  it('names the fix when no adapter exists', () => {
-    const error = new NoAdapterError('requestAdapter() returned null');
+  it('names the fix when Dawn finds no adapter', () => {
+    const error = dawnNoAdapterError('requestAdapter() returned null');
     expect(error).toBeInstanceOf(Error);
     expect(error.name).toBe('NoAdapterError');
     expect(error.message).toContain('requestAdapter() returned null');
@@ -64,10 +65,15 @@ describe('adapter', () => {
     expect(error.message).toMatch(/lavapipe/);
   });
 
-  /** A second copy of the runtime module, so `initRuntime` really starts again with other options. */
-  async function freshRuntimeModule(): Promise<typeof import('../kernels/runtime.js')> {
+  /**
+   * Second copies of the runtime module and of the Dawn starter, so `initRuntime` really starts
+   * again with other options.
+   */
+  async function freshRuntimeModule(): Promise<typeof import('../kernels/runtime.js') & typeof import('../kernels/dawn.js')> {
     vi.resetModules();
-    return import('../kernels/runtime.js');
+    const core = await import('../kernels/runtime.js');
+    const dawn = await import('../kernels/dawn.js');
+    return { ...core, ...dawn };
   }
 
   it('throws NoAdapterError naming scripts/setup.sh when Dawn finds no adapter', async () => {

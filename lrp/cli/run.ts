@@ -8,6 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { noGrad } from '../../autograd/graph.js';
 import { tidy } from '../../autograd/scope.js';
+// The CLI runs in Node: Dawn is the runtime's starter (LRP_ADAPTER, LRP_BACKEND, LRP_POOL_IDLE_MB).
+import '../../kernels/dawn.js';
 import { envFlag } from '../../kernels/env.js';
 import { ComputationError } from '../../kernels/errors.js';
 import { resolveModelDir } from '../../nn/hub-cache.js';

@@ -9,7 +9,8 @@
  * fails instead of passing.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initRuntime, runtime } from '../../kernels/runtime.js';
+import { initRuntime } from '../../kernels/dawn.js';
+import { runtime } from '../../kernels/runtime.js';
 import { Tensor, add, exp, mul, sum, tidy } from '../../autograd/index.js';
 import { backward } from '../../autograd/backward.js';
 
@@ -32,7 +33,13 @@ function busy(ms: number): number {
 
 /** A weak handle on the `create()` result, made without keeping a strong local reference. */
 function watchGpu(): WeakRef<object> {
-  return new WeakRef(runtime().gpu);
+  return new WeakRef(required(runtime().gpu, 'gpu'));
+}
+
+/** Dawn's runtime always has its `create()` result and adapter; a null here is a failure. */
+function required<T extends object>(value: T | null, what: string): T {
+  if (value === null) throw new Error(`the Dawn runtime has no ${what}`);
+  return value;
 }
 
 beforeAll(async () => {
@@ -43,7 +50,7 @@ beforeAll(async () => {
 describe('Dawn instance lifetime under GC pressure', () => {
   it('keeps create() result, adapter and device reachable through 240 busy-loop + gc rounds of real kernels', async () => {
     const gpuRef = watchGpu();
-    const adapterRef = new WeakRef(runtime().adapter);
+    const adapterRef = new WeakRef(required(runtime().adapter, 'adapter'));
     const deviceRef = new WeakRef(runtime().device);
     const submitsBefore = runtime().counters().submits;
     let sink = 0;

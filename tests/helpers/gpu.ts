@@ -1,5 +1,6 @@
 /** Shared test set-up: one runtime per test file; no adapter is a failure, never a skip. */
-import { initRuntime, type GpuRuntime } from '../../kernels/runtime.js';
+import { initRuntime } from '../../kernels/dawn.js';
+import type { GpuRuntime } from '../../kernels/runtime.js';
 
 export async function gpu(): Promise<GpuRuntime> {
   return initRuntime();
