@@ -15,6 +15,7 @@ import {
   type ModelInput,
   type PositionAggregation,
   type Prediction,
+  type TargetSpec,
   type TransformerModel,
 } from '../index.js';
 import { fetchModel } from './fetchModel.js';
@@ -71,8 +72,9 @@ export async function predict(model: TransformerModel, input: ModelInput, k: num
 
 /** The explanation options the page sets. */
 export interface ExplainChoice {
-  target: number;
-  contrast?: number;
+  /** An id, or a class label / one token's text (resolved by explain()). */
+  target: TargetSpec;
+  contrast?: TargetSpec;
   positionAggregation: PositionAggregation;
 }
 

@@ -6,7 +6,7 @@
  * For automation (the browser test), `window.lrpExplorer` exposes the current explanations, and
  * `document.body.dataset.status` is `ready`, `busy`, `done`, `error` or `no-webgpu`.
  */
-import { parseScaleMode, renderSvg, renderSvgComparison, METHOD_NAMES, type Explanation, type FigureOptions, type MethodName, type Prediction, type TransformerModel } from '../index.js';
+import { parseScaleMode, renderSvg, renderSvgComparison, METHOD_NAMES, type Explanation, type FigureOptions, type MethodName, type Prediction, type TargetSpec, type TransformerModel } from '../index.js';
 import { jsonContract } from '../lrp/cli/contract.js';
 import { explainAll, loadServedModel, NoWebGpuError, predict, startEngine, type PreparedInput } from './engine.js';
 import { conservationHtml, escapeHtml, layerChartHtml, num, positionMatrixHtml, rulesHtml, visibleToken } from './panels.js';
@@ -209,17 +209,27 @@ async function run(): Promise<void> {
   }
 }
 
-/** Explains the current input for the chosen target (and contrast) with all four methods. */
-async function explainCurrent(): Promise<void> {
+/**
+ * Explains the current input for the chosen target (and contrast) with all four methods. A typed
+ * target or contrast (a token or label) replaces the chosen one; explain() resolves it.
+ */
+async function explainCurrent(typed: { target?: TargetSpec; contrast?: TargetSpec } = {}): Promise<void> {
   const model = state.model;
   const prepared = state.prepared;
-  if (!model || !prepared || state.target === undefined) return;
+  const target = typed.target ?? state.target;
+  if (!model || !prepared || target === undefined) return;
+  const contrast = typed.contrast ?? state.contrast;
+  clearError();
   try {
     const started = performance.now();
     const aggregation = $<HTMLSelectElement>('aggregation').value === 'abs' ? 'abs' : 'signed';
-    state.explanations = await explainAll(model, prepared, { target: state.target, positionAggregation: aggregation, ...(state.contrast !== undefined ? { contrast: state.contrast } : {}) }, (method, i) =>
+    state.explanations = await explainAll(model, prepared, { target, positionAggregation: aggregation, ...(contrast !== undefined ? { contrast } : {}) }, (method, i) =>
       setStatus('busy', `explaining with ${method} (${i + 1}/${METHOD_NAMES.length})…`),
     );
+    const first = state.explanations.values().next().value!;
+    state.target = first.target;
+    state.contrast = first.contrast;
+    renderPredictions();
     renderResults();
     setStatus('done', `explained with ${METHOD_NAMES.length} methods in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } catch (error) {
@@ -234,7 +244,7 @@ function renderPredictions(): void {
   const rows = state.predictions.map((p, rank) => {
     const cls = p.id === state.target ? 'target' : p.id === state.contrast ? 'contrast' : '';
     return `<tr class="${cls}" data-id="${p.id}"><td class="num">${rank + 1}</td><td class="text">${escapeHtml(visibleToken(p.text))}</td><td class="num">${p.id}</td><td class="num">${num(p.logit)}</td>
-      <td class="num">${(100 * p.probability).toFixed(1)}%</td><td><span class="bar" style="width:${Math.max(1, Math.round(80 * p.probability))}px"></span></td>
+      <td class="num">${p.probability < 0.001 ? '&lt;0.1' : (100 * p.probability).toFixed(1)}%</td><td><span class="bar" style="width:${Math.max(1, Math.round(80 * p.probability))}px"></span></td>
       <td class="pick"><label><input type="radio" name="target" value="${p.id}" ${p.id === state.target ? 'checked' : ''}> target</label></td>
       <td class="pick"><label><input type="radio" name="contrast" value="${p.id}" ${p.id === state.contrast ? 'checked' : ''} ${p.id === state.target ? 'disabled' : ''}> contrast</label></td></tr>`;
   });
@@ -253,6 +263,13 @@ function renderPredictions(): void {
       void explainCurrent();
     });
   }
+  const described = (id: number | undefined, text: string | undefined): string => (id === undefined ? '' : `${id}${text !== undefined ? ` "${visibleToken(text)}"` : ''}`);
+  const e = state.explanations.values().next().value;
+  const inTop = (id: number | undefined): boolean => id === undefined || state.predictions.some((p) => p.id === id);
+  $('choice').textContent =
+    e && (!inTop(e.target) || !inTop(e.contrast))
+      ? `Explaining ${described(e.target, e.targetText)}${e.contrast !== undefined ? ` minus ${described(e.contrast, e.contrastText)}` : ''} (not all in the list above).`
+      : '';
   $('predictions-panel').hidden = false;
   $('placeholder').hidden = true;
 }
@@ -323,6 +340,13 @@ function wire(): void {
   for (const radio of document.querySelectorAll<HTMLInputElement>('input[name=input-kind]')) radio.addEventListener('change', updateTokenPreview);
   for (const id of ['scale', 'numbers', 'words']) $(id).addEventListener('change', renderResults);
   $('aggregation').addEventListener('change', () => void explainCurrent());
+  $('other-target').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const raw = $<HTMLInputElement>('other-target-input').value.trim();
+    if (raw === '' || state.busy) return;
+    const spec: TargetSpec = /^\d+$/.test(raw) ? Number(raw) : raw;
+    void explainCurrent($<HTMLSelectElement>('other-role').value === 'contrast' ? { contrast: spec } : { target: spec });
+  });
   $('download-json').addEventListener('click', () => {
     const e = state.explanations.get(state.method);
     if (e) download(`${fileStem()}.json`, `${JSON.stringify(jsonContract(e), null, 2)}\n`, 'application/json');

@@ -11,7 +11,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { init } from '../index.js';
+import { init } from '../node.js';
 import { explain } from '../lrp/explain.js';
 import { jsonContract } from '../lrp/cli/contract.js';
 import { METHOD_NAMES } from '../lrp/methods.js';
