@@ -116,7 +116,7 @@ export function positionMatrixHtml(e: Explanation, numbers: boolean): string {
   const head = e.tokens.map((t) => `<th title="id ${t.id}">${escapeHtml(visibleToken(t.text).slice(0, 6))}<small>${t.index}</small></th>`).join('');
   const body = rows.map((r) => `<tr><th>${escapeHtml(r.name)}</th>${r.values.map((v) => cell(v, scale, numbers)).join('')}</tr>`).join('');
   const note =
-    tensors.length === 0
+    tensors.every((t) => t.relevance.every((v) => v === 0))
       ? `<p class="hint">${escapeHtml(e.method)} holds the positional encodings constant: no relevance reaches them as inputs (what they absorb is in the ledger's "constant positional").</p>`
       : '';
   return `<table class="matrix"><thead><tr><th></th>${head}</tr></thead><tbody>${body}</tbody></table>${note}`;
