@@ -6,14 +6,11 @@
  * first upload, non-finite weights refused.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
-import { InputError } from '../kernels/errors.js';
-import { Tensor } from '../autograd/tensor.js';
-import { ConfigReader, checkpointLimits, type JsonObject } from '../nn/config.js';
-import { familyOf } from '../nn/models/registry.js';
-import type { TransformerModel } from '../nn/models/types.js';
+// Classes and anything with state come from the core entry (the bundle the page shares); the two
+// pure helpers below are not exported there and are bundled into the page as copies.
+import { ConfigReader, familyOf, InputError, parseSafetensors, Tensor, type JsonObject, type SafetensorsFile, type TensorInfo, type TextTokenizer, type TransformerModel } from '../index.js';
+import { checkpointLimits } from '../nn/config.js';
 import { tokenSpans } from '../nn/offsets.js';
-import { parseSafetensors, type SafetensorsFile, type TensorInfo } from '../nn/safetensors.js';
-import type { TextTokenizer } from '../nn/tokenizer.js';
 
 async function fetchOk(url: string): Promise<Response> {
   const response = await fetch(url);
