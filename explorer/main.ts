@@ -170,6 +170,12 @@ async function selectModel(name: string): Promise<void> {
   hideResults();
   try {
     state.model = await loadServedModel(entry.url, (f) => setStatus('busy', `loading ${entry.name}: ${Math.round(100 * f)}%`));
+    if (state.model.info.image) {
+      const name = state.model.info.architecture;
+      state.model.dispose();
+      state.model = undefined;
+      throw new Error(`${name} takes images; the explorer explains text models (use lrp explain --image FILE for images).`);
+    }
     state.entry = entry;
     $('model-info').textContent = modelDescription(state.model);
     const first = entry.examples[0];

@@ -9,7 +9,7 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseRange, startExplorerServer, type ExplorerServer } from '../lrp/cli/explorerServer.js';
+import { parseRange, servedName, startExplorerServer, type ExplorerServer } from '../lrp/cli/explorerServer.js';
 import { parseServeArgs, runServe, SERVE_USAGE } from '../lrp/cli/serve.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tempdir.js';
@@ -109,6 +109,11 @@ describe('the explorer server', () => {
     expect(head.status).toBe(200);
     expect(Number(head.headers['content-length'])).toBeGreaterThan(0);
     expect(head.body.length).toBe(0);
+  });
+
+  it('names the served model by its folder, or ORG/NAME in the Hugging Face cache', () => {
+    expect(servedName('/data/my-model/')).toBe('my-model');
+    expect(servedName('/root/.cache/huggingface/hub/models--HuggingFaceTB--SmolLM2-135M/snapshots/93efa2f/')).toBe('HuggingFaceTB/SmolLM2-135M');
   });
 
   it('parses byte ranges as RFC 9110 says', () => {

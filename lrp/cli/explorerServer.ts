@@ -165,6 +165,13 @@ function sendText(res: ServerResponse, status: number, body: string, type = 'tex
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-cache' }).end(body);
 }
 
+/** The served folder's name: ORG/NAME for a Hugging Face cache snapshot, else the folder's own name. */
+export function servedName(dir: string): string {
+  const hub = /models--([^/\\]+)--([^/\\]+)[/\\]snapshots[/\\]/.exec(dir);
+  if (hub) return `${hub[1]}/${hub[2]}`;
+  return basename(dir.replace(/[/\\]+$/, '')) || 'model';
+}
+
 /** The demo models (subfolders of `dir` with a config.json), in name order. */
 async function demoModels(dir: string): Promise<{ name: string; dir: string }[]> {
   const names = await readdir(dir, { withFileTypes: true }).catch(() => []);
@@ -189,7 +196,7 @@ export async function startExplorerServer(options: ExplorerServerOptions): Promi
   const models: ServedModel[] = [];
   if (options.modelDir !== undefined) {
     for (const [name, path] of await modelFiles(options.modelDir)) files.set(`/model/${name}`, path);
-    models.push({ name: basename(options.modelDir.replace(/[/\\]+$/, '')) || 'model', url: '/model/', served: true, examples: [] });
+    models.push({ name: servedName(options.modelDir), url: '/model/', served: true, examples: [] });
   }
   for (const demo of options.demoModelsDir !== undefined ? await demoModels(options.demoModelsDir) : []) {
     for (const [name, path] of await modelFiles(demo.dir)) files.set(`/models/${demo.name}/${name}`, path);
