@@ -8,3 +8,10 @@
  */
 export * from './index.js';
 export { initRuntime as init, DAWN_NO_ADAPTER_HINT, type NodeRuntimeOptions } from './kernels/dawn.js';
+export { loadModel, readConfig, readCheckpoint, loadTokenizer, hasTokenizer } from './nn/folder.js';
+export { folderSource } from './nn/folderSource.js';
+export { resolveModelDir, hubCacheRoots } from './nn/hub-cache.js';
+export { loadImage, decodeImage, readNormalisation, MAX_IMAGE_PIXELS } from './nn/image.js';
+export { train, type TrainOptions, type TrainResult, type TrainEvents } from './nn/train/trainer.js';
+export { saveCheckpoint, readTrainingState, type TrainingState, type LogEntry, type EvalEntry } from './nn/train/checkpoint.js';
+export { readHeldout } from './lrp/eval/heldout.js';

@@ -11,8 +11,6 @@
  *   collects relevance (its own position embedding shapes the query).
  * `random` is a baseline that draws each position's relevance uniformly from [0, 1).
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { InputError } from '../kernels/errors.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { explain } from './explain.js';
@@ -39,14 +37,11 @@ export interface MethodScores {
   top1OffReadout: number;
 }
 
-export async function readHeldout(dir: string): Promise<HeldoutExample[]> {
-  const path = join(dir, 'heldout.jsonl');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new InputError(`${path}: not found (evaluation needs a demo model's held-out set with ground truth)`);
-  }
+/**
+ * A demo model's held-out set (heldout.jsonl: one example with its ground truth per line); `path`
+ * names it in errors. In Node, `readHeldout(dir)` (lrp/eval/heldout.ts) reads it from a folder.
+ */
+export function parseHeldout(text: string, path: string): HeldoutExample[] {
   return text
     .split('\n')
     .filter((line) => line.trim() !== '')

@@ -21,4 +21,4 @@ export { normScaleDetachedRule } from './rules/normScale.js';
 export { softmaxRule } from './rules/softmax.js';
 export * from './render/index.js';
 export type * from './result.js';
-export { evaluateExplanations, readHeldout, formatScores, sampleExamples, EVAL_METHODS, type EvalMethod, type MethodScores, type HeldoutExample, type EvaluateOptions } from './evaluate.js';
+export { evaluateExplanations, parseHeldout, formatScores, sampleExamples, EVAL_METHODS, type EvalMethod, type MethodScores, type HeldoutExample, type EvaluateOptions } from './evaluate.js';

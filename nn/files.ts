@@ -10,18 +10,10 @@ import { constants, type Stats } from 'node:fs';
 import { open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../kernels/errors.js';
+import { parseJsonBytes } from './source.js';
 
-/** Size caps of the files a model folder may hold (documented in docs/models.md). */
-export const MAX_FILE_BYTES = {
-  /** config.json, preprocessor_config.json, tokenizer_config.json. */
-  config: 16 * 2 ** 20,
-  /** model.safetensors.index.json (LLaMA-70B's is 60 KB). */
-  shardIndex: 16 * 2 ** 20,
-  /** tokenizer.json (the largest common ones, e.g. Gemma's, are about 35 MB). */
-  tokenizer: 128 * 2 ** 20,
-  /** An input image file (a 50-megapixel PNG of photo content can pass 100 MB). */
-  image: 256 * 2 ** 20,
-} as const;
+/** Size caps of the files a model folder may hold; defined with the portable sources. */
+export { MAX_FILE_BYTES } from './source.js';
 
 /** Whether `path` exists and is a regular file (after symlinks); false on any error. */
 export async function isRegularFile(path: string): Promise<boolean> {
@@ -95,18 +87,7 @@ export async function readBoundedFile(path: string, what: string, maxBytes: numb
 
 /** A bounded regular file as UTF-8 text parsed as JSON; errors name the file. */
 export async function readBoundedJson(path: string, what: string, maxBytes: number): Promise<unknown> {
-  const bytes = await readBoundedFile(path, what, maxBytes);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new InputError(`${path}: ${what} is not valid UTF-8`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new InputError(`${path}: not valid JSON (${(error as Error).message})`);
-  }
+  return parseJsonBytes(await readBoundedFile(path, what, maxBytes), path, what);
 }
 
 /** Writes beside the target, then renames: a reader never sees a half-written file. */

@@ -1,11 +1,15 @@
 /// <reference types="@webgpu/types" preserve="true" />
-/** Models: modules, positional encodings, the four families, loading, tokenization, images. */
+/**
+ * Models: modules, positional encodings, the four families, loading (from any ModelSource: bytes,
+ * Responses, URLs), tokenization. Portable; the folder and image loaders are Node-only (node.ts).
+ */
 export { Module, Parameter, type ParameterSpec } from './module.js';
 export { tap, withTaps, type TapKind, type TapObserver, type TapInfo } from './taps.js';
 export { withModulePath, currentModulePath } from './modulePath.js';
 export { inBlock } from './models/blocks.js';
-export { loadModel, buildModel, readConfig, type LoadOptions } from './load.js';
-export { resolveModelDir, hubCacheRoots } from './hub-cache.js';
+export { loadModelFrom, loadModelFromFiles, loadModelFromUrl, buildModel, readConfigFrom, type LoadOptions } from './load.js';
+export { filesSource, MAX_FILE_BYTES, type ModelSource, type RandomAccessFile, type FileData } from './source.js';
+export { urlSource, type UrlSourceOptions } from './urlSource.js';
 export { FAMILIES, familyOf, type Family } from './models/registry.js';
 export type { TransformerModel, ModelInfo, ModelInput, ForwardOptions, ModelKind, PositionalKind } from './models/types.js';
 export { LlamaForCausalLM, LlamaBlock, type LlamaConfig } from './models/llama.js';
@@ -23,10 +27,9 @@ export { SinusoidalPositions } from './positional/sinusoidal.js';
 export { RotaryEmbedding } from './positional/rotary.js';
 export { AlibiBias, alibiSlopes } from './positional/alibi.js';
 export { readRopeScaling, ropeFrequencies, type RopeScaling, type RopeFrequencies } from './positional/rope-scaling.js';
-export { loadTokenizer, hasTokenizer, type TextTokenizer, type EncodedText, type TokenSpan } from './tokenizer.js';
-export { loadImage, decodeImage, toPixelValues, readNormalisation, MAX_IMAGE_PIXELS, type Normalisation, type Rgba } from './image.js';
-export { readCheckpoint, parseSafetensors, SafetensorsError, MAX_HEADER_BYTES, type Checkpoint, type SafetensorsFile, type CheckpointTensorInfo, type SafetensorsDtype, type TensorInfo } from './safetensors.js';
-export { MAX_FILE_BYTES } from './files.js';
+export { toPixelValues, readNormalisationFrom, type Normalisation, type Rgba } from './pixels.js';
+export { loadTokenizerFrom, type TextTokenizer, type EncodedText, type TokenSpan } from './tokenizer.js';
+export { openCheckpoint, parseSafetensors, SafetensorsError, MAX_HEADER_BYTES, type Checkpoint, type SafetensorsFile, type CheckpointTensorInfo, type SafetensorsDtype, type TensorInfo } from './safetensors.js';
 export { MAX_CONFIG_INT, MAX_LAYERS, ConfigReader, type JsonObject, type SizeLimits } from './config.js';
 export { serializeSafetensors, type TensorToWrite } from './safetensorsWriter.js';
 export * from './train/index.js';

@@ -1,21 +1,24 @@
 /**
- * loadModel(dir): config.json + safetensors (single or sharded) → a model on the GPU. Everything
- * is validated before the first upload (names, shapes, dtypes), and a failure during upload
- * releases what was uploaded: nothing half-loaded is ever returned. The checkpoint's headers are
- * read before the model is built, so config sizes are bounded by its tensors (config.ts) and a
- * hostile config cannot make the build itself run away.
+ * Loading a model from any ModelSource (nn/source.ts): config.json + safetensors (single or
+ * sharded) → a model on the GPU. Everything is validated before the first upload (names, shapes,
+ * dtypes), and a failure during upload releases what was uploaded: nothing half-loaded is ever
+ * returned. The checkpoint's headers are read before the model is built, so config sizes are
+ * bounded by its tensors (config.ts) and a hostile config cannot make the build itself run away.
+ *
+ * Portable: in Node, `loadModel(dir)` (nn/folder.ts) is this on a folder; `loadModelFromFiles`
+ * and `loadModelFromUrl` are this on bytes in memory and on a base URL.
  */
-import { join } from 'node:path';
 import { InputError } from '../kernels/errors.js';
-import { initRuntime } from '../kernels/dawn.js';
+import { initRuntime } from '../kernels/runtime.js';
 import { Tensor } from '../autograd/tensor.js';
 import { ConfigReader, checkpointLimits, type JsonObject } from './config.js';
-import { exists, MAX_FILE_BYTES, readBoundedJson } from './files.js';
 import { familyOf } from './models/registry.js';
 import type { TransformerModel } from './models/types.js';
 import type { Parameter } from './module.js';
-import { readCheckpoint, type CheckpointTensorInfo } from './safetensors.js';
-import { loadTokenizer } from './tokenizer.js';
+import { openCheckpoint, type CheckpointTensorInfo } from './safetensors.js';
+import { filesSource, MAX_FILE_BYTES, readJson, type FileData, type ModelSource } from './source.js';
+import { loadTokenizerFrom } from './tokenizer.js';
+import { urlSource, type UrlSourceOptions } from './urlSource.js';
 
 export interface LoadOptions {
   /** Called after each tensor is uploaded. */
@@ -29,9 +32,10 @@ export interface LoadOptions {
 
 const WEIGHT_DTYPES = new Set(['F32', 'F16', 'BF16']);
 
-export async function readConfig(dir: string): Promise<ConfigReader> {
-  const path = join(dir, 'config.json');
-  const raw = await readBoundedJson(path, "the model's config.json", MAX_FILE_BYTES.config);
+/** The source's config.json, read (size-capped) and wrapped for validated access. */
+export async function readConfigFrom(source: ModelSource): Promise<ConfigReader> {
+  const path = source.locate('config.json');
+  const raw = await readJson(source, 'config.json', "the model's config.json", MAX_FILE_BYTES.config);
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError(`${path}: must hold a JSON object`);
   return new ConfigReader(raw as JsonObject, path);
 }
@@ -59,27 +63,20 @@ function transpose2d(data: Float32Array, rows: number, cols: number): Float32Arr
 }
 
 /**
- * Loads a Hugging Face checkpoint folder (config.json, model.safetensors or a sharded index, and
- * tokenizer.json when present) onto the GPU. Everything is validated before the first upload;
- * a bad checkpoint throws `InputError` and leaves nothing allocated.
- *
- * @example
- * ```ts
- * import { init, loadModel } from 'transformer-lrp';
- *
- * await init();
- * const model = await loadModel('models/marker-copy', { onProgress: (done, total) => console.log(done / total) });
- * console.log(model.info.architecture, model.info.vocabSize);  // LlamaForCausalLM …
- * model.dispose();                                             // frees the weights
- * ```
+ * Loads a Hugging Face checkpoint (config.json, model.safetensors or a sharded index, and
+ * tokenizer.json when present) from any ModelSource onto the GPU, starting the runtime if needed.
+ * Everything is validated before the first upload; a bad checkpoint throws `InputError` and
+ * leaves nothing allocated.
  */
-export async function loadModel(dir: string, options: LoadOptions = {}): Promise<TransformerModel> {
-  const config = await readConfig(dir);
+export async function loadModelFrom(source: ModelSource, options: LoadOptions = {}): Promise<TransformerModel> {
+  // Names the model in messages: the folder, the URL, or the in-memory label.
+  const dir = source.label;
+  const config = await readConfigFrom(source);
   const modelType = config.string('model_type');
-  const family = familyOf(modelType, join(dir, 'config.json'));
-  const checkpoint = await readCheckpoint(dir);
+  const family = familyOf(modelType, source.locate('config.json'));
+  const checkpoint = await openCheckpoint(source);
   // Read before any upload: a broken tokenizer.json fails the load before the GPU is touched.
-  const tokenizer = options.tokenizer !== false && (await exists(join(dir, 'tokenizer.json'))) ? await loadTokenizer(dir) : undefined;
+  const tokenizer = options.tokenizer !== false && (await source.exists('tokenizer.json')) ? await loadTokenizerFrom(source) : undefined;
   const model = family.build(config.limitTo(checkpointLimits(checkpoint.tensors.values()), dir));
 
   // Match every parameter with a checkpoint tensor (the base-model prefix may be absent).
@@ -144,4 +141,41 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   }
   if (tokenizer) model.tokenizer = tokenizer;
   return model;
+}
+
+/**
+ * Loads a model from files held in memory, by name as in the model's folder ('config.json',
+ * 'model.safetensors', 'tokenizer.json', a shard index and its shards): bytes, `Response`s or
+ * `Blob`s/`File`s (only the byte ranges needed are read from a Blob).
+ *
+ * @example
+ * ```ts
+ * import { loadModelFromFiles, useDevice } from 'transformer-lrp';
+ *
+ * useDevice(device);
+ * const model = await loadModelFromFiles({
+ *   'config.json': await fetch('/m/config.json'),
+ *   'model.safetensors': await fetch('/m/model.safetensors'),
+ * });
+ * ```
+ */
+export function loadModelFromFiles(
+  files: Readonly<Record<string, FileData>> | ReadonlyMap<string, FileData>,
+  options: LoadOptions & { label?: string } = {},
+): Promise<TransformerModel> {
+  return loadModelFrom(filesSource(files, options.label), options);
+}
+
+/**
+ * Loads a model from a base URL whose files are laid out as the model's folder
+ * (`<url>/config.json`, `<url>/model.safetensors`, ...), with `fetch`. Tensors are read with HTTP
+ * Range requests where the server honours them, else each file is fetched whole once.
+ *
+ * @example
+ * ```ts
+ * const model = await loadModelFromUrl('https://example.org/models/marker-copy/');
+ * ```
+ */
+export function loadModelFromUrl(url: string | URL, options: LoadOptions & UrlSourceOptions = {}): Promise<TransformerModel> {
+  return loadModelFrom(urlSource(url, options), options);
 }

@@ -18,6 +18,7 @@
  */
 
 import { InputError } from '../kernels/errors.js';
+import { MAX_FILE_BYTES, readJson, unsafeFileName, type ModelSource, type RandomAccessFile } from './source.js';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -54,8 +55,9 @@ export interface CheckpointTensorInfo extends TensorInfo {
   readonly fileName: string;
 }
 
-/** A checkpoint directory whose headers are parsed; tensor data is read from disk on demand. */
+/** A checkpoint whose headers are parsed; tensor data is read from its source on demand. */
 export interface Checkpoint {
+  /** The checkpoint's folder, or the label of its source (a URL, a name for in-memory files). */
   readonly dir: string;
   /** The .safetensors files the tensors come from, sorted by name. */
   readonly files: readonly string[];
@@ -306,48 +308,49 @@ function lookup<T>(tensors: ReadonlyMap<string, T>, name: string, source: string
 }
 
 // ---------------------------------------------------------------------------------------------
-// Checkpoint directories (Node only: fs is imported lazily so browsers can use the parser)
+// Checkpoints from any ModelSource (a folder: nn/folderSource.ts; memory or a URL: nn/source.ts)
 
 /**
- * Opens a Hugging Face checkpoint directory: model.safetensors if present (as transformers
- * prefers it), else model.safetensors.index.json and its shards. Only headers are read here;
- * getFloat32 reads one tensor's bytes from disk, so multi-GB checkpoints need not fit in memory
- * twice (and files over Node's 2 GiB readFile limit still load).
+ * Opens a Hugging Face checkpoint: model.safetensors if present (as transformers prefers it),
+ * else model.safetensors.index.json and its shards. Only headers are read here; getFloat32 and
+ * readTensorBytes read one tensor's bytes on demand, so multi-GB checkpoints need not fit in
+ * memory twice (and files over Node's 2 GiB readFile limit still load).
  */
-export async function readCheckpoint(dir: string): Promise<Checkpoint> {
-  const fs = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  const { exists, isRegularFile, readBoundedJson, requireRegularFile, MAX_FILE_BYTES } = await import('./files.js');
-
+export async function openCheckpoint(source: ModelSource): Promise<Checkpoint> {
+  const dir = source.label;
+  const indexPath = source.locate(SHARD_INDEX);
   // null for a single file; otherwise the index's tensor name -> shard file name.
   let weightMap: Map<string, string> | null;
-  if (await exists(join(dir, SINGLE_FILE))) {
-    await requireRegularFile(join(dir, SINGLE_FILE), 'the checkpoint');
+  if (await source.exists(SINGLE_FILE)) {
     weightMap = null;
-  } else if (await exists(join(dir, SHARD_INDEX))) {
-    const indexPath = join(dir, SHARD_INDEX);
-    weightMap = parseShardIndex(await readBoundedJson(indexPath, 'the shard index', MAX_FILE_BYTES.shardIndex), indexPath);
+  } else if (await source.exists(SHARD_INDEX)) {
+    weightMap = parseShardIndex(await readJson(source, SHARD_INDEX, 'the shard index', MAX_FILE_BYTES.shardIndex), indexPath);
   } else throw new SafetensorsError(`${dir}: neither ${SINGLE_FILE} nor ${SHARD_INDEX} found`);
   const fileNames = weightMap ? [...new Set(weightMap.values())].sort() : [SINGLE_FILE];
 
-  const headers = new Map<string, SafetensorsHeader>();
+  const files = new Map<string, { file: RandomAccessFile; header: SafetensorsHeader }>();
   for (const fileName of fileNames) {
-    const path = weightMap ? await shardPath(dir, fileName) : join(dir, fileName);
-    if (weightMap && !(await isRegularFile(path))) {
-      throw new SafetensorsError(`${join(dir, SHARD_INDEX)}: references shard ${fileName}, which does not exist or is not a regular file`);
+    if (weightMap) {
+      const unsafe = unsafeFileName(fileName);
+      if (unsafe) throw new SafetensorsError(`${indexPath}: shard ${JSON.stringify(fileName)} ${unsafe}`);
+      await source.checkReferencedName?.(fileName, SHARD_INDEX);
+      if (!(await source.exists(fileName))) {
+        throw new SafetensorsError(`${indexPath}: references shard ${fileName}, which does not exist or is not a regular file`);
+      }
     }
-    headers.set(fileName, await readHeaderFromDisk(path, fileName, fs.open));
+    const file = await source.openFile(fileName, weightMap ? 'a shard of the checkpoint' : 'the checkpoint');
+    files.set(fileName, { file, header: await readHeaderOf(file, source.locate(fileName), fileName) });
   }
 
   const tensors = new Map<string, CheckpointTensorInfo>();
   if (weightMap) {
     for (const [name, fileName] of weightMap) {
-      const info = headers.get(fileName)!.tensors.get(name);
-      if (!info) throw new SafetensorsError(`${join(dir, SHARD_INDEX)}: maps "${name}" to ${fileName}, which has no such tensor`);
+      const info = files.get(fileName)!.header.tensors.get(name);
+      if (!info) throw new SafetensorsError(`${indexPath}: maps "${name}" to ${fileName}, which has no such tensor`);
       tensors.set(name, { ...info, fileName });
     }
   } else {
-    for (const info of headers.get(SINGLE_FILE)!.tensors.values()) tensors.set(info.name, { ...info, fileName: SINGLE_FILE });
+    for (const info of files.get(SINGLE_FILE)!.header.tensors.values()) tensors.set(info.name, { ...info, fileName: SINGLE_FILE });
   }
 
   return {
@@ -356,25 +359,32 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint> {
     tensors,
     async getFloat32(name: string): Promise<Float32Array> {
       const info = lookup(tensors, name, dir);
-      const header = headers.get(info.fileName)!;
+      const { file, header } = files.get(info.fileName)!;
       const [begin, end] = info.dataOffsets;
-      const bytes = await readRange(join(dir, info.fileName), header.dataStart + begin, end - begin, fs.open);
-      return decodeToFloat32(bytes, info.dtype, true);
+      const bytes = await file.read(header.dataStart + begin, header.dataStart + end);
+      // reuse: bytes a source returns are the caller's (a file read, or a fresh copy)…
+      return decodeToFloat32(bytes, info.dtype, ownsBytes(bytes));
     },
     async readTensorBytes(name: string, begin = 0, end?: number): Promise<Uint8Array> {
       const info = lookup(tensors, name, dir);
-      const header = headers.get(info.fileName)!;
+      const { file, header } = files.get(info.fileName)!;
       const [first, last] = info.dataOffsets;
       const stop = end ?? last - first;
       if (!Number.isInteger(begin) || !Number.isInteger(stop) || begin < 0 || stop < begin || stop > last - first) {
         throw new RangeError(`${name}: byte range [${begin}, ${stop}) is outside the tensor's ${last - first} bytes`);
       }
-      return readRange(join(dir, info.fileName), header.dataStart + first + begin, stop - begin, fs.open);
+      return file.read(header.dataStart + first + begin, header.dataStart + first + stop);
     },
   };
 }
 
-type OpenFile = typeof import('node:fs/promises').open;
+/**
+ * …except a view into a larger buffer (in-memory files hand out subarrays of the caller's
+ * bytes): decoding must then copy, never alias the caller's buffer.
+ */
+function ownsBytes(bytes: Uint8Array): boolean {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+}
 
 /** weight_map of an index file: tensor name -> shard file name. */
 function parseShardIndex(json: unknown, path: string): Map<string, string> {
@@ -389,73 +399,14 @@ function parseShardIndex(json: unknown, path: string): Map<string, string> {
   return out;
 }
 
-/**
- * The path of a shard named by the index, which must stay inside the checkpoint folder: no
- * absolute path, no `..` out of it, and no symlink whose target lies outside it, except the
- * Hugging Face hub cache's own layout (snapshots/<revision>/<file> → ../../blobs/<hash>).
- */
-async function shardPath(dir: string, fileName: string): Promise<string> {
-  const { isAbsolute, join, relative, resolve, dirname, basename, sep } = await import('node:path');
-  const { realpath } = await import('node:fs/promises');
-  const index = join(dir, SHARD_INDEX);
-  const inside = (root: string, p: string): boolean => {
-    const rel = relative(root, p);
-    return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
-  };
-  if (fileName.includes('\0') || isAbsolute(fileName) || !inside(resolve(dir), resolve(dir, fileName))) {
-    throw new SafetensorsError(`${index}: shard ${JSON.stringify(fileName)} is not a file inside the checkpoint folder`);
-  }
-  const path = join(dir, fileName);
-  let real: string;
-  let root: string;
-  try {
-    [real, root] = await Promise.all([realpath(path), realpath(dir)]);
-  } catch {
-    return path; // missing: the caller says so
-  }
-  const hubBlobs = basename(dirname(root)) === 'snapshots' ? join(dirname(dirname(root)), 'blobs') : null;
-  if (!inside(root, real) && !(hubBlobs !== null && inside(hubBlobs, real))) {
-    throw new SafetensorsError(`${index}: shard ${fileName} is a symlink to ${real}, outside the checkpoint folder`);
-  }
-  return path;
-}
-
-async function readHeaderFromDisk(path: string, fileName: string, open: OpenFile): Promise<SafetensorsHeader> {
-  const { constants } = await import('node:fs');
-  // Non-blocking: a FIFO swapped in after the caller's stat must not hang the open.
-  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw new SafetensorsError(`${path}: not a regular file`);
-    const size = stats.size;
-    const prefix = new Uint8Array(8);
-    await handle.read(prefix, 0, Math.min(8, size), 0);
-    const headerLength = readHeaderLength(prefix, path, size);
-    const headerBytes = new Uint8Array(headerLength);
-    const { bytesRead } = await handle.read(headerBytes, 0, headerLength, 8);
-    if (bytesRead !== headerLength) throw new SafetensorsError(`${path}: file ended inside the header`);
-    const dataStart = 8 + headerLength;
-    const { tensors, metadata } = parseHeader(headerBytes, path, size - dataStart);
-    return { fileName, dataStart, tensors, metadata };
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Reads `length` bytes at `position`, in chunks because one read() is capped below 2 GiB. */
-async function readRange(path: string, position: number, length: number, open: OpenFile): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  const { constants } = await import('node:fs');
-  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const chunk = 1 << 30;
-    for (let done = 0; done < length; ) {
-      const { bytesRead } = await handle.read(out, done, Math.min(chunk, length - done), position + done);
-      if (bytesRead === 0) throw new SafetensorsError(`${path}: file ended early at byte ${position + done}`);
-      done += bytesRead;
-    }
-  } finally {
-    await handle.close();
-  }
-  return out;
+/** Reads and validates one file's header through range reads: 8 bytes, then the JSON. */
+async function readHeaderOf(file: RandomAccessFile, path: string, fileName: string): Promise<SafetensorsHeader> {
+  const size = file.size;
+  const prefix = await file.read(0, Math.min(8, size));
+  const headerLength = readHeaderLength(prefix, path, size);
+  const headerBytes = await file.read(8, 8 + headerLength);
+  if (headerBytes.byteLength !== headerLength) throw new SafetensorsError(`${path}: file ended inside the header`);
+  const dataStart = 8 + headerLength;
+  const { tensors, metadata } = parseHeader(headerBytes, path, size - dataStart);
+  return { fileName, dataStart, tensors, metadata };
 }

@@ -27,9 +27,9 @@ export function serializeSafetensors(tensors: readonly TensorToWrite[], metadata
  * data starts 8-byte aligned as the reference writer does, then the data chunks in order.
  */
 export function assembleSafetensors(header: Record<string, unknown>, chunks: readonly Uint8Array[]): Uint8Array {
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const headerBytes = new TextEncoder().encode(json);
+  const json = JSON.stringify(header);
+  const jsonBytes = new TextEncoder().encode(json).length;
+  const headerBytes = new TextEncoder().encode(json + ' '.repeat((8 - ((8 + jsonBytes) % 8)) % 8));
   const dataBytes = chunks.reduce((n, c) => n + c.byteLength, 0);
   const out = new Uint8Array(8 + headerBytes.length + dataBytes);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);

@@ -2,12 +2,10 @@
  * Text → ids through Hugging Face's maintained tokenizers.js (`@huggingface/tokenizers`, reads
  * `tokenizer.json` offline, no dependencies): we never hand-write a BPE.
  */
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../kernels/errors.js';
-import { isRegularFile, MAX_FILE_BYTES, readBoundedJson } from './files.js';
 import { tokenSpans, type TokenSpan } from './offsets.js';
+import { MAX_FILE_BYTES, readJsonObject, type ModelSource } from './source.js';
 
 export type { TokenSpan } from './offsets.js';
 
@@ -33,20 +31,16 @@ export interface TextTokenizer {
   tokenText(id: number): string;
 }
 
-async function readObject(path: string, what: string, maxBytes: number): Promise<object> {
-  const json = await readBoundedJson(path, what, maxBytes);
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new InputError(`${path}: must hold a JSON object`);
-  return json;
-}
-
-export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
-  const path = join(dir, 'tokenizer.json');
-  const missing = await stat(path).then(() => false, (error: NodeJS.ErrnoException) => error.code === 'ENOENT');
-  if (missing) throw new InputError(`${path}: not found (text input needs the model's tokenizer.json; pass --ids instead)`);
-  const json = await readObject(path, "the model's tokenizer.json", MAX_FILE_BYTES.tokenizer);
-  const configPath = join(dir, 'tokenizer_config.json');
-  const hasConfig = await stat(configPath).then(() => true, (error: NodeJS.ErrnoException) => error.code !== 'ENOENT');
-  const config = hasConfig ? await readObject(configPath, 'the tokenizer config', MAX_FILE_BYTES.config) : {};
+/**
+ * The tokenizer of a model source (its tokenizer.json, and tokenizer_config.json when present).
+ * In Node, `loadTokenizer(dir)` (nn/folder.ts) reads it from a folder.
+ */
+export async function loadTokenizerFrom(source: ModelSource): Promise<TextTokenizer> {
+  const path = source.locate('tokenizer.json');
+  if (!(await source.exists('tokenizer.json'))) throw new InputError(`${path}: not found (text input needs the model's tokenizer.json; pass --ids instead)`);
+  const json = await readJsonObject(source, 'tokenizer.json', "the model's tokenizer.json", MAX_FILE_BYTES.tokenizer);
+  const hasConfig = await source.exists('tokenizer_config.json');
+  const config = hasConfig ? await readJsonObject(source, 'tokenizer_config.json', 'the tokenizer config', MAX_FILE_BYTES.config) : {};
   let tokenizer: Tokenizer;
   try {
     tokenizer = new Tokenizer(json, config);
@@ -88,9 +82,4 @@ function unknownTokenId(json: object, config: object, tokenizer: Tokenizer): num
   const configured = (config as { unk_token?: unknown }).unk_token;
   const name = typeof model?.unk_token === 'string' ? model.unk_token : typeof configured === 'string' ? configured : undefined;
   return name === undefined ? undefined : tokenizer.token_to_id(name);
-}
-
-/** Whether `dir` holds a tokenizer.json (a regular file). */
-export async function hasTokenizer(dir: string): Promise<boolean> {
-  return isRegularFile(join(dir, 'tokenizer.json'));
 }

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initRuntime } from '../kernels/dawn.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import { soak, sampleMemory, writeSoakModel, type SoakSample } from './soak.js';
 
 const MiB = 2 ** 20;

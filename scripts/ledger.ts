@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { explain } from '../lrp/explain.js';
 import { METHOD_NAMES } from '../lrp/methods.js';
 import type { ConservationLedger } from '../lrp/result.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import type { ModelInput } from '../nn/models/types.js';
 
 function inputOf(dir: string): { input: ModelInput; target?: number } {

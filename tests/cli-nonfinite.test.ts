@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ComputationError, InputError } from '../kernels/errors.js';
 import { explain } from '../lrp/explain.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import { runCli } from './helpers/cli.js';
 import { modelDir } from './helpers/fixtures.js';
 import { gpu } from './helpers/gpu.js';

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explain } from '../lrp/explain.js';
 import type { Explanation, MethodName } from '../lrp/result.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { gpu } from './helpers/gpu.js';
 import { expectClose } from './helpers/close.js';

@@ -6,13 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadModel } from '../nn/load.js';
-import { loadTokenizer } from '../nn/tokenizer.js';
+import { loadModel } from '../nn/folder.js';
+import { loadTokenizer } from '../nn/folder.js';
 import { TASKS } from '../nn/train/tasks/index.js';
 import { predict } from '../nn/train/step.js';
 import type { TrainingState } from '../nn/train/checkpoint.js';
 import { demoModelDir } from '../lrp/cli/paths.js';
-import { readHeldout, type MethodScores } from '../lrp/evaluate.js';
+import type { MethodScores } from '../lrp/evaluate.js';
+import { readHeldout } from '../lrp/eval/heldout.js';
 import { runCli } from './helpers/cli.js';
 import { gpu } from './helpers/gpu.js';
 

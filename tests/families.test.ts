@@ -14,7 +14,7 @@ import { explain } from '../lrp/explain.js';
 import { Tensor } from '../autograd/tensor.js';
 import { ConfigReader, type JsonObject } from '../nn/config.js';
 import { Linear } from '../nn/layers/linear.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import { ropeFrequencies, readRopeScaling } from '../nn/positional/rope-scaling.js';
 import { expectClose, randomArray, rng } from './helpers/close.js';
 import { FIXTURES, flatten, modelDir, readReference } from './helpers/fixtures.js';

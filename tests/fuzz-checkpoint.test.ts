@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { noGrad } from '../autograd/graph.js';
 import { tidy } from '../autograd/scope.js';
 import { InputError } from '../kernels/errors.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import type { ModelInput, TransformerModel } from '../nn/models/types.js';
 import { gpu } from './helpers/gpu.js';
 import { flatten, modelDir, readReference } from './helpers/fixtures.js';

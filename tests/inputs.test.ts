@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../lrp/cli/run.js';
 import { InputError } from '../kernels/errors.js';
 import { decodeImage, loadImage, readNormalisation, toPixelValues } from '../nn/image.js';
-import { loadTokenizer } from '../nn/tokenizer.js';
+import { loadTokenizer } from '../nn/folder.js';
 import { gpu } from './helpers/gpu.js';
 import { tempDir } from './helpers/tempdir.js';
 import { modelDir, readReference } from './helpers/fixtures.js';

@@ -13,7 +13,7 @@ import { relevancePerPosition } from '../lrp/positions.js';
 import { epsilonRule } from '../lrp/rules/epsilon.js';
 import { gammaRule } from '../lrp/rules/gamma.js';
 import type { Explanation } from '../lrp/result.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { runtime } from '../kernels/runtime.js';
 import { gpu } from './helpers/gpu.js';

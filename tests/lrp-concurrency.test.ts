@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explain, type ExplainOptions } from '../lrp/explain.js';
 import type { Explanation } from '../lrp/result.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { gpu } from './helpers/gpu.js';
 import { modelDir } from './helpers/fixtures.js';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unexplainedFraction } from '../lrp/conservation.js';
 import { explain } from '../lrp/explain.js';
 import type { Explanation, MethodName } from '../lrp/result.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import type { ModelInput, TransformerModel } from '../nn/models/types.js';
 import { runtime } from '../kernels/runtime.js';
 import { gpu } from './helpers/gpu.js';

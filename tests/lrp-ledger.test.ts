@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explain } from '../lrp/explain.js';
 import type { ConservationLedger, Explanation, MethodName } from '../lrp/result.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import type { ModelInput, TransformerModel } from '../nn/models/types.js';
 import { runtime } from '../kernels/runtime.js';
 import { gpu } from './helpers/gpu.js';

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { noGrad } from '../autograd/graph.js';
 import { tidy } from '../autograd/scope.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import type { ModelInput } from '../nn/models/types.js';
 import { runtime } from '../kernels/runtime.js';
 import { gpu } from './helpers/gpu.js';

@@ -5,13 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../kernels/errors.js';
-import {
-  MAX_HEADER_BYTES,
-  parseSafetensors,
-  readCheckpoint,
-  SafetensorsError,
-  type Checkpoint,
-} from '../nn/safetensors.js';
+import { MAX_HEADER_BYTES, parseSafetensors, SafetensorsError, type Checkpoint } from '../nn/safetensors.js';
+import { readCheckpoint } from '../nn/folder.js';
 
 const MODELS = fileURLToPath(new URL('./fixtures/models', import.meta.url));
 const SINGLE_FILE_MODELS = [

@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu } from './helpers/gpu.js';
 import { expectClose, type Tolerance } from './helpers/close.js';
 import { FIXTURES, flatten, modelDir, readReference, type PaddedReference } from './helpers/fixtures.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import { noGrad } from '../autograd/graph.js';
 import { tidy } from '../autograd/scope.js';
 import { ATTENTION_PARAMS, attentionLayer, type AttentionParams } from './helpers/attention-block.js';

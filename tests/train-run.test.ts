@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { noGrad } from '../autograd/graph.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { readTrainingState } from '../nn/train/checkpoint.js';
 import { taskByName } from '../nn/train/tasks/index.js';

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRelativeEpsilon, explainWithComposite } from '../examples/custom-rule.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { gpu } from './helpers/gpu.js';
 import { modelDir, readReference } from './helpers/fixtures.js';

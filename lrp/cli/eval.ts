@@ -5,9 +5,10 @@
  */
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { loadModel } from '../../nn/load.js';
+import { loadModel } from '../../nn/folder.js';
 import { TASK_NAMES } from '../../nn/train/tasks/index.js';
-import { EVAL_METHODS, evaluateExplanations, formatScores, readHeldout, type EvalMethod } from '../evaluate.js';
+import { EVAL_METHODS, evaluateExplanations, formatScores, type EvalMethod } from '../evaluate.js';
+import { readHeldout } from '../eval/heldout.js';
 import { UsageError } from './args.js';
 import { demoModelDir } from './paths.js';
 import type { Io } from './run.js';

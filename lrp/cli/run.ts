@@ -13,7 +13,7 @@ import '../../kernels/dawn.js';
 import { envFlag } from '../../kernels/env.js';
 import { ComputationError } from '../../kernels/errors.js';
 import { resolveModelDir } from '../../nn/hub-cache.js';
-import { loadModel } from '../../nn/load.js';
+import { loadModel } from '../../nn/folder.js';
 import { loadImage } from '../../nn/image.js';
 import type { ModelInput, TransformerModel } from '../../nn/models/types.js';
 import { explain, type ExplainOptions } from '../explain.js';

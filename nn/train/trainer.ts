@@ -6,7 +6,8 @@
 import { ComputationError, InputError } from '../../kernels/errors.js';
 import { initRuntime } from '../../kernels/runtime.js';
 import { ConfigReader } from '../config.js';
-import { buildModel, loadModel } from '../load.js';
+import { buildModel } from '../load.js';
+import { loadModel } from '../folder.js';
 import type { TransformerModel } from '../models/types.js';
 import { AdamW, clipGlobalNorm } from './adamw.js';
 import { readOptimizerState, readTrainingState, saveCheckpoint, type TrainingState } from './checkpoint.js';

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gpu } from '../helpers/gpu.js';
 import { tempDir } from '../helpers/tempdir.js';
-import { loadModel } from '../../nn/load.js';
+import { loadModel } from '../../nn/folder.js';
 import type { TransformerModel } from '../../nn/models/types.js';
 import { soak, writeSoakModel, SOAK_VOCAB, type SoakSample } from '../../scripts/soak.js';
 
