@@ -6,6 +6,7 @@
 import {
   explain,
   init,
+  loadModelFromUrl,
   noGrad,
   tidy,
   topPredictions,
@@ -18,7 +19,6 @@ import {
   type TargetSpec,
   type TransformerModel,
 } from '../index.js';
-import { fetchModel } from './fetchModel.js';
 
 /** Why the page cannot run: no WebGPU, or no adapter/device. The message says what to do. */
 export class NoWebGpuError extends Error {
@@ -49,7 +49,7 @@ export async function startEngine(): Promise<string> {
 
 /** Loads a served model folder (config.json, safetensors, tokenizer.json) by its base URL. */
 export function loadServedModel(url: string, onProgress: (fraction: number) => void): Promise<TransformerModel> {
-  return fetchModel(new URL(url, window.location.href).href, (done, total) => onProgress(total > 0 ? done / total : 1));
+  return loadModelFromUrl(new URL(url, window.location.href), { onProgress: (done, total) => onProgress(total > 0 ? done / total : 1) });
 }
 
 /** What the page feeds the model, and the text it came from (for character offsets). */

@@ -16,7 +16,7 @@ import { explain } from '../lrp/explain.js';
 import { jsonContract } from '../lrp/cli/contract.js';
 import { METHOD_NAMES } from '../lrp/methods.js';
 import type { Explanation, MethodName } from '../lrp/result.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { startExplorerServer, type ExplorerServer } from '../lrp/cli/explorerServer.js';
 import { buildBrowser } from '../scripts/build-browser.js';
