@@ -14,6 +14,7 @@ export interface Rgba {
   data: Uint8Array;
 }
 
+/** How pixel values are normalised per channel: `(value × scale − mean) / std`. */
 export interface Normalisation {
   mean: [number, number, number];
   std: [number, number, number];

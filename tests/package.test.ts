@@ -21,6 +21,7 @@ import { runtime } from 'transformer-lrp/kernels';
 import { matmul } from 'transformer-lrp/autograd';
 import { LlamaForCausalLM } from 'transformer-lrp/nn';
 import { epsilonRule } from 'transformer-lrp/lrp';
+import { init as nodeInit, loadModelFromUrl, useDevice, type NodeRuntimeOptions } from 'transformer-lrp/node';
 
 export async function run(dir: string): Promise<string> {
   await init();
@@ -28,7 +29,8 @@ export async function run(dir: string): Promise<string> {
   const e = await explain(model, { ids: [[1, 2, 3]] }, { method: 'pa-lrp' });
   const relevance: number = e.tokens[0]!.total;
   const buffer: GPUBuffer | undefined = undefined;
-  void [runtime, matmul, LlamaForCausalLM, epsilonRule, Tensor, tidy, withBackwardRules, InputError, buffer, relevance];
+  const options: NodeRuntimeOptions = { backend: 'vulkan' };
+  void [runtime, matmul, LlamaForCausalLM, epsilonRule, Tensor, tidy, withBackwardRules, InputError, buffer, relevance, nodeInit, loadModelFromUrl, useDevice, options];
   model.dispose();
   return renderHtml(e);
 }
@@ -86,6 +88,18 @@ describe('the packed package', () => {
     for (const f of ['dist/browser/transformer-lrp.js', 'dist/browser/explorer/index.html', 'dist/browser/explorer/explorer.js', 'dist/browser/explorer/explorer.css', 'docs/explorer.md']) {
       expect(files).toContain(f);
     }
+  });
+
+  it("resolves 'transformer-lrp' to the Node entry in Node, and the core elsewhere", () => {
+    const exportsMap = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, unknown>> }).exports;
+    expect(exportsMap['.']!['default']).toBe('./dist/index.js');
+    expect(exportsMap['.']!['node']).toEqual({ types: './dist/node.d.ts', default: './dist/node.js' });
+    expect(exportsMap['./core']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
+    const probe =
+      "const root = await import('transformer-lrp'); const node = await import('transformer-lrp/node'); const core = await import('transformer-lrp/kernels'); const portable = await import('transformer-lrp/core');" +
+      "console.log(JSON.stringify({ sameInit: root.init === node.init, coreInit: root.init === core.initRuntime, folder: typeof root.loadModel, url: typeof root.loadModelFromUrl, useDevice: root.useDevice === core.useDevice, portableInit: portable.init === core.initRuntime, portableFolder: typeof portable.loadModel }));";
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: join(work, 'consumer'), encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({ sameInit: true, coreInit: false, folder: 'function', url: 'function', useDevice: true, portableInit: true, portableFolder: 'undefined' });
   });
 
   it('compiles in a strict nodenext consumer without skipLibCheck', () => {
