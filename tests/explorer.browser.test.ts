@@ -158,6 +158,9 @@ describe.skipIf(!haveChromium && !process.env.CI)(haveChromium ? 'the explorer i
     expect(Object.keys(exported)).toEqual(Object.keys(expected));
     expect(exported.method).toBe('attnlrp');
     expect(exported.target).toBe(expected.target);
+    const nodeTokens = node.get('attnlrp')!.tokens;
+    const scale = Math.max(...nodeTokens.map((t) => Math.abs(t.total)));
+    expectClose((exported.tokens as { total: number }[]).map((t) => t.total), nodeTokens.map((t) => t.total), scale, 'exported total');
     const [svg] = await Promise.all([page.waitForEvent('download'), page.click('#download-svg')]);
     const text = await readFile((await svg.path())!, 'utf8');
     expect(text).toMatch(/^(<\?xml[^>]*>\s*)?<svg/);
@@ -167,8 +170,16 @@ describe.skipIf(!haveChromium && !process.env.CI)(haveChromium ? 'the explorer i
   it('explains a contrast: target minus another prediction', async () => {
     const second = await page.locator('#predictions tr[data-id]').nth(1).getAttribute('data-id');
     await page.check(`#predictions input[name=contrast][value="${second}"]`);
-    await page.waitForFunction(() => document.body.dataset.status === 'busy' || document.body.dataset.status === 'done');
-    await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.status ?? ''), null, { timeout: 90_000 });
+    // Done, and with the contrast applied (not the previous explanation's 'done').
+    await page.waitForFunction(
+      (id) =>
+        document.body.dataset.status === 'error' ||
+        (document.body.dataset.status === 'done' &&
+          (window as { lrpExplorer: { explanations(): Record<string, { contrast?: number }> } }).lrpExplorer.explanations()['pa-lrp']?.contrast === id),
+      Number(second),
+      { timeout: 90_000 },
+    );
+    expect(await page.locator('#error').textContent()).toBe('');
     const b = await page.evaluate(() => JSON.parse(JSON.stringify((window as unknown as { lrpExplorer: { explanations(): Record<string, Explanation> } }).lrpExplorer.explanations()['pa-lrp'])) as Explanation);
     const n = await explain(model, { text: TEXT }, { method: 'pa-lrp', contrast: Number(second) });
     expect(b.contrast).toBe(Number(second));
