@@ -74,7 +74,9 @@ function showError(error: unknown): void {
 }
 
 function clearError(): void {
-  $('error').hidden = true;
+  const el = $('error');
+  el.hidden = true;
+  el.textContent = '';
 }
 
 function inputKind(): 'text' | 'ids' {
