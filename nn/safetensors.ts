@@ -66,7 +66,9 @@ export interface Checkpoint {
   /**
    * Bytes `[begin, end)` of the tensor's stored data (offsets relative to the tensor's first
    * byte, default: all of it), as stored: little-endian, in the tensor's dtype. Lets a loader
-   * stream a large tensor in pieces instead of holding it whole.
+   * stream a large tensor in pieces instead of holding it whole. From an in-memory source the
+   * result may be a view into the caller's bytes, at any byte offset: copy before reinterpreting
+   * it as a typed array that needs alignment, and never write to it.
    */
   readTensorBytes(name: string, begin?: number, end?: number): Promise<Uint8Array>;
 }
