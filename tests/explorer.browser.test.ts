@@ -187,6 +187,38 @@ describe.skipIf(!haveChromium && !process.env.CI)(haveChromium ? 'the explorer i
     expectClose(b.tokens.map((t) => t.total), n.tokens.map((t) => t.total), scale, 'contrast total');
   });
 
+  it('takes token ids as well as text', async () => {
+    const ids = model.tokenizer!.encode(TEXT).ids;
+    await page.check('input[name=input-kind][value=ids]');
+    await page.fill('#input', ids.join(', '));
+    await page.click('#run');
+    await page.waitForFunction(
+      (n) =>
+        document.body.dataset.status === 'error' ||
+        (document.body.dataset.status === 'done' &&
+          (window as { lrpExplorer: { explanations(): Record<string, { contrast?: number; tokens: { start?: number }[] }> } }).lrpExplorer
+            .explanations()['gi']?.tokens.every((t) => t.start === undefined) === true &&
+          (window as { lrpExplorer: { summary(): { ids?: number[] } } }).lrpExplorer.summary().ids?.length === n),
+      ids.length,
+      { timeout: 90_000 },
+    );
+    expect(await page.locator('#error').textContent()).toBe('');
+    const b = await page.evaluate(() => JSON.parse(JSON.stringify((window as unknown as { lrpExplorer: { explanations(): Record<string, Explanation> } }).lrpExplorer.explanations()['gi'])) as Explanation);
+    const n = await explain(model, { ids: [ids] }, { method: 'gi' });
+    expect(b.contrast).toBeUndefined();
+    const scale = Math.max(...n.tokens.map((t) => Math.abs(t.total)), Math.abs(n.logit));
+    expectClose(b.tokens.map((t) => t.total), n.tokens.map((t) => t.total), scale, 'ids total');
+    await page.fill('#input', '1, 99999');
+    await page.click('#run');
+    await page.waitForFunction(() => document.body.dataset.status === 'error');
+    expect(await page.locator('#error').textContent()).toMatch(/^Id 99999 is outside the vocabulary \(size \d+\)\.$/);
+    // Back to the text input, so the screenshots show a full explanation.
+    await page.check('input[name=input-kind][value=text]');
+    await page.fill('#input', TEXT);
+    await page.click('#run');
+    await page.waitForFunction(() => document.body.dataset.status === 'done', null, { timeout: 90_000 });
+  });
+
   it('looks right at two window sizes (screenshots)', async () => {
     await mkdir(SCREENSHOTS, { recursive: true });
     for (const [name, width, height] of [['wide', 1400, 1000], ['narrow', 760, 1000]] as const) {
