@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-command set-up for a fresh machine: npm dependencies, a Vulkan driver when Dawn finds no GPU
-# adapter (Mesa 25 lavapipe from Debian bookworm-backports), Chromium for the HTML renderer's
-# browser test, the build, and then the main job (an explanation of a bundled tiny model).
+# adapter (Mesa 25 lavapipe from Debian bookworm-backports), Chromium for the browser tests
+# (the HTML renderer and the explorer), the build, and then the main job (an explanation of a bundled tiny model).
 # Pass --no-demo to skip the demo at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +41,7 @@ else
   node scripts/probe-adapter.mjs || { echo "Still no WebGPU adapter after installing Mesa; see docs/runtime.md" >&2; exit 1; }
 fi
 
-log "Chromium (HTML renderer test)"
+log "Chromium (browser tests: the HTML renderer and the explorer)"
 if [ -x /usr/bin/chromium ]; then echo "found /usr/bin/chromium"; elif command -v apt-get >/dev/null; then debian_install chromium; else echo "no apt-get: install Chromium at /usr/bin/chromium by hand" >&2; fi
 
 log "build"

@@ -14,7 +14,7 @@ describe('lrp --version and --help', () => {
     }
   });
 
-  for (const command of ['forward', 'explain', 'train', 'eval', 'eval-perturbation', 'eval-merge']) {
+  for (const command of ['forward', 'explain', 'train', 'eval', 'eval-perturbation', 'eval-merge', 'serve']) {
     it(`lrp ${command} --help prints its usage`, async () => {
       const r = await runCli(command, '--help');
       expect(r.code).toBe(0);

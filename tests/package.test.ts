@@ -84,6 +84,10 @@ describe('the packed package', () => {
     expect(files).toContain('models/sentiment/model.safetensors');
     expect(files.filter((f) => f.endsWith('optimizer.safetensors') || f.endsWith('training_state.json'))).toEqual([]);
     expect(files.filter((f) => f.startsWith('docs/api/'))).toEqual([]);
+    // The browser bundle (the `browser` export) and the explorer page that `lrp serve` serves.
+    for (const f of ['dist/browser/transformer-lrp.js', 'dist/browser/explorer/index.html', 'dist/browser/explorer/explorer.js', 'dist/browser/explorer/explorer.css', 'docs/explorer.md']) {
+      expect(files).toContain(f);
+    }
   });
 
   it("resolves 'transformer-lrp' to the Node entry in Node, and the core elsewhere", () => {

@@ -26,6 +26,7 @@ export const USAGE = `usage:
               (a batch: one explanation per line {"text"|"ids", "target"?, "contrast"?})
   lrp eval-perturbation --model DIR --data FILE.jsonl [--method M[,M...]] [--out DIR] ...
   lrp eval-merge DIR... [--out DIR]
+  lrp serve [--model DIR|ORG/NAME] [--port N]   (the explorer: a web page, explains in the browser)
   lrp --version                 lrp COMMAND --help   (eval-perturbation --help lists its options)
 
 --out FILE replaces a regular file atomically (keeping its mode), writes in place to a device,

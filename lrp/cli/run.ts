@@ -29,6 +29,7 @@ import { runEvalMerge } from './evalMerge.js';
 import { runEvalPerturbation } from './evalPerturbation.js';
 import { EVAL_USAGE, runEval } from './eval.js';
 import { runTrain, TRAIN_USAGE } from './train.js';
+import { runServe } from './serve.js';
 import { packageVersion } from './version.js';
 import { parseCli, USAGE, UsageError, type CliArgs, type CommonArgs, type ExplainArgs, type ForwardArgs } from './args.js';
 import { STDOUT_PATH, writeOut } from './output.js';
@@ -180,8 +181,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   }
   if (argv[0] === 'eval-perturbation') return runEvalPerturbation(argv.slice(1), io);
   if (argv[0] === 'eval-merge') return runEvalMerge(argv.slice(1), io);
-  // train and eval parse their own flags (lrp/cli/train.ts, eval.ts).
-  const own = argv[0] === 'train' ? runTrain : argv[0] === 'eval' ? runEval : null;
+  // train, eval and serve parse their own flags (lrp/cli/train.ts, eval.ts, serve.ts).
+  const own = argv[0] === 'train' ? runTrain : argv[0] === 'eval' ? runEval : argv[0] === 'serve' ? runServe : null;
   if (own) {
     try {
       return await own(argv.slice(1), io);
