@@ -184,6 +184,52 @@ function describeTargets(
  * ```
  */
 export async function explain(model: TransformerModel, given: ExplainInput, options: ExplainOptions): Promise<Explanation> {
+  return (await explainRecorded(model, given, options, null))[0]!;
+}
+
+/**
+ * One output of a recorded forward over all positions to explain: the logit row at `position`,
+ * with relevance reported over the first `position + 1` tokens (causal masking: nothing later
+ * reaches it). `target` undefined: that row's argmax.
+ */
+export interface PositionTarget {
+  position: number;
+  target?: number;
+}
+
+/** Zeroes the gradients a backward left on `tensors`, so the next backward over the same graph starts clean. */
+function clearGrads(tensors: readonly Tensor[]): void {
+  for (const t of tensors) {
+    t.grad?.dispose();
+    t.grad = null;
+  }
+}
+
+/** The relevance of a tap over the first `L` of `T` positions (a pair bias: its L × L query-key block). */
+function prefixOf(values: number[], kind: TapKind, T: number, L: number): number[] {
+  if (L === T) return values;
+  if (kind === 'position-bias') {
+    const out: number[] = [];
+    for (let i = 0; i < L; i++) out.push(...values.slice(i * T, i * T + L));
+    return out;
+  }
+  return INPUT_KINDS.has(kind) ? values.slice(0, L) : values;
+}
+
+/**
+ * explain() and explainGeneration() share this: one forward with the rules bound, then one
+ * backward per requested output over that one graph (kept between them with `retainGraph`).
+ * `positions` null: explain's single prediction (the last position, or a classifier's logits);
+ * otherwise the logits of every position are computed and each entry is explained over its prefix.
+ * `onProgress` is called after the forward and after each explained output.
+ */
+export async function explainRecorded(
+  model: TransformerModel,
+  given: ExplainInput,
+  options: ExplainOptions,
+  positions: readonly PositionTarget[] | null,
+  onProgress?: () => void,
+): Promise<Explanation[]> {
   const { input, spans } = encodeInput(model, given);
   // Strings name labels or tokens; resolved (and refused) before the forward pass.
   const wantedTarget = options.target === undefined ? undefined : resolveTarget(model, options.target, 'target');
@@ -250,7 +296,7 @@ export async function explain(model: TransformerModel, given: ExplainInput, opti
     const forward = tidy(() =>
       withBackwardRules(ruleResolver(spec), () =>
         withTaps(observer, () => {
-          const out = model.forward(input, { lastPositionOnly: true });
+          const out = model.forward(input, { lastPositionOnly: positions === null });
           // A tensor both tapped and captured is kept (and later disposed) once.
           return { out, kept: [...new Set([...tapped.map((t) => t.tensor), ...captured.map((c) => c.tensor), ...biases])] };
         }),
@@ -261,79 +307,100 @@ export async function explain(model: TransformerModel, given: ExplainInput, opti
     const values = await logits.toArray();
     // No argmax over NaN: a non-finite output is an error naming the layer where it began.
     await assertFiniteLogits(values, () => locateFirstNonFiniteTap(tapped));
-    const classes = values.length;
-    let target = wantedTarget;
-    if (target === undefined) {
-      target = 0;
-      for (let i = 1; i < classes; i++) if (values[i]! > values[target]!) target = i;
-    } else checkedId(target, 'target', classes, model);
-    if (contrast !== undefined) {
-      checkedId(contrast, 'contrast', classes, model);
-      if (contrast === target) throw new InputError(`explain: contrast ${contrast} is the target itself (the difference would be 0)`);
-    }
-    const logit = values[target]!;
-    // The explained output: the target's logit, or its difference from the contrast's.
-    const explained = contrast === undefined ? logit : logit - values[contrast]!;
+    const classes = logits.shape[logits.rank - 1]!;
     if (!logits.requiresGrad) throw new Error('explain: the logits do not depend on any input (nothing requires grad)');
-
     const rules = rulesApplied(logits);
+    onProgress?.();
     const softmaxNames = new Map(tapped.filter((t) => t.kind === 'softmax-output').map((t) => [t.tensor, t.name] as const));
-    ledger = new LedgerRecorder(constantPositional, softmaxNames);
-    const onNode = ledger.onNode;
-    const sums = tidy(() => {
-      // Relevance is linear in the seed: one-hot(target) − one-hot(contrast) explains the difference.
-      const oneHot = new Float32Array(classes);
-      oneHot[target!] = 1;
-      if (contrast !== undefined) oneHot[contrast] = -1;
-      const seed = Tensor.fromArray(oneHot, logits!.shape);
-      backward(logits!, { seed, onNode });
-      return noGrad(() => ({
-        tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? inputRelevance(t) : relevanceTotal(t.tensor))),
-        bias: biases.map(relevanceTotal),
-        captured: captured.map((c) => (c.tensor.grad ? mul(c.tensor, c.tensor.grad) : null)),
-      }));
+    const requests: readonly PositionTarget[] = positions ?? [wantedTarget === undefined ? { position: T - 1 } : { position: T - 1, target: wantedTarget }];
+    requests.forEach(({ position }) => {
+      if (!Number.isInteger(position) || position < 0 || position >= T) throw new Error(`explain: position ${position} is outside the sequence (${T} tokens)`);
     });
-    const read = async (t: Tensor | null): Promise<number[] | null> => {
-      if (!t) return null;
-      const v = Array.from(await t.toArray());
-      t.dispose();
-      return v;
-    };
-    const relevance: TappedRelevance[] = [];
-    for (let i = 0; i < tapped.length; i++) {
-      const values = await read(sums.tapped[i]!);
-      const kind = tapped[i]!.kind;
-      const none = kind === 'position-bias' ? T * T : INPUT_KINDS.has(kind) ? T : 1;
-      relevance.push({ kind, name: tapped[i]!.name, values: values ?? new Array<number>(none).fill(0) });
-    }
-    let bias = 0;
-    for (const b of sums.bias) bias += (await read(b))?.[0] ?? 0;
-    assertFiniteRelevance(relevance, bias, spec.name);
-    const capturedRelevance = await readCaptured(captured, sums.captured);
-    const ruleLosses = await ledger.read();
+    const explanations: Explanation[] = [];
+    for (let step = 0; step < requests.length; step++) {
+      const { position } = requests[step]!;
+      // The row of logits this output reads: the only row (last position only), or `position`'s.
+      const offset = positions === null ? 0 : position * classes;
+      const row = values.subarray(offset, offset + classes);
+      let target = requests[step]!.target;
+      if (target === undefined) {
+        target = 0;
+        for (let i = 1; i < classes; i++) if (row[i]! > row[target]!) target = i;
+      } else checkedId(target, 'target', classes, model);
+      if (contrast !== undefined) {
+        checkedId(contrast, 'contrast', classes, model);
+        if (contrast === target) throw new InputError(`explain: contrast ${contrast} is the target itself (the difference would be 0)`);
+      }
+      const logit = row[target]!;
+      // The explained output: the target's logit, or its difference from the contrast's.
+      const explained = contrast === undefined ? logit : logit - row[contrast]!;
 
-    const ids = input.ids?.[0] ?? Array.from({ length: T }, (_, i) => (i === 0 ? -1 : i - 1));
-    const tokenizer = model.tokenizer;
-    const report = buildReport({
-      method: spec.name,
-      target,
-      logit: explained,
-      T,
-      ids,
-      texts:
-        options.tokenTexts ??
-        ids.map((id) => (model.info.image ? (id < 0 ? '[CLS]' : `patch ${id}`) : tokenizer ? tokenizer.tokenText(id) : `#${id}`)),
-      relevance,
-      bias,
-      ruleLosses,
-      aggregation: options.positionAggregation ?? 'signed',
-      modelType: model.info.modelType,
-      rules,
-    });
-    if (capture.size > 0) report.captured = inRequestOrder(capturedRelevance, capture);
-    return describeTargets(report, model, { target, logit, contrast, contrastLogit: contrast === undefined ? undefined : values[contrast]!, spans });
+      // A second backward over the graph adds to the gradients of the first: start from zero.
+      if (step > 0) clearGrads([...tapped.map((t) => t.tensor), ...biases, ...captured.map((c) => c.tensor)]);
+      ledger = new LedgerRecorder(constantPositional, softmaxNames);
+      const onNode = ledger.onNode;
+      // Every backward but the last keeps the graph's saved buffers for the next one.
+      const retainGraph = step < requests.length - 1;
+      const sums = tidy(() => {
+        // Relevance is linear in the seed: one-hot(target) − one-hot(contrast) explains the difference.
+        const oneHot = new Float32Array(values.length);
+        oneHot[offset + target!] = 1;
+        if (contrast !== undefined) oneHot[offset + contrast] = -1;
+        const seed = Tensor.fromArray(oneHot, logits!.shape);
+        backward(logits!, { seed, onNode, retainGraph });
+        return noGrad(() => ({
+          tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? inputRelevance(t) : relevanceTotal(t.tensor))),
+          bias: biases.map(relevanceTotal),
+          captured: captured.map((c) => (c.tensor.grad ? mul(c.tensor, c.tensor.grad) : null)),
+        }));
+      });
+      const read = async (t: Tensor | null): Promise<number[] | null> => {
+        if (!t) return null;
+        const v = Array.from(await t.toArray());
+        t.dispose();
+        return v;
+      };
+      // Causal masking: the logit at `position` depends on the first L tokens only.
+      const L = position + 1;
+      const relevance: TappedRelevance[] = [];
+      for (let i = 0; i < tapped.length; i++) {
+        const values = await read(sums.tapped[i]!);
+        const kind = tapped[i]!.kind;
+        const none = kind === 'position-bias' ? L * L : INPUT_KINDS.has(kind) ? L : 1;
+        relevance.push({ kind, name: tapped[i]!.name, values: values ? prefixOf(values, kind, T, L) : new Array<number>(none).fill(0) });
+      }
+      let bias = 0;
+      for (const b of sums.bias) bias += (await read(b))?.[0] ?? 0;
+      assertFiniteRelevance(relevance, bias, spec.name);
+      const capturedRelevance = await readCaptured(captured, sums.captured);
+      const ruleLosses = await ledger.read();
+      ledger = null;
+
+      const ids = (input.ids?.[0] ?? Array.from({ length: T }, (_, i) => (i === 0 ? -1 : i - 1))).slice(0, L);
+      const tokenizer = model.tokenizer;
+      const report = buildReport({
+        method: spec.name,
+        target,
+        logit: explained,
+        T: L,
+        ids,
+        texts:
+          options.tokenTexts?.slice(0, L) ??
+          ids.map((id) => (model.info.image ? (id < 0 ? '[CLS]' : `patch ${id}`) : tokenizer ? tokenizer.tokenText(id) : `#${id}`)),
+        relevance,
+        bias,
+        ruleLosses,
+        aggregation: options.positionAggregation ?? 'signed',
+        modelType: model.info.modelType,
+        rules,
+      });
+      if (capture.size > 0) report.captured = inRequestOrder(capturedRelevance, capture);
+      onProgress?.();
+      explanations.push(describeTargets(report, model, { target, logit, contrast, contrastLogit: contrast === undefined ? undefined : row[contrast]!, spans }));
+    }
+    return explanations;
   } finally {
-    // After a successful backward the graph is already released; after an error it is not.
+    // After the last backward the graph is already released; after an error it may not be.
     ledger?.dispose();
     if (logits) releaseGraph(logits);
     logits?.dispose();

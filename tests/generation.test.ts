@@ -1,0 +1,155 @@
+/**
+ * Generation attribution (issue 14): explainGeneration() explains every greedily generated token
+ * from one forward and one backward per token. Checked against independent computations: each
+ * step equals a separate explain() of the same prefix with the generated token as target (causal
+ * masking makes the two the same computation up to f32 rounding), the generated ids equal greedy
+ * decoding by repeated full forwards, and every step's ledger closes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { noGrad } from '../autograd/graph.js';
+import { tidy } from '../autograd/scope.js';
+import { explain } from '../lrp/explain.js';
+import { explainGeneration } from '../lrp/generate.js';
+import type { Explanation, MethodName } from '../lrp/result.js';
+import { loadModel } from '../nn/load.js';
+import type { TransformerModel } from '../nn/models/types.js';
+import { expectClose } from './helpers/close.js';
+import { modelDir, readReference } from './helpers/fixtures.js';
+import { gpu } from './helpers/gpu.js';
+
+const models = new Map<string, TransformerModel>();
+const FAMILIES = ['gpt2', 'llama', 'bloom', 'mistral', 'bert'];
+
+beforeAll(async () => {
+  await gpu();
+  for (const name of FAMILIES) models.set(name, await loadModel(modelDir(name)));
+});
+
+afterAll(() => {
+  for (const m of models.values()) m.dispose();
+});
+
+/** The fixture's input, cut to a short prompt. */
+const promptOf = (name: string, length: number): number[] => readReference(name).input_ids![0]!.slice(0, length);
+
+/** Every number an explanation reports per position or per layer, in a fixed order. */
+function numbersOf(e: Explanation): number[] {
+  const d = e.details!;
+  return [
+    ...e.tokens.flatMap((t) => [t.token, t.position]),
+    ...d.positionAbs,
+    ...d.positionalTensors.flatMap((p) => p.relevance),
+    ...(d.positionalDistances ?? []).flatMap((p) => p.relevance),
+    ...e.layers.flatMap((l) => [l.in, l.out]),
+    e.conservation.bias,
+    e.conservation.ledger.stabilizers,
+    e.conservation.ledger.constantPositional,
+    e.conservation.ledger.otherOps,
+    ...e.conservation.ledger.softmax.map((s) => s.lost),
+  ];
+}
+
+/** Greedy decoding the slow way: a full forward of the whole sequence per token, argmax of its last row. */
+async function greedyByFullForwards(model: TransformerModel, prompt: number[], count: number): Promise<number[]> {
+  const sequence = [...prompt];
+  for (let k = 0; k < count; k++) {
+    const logits = noGrad(() => tidy(() => model.forward({ ids: [sequence] })));
+    const values = await logits.toArray();
+    logits.dispose();
+    const V = model.info.vocabSize;
+    const last = values.subarray((sequence.length - 1) * V, sequence.length * V);
+    sequence.push(last.indexOf(Math.max(...last)));
+  }
+  return sequence.slice(prompt.length);
+}
+
+describe('explainGeneration: each step equals a separate explain() of its prefix', () => {
+  for (const [name, method, promptLength, count] of [
+    ['gpt2', 'pa-lrp', 4, 4],
+    ['gpt2', 'gi', 3, 3],
+    ['llama', 'attnlrp', 4, 4],
+    ['bloom', 'pa-lrp', 4, 3],
+    ['mistral', 'cp-lrp', 5, 4],
+  ] as [string, MethodName, number, number][]) {
+    it(`${name} ${method}: ${count} tokens after ${promptLength}`, async () => {
+      const model = models.get(name)!;
+      const prompt = promptOf(name, promptLength);
+      const g = await explainGeneration(model, { ids: [prompt] }, { method, maxNewTokens: count });
+
+      expect(g.method).toBe(method);
+      expect(g.prompt.map((t) => t.id)).toEqual(prompt);
+      expect(g.generated.map((t) => t.id)).toEqual(await greedyByFullForwards(model, prompt, count));
+      expect(g.generated.map((t) => t.index)).toEqual(Array.from({ length: count }, (_, k) => promptLength + k));
+      expect(g.steps).toHaveLength(count);
+
+      const sequence = [...prompt, ...g.generated.map((t) => t.id)];
+      for (let k = 0; k < count; k++) {
+        const step = g.steps[k]!;
+        const prefix = sequence.slice(0, promptLength + k);
+        const alone = await explain(model, { ids: [prefix] }, { method, target: sequence[promptLength + k]! });
+        expect(step.target).toBe(g.generated[k]!.id);
+        expect(step.tokens.map((t) => t.id)).toEqual(prefix);
+        expect(step.logit).toBeCloseTo(alone.logit, 4);
+        const scale = Math.max(...numbersOf(alone).map(Math.abs), Math.abs(alone.logit));
+        expectClose(numbersOf(step), numbersOf(alone), { rtol: 1e-4, atol: 2e-5 * scale }, `step ${k}`);
+        expect(step.details!.rules).toEqual(alone.details!.rules);
+
+        // Conservation per step: the ledger closes on the step's own logit.
+        const c = step.conservation;
+        expect(c.output).toBeCloseTo(step.logit, 5);
+        const l = c.ledger;
+        expect(l.tokens + l.positions + l.biases + l.unexplained + l.remainder).toBeCloseTo(c.output, 5);
+        expect(c.relativeError).toBeLessThan(1e-3);
+      }
+      // The relevance differs from step to step (a test that could not tell steps apart proves nothing).
+      expect(g.steps[1]!.tokens[0]!.total).not.toBeCloseTo(g.steps[0]!.tokens[0]!.total, 6);
+    });
+  }
+
+  it('a text prompt: prompt tokens keep their characters, generated ones have none', async () => {
+    const model = models.get('gpt2')!;
+    const text = readReference('gpt2').text ?? 'hello world';
+    const g = await explainGeneration(model, { text }, { method: 'cp-lrp', maxNewTokens: 2 });
+    const encoded = model.tokenizer!.encode(text);
+    expect(g.prompt.map((t) => t.id)).toEqual(encoded.ids);
+    const last = g.steps[1]!;
+    expect(last.tokens).toHaveLength(encoded.ids.length + 1);
+    const withSpan = g.prompt.find((t) => t.start !== undefined)!;
+    expect(text.slice(withSpan.start, withSpan.end)).not.toBe('');
+    expect(last.tokens[withSpan.index]!.start).toBe(withSpan.start);
+    expect(last.tokens[encoded.ids.length]!.start).toBeUndefined();
+    expect(g.generated[0]!.start).toBeUndefined();
+    expect(g.generated[1]!.text).toBe(model.tokenizer!.tokenText(g.generated[1]!.id));
+  });
+
+  it('one token is a single explain() of the prompt with its argmax', async () => {
+    const model = models.get('llama')!;
+    const prompt = promptOf('llama', 5);
+    const g = await explainGeneration(model, { ids: [prompt] }, { method: 'attnlrp', maxNewTokens: 1 });
+    const alone = await explain(model, { ids: [prompt] }, { method: 'attnlrp' });
+    expect(g.generated.map((t) => t.id)).toEqual([alone.target]);
+    expectClose(numbersOf(g.steps[0]!), numbersOf(alone), { rtol: 1e-4, atol: 1e-5 });
+  });
+});
+
+describe('explainGeneration refuses what cannot generate', () => {
+  it('a classifier', async () => {
+    await expect(explainGeneration(models.get('bert')!, { ids: [[1, 2, 3]] }, { method: 'gi', maxNewTokens: 2 })).rejects.toThrow(
+      /BertForSequenceClassification is a classifier, not a causal language model/,
+    );
+  });
+
+  it('a bad token count, an empty or batched prompt, a sequence beyond the positions', async () => {
+    const model = models.get('gpt2')!;
+    for (const n of [0, -1, 1.5, Number.NaN]) {
+      await expect(explainGeneration(model, { ids: [[1, 2]] }, { method: 'gi', maxNewTokens: n })).rejects.toThrow(/maxNewTokens must be an integer >= 1/);
+    }
+    await expect(explainGeneration(model, { ids: [[]] }, { method: 'gi', maxNewTokens: 1 })).rejects.toThrow(/prompt is empty/);
+    await expect(explainGeneration(model, { ids: [[1], [2]] }, { method: 'gi', maxNewTokens: 1 })).rejects.toThrow(/a batch of 2/);
+    await expect(explainGeneration(model, { ids: [[1, 96]] }, { method: 'gi', maxNewTokens: 1 })).rejects.toThrow(/outside the vocabulary/);
+    // gpt2 fixture: 32 positions; 30 + 4 − 1 = 33.
+    await expect(explainGeneration(model, { ids: [new Array<number>(30).fill(1)] }, { method: 'gi', maxNewTokens: 4 })).rejects.toThrow(
+      /need 33 positions, more than max_position_embeddings \(32\)/,
+    );
+  });
+});
