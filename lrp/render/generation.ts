@@ -144,6 +144,7 @@ export function renderGenerationSvg(g: GenerationExplanation, options: Generatio
   const height = gridBottom + 64;
   const out: string[] = [];
   out.push(
+    `<?xml version="1.0" encoding="UTF-8"?>`,
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="ui-monospace, Menlo, Consolas, monospace" font-size="${FONT}">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
   );
@@ -234,7 +235,7 @@ td.tok { font-family: ui-monospace, Menlo, Consolas, monospace; color: #6a1b9a; 
 <p class="sequence">${escapeMarkup(joinTokens(g.prompt, all))}${separator}<span class="gen">${escapeMarkup(joinTokens(g.generated, all))}</span></p>
 <p class="note">Each row explains one generated token (outlined where it will sit): the relevance (token + position) of every token before it for that token's logit. Colour: ±${escapeMarkup(scaleLabel(options.scale ?? EXCLUDE_PREDICTING))}. Hover a cell for its numbers.</p>
 <div class="figure">
-${renderGenerationSvg(g, { ...options, header: false })}</div>
+${renderGenerationSvg(g, { ...options, header: false }).replace(/^<\?xml[^>]*>\n/, '')}</div>
 <h2 style="font-size:15px">Conservation per step</h2>
 <table>
 <tr><th>step</th><th>token</th><th>id</th><th>logit</th><th>where the logit went</th></tr>
