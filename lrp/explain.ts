@@ -12,7 +12,7 @@ import { tidy } from '../autograd/scope.js';
 import type { Storage } from '../autograd/storage.js';
 import { Tensor } from '../autograd/tensor.js';
 import { InputError } from '../kernels/errors.js';
-import type { ModelInput, TransformerModel } from '../nn/models/types.js';
+import type { ForwardOptions, ModelInput, TransformerModel } from '../nn/models/types.js';
 import { withTaps, type TapInfo, type TapKind } from '../nn/taps.js';
 import { captureSet, inRequestOrder, readCaptured, type Captured } from './capture.js';
 import { relevancePerPosition } from './positions.js';
@@ -293,23 +293,27 @@ export async function explainRecorded(
   let ledger: LedgerRecorder | null = null;
   const toDispose: Tensor[] = [];
   try {
+    // Several positions: one head product per position, so each backward runs through its own only.
+    const rows: Tensor[] = [];
+    const forwardOptions: ForwardOptions =
+      positions === null ? { lastPositionOnly: true } : { logitPositions: positions.map((p) => p.position), onLogitRow: (i, row) => (rows[i] = row) };
     const forward = tidy(() =>
       withBackwardRules(ruleResolver(spec), () =>
         withTaps(observer, () => {
-          const out = model.forward(input, { lastPositionOnly: positions === null });
+          const out = model.forward(input, forwardOptions);
           // A tensor both tapped and captured is kept (and later disposed) once.
-          return { out, kept: [...new Set([...tapped.map((t) => t.tensor), ...captured.map((c) => c.tensor), ...biases])] };
+          return { out, rows, kept: [...new Set([...tapped.map((t) => t.tensor), ...captured.map((c) => c.tensor), ...biases])] };
         }),
       ),
     );
     logits = forward.out;
-    toDispose.push(...forward.kept);
+    toDispose.push(...forward.kept, ...forward.rows);
+    if (positions !== null && rows.length !== positions.length) throw new Error(`explain: ${model.info.modelType} gave ${rows.length} logit rows for ${positions.length} positions`);
     const values = await logits.toArray();
     // No argmax over NaN: a non-finite output is an error naming the layer where it began.
     await assertFiniteLogits(values, () => locateFirstNonFiniteTap(tapped));
     const classes = logits.shape[logits.rank - 1]!;
     if (!logits.requiresGrad) throw new Error('explain: the logits do not depend on any input (nothing requires grad)');
-    const rules = rulesApplied(logits);
     onProgress?.();
     const softmaxNames = new Map(tapped.filter((t) => t.kind === 'softmax-output').map((t) => [t.tensor, t.name] as const));
     const requests: readonly PositionTarget[] = positions ?? [wantedTarget === undefined ? { position: T - 1 } : { position: T - 1, target: wantedTarget }];
@@ -319,9 +323,12 @@ export async function explainRecorded(
     const explanations: Explanation[] = [];
     for (let step = 0; step < requests.length; step++) {
       const { position } = requests[step]!;
-      // The row of logits this output reads: the only row (last position only), or `position`'s.
-      const offset = positions === null ? 0 : position * classes;
+      // The row of logits this output reads: the only row (last position only), or the step's.
+      const offset = positions === null ? 0 : step * classes;
       const row = values.subarray(offset, offset + classes);
+      // What the backward starts from: the logits, or the step's own row of them.
+      const root = positions === null ? logits : rows[step]!;
+      const rules = rulesApplied(root);
       let target = requests[step]!.target;
       if (target === undefined) {
         target = 0;
@@ -343,11 +350,11 @@ export async function explainRecorded(
       const retainGraph = step < requests.length - 1;
       const sums = tidy(() => {
         // Relevance is linear in the seed: one-hot(target) − one-hot(contrast) explains the difference.
-        const oneHot = new Float32Array(values.length);
-        oneHot[offset + target!] = 1;
-        if (contrast !== undefined) oneHot[offset + contrast] = -1;
-        const seed = Tensor.fromArray(oneHot, logits!.shape);
-        backward(logits!, { seed, onNode, retainGraph });
+        const oneHot = new Float32Array(classes);
+        oneHot[target!] = 1;
+        if (contrast !== undefined) oneHot[contrast] = -1;
+        const seed = Tensor.fromArray(oneHot, root.shape);
+        backward(root, { seed, onNode, retainGraph });
         return noGrad(() => ({
           tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? inputRelevance(t) : relevanceTotal(t.tensor))),
           bias: biases.map(relevanceTotal),

@@ -132,6 +132,32 @@ describe('explainGeneration: each step equals a separate explain() of its prefix
   });
 });
 
+describe('forward with logitPositions: the chosen rows of the full logits, one head product each', () => {
+  for (const name of ['gpt2', 'llama', 'bloom']) {
+    it(name, async () => {
+      const model = models.get(name)!;
+      const ids = readReference(name).input_ids!;
+      const T = ids[0]!.length;
+      const V = model.info.vocabSize;
+      const positions = [T - 1, 0, 2];
+      const rows: number[][] = [];
+      const [full, chosen] = noGrad(() =>
+        tidy(() => {
+          const picked = model.forward({ ids }, { logitPositions: positions, onLogitRow: (i, row) => (rows[i] = [...row.shape]) });
+          return [model.forward({ ids }), picked];
+        }),
+      );
+      const all = await full.toArray();
+      expect(chosen.shape).toEqual([1, 3, V]);
+      expect(rows).toEqual([[1, V], [1, V], [1, V]]);
+      expectClose(await chosen.toArray(), positions.flatMap((p) => Array.from(all.subarray(p * V, (p + 1) * V))), { rtol: 1e-5, atol: 1e-5 });
+      full.dispose();
+      chosen.dispose();
+      expect(() => noGrad(() => tidy(() => model.forward({ ids }, { logitPositions: [T] })))).toThrow(/logit position \d+ is outside the sequence/);
+    });
+  }
+});
+
 describe('explainGeneration refuses what cannot generate', () => {
   it('a classifier', async () => {
     await expect(explainGeneration(models.get('bert')!, { ids: [[1, 2, 3]] }, { method: 'gi', maxNewTokens: 2 })).rejects.toThrow(
