@@ -29,6 +29,7 @@ export interface GenerationOptions extends Omit<ExplainOptions, 'target' | 'cont
 export interface SequenceToken {
   /** Position in the sequence (0-based). */
   index: number;
+  /** Vocabulary id. */
   id: number;
   /** The token's text as the tokenizer decodes it (or `#<id>` without a tokenizer). */
   text: string;

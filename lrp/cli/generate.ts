@@ -32,6 +32,7 @@ function render(g: GenerationExplanation, args: ExplainArgs, io: Io): string {
   }
 }
 
+/** Runs `lrp explain --generate N` on a loaded model; writes the output only once every step succeeded. */
 export async function runGenerate(args: ExplainArgs & { generate: number }, model: TransformerModel, method: MethodName | MethodSpec, io: Io): Promise<number> {
   const prompt: ExplainInput = args.text !== undefined ? { text: args.text } : { ids: [args.ids ?? []] };
   // Units: N − 1 generation forwards, the explaining forward, N backwards.
