@@ -109,6 +109,15 @@ describe('lrp explain --generate', () => {
     expect([forward.code, forward.stderr]).toEqual([2, expect.stringMatching(/forward does not take --generate/)]);
   });
 
+  it('--assert-conservation applies to every step: AttnLRP\'s softmax losses fail a zero tolerance (exit 1, nothing written)', async () => {
+    const { code, stdout, stderr } = await runCli(...base, '--method', 'attnlrp', '--generate', '2', '--assert-conservation', '0');
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/lrp: conservation: unexplained share .* exceeds --assert-conservation 0 \(generated token 0\)/);
+    const loose = await runCli(...base, '--method', 'attnlrp', '--generate', '2', '--assert-conservation', '10');
+    expect(loose.code).toBe(0);
+  });
+
   it('refuses a classifier', async () => {
     const { code, stdout, stderr } = await runCli('explain', '--model', modelDir('bert'), '--ids', '1,2,3', '--method', 'gi', '--generate', '2');
     expect(code).toBe(2);

@@ -267,10 +267,13 @@ export function renderGenerationAnsi(g: GenerationExplanation, options: Generati
     `transformer-lrp · generation explained with ${g.method} · ${g.generated.length} new token${g.generated.length === 1 ? '' : 's'}`,
     sequenceLine(g),
     color
-      ? "each line: the tokens before the generated one, coloured by their relevance (token + position) for it, ±the line's max |R| without its last token (where the logit is read)"
-      : 'each line: the tokens before the generated one, with their relevance (token + position) for it',
+      ? "each line: the tokens before the generated token, coloured by relevance for it (±max |R| of the line without its last token)"
+      : 'each line: the tokens before the generated token, with their relevance (token + position) for it',
     '',
   ];
+  // Marked tokens (Ġ, ▁, a leading space) carry their own spaces; word-level ones get one between.
+  const all = [...g.prompt, ...g.generated];
+  const separator = color && all.some((t) => /^[\sĠ▁]|^##/.test(t.text)) ? '' : ' ';
   matrix.forEach((r, k) => {
     const tokens = r.step.tokens.map((t) => {
       const text = displayToken(t.text);
@@ -278,7 +281,7 @@ export function renderGenerationAnsi(g: GenerationExplanation, options: Generati
     });
     const c = r.step.conservation;
     lines.push(
-      `${labels[k]!}${' '.repeat(labelWidth - Array.from(labels[k]!).length)} │ ${tokens.join(color ? '' : ' ')}`,
+      `${labels[k]!}${' '.repeat(labelWidth - Array.from(labels[k]!).length)} │ ${tokens.join(separator)}`,
       `${' '.repeat(labelWidth)} │ logit ${formatNumber(r.step.logit)} · scale ±${formatNumber(r.scale)} · relative error ${formatNumber(c.relativeError)} · rule losses ${formatNumber(c.ledger.unexplained)}`,
     );
   });
