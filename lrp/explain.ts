@@ -130,6 +130,15 @@ function rulesApplied(root: Tensor): { op: string; rule: string; nodes: number }
   return [...counts.values()];
 }
 
+/** The MethodSpec the options name (built-in names with their ε); an InputError for a bad method or ε. */
+export function methodOf(options: Pick<ExplainOptions, 'method' | 'epsilon'>): MethodSpec {
+  const epsilon = options.epsilon ?? DEFAULT_EPSILON;
+  if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon < 0) {
+    throw new InputError(`explain: epsilon must be a finite number >= 0, got ${String(epsilon)}`);
+  }
+  return resolveMethod(options.method, epsilon);
+}
+
 function resolveMethod(method: MethodName | MethodSpec, epsilon: number): MethodSpec {
   if (typeof method === 'object' && method !== null) return method;
   if (!isMethodName(method)) throw new InputError(`explain: unknown method "${String(method)}" (choose one of ${METHOD_NAMES.join(', ')})`);
@@ -234,11 +243,7 @@ export async function explainRecorded(
   // Strings name labels or tokens; resolved (and refused) before the forward pass.
   const wantedTarget = options.target === undefined ? undefined : resolveTarget(model, options.target, 'target');
   const contrast = options.contrast === undefined ? undefined : resolveTarget(model, options.contrast, 'contrast');
-  const epsilon = options.epsilon ?? DEFAULT_EPSILON;
-  if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon < 0) {
-    throw new InputError(`explain: epsilon must be a finite number >= 0, got ${String(epsilon)}`);
-  }
-  const spec = resolveMethod(options.method, epsilon);
+  const spec = methodOf(options);
   const capture = captureSet(model, options.capture);
   const batch = input.ids?.length ?? input.pixelValues?.shape[0] ?? 0;
   if (batch !== 1) throw new InputError(`explain: explains one sequence at a time (got a batch of ${batch})`);

@@ -10,7 +10,7 @@ import { tidy } from '../autograd/scope.js';
 import { InputError } from '../kernels/errors.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import type { TokenSpan } from '../nn/tokenizer.js';
-import { explainRecorded, type ExplainInput, type ExplainOptions, type PositionTarget } from './explain.js';
+import { explainRecorded, methodOf, type ExplainInput, type ExplainOptions, type PositionTarget } from './explain.js';
 import { assertFiniteLogits, locateNonFiniteForward } from './finite.js';
 import type { Explanation, MethodName } from './result.js';
 
@@ -129,6 +129,7 @@ export async function explainGeneration(model: TransformerModel, prompt: Explain
   }
   const N = options.maxNewTokens;
   if (!Number.isSafeInteger(N) || N < 1) throw new InputError(`explainGeneration: maxNewTokens must be an integer >= 1, got ${String(N)}`);
+  methodOf(options); // a bad method or ε is refused before anything runs
   const { ids, spans } = promptIds(model, prompt);
   const P = ids.length;
   // The explaining forward runs over the prompt and the first N − 1 generated tokens.

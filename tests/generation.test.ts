@@ -7,8 +7,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { noGrad } from '../autograd/graph.js';
+import { runtime } from '../kernels/runtime.js';
 import { tidy } from '../autograd/scope.js';
-import { explain } from '../lrp/explain.js';
+import type { BackwardRule } from '../autograd/graph.js';
+import { explain, type ExplainInput } from '../lrp/explain.js';
+import { methodSpec } from '../lrp/methods.js';
 import { explainGeneration } from '../lrp/generate.js';
 import type { Explanation, MethodName } from '../lrp/result.js';
 import { loadModel } from '../nn/load.js';
@@ -158,6 +161,33 @@ describe('forward with logitPositions: the chosen rows of the full logits, one h
   }
 });
 
+describe('explainGeneration frees what it used', () => {
+  it('GPU bytes in use return to where they were, after success and after a step that failed', async () => {
+    const model = models.get('llama')!;
+    const prompt = promptOf('llama', 4);
+    await explainGeneration(model, { ids: [prompt] }, { method: 'pa-lrp', maxNewTokens: 3 }); // warm-up: pools, caches
+    const before = runtime().memory().liveBytes;
+    await explainGeneration(model, { ids: [prompt] }, { method: 'pa-lrp', maxNewTokens: 3 });
+    expect(runtime().memory().liveBytes).toBe(before);
+    // A rule that fails in the second backward: the graph kept for later steps is released all the same.
+    let calls = 0;
+    const failing: BackwardRule = {
+      name: 'fails-later',
+      backward: (ctx, g) => {
+        // 11 linear nodes per backward here (the fixture's 2 layers and the head): the 15th is in the second.
+        if (++calls === 15) throw new Error('rule failed on purpose');
+        return ctx.defaultBackward(g);
+      },
+    };
+    calls = 0;
+    await expect(explainGeneration(model, { ids: [prompt] }, { method: { ...methodSpec('cp-lrp'), name: 'failing', ops: { linear: failing } }, maxNewTokens: 3 })).rejects.toThrow(
+      /rule failed on purpose/,
+    );
+    expect(calls).toBe(15);
+    expect(runtime().memory().liveBytes).toBe(before);
+  });
+});
+
 describe('explainGeneration refuses what cannot generate', () => {
   it('a classifier', async () => {
     await expect(explainGeneration(models.get('bert')!, { ids: [[1, 2, 3]] }, { method: 'gi', maxNewTokens: 2 })).rejects.toThrow(
@@ -171,6 +201,9 @@ describe('explainGeneration refuses what cannot generate', () => {
       await expect(explainGeneration(model, { ids: [[1, 2]] }, { method: 'gi', maxNewTokens: n })).rejects.toThrow(/maxNewTokens must be an integer >= 1/);
     }
     await expect(explainGeneration(model, { ids: [[]] }, { method: 'gi', maxNewTokens: 1 })).rejects.toThrow(/prompt is empty/);
+    await expect(explainGeneration(model, { ids: [[1, 2]] }, { method: 'gi', maxNewTokens: 1, epsilon: -1 })).rejects.toThrow(/epsilon must be a finite number >= 0/);
+    await expect(explainGeneration(model, { ids: [[1, 2]] }, { method: 'lrp' as MethodName, maxNewTokens: 1 })).rejects.toThrow(/unknown method "lrp"/);
+    await expect(explainGeneration(model, { text: 'a', ids: [[1]] } as ExplainInput, { method: 'gi', maxNewTokens: 1 })).rejects.toThrow(/give text or ids, not both/);
     await expect(explainGeneration(model, { ids: [[1], [2]] }, { method: 'gi', maxNewTokens: 1 })).rejects.toThrow(/a batch of 2/);
     await expect(explainGeneration(model, { ids: [[1, 96]] }, { method: 'gi', maxNewTokens: 1 })).rejects.toThrow(/outside the vocabulary/);
     // gpt2 fixture: 32 positions; 30 + 4 − 1 = 33.
