@@ -138,7 +138,9 @@ export async function explainGeneration(model: TransformerModel, prompt: Explain
       `explainGeneration: ${P} prompt tokens + ${N} new tokens need ${P + N - 1} positions, more than max_position_embeddings (${model.info.maxPositions})`,
     );
   }
-  const { maxNewTokens: _n, onProgress, ...explainOptions } = options;
+  // Options that name one prediction do not apply (a JS caller may pass them anyway): dropped.
+  const { maxNewTokens: _n, onProgress, ...rest } = options as GenerationOptions & Partial<Pick<ExplainOptions, 'target' | 'contrast' | 'capture' | 'tokenTexts'>>;
+  const { target: _t, contrast: _c, capture: _k, tokenTexts: _x, ...explainOptions } = rest;
   let done = 0;
   const tick = (): void => onProgress?.(++done, 2 * N);
   const first = await generateGreedy(model, ids, N - 1, tick);
