@@ -197,7 +197,7 @@ export async function explain(model: TransformerModel, given: ExplainInput, opti
 }
 
 /**
- * One output of a recorded forward over all positions to explain: the logit row at `position`,
+ * One output of a recorded forward to explain: the logit row at `position`,
  * with relevance reported over the first `position + 1` tokens (causal masking: nothing later
  * reaches it). `target` undefined: that row's argmax.
  */
@@ -229,7 +229,8 @@ function prefixOf(values: number[], kind: TapKind, T: number, L: number): number
  * explain() and explainGeneration() share this: one forward with the rules bound, then one
  * backward per requested output over that one graph (kept between them with `retainGraph`).
  * `positions` null: explain's single prediction (the last position, or a classifier's logits);
- * otherwise the logits of every position are computed and each entry is explained over its prefix.
+ * otherwise causal-LM logits at the requested positions only, each position's by its own head
+ * product (ForwardOptions.logitPositions), and each entry explained from its own row, over its prefix.
  * `onProgress` is called after the forward and after each explained output.
  */
 export async function explainRecorded(
@@ -322,9 +323,6 @@ export async function explainRecorded(
     onProgress?.();
     const softmaxNames = new Map(tapped.filter((t) => t.kind === 'softmax-output').map((t) => [t.tensor, t.name] as const));
     const requests: readonly PositionTarget[] = positions ?? [wantedTarget === undefined ? { position: T - 1 } : { position: T - 1, target: wantedTarget }];
-    requests.forEach(({ position }) => {
-      if (!Number.isInteger(position) || position < 0 || position >= T) throw new Error(`explain: position ${position} is outside the sequence (${T} tokens)`);
-    });
     const explanations: Explanation[] = [];
     for (let step = 0; step < requests.length; step++) {
       const { position } = requests[step]!;
