@@ -12,7 +12,7 @@ import { tidy } from '../autograd/scope.js';
 import type { Storage } from '../autograd/storage.js';
 import { Tensor } from '../autograd/tensor.js';
 import { InputError } from '../kernels/errors.js';
-import type { ModelInput, TransformerModel } from '../nn/models/types.js';
+import type { ForwardOptions, ModelInput, TransformerModel } from '../nn/models/types.js';
 import { withTaps, type TapInfo, type TapKind } from '../nn/taps.js';
 import { captureSet, inRequestOrder, readCaptured, type Captured } from './capture.js';
 import { relevancePerPosition } from './positions.js';
@@ -132,6 +132,15 @@ function rulesApplied(root: Tensor): { op: string; rule: string; nodes: number }
   return [...counts.values()];
 }
 
+/** The MethodSpec the options name (built-in names with their ε); an InputError for a bad method or ε. */
+export function methodOf(options: Pick<ExplainOptions, 'method' | 'epsilon'>): MethodSpec {
+  const epsilon = options.epsilon ?? DEFAULT_EPSILON;
+  if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon < 0) {
+    throw new InputError(`explain: epsilon must be a finite number >= 0, got ${String(epsilon)}`);
+  }
+  return resolveMethod(options.method, epsilon);
+}
+
 function resolveMethod(method: MethodName | MethodSpec, epsilon: number): MethodSpec {
   if (typeof method === 'object' && method !== null) return method;
   if (!isMethodName(method)) throw new InputError(`explain: unknown method "${String(method)}" (choose one of ${METHOD_NAMES.join(', ')})`);
@@ -186,15 +195,58 @@ function describeTargets(
  * ```
  */
 export async function explain(model: TransformerModel, given: ExplainInput, options: ExplainOptions): Promise<Explanation> {
+  return (await explainRecorded(model, given, options, null))[0]!;
+}
+
+/**
+ * One output of a recorded forward to explain: the logit row at `position`,
+ * with relevance reported over the first `position + 1` tokens (causal masking: nothing later
+ * reaches it). `target` undefined: that row's argmax.
+ */
+export interface PositionTarget {
+  position: number;
+  target?: number;
+}
+
+/** Zeroes the gradients a backward left on `tensors`, so the next backward over the same graph starts clean. */
+function clearGrads(tensors: readonly Tensor[]): void {
+  for (const t of tensors) {
+    t.grad?.dispose();
+    t.grad = null;
+  }
+}
+
+/** The relevance of a tap over the first `L` of `T` positions (a pair bias: its L × L query-key block). */
+function prefixOf(values: number[], kind: TapKind, T: number, L: number): number[] {
+  if (L === T) return values;
+  if (kind === 'position-bias') {
+    const out: number[] = [];
+    for (let i = 0; i < L; i++) out.push(...values.slice(i * T, i * T + L));
+    return out;
+  }
+  return INPUT_KINDS.has(kind) ? values.slice(0, L) : values;
+}
+
+/**
+ * explain() and explainGeneration() share this: one forward with the rules bound, then one
+ * backward per requested output over that one graph (kept between them with `retainGraph`).
+ * `positions` null: explain's single prediction (the last position, or a classifier's logits);
+ * otherwise causal-LM logits at the requested positions only, each position's by its own head
+ * product (ForwardOptions.logitPositions), and each entry explained from its own row, over its prefix.
+ * `onProgress` is called after the forward and after each explained output.
+ */
+export async function explainRecorded(
+  model: TransformerModel,
+  given: ExplainInput,
+  options: ExplainOptions,
+  positions: readonly PositionTarget[] | null,
+  onProgress?: () => void,
+): Promise<Explanation[]> {
   const { input, spans } = encodeInput(model, given);
   // Strings name labels or tokens; resolved (and refused) before the forward pass.
   const wantedTarget = options.target === undefined ? undefined : resolveTarget(model, options.target, 'target');
   const contrast = options.contrast === undefined ? undefined : resolveTarget(model, options.contrast, 'contrast');
-  const epsilon = options.epsilon ?? DEFAULT_EPSILON;
-  if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon < 0) {
-    throw new InputError(`explain: epsilon must be a finite number >= 0, got ${String(epsilon)}`);
-  }
-  const spec = resolveMethod(options.method, epsilon);
+  const spec = methodOf(options);
   const capture = captureSet(model, options.capture);
   const batch = input.ids?.length ?? input.pixelValues?.shape[0] ?? 0;
   if (batch !== 1) throw new InputError(`explain: explains one sequence at a time (got a batch of ${batch})`);
@@ -249,93 +301,118 @@ export async function explain(model: TransformerModel, given: ExplainInput, opti
   let ledger: LedgerRecorder | null = null;
   const toDispose: Tensor[] = [];
   try {
+    // Several positions: one head product per position, so each backward runs through its own only.
+    const rows: Tensor[] = [];
+    const forwardOptions: ForwardOptions =
+      positions === null ? { lastPositionOnly: true } : { logitPositions: positions.map((p) => p.position), onLogitRow: (i, row) => (rows[i] = row) };
     const forward = tidy(() =>
       withBackwardRules(ruleResolver(spec), () =>
         withTaps(observer, () => {
-          const out = model.forward(input, { lastPositionOnly: true });
+          const out = model.forward(input, forwardOptions);
           // A tensor both tapped and captured is kept (and later disposed) once.
-          return { out, kept: [...new Set([...tapped.map((t) => t.tensor), ...captured.map((c) => c.tensor), ...biases])] };
+          return { out, rows, kept: [...new Set([...tapped.map((t) => t.tensor), ...captured.map((c) => c.tensor), ...biases])] };
         }),
       ),
     );
     logits = forward.out;
-    toDispose.push(...forward.kept);
+    toDispose.push(...forward.kept, ...forward.rows);
+    if (positions !== null && rows.length !== positions.length) throw new Error(`explain: ${model.info.modelType} gave ${rows.length} logit rows for ${positions.length} positions`);
     const values = await logits.toArray();
     // No argmax over NaN: a non-finite output is an error naming the layer where it began.
     await assertFiniteLogits(values, () => locateFirstNonFiniteTap(tapped));
-    const classes = values.length;
-    let target = wantedTarget;
-    if (target === undefined) {
-      target = 0;
-      for (let i = 1; i < classes; i++) if (values[i]! > values[target]!) target = i;
-    } else checkedId(target, 'target', classes, model);
-    if (contrast !== undefined) {
-      checkedId(contrast, 'contrast', classes, model);
-      if (contrast === target) throw new InputError(`explain: contrast ${contrast} is the target itself (the difference would be 0)`);
-    }
-    const logit = values[target]!;
-    // The explained output: the target's logit, or its difference from the contrast's.
-    const explained = contrast === undefined ? logit : logit - values[contrast]!;
+    const classes = logits.shape[logits.rank - 1]!;
     if (!logits.requiresGrad) throw new Error('explain: the logits do not depend on any input (nothing requires grad)');
-
-    const rules = rulesApplied(logits);
+    onProgress?.();
     const softmaxNames = new Map(tapped.filter((t) => t.kind === 'softmax-output').map((t) => [t.tensor, t.name] as const));
-    ledger = new LedgerRecorder(constantPositional, softmaxNames);
-    const onNode = ledger.onNode;
-    const sums = tidy(() => {
-      // Relevance is linear in the seed: one-hot(target) − one-hot(contrast) explains the difference.
-      const oneHot = new Float32Array(classes);
-      oneHot[target!] = 1;
-      if (contrast !== undefined) oneHot[contrast] = -1;
-      const seed = Tensor.fromArray(oneHot, logits!.shape);
-      backward(logits!, { seed, onNode });
-      return noGrad(() => ({
-        tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? inputRelevance(t) : relevanceTotal(t.tensor))),
-        bias: biases.map(relevanceTotal),
-        captured: captured.map((c) => (c.tensor.grad ? mul(c.tensor, c.tensor.grad) : null)),
-      }));
-    });
-    const read = async (t: Tensor | null): Promise<number[] | null> => {
-      if (!t) return null;
-      const v = Array.from(await t.toArray());
-      t.dispose();
-      return v;
-    };
-    const relevance: TappedRelevance[] = [];
-    for (let i = 0; i < tapped.length; i++) {
-      const values = await read(sums.tapped[i]!);
-      const kind = tapped[i]!.kind;
-      const none = kind === 'position-bias' ? T * T : INPUT_KINDS.has(kind) ? T : 1;
-      relevance.push({ kind, name: tapped[i]!.name, values: values ?? new Array<number>(none).fill(0) });
-    }
-    let bias = 0;
-    for (const b of sums.bias) bias += (await read(b))?.[0] ?? 0;
-    assertFiniteRelevance(relevance, bias, spec.name);
-    const capturedRelevance = await readCaptured(captured, sums.captured);
-    const ruleLosses = await ledger.read();
+    const requests: readonly PositionTarget[] = positions ?? [wantedTarget === undefined ? { position: T - 1 } : { position: T - 1, target: wantedTarget }];
+    const explanations: Explanation[] = [];
+    for (let step = 0; step < requests.length; step++) {
+      const { position } = requests[step]!;
+      // The row of logits this output reads: the only row (last position only), or the step's.
+      const offset = positions === null ? 0 : step * classes;
+      const row = values.subarray(offset, offset + classes);
+      // What the backward starts from: the logits, or the step's own row of them.
+      const root = positions === null ? logits : rows[step]!;
+      const rules = rulesApplied(root);
+      let target = requests[step]!.target;
+      if (target === undefined) {
+        target = 0;
+        for (let i = 1; i < classes; i++) if (row[i]! > row[target]!) target = i;
+      } else checkedId(target, 'target', classes, model);
+      if (contrast !== undefined) {
+        checkedId(contrast, 'contrast', classes, model);
+        if (contrast === target) throw new InputError(`explain: contrast ${contrast} is the target itself (the difference would be 0)`);
+      }
+      const logit = row[target]!;
+      // The explained output: the target's logit, or its difference from the contrast's.
+      const explained = contrast === undefined ? logit : logit - row[contrast]!;
 
-    const ids = input.ids?.[0] ?? Array.from({ length: T }, (_, i) => (i === 0 ? -1 : i - 1));
-    const tokenizer = model.tokenizer;
-    const report = buildReport({
-      method: spec.name,
-      target,
-      logit: explained,
-      T,
-      ids,
-      texts:
-        options.tokenTexts ??
-        ids.map((id) => (model.info.image ? (id < 0 ? '[CLS]' : `patch ${id}`) : tokenizer ? tokenizer.tokenText(id) : `#${id}`)),
-      relevance,
-      bias,
-      ruleLosses,
-      aggregation: options.positionAggregation ?? 'signed',
-      modelType: model.info.modelType,
-      rules,
-    });
-    if (capture.size > 0) report.captured = inRequestOrder(capturedRelevance, capture);
-    return describeTargets(report, model, { target, logit, contrast, contrastLogit: contrast === undefined ? undefined : values[contrast]!, spans });
+      // A second backward over the graph adds to the gradients of the first: start from zero.
+      if (step > 0) clearGrads([...tapped.map((t) => t.tensor), ...biases, ...captured.map((c) => c.tensor)]);
+      ledger = new LedgerRecorder(constantPositional, softmaxNames);
+      const onNode = ledger.onNode;
+      // Every backward but the last keeps the graph's saved buffers for the next one.
+      const retainGraph = step < requests.length - 1;
+      const sums = tidy(() => {
+        // Relevance is linear in the seed: one-hot(target) − one-hot(contrast) explains the difference.
+        const oneHot = new Float32Array(classes);
+        oneHot[target!] = 1;
+        if (contrast !== undefined) oneHot[contrast] = -1;
+        const seed = Tensor.fromArray(oneHot, root.shape);
+        backward(root, { seed, onNode, retainGraph });
+        return noGrad(() => ({
+          tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? inputRelevance(t) : relevanceTotal(t.tensor))),
+          bias: biases.map(relevanceTotal),
+          captured: captured.map((c) => (c.tensor.grad ? mul(c.tensor, c.tensor.grad) : null)),
+        }));
+      });
+      const read = async (t: Tensor | null): Promise<number[] | null> => {
+        if (!t) return null;
+        const v = Array.from(await t.toArray());
+        t.dispose();
+        return v;
+      };
+      // Causal masking: the logit at `position` depends on the first L tokens only.
+      const L = position + 1;
+      const relevance: TappedRelevance[] = [];
+      for (let i = 0; i < tapped.length; i++) {
+        const values = await read(sums.tapped[i]!);
+        const kind = tapped[i]!.kind;
+        const none = kind === 'position-bias' ? L * L : INPUT_KINDS.has(kind) ? L : 1;
+        relevance.push({ kind, name: tapped[i]!.name, values: values ? prefixOf(values, kind, T, L) : new Array<number>(none).fill(0) });
+      }
+      let bias = 0;
+      for (const b of sums.bias) bias += (await read(b))?.[0] ?? 0;
+      assertFiniteRelevance(relevance, bias, spec.name);
+      const capturedRelevance = await readCaptured(captured, sums.captured);
+      const ruleLosses = await ledger.read();
+      ledger = null;
+
+      const ids = (input.ids?.[0] ?? Array.from({ length: T }, (_, i) => (i === 0 ? -1 : i - 1))).slice(0, L);
+      const tokenizer = model.tokenizer;
+      const report = buildReport({
+        method: spec.name,
+        target,
+        logit: explained,
+        T: L,
+        ids,
+        texts:
+          options.tokenTexts?.slice(0, L) ??
+          ids.map((id) => (model.info.image ? (id < 0 ? '[CLS]' : `patch ${id}`) : tokenizer ? tokenizer.tokenText(id) : `#${id}`)),
+        relevance,
+        bias,
+        ruleLosses,
+        aggregation: options.positionAggregation ?? 'signed',
+        modelType: model.info.modelType,
+        rules,
+      });
+      if (capture.size > 0) report.captured = inRequestOrder(capturedRelevance, capture);
+      onProgress?.();
+      explanations.push(describeTargets(report, model, { target, logit, contrast, contrastLogit: contrast === undefined ? undefined : row[contrast]!, spans }));
+    }
+    return explanations;
   } finally {
-    // After a successful backward the graph is already released; after an error it is not.
+    // After the last backward the graph is already released; after an error it may not be.
     ledger?.dispose();
     if (logits) releaseGraph(logits);
     logits?.dispose();

@@ -267,6 +267,12 @@ describe('models on a padded batch (attention_mask with zeros) match PyTorch', (
     ['qwen2', 'padded', 'right padding'],
     ['gpt2', 'padded', 'right padding'],
     ['bert', 'padded', 'right padding, bidirectional'],
+    ['mistral', 'padded', 'right padding inside a sliding window of 4'],
+    ['mistral', 'padded_left', 'left padding with a sliding window of 4'],
+    ['qwen3', 'padded', 'right padding (q/k RMSNorm, YaRN)'],
+    ['qwen3', 'padded_left', 'left padding (q/k RMSNorm, YaRN)'],
+    ['bloom', 'padded', "right padding (ALiBi from the mask's cumulative sum in transformers)"],
+    ['bloom', 'padded_left', 'left padding: ALiBi shifted per row in transformers, the same softmax'],
   ];
   for (const [name, key, what] of cases) {
     it(`${name}: ${what}`, async () => {

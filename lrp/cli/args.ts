@@ -22,6 +22,8 @@ export const USAGE = `usage:
               [--follow-symlinks] [--scale max|pNN|exclude-predicting] [--numbers] [--words]
               (--format svg|html|tex with --method m1,m2,...: the methods side by side)
               [--rules FILE]   (a method or composite as JSON or a JS module; docs/writing-rules.md)
+  lrp explain --model DIR (--ids 1,2,3 | --text "...") --method M --generate N [--format json|ansi|html|svg] ...
+              (greedy generation of N tokens, each explained over the tokens before it)
   lrp explain --model DIR --input IN.jsonl --out OUT.jsonl --method M [--details] ...
               (a batch: one explanation per line {"text"|"ids", "target"?, "contrast"?})
   lrp eval-perturbation --model DIR --data FILE.jsonl [--method M[,M...]] [--out DIR] ...
@@ -75,6 +77,8 @@ export interface ExplainArgs extends CommonArgs {
   target?: TargetSpec;
   /** Contrastive attribution: explain logit[target] − logit[contrast]. */
   contrast?: TargetSpec;
+  /** Generate this many tokens greedily and explain each (causal LMs). */
+  generate?: number;
   format: Format;
   out?: string;
   /** Write through a symbolic link at --out to its target (refused otherwise). */
@@ -116,8 +120,21 @@ function parseNumber(flag: string, raw: string | undefined): number | undefined 
   return v;
 }
 
-const STRING_OPTIONS = ['model', 'ids', 'text', 'image', 'target', 'contrast', 'top-k', 'method', 'format', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules', 'input'] as const;
+const STRING_OPTIONS = ['model', 'ids', 'text', 'image', 'target', 'contrast', 'top-k', 'method', 'format', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules', 'input', 'generate'] as const;
 const BOOLEAN_OPTIONS = ['follow-symlinks', 'numbers', 'words', 'details'] as const;
+
+/** `--generate N`: N ≥ 1 new tokens, each explained; options that name one prediction do not apply. */
+function checkGenerate(args: ExplainArgs, count: number, scaleGiven: boolean): void {
+  if (count < 1) throw new UsageError('--generate: give at least 1 token');
+  const clash = args.input !== undefined ? 'input' : args.image !== undefined ? 'image' : args.target !== undefined ? 'target' : args.contrast !== undefined ? 'contrast' : undefined;
+  if (clash) throw new UsageError(`--generate does not take --${clash} (each generated token is its step's target)`);
+  if (args.methods.length > 1) throw new UsageError('--generate explains with one method at a time');
+  if (args.format === 'tex') throw new UsageError('--generate: --format must be json, ansi, html or svg, not tex');
+  if (args.figure.words) throw new UsageError('--generate does not take --words');
+  // Each row's predicting position holds most of its relevance: by default the matrix leaves it out of the scale.
+  if (!scaleGiven) args.figure.scale = { kind: 'exclude-predicting' };
+  args.generate = count;
+}
 
 export function parseCli(argv: string[]): CliArgs {
   const [command, ...rest] = argv;
@@ -156,7 +173,7 @@ export function parseCli(argv: string[]): CliArgs {
   if (command === 'forward') {
     const format = str('format') ?? 'json';
     if (format !== 'json') throw new UsageError(`forward: --format must be json, got "${format}"`);
-    for (const k of ['input', 'method', 'target', 'contrast', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules', ...BOOLEAN_OPTIONS]) {
+    for (const k of ['input', 'generate', 'method', 'target', 'contrast', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules', ...BOOLEAN_OPTIONS]) {
       if (values[k] !== undefined) throw new UsageError(`forward does not take --${k}`);
     }
     const forward: ForwardArgs = { command, ...common, format };
@@ -230,5 +247,6 @@ export function parseCli(argv: string[]): CliArgs {
   } else if (values.details !== undefined) {
     throw new UsageError('--details applies to --input batches');
   }
+  if (str('generate') !== undefined) checkGenerate(args, parseInteger('--generate', str('generate')!), str('scale') !== undefined);
   return args;
 }

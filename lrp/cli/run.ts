@@ -24,6 +24,7 @@ import { renderAnsi, renderHtml, renderHtmlComparison, renderSvg, renderSvgCompa
 import type { Explanation } from '../result.js';
 import { debugRequested, describeFailure, EXIT_OK, exitCodeFor, type Io } from './failures.js';
 import { runBatch } from './batch.js';
+import { runGenerate } from './generate.js';
 import { jsonContract } from './contract.js';
 import { runEvalMerge } from './evalMerge.js';
 import { runEvalPerturbation } from './evalPerturbation.js';
@@ -139,6 +140,7 @@ async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
   try {
     if (args.rules !== undefined && typeof ruled === 'object') checkPatterns(ruled, args.rules, model.modulePaths());
     if (args.input !== undefined) return await runBatch({ ...args, input: args.input, out: args.out! }, model, methods[0]!, io);
+    if (args.generate !== undefined) return await runGenerate({ ...args, generate: args.generate }, model, methods[0]!, io);
     const { input, text: inputText } = await prepareInput(args, model);
     const explanations: Explanation[] = [];
     for (const method of methods) {

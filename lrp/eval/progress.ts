@@ -14,11 +14,12 @@ export interface Progress {
   stop(): void;
 }
 
-export function createProgress(stream: ProgressStream, total: number, done: number, label: string): Progress {
+/** A bar (terminal) or one line per tick (otherwise); `unit` names what is counted (plural). */
+export function createProgress(stream: ProgressStream, total: number, done: number, label: string, unit = 'examples'): Progress {
   if (stream.isTTY) {
     const bar = new SingleBar({
       stream: stream as NodeJS.WritableStream,
-      format: `${label} {bar} {value}/{total} examples | {speed} ex/s | ETA {eta_formatted}`,
+      format: `${label} {bar} {value}/{total} ${unit} | {speed} ${unit === 'examples' ? 'ex' : unit}/s | ETA {eta_formatted}`,
       hideCursor: true,
       etaBuffer: 20,
     });
@@ -42,7 +43,7 @@ export function createProgress(stream: ProgressStream, total: number, done: numb
       const seconds = (Date.now() - started) / 1000;
       const rate = (done - startDone) / Math.max(seconds, 1e-3);
       const eta = rate > 0 ? Math.round((total - done) / rate) : 0;
-      stream.write(`${label}: ${done}/${total} examples, ${rate.toFixed(2)} ex/s, ETA ${eta} s${note ? ` (${note})` : ''}\n`);
+      stream.write(`${label}: ${done}/${total} ${unit}, ${rate.toFixed(2)} ${unit === 'examples' ? 'ex' : unit}/s, ETA ${eta} s${note ? ` (${note})` : ''}\n`);
     },
     stop() {},
   };

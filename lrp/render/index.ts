@@ -5,6 +5,7 @@ export { renderImageOverlaySvg, patchGrid, type OverlayImage } from './overlay.j
 export { renderSvg, renderSvgComparison, type FigureOptions } from './svg.js';
 export { parseScaleMode, figureScale, predictingIndex, percentile, MAX_SCALE, type ScaleMode, type FigureScale } from './scale.js';
 export { aggregateWords } from './words.js';
+export { renderGenerationAnsi, renderGenerationHtml, renderGenerationSvg, type GenerationAnsiOptions, type GenerationFigureOptions } from './generation.js';
 export {
   contrastingText,
   cssColor,

@@ -1,11 +1,14 @@
 /** Pieces the families share: the pre-norm residual block with its layer taps, and the LM head. */
 import { add } from '../../autograd/ops/elementwise.js';
-import { slice, squeeze } from '../../autograd/ops/view.js';
+import { concat } from '../../autograd/ops/concat.js';
+import { slice, squeeze, unsqueeze } from '../../autograd/ops/view.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import type { Parameter } from '../module.js';
 import { withModulePath } from '../modulePath.js';
 import { tap } from '../taps.js';
+import { InputError } from '../../kernels/errors.js';
 import { lmHead } from './head.js';
+import type { ForwardOptions } from './types.js';
 
 /**
  * x + attention(x), then + mlp(x), each sublayer normalising its own input (GPT-2, LLaMA, ViT);
@@ -28,9 +31,29 @@ export function inBlock(name: string, fn: () => Tensor): Tensor {
   return withModulePath(name, () => tap('module-output', name, fn()));
 }
 
-/** Logits of a causal LM from its normalised final hidden states [B, T, D]: [B, T, V] or [B, V]. */
-export function causalLmLogits(hidden: Tensor, weight: Parameter, lastPositionOnly: boolean): Tensor {
+/** Logits of one position from the hidden states [B, T, D]: [B, V]. */
+function positionLogits(hidden: Tensor, weight: Parameter, position: number): Tensor {
+  return squeeze(lmHead(slice(hidden, 1, position, position + 1), weight), 1);
+}
+
+/**
+ * Logits of a causal LM from its normalised final hidden states [B, T, D]: [B, T, V], [B, V]
+ * (`lastPositionOnly`) or [B, n, V] (`logitPositions`, see ForwardOptions).
+ */
+export function causalLmLogits(hidden: Tensor, weight: Parameter, options: ForwardOptions = {}): Tensor {
   const T = hidden.shape[1]!;
-  if (!lastPositionOnly) return lmHead(hidden, weight);
-  return squeeze(lmHead(slice(hidden, 1, T - 1, T), weight), 1);
+  const positions = options.logitPositions;
+  if (positions !== undefined) {
+    if (options.lastPositionOnly) throw new InputError('forward: give lastPositionOnly or logitPositions, not both');
+    if (positions.length === 0) throw new InputError('forward: logitPositions is empty');
+    const rows = positions.map((p, i) => {
+      if (!Number.isInteger(p) || p < 0 || p >= T) throw new InputError(`forward: logit position ${p} is outside the sequence (${T} tokens)`);
+      const row = positionLogits(hidden, weight, p);
+      options.onLogitRow?.(i, row);
+      return unsqueeze(row, 1);
+    });
+    return rows.length === 1 ? rows[0]! : concat(rows, 1);
+  }
+  if (!options.lastPositionOnly) return lmHead(hidden, weight);
+  return positionLogits(hidden, weight, T - 1);
 }

@@ -115,6 +115,6 @@ export class BloomForCausalLM extends Module implements TransformerModel {
         (h) => block.mlp.forward(block.postNorm.forward(h)),
       );
     });
-    return causalLmLogits(this.lnF.forward(x), this.lmHead, options.lastPositionOnly ?? false);
+    return causalLmLogits(this.lnF.forward(x), this.lmHead, options);
   }
 }

@@ -107,6 +107,6 @@ export class GPT2LMHeadModel extends Module implements TransformerModel {
         (h) => block.mlp.forward(block.ln2.forward(h)),
       );
     });
-    return causalLmLogits(this.lnF.forward(x), this.lmHeadWeight, options.lastPositionOnly ?? false);
+    return causalLmLogits(this.lnF.forward(x), this.lmHeadWeight, options);
   }
 }

@@ -200,6 +200,6 @@ export class LlamaForCausalLM extends Module implements TransformerModel {
         (h) => block.mlp.forward(block.postNorm.forward(h)),
       );
     });
-    return causalLmLogits(this.norm.forward(x), this.lmHead, options.lastPositionOnly ?? false);
+    return causalLmLogits(this.norm.forward(x), this.lmHead, options);
   }
 }

@@ -69,6 +69,17 @@ export interface ModelInput {
 export interface ForwardOptions {
   /** Causal LMs: compute logits of the last position only ([B, V]). */
   lastPositionOnly?: boolean;
+  /**
+   * Causal LMs: compute logits at these positions only, [B, n, V] in the order given, each
+   * position's row by its own head product (what `lastPositionOnly` does for the last one).
+   */
+  logitPositions?: readonly number[];
+  /**
+   * With `logitPositions`: receives each position's logits [B, V] (the i-th of the list) as the
+   * graph computes them, so that a backward from one position's logits runs through that
+   * position's head only, not through every position's.
+   */
+  onLogitRow?: (index: number, logits: Tensor) => void;
 }
 
 /**
