@@ -14,12 +14,13 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { initRuntime, type GpuRuntime } from '../kernels/runtime.js';
+import { type GpuRuntime } from '../kernels/runtime.js';
+import { initRuntime } from '../kernels/dawn.js';
 import { explain } from '../lrp/explain.js';
 import { explainGeneration, generateGreedy } from '../lrp/generate.js';
 import { isMethodName } from '../lrp/methods.js';
 import type { MethodName } from '../lrp/result.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import { fmtS, gc } from './bench-shared.js';
 
 interface Options {

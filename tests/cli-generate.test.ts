@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explainGeneration, type GenerationExplanation } from '../lrp/generate.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { runCli } from './helpers/cli.js';
 import { modelDir } from './helpers/fixtures.js';

@@ -14,7 +14,7 @@ import { explain, type ExplainInput } from '../lrp/explain.js';
 import { methodSpec } from '../lrp/methods.js';
 import { explainGeneration } from '../lrp/generate.js';
 import type { Explanation, MethodName } from '../lrp/result.js';
-import { loadModel } from '../nn/load.js';
+import { loadModel } from '../nn/folder.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { expectClose } from './helpers/close.js';
 import { modelDir, readReference } from './helpers/fixtures.js';
