@@ -2,11 +2,12 @@
  * Planning a matmul: shape checks (errors name `matmul` and both shapes), batch broadcasting and
  * folding, the variant, which operand a packed variant packs, and how each operand is read.
  */
-import { runtime } from './runtime.js';
-import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, shapeToString } from './shape.js';
-import { checkVariant, packedOperand, pickMatmulVariant, type MatmulVariant } from './matmulVariants.js';
-import type { GpuView } from './view.js';
+import { runtime } from '../runtime.js';
+import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, shapeToString } from '../shape.js';
+import { checkVariant, packedOperand, pickMatmulVariant, type MatmulVariant } from './variants.js';
+import type { GpuView } from '../view.js';
 
+/** Options of one product: scale, bias, and (for tests and benchmarks) a forced variant. */
 export interface MatmulOptions {
   /** Scales the product (attention's 1/√d); default 1. */
   alpha?: number;
