@@ -24,21 +24,21 @@ export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): Ker
   if (numel(shape) === 0) return { buffer: out, shape, dtype: 'f32' };
   // The kernel's operands: the plan's, or with A packed, Bᵀ (rows shared by broadcast) and Aᵀ
   // (packed) for Cᵀ = Bᵀ·Aᵀ, stored transposed.
-  const transposedC = plan.layoutA === 'packed';
+  const transposedC = plan.layoutA === 'packed' || plan.layoutA === 'packedK';
   const [sC, sA, sB] = plan.batchStrides;
   const k = transposedC
     ? { first: b, second: a, M: plan.N, N: plan.M, sAm: plan.sBn, sAk: plan.sBk, sBk: plan.sAk, sBn: plan.sAm, la: plan.layoutB, lb: plan.layoutA, sFirst: sB, sSecond: sA }
     : { first: a, second: b, M: plan.M, N: plan.N, sAm: plan.sAm, sAk: plan.sAk, sBk: plan.sBk, sBn: plan.sBn, la: plan.layoutA, lb: plan.layoutB, sFirst: sA, sSecond: sB };
-  if (k.la === 'packed') throw new Error('matmul: only one operand can be packed'); // planMatmul packs at most one
+  if (k.la === 'packed' || k.la === 'packedK') throw new Error('matmul: only one operand can be packed'); // planMatmul packs at most one
   const rb = batch.length;
   const tilesM = Math.ceil(k.M / (v.rows * v.wgRows));
   const tilesN = Math.ceil(k.N / (v.cols * v.wgCols));
   const workgroups = numel(batch) * tilesM * tilesN;
-  // The packed operand gets one texture layer per batch index, in row-major order.
+  // The packed operand gets one texture layer per batch index, in row-major order; texels along
+  // K pack its transpose [N, K] (contiguous along K: a plain copy).
+  const view = (shape: number[], strides: number[]): GpuView => ({ buffer: k.second.buffer, shape: [...batch, ...shape], strides: [...k.sSecond, ...strides], offset: k.second.offset, dtype: 'f32' });
   const packed =
-    k.lb === 'packed'
-      ? packIntoTexture({ buffer: k.second.buffer, shape: [...batch, plan.K, k.N], strides: [...k.sSecond, k.sBk, k.sBn], offset: k.second.offset, dtype: 'f32' })
-      : null;
+    k.lb === 'packed' ? packIntoTexture(view([plan.K, k.N], [k.sBk, k.sBn])) : k.lb === 'packedK' ? packIntoTexture(view([k.N, plan.K], [k.sBn, k.sBk])) : null;
   const params = new Uint32Array(P.batchShape + 4 * rb);
   params[P.M] = k.M;
   params[P.N] = k.N;

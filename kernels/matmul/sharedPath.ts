@@ -9,7 +9,7 @@ import { fmaLines, range, type MatmulSpec } from './spec.js';
 
 /** The operand bindings of the shared path: both buffers, read in their layouts. */
 export function sharedBindings(s: MatmulSpec): BindingDecl[] {
-  if (s.lb === 'packed') throw new Error('matmul: a packed B needs the register path'); // checkVariant rules it out
+  if (s.lb === 'packed' || s.lb === 'packedK') throw new Error('matmul: a packed B needs the register path'); // checkVariant rules it out
   return [bufferBinding('A', s.la), bufferBinding('B', s.lb)];
 }
 
@@ -28,7 +28,7 @@ export function sharedDeclarations(s: MatmulSpec): string[] {
 /** The K loop of the shared path. */
 export function sharedLoop(s: MatmulSpec): string[] {
   const { v, la, lb } = s;
-  if (lb === 'packed') throw new Error('matmul: a packed B needs the register path'); // checkVariant rules it out
+  if (lb === 'packed' || lb === 'packedK') throw new Error('matmul: a packed B needs the register path'); // checkVariant rules it out
   const RM = v.rows;
   const TK = v.sharedK;
   const TM = v.wgRows * RM;

@@ -2,7 +2,7 @@
  * The matmul template's spec (everything the WGSL depends on; the pipeline key is derived from
  * it) and the layout of its parameter block (what varies per call without a new pipeline).
  */
-import type { MatmulLayout } from './plan.js';
+import type { MatmulLayout, MatmulPackedLayout } from './plan.js';
 import type { MatmulVariant } from './variants.js';
 
 /** What the template generates for: the kernel's operands as it sees them (after a Cᵀ swap). */
@@ -11,8 +11,8 @@ export type MatmulSpec = {
   v: MatmulVariant;
   /** How the kernel's A is read. */
   la: MatmulLayout;
-  /** How the kernel's B is read; 'packed' when it comes from a texture (`textureB`). */
-  lb: MatmulLayout | 'packed';
+  /** How the kernel's B is read; 'packed'/'packedK' when it comes from a texture (`textureB`). */
+  lb: MatmulLayout | MatmulPackedLayout;
   /** Batch dims walked by the kernel (after folding). */
   batchRank: number;
   /** Adds a bias along C's columns (along the kernel's rows when `transposedC`). */

@@ -6,7 +6,7 @@ import { bufferBinding, type OperandReader } from './reader.js';
 /** Each invocation loads its own columns of B from the buffer. */
 export function directB(s: MatmulSpec): OperandReader {
   const lb = s.lb;
-  if (lb === 'packed') throw new Error('matmul: a packed B is read from its texture (textureB)');
+  if (lb === 'packed' || lb === 'packedK') throw new Error('matmul: a packed B is read from its texture (textureB)');
   const RN = s.v.cols;
   const J = RN / 4;
   const setup: string[] = [];

@@ -9,6 +9,7 @@ import { directA } from './directA.js';
 import { directB } from './directB.js';
 import type { OperandReader } from './reader.js';
 import { textureB } from './textureB.js';
+import { textureBAlongK } from './textureBAlongK.js';
 
 export { bufferBinding, type OperandReader } from './reader.js';
 
@@ -17,7 +18,9 @@ export function readerForA(s: MatmulSpec): OperandReader {
   return s.v.broadcastA ? broadcastA(s) : directA(s);
 }
 
-/** The reader of the kernel's B: the packed texture, or the buffer in B's layout. */
+/** The reader of the kernel's B: a packed texture (texels along N or along K), or the buffer in B's layout. */
 export function readerForB(s: MatmulSpec): OperandReader {
-  return s.lb === 'packed' ? textureB(s) : directB(s);
+  if (s.lb === 'packed') return textureB(s);
+  if (s.lb === 'packedK') return textureBAlongK(s);
+  return directB(s);
 }
