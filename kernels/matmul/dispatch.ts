@@ -73,5 +73,5 @@ export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): Ker
 
 /** The variant with its optional switches spelt out, so equal variants give equal keys. */
 function withDefaults(v: MatmulVariant): MatmulVariant {
-  return { rows: v.rows, cols: v.cols, wgRows: v.wgRows, wgCols: v.wgCols, vec4: v.vec4, sharedK: v.sharedK, broadcastA: v.broadcastA ?? false, textureB: v.textureB ?? false };
+  return { ...v, broadcastA: v.broadcastA ?? false, textureB: v.textureB ?? false };
 }

@@ -55,8 +55,8 @@ export const vec4Of = (parts: string[]): string => `vec4<f32>(${parts.join(', ')
  */
 export function fmaLines(v: MatmulVariant, kks: number[], aAt: (r: number, kk: number) => string, bAt: (kk: number, j: number) => string, indent: string): string[] {
   const lines: string[] = [];
-  for (const kk of kks)
-    for (const r of range(v.rows))
-      for (const j of range(v.cols / 4)) lines.push(`${indent}acc${r}_${j} = fma(vec4<f32>(${aAt(r, kk)}), ${bAt(kk, j)}, acc${r}_${j});`);
+  const fma = (kk: number, r: number, j: number): number => lines.push(`${indent}acc${r}_${j} = fma(vec4<f32>(${aAt(r, kk)}), ${bAt(kk, j)}, acc${r}_${j});`);
+  if (v.fmaOrder === 'accumulator') for (const r of range(v.rows)) for (const j of range(v.cols / 4)) for (const kk of kks) fma(kk, r, j);
+  else for (const kk of kks) for (const r of range(v.rows)) for (const j of range(v.cols / 4)) fma(kk, r, j);
   return lines;
 }

@@ -30,6 +30,8 @@ export type MatmulVariant = {
   broadcastA?: boolean;
   /** Register path only: B is first packed into an rgba32float texture array (`packMatmulB`) and read from it. */
   textureB?: boolean;
+  /** Register path: FMA order within a K block; 'accumulator' runs all steps of one accumulator together. Default: step by step. */
+  fmaOrder?: 'step' | 'accumulator';
 };
 
 /**
@@ -44,8 +46,10 @@ export const MATMUL_VARIANTS = {
    * CPU adapters with subgroups, products of at least `PACKED_MIN_ROWS` rows: 16×8 outputs per
    * invocation, A rows shared by subgroup broadcasts, B packed into a texture (2.5-3× the buffer
    * path on lavapipe at n = 1024; docs/benchmarks.md). Only at `PACKED_SUBGROUP_SIZE` lanes.
+   * FMAs accumulator by accumulator: the 128 accumulators do not fit the CPU's registers, and
+   * this order loads and stores each once per 4 steps of K instead of once per step.
    */
-  softwarePacked: { rows: 16, cols: 8, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0, broadcastA: true, textureB: true },
+  softwarePacked: { rows: 16, cols: 8, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0, broadcastA: true, textureB: true, fmaOrder: 'accumulator' },
   /** CPU adapters (lavapipe): 8×4 outputs per invocation, 8 invocations (one SIMD vector) per workgroup. */
   software: { rows: 8, cols: 4, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0 },
   /** CPU adapters, 2-4 rows (after batch dims are folded into rows): no work on clamped rows. */
