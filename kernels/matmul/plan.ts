@@ -18,9 +18,9 @@ export interface MatmulOptions {
   /** Forces which operand a packed variant packs (tests); default `packedOperand(rows, N)`. */
   packed?: 'a' | 'b';
   /**
-   * Forces how the packed operand's texels run (tests, benchmarks): 'n', four columns at one k;
-   * 'k', four steps of K of one column. Default: 'k' when the operand is contiguous along K (a
-   * transposed weight, or x packed for Cᵀ), so packing is a straight copy rather than a transpose.
+   * How the packed operand's texels run: 'n' (default), four columns at one k; 'k', four steps of
+   * K of one column, which packs an operand contiguous along K (a transposed weight, or x packed
+   * for Cᵀ) with a plain copy instead of a transpose.
    */
   packAlong?: 'n' | 'k';
 }
@@ -144,10 +144,9 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
   const sAm = normStride(rows, rowStride);
   let v = options.variant ?? pickMatmulVariant(runtime().adapterInfo, rows, N);
   let packed: 'a' | 'b' | null = v.textureB ? (options.packed ?? packedOperand(rows, N)) : null;
-  // Texels along K when the packed operand is contiguous along K: packing is then a plain copy.
-  const packedKStride = packed === 'a' ? sAk : sBk;
-  const packedMnStride = packed === 'a' ? sAm : sBn;
-  const along = options.packAlong ?? (packedKStride === 1 && Math.abs(packedMnStride) > 1 ? 'k' : 'n');
+  // Texels along N unless asked otherwise: along K measured no better, even for operands contiguous
+  // along K, whose packing it turns from a transpose into a copy (docs/benchmarks.md).
+  const along = options.packAlong ?? 'n';
   const packedCols = packed === 'a' ? rows : N;
   const fits = along === 'k' ? packedFits(K, packedCols, numel(dims)) : packedFits(packedCols, K, numel(dims));
   if (packed && numel([...dims, rows, N]) > 0 && !fits) {
