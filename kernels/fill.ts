@@ -7,6 +7,7 @@ import { runtime } from './runtime.js';
 import { numel } from './shape.js';
 import { allocate, f32Bits, type DType, type KernelOutput } from './view.js';
 import { flatEntry, header, workgroupsFor } from './wgsl/common.js';
+import { templateLaunch } from './wgsl/specKey.js';
 
 /** The most negative finite f32 (PyTorch's `torch.finfo(torch.float32).min`), used by additive masks. */
 export const F32_MIN = -3.4028234663852886e38;
@@ -51,8 +52,7 @@ function generate(kind: Generator, shape: readonly number[], dtype: DType, param
   const out = allocate(kind, shape, dtype);
   const n = numel(shape);
   runtime().dispatch({
-    key: `generate/${kind}/${dtype}`,
-    wgsl: () => generateWgsl(kind, dtype),
+    ...templateLaunch('generate', { kind, dtype }, (s) => generateWgsl(s.kind, s.dtype)),
     bindings: [out],
     params: new Uint32Array([n, ...params]),
     workgroups: workgroupsFor(n),

@@ -16,6 +16,7 @@ import { allocate, isContiguous, type DType, type GpuView, type KernelOutput } f
 import { elementwise } from './elementwise.js';
 import { fill } from './fill.js';
 import { flatEntry, header, stridedOffsets, workgroupsFor } from './wgsl/common.js';
+import { templateLaunch } from './wgsl/specKey.js';
 
 /** Output shape of `take(x, axis, index)`: x's shape with dim `axis` replaced by index's shape. */
 export function takeShape(xShape: Shape, axis: number, indexShape: Shape): number[] {
@@ -72,8 +73,7 @@ export function take(x: GpuView, axis: number, index: GpuView, op = 'take'): Ker
   params.set(merged.strides[1]!, 5 + rank);
   params.set(merged.strides[2]!, 5 + 2 * rank);
   runtime().dispatch({
-    key: `take/r${rank}/${x.dtype}`,
-    wgsl: () => takeWgsl(rank, x.dtype),
+    ...templateLaunch('take', { rank, dtype: x.dtype }, (s) => takeWgsl(s.rank, s.dtype)),
     bindings: [x.buffer, index.buffer, out],
     params,
     workgroups: workgroupsFor(n),
@@ -148,8 +148,7 @@ export function scatterAdd(shape: Shape, axis: number, index: GpuView, values: G
   const ix = contiguousView(index);
   const pool = runtime().pool;
   runtime().dispatch({
-    key: 'scatterAdd',
-    wgsl: scatterAddWgsl,
+    ...templateLaunch('scatterAdd', {}, scatterAddWgsl),
     bindings: [v.view.buffer, ix.view.buffer, result.buffer],
     params: new Uint32Array([n, K, inner, axisSize, v.view.offset, ix.view.offset]),
     workgroups: workgroupsFor(n),

@@ -10,6 +10,7 @@ import { runtime } from './runtime.js';
 import { numel } from './shape.js';
 import { allocate, f32Bits, type KernelOutput } from './view.js';
 import { flatEntry, header, paramF32, workgroupsFor } from './wgsl/common.js';
+import { templateLaunch } from './wgsl/specKey.js';
 
 export const PHILOX_M0 = 0xd2511f53;
 export const PHILOX_M1 = 0xcd9e8d57;
@@ -90,8 +91,7 @@ export function random(dist: Distribution, shape: readonly number[], seed: numbe
   const n = numel(shape);
   const cap = dist === 'uniform' ? f32Below(Math.fround(b)) : 0;
   runtime().dispatch({
-    key: `random/${dist}`,
-    wgsl: () => randomWgsl(dist),
+    ...templateLaunch('random', { dist }, (s) => randomWgsl(s.dist)),
     bindings: [out],
     params: new Uint32Array([n, k0, k1, f32Bits(a), f32Bits(b), f32Bits(cap)]),
     workgroups: workgroupsFor(n),

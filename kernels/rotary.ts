@@ -12,6 +12,7 @@ import { runtime } from './runtime.js';
 import { broadcastShapes, broadcastStrides, numel, shapeToString } from './shape.js';
 import { allocate, type GpuView, type KernelOutput } from './view.js';
 import { flatEntry, header, stridedOffsets, workgroupsFor } from './wgsl/common.js';
+import { templateLaunch } from './wgsl/specKey.js';
 
 /**
  * Parameter layout: n, D, R, offsets (x, cos, sin), shape (rank), strides of x, cos, sin (rank
@@ -86,8 +87,7 @@ export function rotary(x: GpuView, cos: GpuView, sin: GpuView, transposed = fals
   params.set(broadcastStrides(cos.shape, cos.strides, tableShape), 6 + 2 * rank);
   params.set(broadcastStrides(sin.shape, sin.strides, tableShape), 6 + 3 * rank);
   runtime().dispatch({
-    key: `rotary/r${rank}/${transposed ? 'adjoint' : 'forward'}`,
-    wgsl: () => rotaryWgsl(rank, transposed),
+    ...templateLaunch('rotary', { rank, transposed }, (s) => rotaryWgsl(s.rank, s.transposed)),
     bindings: [x.buffer, cos.buffer, sin.buffer, out],
     params,
     workgroups: workgroupsFor(n),

@@ -6,8 +6,9 @@
  *
  *   npm run bench -- [--sizes 128,256,512,1024] [--rows 1024] [--cols 1024] [--seconds 0.5] [--trials 3] [--variants]
  *
- * --variants adds a table of every matmul variant this adapter can run (packed ones with either
- * operand packed), timed side by side at each size and on a transformer-shaped x·Wᵀ.
+ * --variants adds tables of every matmul variant this adapter can run (and the packed variant as
+ * it was before issue 16's changes), timed round-robin at each size and on transformer-shaped
+ * products (x·Wᵀ, attention), in wall-clock GFLOP/s and in GFLOP per CPU-second of the process.
  *
  * No input requires a gradient, so nothing is recorded for backward.
  *
@@ -28,6 +29,7 @@ import { transpose } from '../autograd/ops/view.js';
 import { wrap } from '../autograd/ops/wrap.js';
 import { initRuntime } from '../kernels/dawn.js';
 import { runtime } from '../kernels/runtime.js';
+import { numel } from '../kernels/shape.js';
 
 interface Options {
   sizes: number[];
@@ -227,36 +229,97 @@ async function main(): Promise<void> {
   console.log(`\nload average at end ${loadavg()[0]!.toFixed(1)}; bandwidth counts the input read and the output written once (2·rows·cols·4 bytes)`);
 }
 
-/** GFLOP/s of every matmul variant the adapter can run, side by side (`--variants`). */
+/**
+ * The matmul variant before the register-path changes of issue 16 (FMAs step by step, a packed
+ * operand always packed with texels along N): kept here so that `--variants` times the old and
+ * the new kernel side by side in one run.
+ */
+const PACKED_BEFORE: { variant: MatmulVariant; packAlong: 'n' } = { variant: { ...MATMUL_VARIANTS.softwarePacked, fmaOrder: 'step' }, packAlong: 'n' };
+
+/** A product of the variant table: A [..., M, K] and B [..., K, N], B stored transposed when `bT`. */
+interface Shape {
+  label: string;
+  batch: number[];
+  M: number;
+  K: number;
+  N: number;
+  bT: boolean;
+}
+
+/**
+ * GFLOP/s of every matmul variant the adapter can run (`--variants`), on square and
+ * transformer-shaped products. The variants of one shape are timed round-robin, `trials` rounds,
+ * best of each, so that load from other processes hits them alike; beside the wall-clock rate,
+ * GFLOP per CPU-second of this process (all its threads), which other processes disturb less.
+ */
 async function variantTable(o: Options): Promise<void> {
   const info = runtime().adapterInfo;
-  const runs: { name: string; variant: MatmulVariant; packed?: 'a' | 'b' }[] = [];
+  const runs: { name: string; variant: MatmulVariant; packAlong?: 'n' | 'k' }[] = [];
   for (const [name, variant] of Object.entries(MATMUL_VARIANTS) as [string, MatmulVariant][]) {
     if (/OneRow|FewRows/.test(name)) continue; // tiles for products of 1-4 rows
     if (variant.broadcastA && info.subgroupSize !== variant.wgCols) continue;
-    if (variant.textureB) for (const packed of ['b', 'a'] as const) runs.push({ name: `${name}, ${packed.toUpperCase()} packed`, variant, packed });
-    else runs.push({ name, variant });
+    runs.push({ name, variant });
+    if (variant === MATMUL_VARIANTS.softwarePacked) runs.push({ name: `${name} before (steps in order, texels along N)`, ...PACKED_BEFORE });
   }
-  const shapes = [
-    ...o.sizes.map((n) => ({ label: `${n}³`, M: n, K: n, N: n, weight: false })),
-    { label: 'x·Wᵀ 128×768·(3072×768)ᵀ', M: 128, K: 768, N: 3072, weight: true },
+  const shapes: Shape[] = [
+    ...o.sizes.map((n) => ({ label: `${n}³`, batch: [], M: n, K: n, N: n, bT: false })),
+    { label: `linear ${o.sizes[o.sizes.length - 1]}`, batch: [], M: o.sizes[o.sizes.length - 1]!, K: o.sizes[o.sizes.length - 1]!, N: o.sizes[o.sizes.length - 1]!, bT: true },
+    { label: 'x·Wᵀ 128×768·(3072×768)ᵀ', batch: [], M: 128, K: 768, N: 3072, bT: true },
+    { label: 'x·Wᵀ 128×3072·(768×3072)ᵀ', batch: [], M: 128, K: 3072, N: 768, bT: true },
+    { label: 'x·Wᵀ 128×768·(768×768)ᵀ', batch: [], M: 128, K: 768, N: 768, bT: true },
+    { label: 'q·kᵀ 12×(128×64·(128×64)ᵀ)', batch: [12], M: 128, K: 64, N: 128, bT: true },
+    { label: 'p·v 12×(128×128·128×64)', batch: [12], M: 128, K: 128, N: 64, bT: false },
   ];
-  const table = runs.map((r) => [r.name]);
+  const wall = runs.map(() => [] as string[]);
+  const perCpu = runs.map(() => [] as string[]);
   for (const s of shapes) {
-    const a = Tensor.fromArray(randomData(s.M * s.K, 6), [s.M, s.K]);
-    const stored = Tensor.fromArray(randomData(s.K * s.N, 7), s.weight ? [s.N, s.K] : [s.K, s.N]);
-    const b = s.weight ? transpose(stored) : stored;
-    for (const [i, r] of runs.entries()) {
-      const seconds = await timeGpu(() => wrap(matmulKernel(a, b, { variant: r.variant, packed: r.packed })).dispose(), o);
-      table[i]!.push(((2 * s.M * s.K * s.N) / seconds / 1e9).toFixed(2));
-    }
+    const a = Tensor.fromArray(randomData(numel([...s.batch, s.M, s.K]), 6), [...s.batch, s.M, s.K]);
+    const stored = Tensor.fromArray(randomData(numel([...s.batch, s.K, s.N]), 7), s.bT ? [...s.batch, s.N, s.K] : [...s.batch, s.K, s.N]);
+    const b = s.bT ? transpose(stored) : stored;
+    const calls = runs.map((r) => () => wrap(matmulKernel(a, b, { variant: r.variant, packAlong: r.packAlong })).dispose());
+    const times = await timeRoundRobin(calls, o);
+    const flops = 2 * numel([...s.batch, s.M, s.K, s.N]);
+    times.forEach((t, i) => {
+      wall[i]!.push((flops / t.wall / 1e9).toFixed(2));
+      perCpu[i]!.push((flops / t.cpu / 1e9).toFixed(2));
+    });
     for (const t of new Set([a, b, stored])) t.dispose();
-    console.log(`  measured ${s.label}`);
+    console.log(`  measured ${s.label} (load average ${loadavg()[0]!.toFixed(1)})`);
   }
-  const header = ['matmul variant (GFLOP/s)', ...shapes.map((s) => s.label)];
-  console.log(`\n| ${header.join(' | ')} |`);
-  console.log(`|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
-  for (const row of table) console.log(`| ${row.join(' | ')} |`);
+  for (const [title, table] of [
+    ['matmul variant: GFLOP/s (wall clock)', wall],
+    ['matmul variant: GFLOP per CPU-second of this process', perCpu],
+  ] as const) {
+    const header = [title, ...shapes.map((s) => s.label)];
+    console.log(`\n| ${header.join(' | ')} |`);
+    console.log(`|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
+    runs.forEach((r, i) => console.log(`| ${[r.name, ...table[i]!].join(' | ')} |`));
+  }
+}
+
+/** Best wall-clock and CPU seconds per call of each of `calls`, timed round-robin (one warm-up call each first). */
+async function timeRoundRobin(calls: (() => void)[], o: Options): Promise<{ wall: number; cpu: number }[]> {
+  const reps: number[] = [];
+  for (const call of calls) {
+    call(); // compiles
+    await runtime().sync();
+    const t0 = performance.now();
+    call();
+    await runtime().sync();
+    reps.push(Math.max(1, Math.round(o.seconds / Math.max((performance.now() - t0) / 1000, 1e-6))));
+  }
+  const best = calls.map(() => ({ wall: Infinity, cpu: Infinity }));
+  for (let t = 0; t < o.trials; t++)
+    for (const [i, call] of calls.entries()) {
+      const start = performance.now();
+      const cpu0 = process.cpuUsage();
+      for (let r = 0; r < reps[i]!; r++) call();
+      await runtime().sync();
+      const cpu = process.cpuUsage(cpu0);
+      best[i]!.wall = Math.min(best[i]!.wall, (performance.now() - start) / 1000 / reps[i]!);
+      best[i]!.cpu = Math.min(best[i]!.cpu, (cpu.user + cpu.system) / 1e6 / reps[i]!);
+    }
+  return best;
 }
 
 main().then(

@@ -1,13 +1,16 @@
 /**
- * The matmul kernel's variants: the template's parameters (`MatmulVariant`), the named variants,
- * and which one an adapter and a product's shape get (`pickMatmulVariant`, `packedOperand`).
- * The template itself is in kernels/matmul.ts; docs/benchmarks.md has the measurements behind
- * the choices.
+ * The matmul kernel's variants: the template's tile parameters (`MatmulVariant`), the named
+ * variants, and which one an adapter and a product's shape get (`pickMatmulVariant`,
+ * `packedOperand`). The template itself is kernels/matmul/template.ts; docs/benchmarks.md has
+ * the measurements behind the choices.
  */
-import { runtime, type AdapterDescription } from './runtime.js';
+import { runtime, type AdapterDescription } from '../runtime.js';
 
-/** The matmul template's parameters: output tile per invocation, workgroup shape, loads, staging. */
-export interface MatmulVariant {
+/**
+ * The tile parameters of the matmul template. A type alias rather than an interface so that it is
+ * plain spec data (`SpecValue`), serialised into the pipeline key.
+ */
+export type MatmulVariant = {
   /** Output rows per invocation. */
   rows: number;
   /** Output columns per invocation (a multiple of 4: accumulators are vec4 along N). */
@@ -27,7 +30,9 @@ export interface MatmulVariant {
   broadcastA?: boolean;
   /** Register path only: B is first packed into an rgba32float texture array (`packMatmulB`) and read from it. */
   textureB?: boolean;
-}
+  /** Register path: FMA order within a K block; 'accumulator' runs all steps of one accumulator together. Default: step by step. */
+  fmaOrder?: 'step' | 'accumulator';
+};
 
 /**
  * Named variants: what `pickMatmulVariant` chooses from (tests force each one). The software
@@ -41,8 +46,10 @@ export const MATMUL_VARIANTS = {
    * CPU adapters with subgroups, products of at least `PACKED_MIN_ROWS` rows: 16×8 outputs per
    * invocation, A rows shared by subgroup broadcasts, B packed into a texture (2.5-3× the buffer
    * path on lavapipe at n = 1024; docs/benchmarks.md). Only at `PACKED_SUBGROUP_SIZE` lanes.
+   * FMAs accumulator by accumulator: the 128 accumulators do not fit the CPU's registers, and
+   * this order loads and stores each once per 4 steps of K instead of once per step.
    */
-  softwarePacked: { rows: 16, cols: 8, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0, broadcastA: true, textureB: true },
+  softwarePacked: { rows: 16, cols: 8, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0, broadcastA: true, textureB: true, fmaOrder: 'accumulator' },
   /** CPU adapters (lavapipe): 8×4 outputs per invocation, 8 invocations (one SIMD vector) per workgroup. */
   software: { rows: 8, cols: 4, wgRows: 1, wgCols: 8, vec4: true, sharedK: 0 },
   /** CPU adapters, 2-4 rows (after batch dims are folded into rows): no work on clamped rows. */
@@ -68,7 +75,7 @@ export const PACKED_MIN_ROWS = 64;
  * 8-15 of the texture reads (measured), so products there keep the buffer path.
  */
 export const PACKED_SUBGROUP_SIZE = 8;
-/** Rows A needs before it is packed in place of B (see `PACKED_MIN_ROWS`). */
+/** Fewest rows of A for which A is packed instead of B (see `PACKED_MIN_ROWS` and `packedOperand`). */
 export const PACKED_MIN_PACKED_ROWS = 32;
 
 /**

@@ -2,10 +2,10 @@
  * Planning a matmul: shape checks (errors name `matmul` and both shapes), batch broadcasting and
  * folding, the variant, which operand a packed variant packs, and how each operand is read.
  */
-import { runtime } from './runtime.js';
-import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, shapeToString } from './shape.js';
-import { checkVariant, packedOperand, pickMatmulVariant, type MatmulVariant } from './matmulVariants.js';
-import type { GpuView } from './view.js';
+import { runtime } from '../runtime.js';
+import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, shapeToString } from '../shape.js';
+import { checkVariant, packedOperand, pickMatmulVariant, type MatmulVariant } from './variants.js';
+import type { GpuView } from '../view.js';
 
 /** Options of one matmul launch (`matmul`, `planMatmul`): scaling, a fused bias, and overrides for tests. */
 export interface MatmulOptions {
@@ -17,11 +17,22 @@ export interface MatmulOptions {
   variant?: MatmulVariant;
   /** Forces which operand a packed variant packs (tests); default `packedOperand(rows, N)`. */
   packed?: 'a' | 'b';
+  /**
+   * How the packed operand's texels run: 'n' (default), four columns at one k; 'k', four steps of
+   * K of one column, which packs an operand contiguous along K (a transposed weight, or x packed
+   * for Cᵀ) with a plain copy instead of a transpose.
+   */
+  packAlong?: 'n' | 'k';
 }
 
 /** How the template reads an operand: along its contiguous dimension (K, or M/N) and with vec4 or not. */
 export type MatmulLayout = 'k4' | 'mn4' | 'k' | 'mn';
 type Layout = MatmulLayout;
+/**
+ * A packed operand's texture: 'packed', texel (x, k) = 4 consecutive columns (N) at step k;
+ * 'packedK', texel (x, n) = 4 consecutive steps of K of column n.
+ */
+export type MatmulPackedLayout = 'packed' | 'packedK';
 
 function normStride(size: number, stride: number): number {
   return size === 1 ? 0 : stride;
@@ -77,12 +88,12 @@ export interface MatmulPlan {
   sBn: number;
   /**
    * How each operand is read: along K or along M/N, with vec4 loads ('…4') or scalar; 'packed'
-   * for the operand a packed variant copies into a texture first (`packIntoTexture`). When A is
-   * the packed one, the kernel computes Cᵀ = Bᵀ·Aᵀ and B is read as its broadcast operand.
+   * or 'packedK' for the operand a packed variant copies into a texture first (`packIntoTexture`).
+   * When A is the packed one, the kernel computes Cᵀ = Bᵀ·Aᵀ and B is read as its broadcast operand.
    */
-  layoutA: Layout | 'packed';
+  layoutA: Layout | MatmulPackedLayout;
   /** How B is read (see `layoutA`). */
-  layoutB: Layout | 'packed';
+  layoutB: Layout | MatmulPackedLayout;
   /** Batch dims left after coalescing and folding, and their element strides for C, A and B. */
   batch: number[];
   /** Element strides of C, A and B along each of `batch`. */
@@ -141,7 +152,12 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
   const sAm = normStride(rows, rowStride);
   let v = options.variant ?? pickMatmulVariant(runtime().adapterInfo, rows, N);
   let packed: 'a' | 'b' | null = v.textureB ? (options.packed ?? packedOperand(rows, N)) : null;
-  if (packed && numel([...dims, rows, N]) > 0 && !packedFits(packed === 'a' ? rows : N, K, numel(dims))) {
+  // Texels along N unless asked otherwise: along K measured no better, even for operands contiguous
+  // along K, whose packing it turns from a transpose into a copy (docs/benchmarks.md).
+  const along = options.packAlong ?? 'n';
+  const packedCols = packed === 'a' ? rows : N;
+  const fits = along === 'k' ? packedFits(K, packedCols, numel(dims)) : packedFits(packedCols, K, numel(dims));
+  if (packed && numel([...dims, rows, N]) > 0 && !fits) {
     if (options.variant) fail(`do not fit the texture limits of the packed variant ${JSON.stringify(v)}`);
     v = pickMatmulVariant({ ...runtime().adapterInfo, subgroupSize: null }, rows, N); // the best unpacked variant
     packed = null;
@@ -152,6 +168,7 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
   const tileN = v.sharedK > 0 ? v.cols * v.wgCols : v.cols;
   // The operand whose rows a broadcast variant shares across the subgroup: A, or B when A is packed.
   const broadcast = v.broadcastA ? (packed === 'a' ? 'b' : 'a') : null;
+  const packedLayout: MatmulPackedLayout = along === 'k' ? 'packedK' : 'packed';
   return {
     shape: [...batch, M, N],
     variant: v,
@@ -162,16 +179,16 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
     sAk,
     sBk,
     sBn,
-    layoutA: packed === 'a' ? 'packed' : layoutOf(v, tileM, rows, K, sAm, sAk, a.offset, sA, broadcast === 'a'),
-    layoutB: packed === 'b' ? 'packed' : layoutOf(v, tileN, N, K, sBn, sBk, b.offset, sB, broadcast === 'b'),
+    layoutA: packed === 'a' ? packedLayout : layoutOf(v, tileM, rows, K, sAm, sAk, a.offset, sA, broadcast === 'a'),
+    layoutB: packed === 'b' ? packedLayout : layoutOf(v, tileN, N, K, sBn, sBk, b.offset, sB, broadcast === 'b'),
     batch: dims,
     batchStrides: [sC, sA, sB],
   };
 }
 
-/** Whether an operand packs into one texture array: ⌈cols/4⌉ × K texels, a layer per batch index. */
-function packedFits(cols: number, K: number, layers: number): boolean {
+/** Whether a texture array of ⌈along/4⌉ × rows texels, a layer per batch index, fits the limits. */
+function packedFits(along: number, rows: number, layers: number): boolean {
   const limits = runtime().limits;
-  return cols >= 1 && K >= 1 && Math.ceil(cols / 4) <= limits.maxTextureDimension2D && K <= limits.maxTextureDimension2D && layers <= limits.maxTextureArrayLayers;
+  return along >= 1 && rows >= 1 && Math.ceil(along / 4) <= limits.maxTextureDimension2D && rows <= limits.maxTextureDimension2D && layers <= limits.maxTextureArrayLayers;
 }
 
