@@ -41,4 +41,5 @@ export {
   type MatmulOptions,
   type MatmulPlan,
   type MatmulLayout,
+  type MatmulPackedLayout,
 } from './matmul.js';
