@@ -5,6 +5,7 @@ export { tap, withTaps, type TapKind, type TapObserver, type TapInfo } from './t
 export { withModulePath, currentModulePath } from './modulePath.js';
 export { inBlock } from './models/blocks.js';
 export { loadModel, buildModel, readConfig, type LoadOptions } from './load.js';
+export { LOAD_DTYPES, type WeightDtype } from './upload.js';
 export { resolveModelDir, hubCacheRoots } from './hub-cache.js';
 export { FAMILIES, familyOf, type Family } from './models/registry.js';
 export type { TransformerModel, ModelInfo, ModelInput, ForwardOptions, ModelKind, PositionalKind } from './models/types.js';
