@@ -178,7 +178,8 @@ function padToWord(data: Uint8Array): Uint8Array {
 }
 
 function checkFiniteF32(values: Float32Array, name: string, firstElement: number, source: string): void {
-  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  // Int32, not Uint32: words ≥ 2³¹ would leave V8's small-integer path.
+  const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
   for (let i = 0; i < bits.length; i++) {
     if ((bits[i]! & 0x7f800000) === 0x7f800000) throw nonFinite(source, name, values[i]!, firstElement + i);
   }
@@ -237,8 +238,17 @@ async function uploadTransposed(rt: GpuRuntime, checkpoint: Checkpoint, item: Up
   return tensor;
 }
 
+/** Tile edge of the transpose: a tile's rows and columns stay in cache (row by row, every write misses). */
+const TILE = 32;
+
 function transpose<T extends Uint32Array | Uint16Array>(data: T, rows: number, cols: number): T {
   const out = new (data.constructor as { new (n: number): T })(data.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
+  for (let r0 = 0; r0 < rows; r0 += TILE) {
+    const r1 = Math.min(rows, r0 + TILE);
+    for (let c0 = 0; c0 < cols; c0 += TILE) {
+      const c1 = Math.min(cols, c0 + TILE);
+      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = data[r * cols + c]!;
+    }
+  }
   return out;
 }
