@@ -2,7 +2,7 @@
  * Copies a batch of matrices X[...batch, K, N] (any strided f32 view) into an rgba32float texture
  * array: texel (x, k, layer) = X[layer][k][4x … 4x+3], zero past column N. Matmul reads its
  * packed operand this way on CPU adapters, where reading a texel for a whole SIMD vector is
- * cheaper than a lane-by-lane buffer load (kernels/matmul.ts).
+ * cheaper than a lane-by-lane buffer load (kernels/matmul/readers/textureB.ts).
  *
  * Each invocation fills a column of `ROWS_PER_INVOCATION` texels, so the index arithmetic (integer
  * division, scalarised per lane on lavapipe) is paid once per column. How it reads X depends on

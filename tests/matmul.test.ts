@@ -61,10 +61,10 @@ function reshapeView(x: Tensor, shape: number[]): Tensor {
   return new Tensor(x.storage, shape, x.dtype, undefined, x.offset);
 }
 
-async function check(c: Case, variant: MatmulVariant, label: string, packed?: 'a' | 'b'): Promise<void> {
+async function check(c: Case, variant: MatmulVariant, label: string, packed?: 'a' | 'b', packAlong?: 'n' | 'k'): Promise<void> {
   const a = operand(c.a);
   const b = operand(c.b);
-  const y = wrap(matmulKernel(a.view, b.view, { variant, packed }));
+  const y = wrap(matmulKernel(a.view, b.view, { variant, packed, packAlong }));
   const expected = refMatmul(a.ref, b.ref);
   expect(y.shape, `${label} shape`).toEqual(expected.shape);
   const K = c.a.shape[c.a.shape.length - 1]!;
@@ -107,11 +107,14 @@ describe('matmul kernel matches the float64 reference', () => {
     });
   }
 
-  for (const packed of ['a', 'b'] as const) {
-    it(`the packed variant with ${packed.toUpperCase()} packed (forced): ${caseLists.softwarePacked!.length} cases`, async () => {
-      for (const label of caseLists.softwarePacked!) await check(shapeCases[label]!, MATMUL_VARIANTS.softwarePacked, `packed ${packed} / ${label}`, packed);
-    });
-  }
+  // Texels along N or along K (the default picks K for an operand contiguous along K): both are
+  // forced on every case, so each orientation meets every stride pattern.
+  for (const packed of ['a', 'b'] as const)
+    for (const along of ['n', 'k'] as const) {
+      it(`the packed variant with ${packed.toUpperCase()} packed (forced), texels along ${along.toUpperCase()}: ${caseLists.softwarePacked!.length} cases`, async () => {
+        for (const label of caseLists.softwarePacked!) await check(shapeCases[label]!, MATMUL_VARIANTS.softwarePacked, `packed ${packed} along ${along} / ${label}`, packed, along);
+      });
+    }
 
   it('the packed cases above pack with each of the three read layouts, batched and not', (ctx) => {
     if (runtime().adapterInfo.subgroupSize === null) ctx.skip();
@@ -195,12 +198,17 @@ describe('matmul kernel matches the float64 reference', () => {
     const wide = operand({ shape: [257, 300] });
     const packB = planMatmul(tall.view, wide.view);
     expect([packB.variant.textureB, packB.layoutA, packB.layoutB]).toEqual([true, 'k', 'packed']);
-    // x · Wᵀ with fewer tokens than outputs packs x and reads W's rows with vec4 loads.
+    // x · Wᵀ with fewer tokens than outputs packs x (contiguous along K: texels along K, a plain
+    // copy) and reads W's rows with vec4 loads.
     const x = operand({ shape: [2, 37, 768] });
     const w = operand({ shape: [768, 300], transposed: true });
     const packA = planMatmul(x.view, w.view);
-    expect([packA.variant.textureB, packA.layoutA, packA.layoutB]).toEqual([true, 'packed', 'k4']);
-    for (const t of [...tall.owned, ...wide.owned, ...x.owned, ...w.owned]) t.dispose();
+    expect([packA.variant.textureB, packA.layoutA, packA.layoutB]).toEqual([true, 'packedK', 'k4']);
+    expect(planMatmul(x.view, w.view, { packAlong: 'n' }).layoutA).toBe('packed');
+    // A square x · Wᵀ packs the weight, also along K.
+    const square = operand({ shape: [257, 513], transposed: true });
+    expect(planMatmul(tall.view, square.view).layoutB).toBe('packedK');
+    for (const t of [...tall.owned, ...wide.owned, ...x.owned, ...w.owned, ...square.owned]) t.dispose();
   });
 
   it('falls back from the packed variant when B does not fit a texture, and refuses to force it', () => {

@@ -1,12 +1,16 @@
 /**
- * The matmul kernel's variants: the template's parameters (`MatmulVariant`), the named variants,
- * and which one an adapter and a product's shape get (`pickMatmulVariant`, `packedOperand`).
- * The template itself is in kernels/matmul.ts; docs/benchmarks.md has the measurements behind
- * the choices.
+ * The matmul kernel's variants: the template's tile parameters (`MatmulVariant`), the named
+ * variants, and which one an adapter and a product's shape get (`pickMatmulVariant`,
+ * `packedOperand`). The template itself is kernels/matmul/template.ts; docs/benchmarks.md has
+ * the measurements behind the choices.
  */
-import { runtime, type AdapterDescription } from './runtime.js';
+import { runtime, type AdapterDescription } from '../runtime.js';
 
-export interface MatmulVariant {
+/**
+ * The tile parameters of the matmul template. A type alias rather than an interface so that it is
+ * plain spec data (`SpecValue`), serialised into the pipeline key.
+ */
+export type MatmulVariant = {
   /** Output rows per invocation. */
   rows: number;
   /** Output columns per invocation (a multiple of 4: accumulators are vec4 along N). */
@@ -26,7 +30,7 @@ export interface MatmulVariant {
   broadcastA?: boolean;
   /** Register path only: B is first packed into an rgba32float texture array (`packMatmulB`) and read from it. */
   textureB?: boolean;
-}
+};
 
 /**
  * Named variants: what `pickMatmulVariant` chooses from (tests force each one). The software
@@ -67,6 +71,7 @@ export const PACKED_MIN_ROWS = 64;
  * 8-15 of the texture reads (measured), so products there keep the buffer path.
  */
 export const PACKED_SUBGROUP_SIZE = 8;
+/** Fewest rows of A for which A is packed instead of B (see `PACKED_MIN_ROWS` and `packedOperand`). */
 export const PACKED_MIN_PACKED_ROWS = 32;
 
 /**

@@ -2,11 +2,12 @@
  * Planning a matmul: shape checks (errors name `matmul` and both shapes), batch broadcasting and
  * folding, the variant, which operand a packed variant packs, and how each operand is read.
  */
-import { runtime } from './runtime.js';
-import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, shapeToString } from './shape.js';
-import { checkVariant, packedOperand, pickMatmulVariant, type MatmulVariant } from './matmulVariants.js';
-import type { GpuView } from './view.js';
+import { runtime } from '../runtime.js';
+import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, shapeToString } from '../shape.js';
+import { checkVariant, packedOperand, pickMatmulVariant, type MatmulVariant } from './variants.js';
+import type { GpuView } from '../view.js';
 
+/** Options of one product: scale, bias, and (for tests and benchmarks) a forced variant. */
 export interface MatmulOptions {
   /** Scales the product (attention's 1/√d); default 1. */
   alpha?: number;
@@ -16,11 +17,22 @@ export interface MatmulOptions {
   variant?: MatmulVariant;
   /** Forces which operand a packed variant packs (tests); default `packedOperand(rows, N)`. */
   packed?: 'a' | 'b';
+  /**
+   * Forces how the packed operand's texels run (tests, benchmarks): 'n', four columns at one k;
+   * 'k', four steps of K of one column. Default: 'k' when the operand is contiguous along K (a
+   * transposed weight, or x packed for Cᵀ), so packing is a straight copy rather than a transpose.
+   */
+  packAlong?: 'n' | 'k';
 }
 
 /** How the template reads an operand: along its contiguous dimension (K, or M/N) and with vec4 or not. */
 export type MatmulLayout = 'k4' | 'mn4' | 'k' | 'mn';
 type Layout = MatmulLayout;
+/**
+ * A packed operand's texture: 'packed', texel (x, k) = 4 consecutive columns (N) at step k;
+ * 'packedK', texel (x, n) = 4 consecutive steps of K of column n.
+ */
+export type MatmulPackedLayout = 'packed' | 'packedK';
 
 function normStride(size: number, stride: number): number {
   return size === 1 ? 0 : stride;
@@ -70,11 +82,11 @@ export interface MatmulPlan {
   sBn: number;
   /**
    * How each operand is read: along K or along M/N, with vec4 loads ('…4') or scalar; 'packed'
-   * for the operand a packed variant copies into a texture first (`packIntoTexture`). When A is
-   * the packed one, the kernel computes Cᵀ = Bᵀ·Aᵀ and B is read as its broadcast operand.
+   * or 'packedK' for the operand a packed variant copies into a texture first (`packIntoTexture`).
+   * When A is the packed one, the kernel computes Cᵀ = Bᵀ·Aᵀ and B is read as its broadcast operand.
    */
-  layoutA: Layout | 'packed';
-  layoutB: Layout | 'packed';
+  layoutA: Layout | MatmulPackedLayout;
+  layoutB: Layout | MatmulPackedLayout;
   /** Batch dims left after coalescing and folding, and their element strides for C, A and B. */
   batch: number[];
   batchStrides: [number[], number[], number[]];
@@ -132,7 +144,13 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
   const sAm = normStride(rows, rowStride);
   let v = options.variant ?? pickMatmulVariant(runtime().adapterInfo, rows, N);
   let packed: 'a' | 'b' | null = v.textureB ? (options.packed ?? packedOperand(rows, N)) : null;
-  if (packed && numel([...dims, rows, N]) > 0 && !packedFits(packed === 'a' ? rows : N, K, numel(dims))) {
+  // Texels along K when the packed operand is contiguous along K: packing is then a plain copy.
+  const packedKStride = packed === 'a' ? sAk : sBk;
+  const packedMnStride = packed === 'a' ? sAm : sBn;
+  const along = options.packAlong ?? (packedKStride === 1 && Math.abs(packedMnStride) > 1 ? 'k' : 'n');
+  const packedCols = packed === 'a' ? rows : N;
+  const fits = along === 'k' ? packedFits(K, packedCols, numel(dims)) : packedFits(packedCols, K, numel(dims));
+  if (packed && numel([...dims, rows, N]) > 0 && !fits) {
     if (options.variant) fail(`do not fit the texture limits of the packed variant ${JSON.stringify(v)}`);
     v = pickMatmulVariant({ ...runtime().adapterInfo, subgroupSize: null }, rows, N); // the best unpacked variant
     packed = null;
@@ -143,6 +161,7 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
   const tileN = v.sharedK > 0 ? v.cols * v.wgCols : v.cols;
   // The operand whose rows a broadcast variant shares across the subgroup: A, or B when A is packed.
   const broadcast = v.broadcastA ? (packed === 'a' ? 'b' : 'a') : null;
+  const packedLayout: MatmulPackedLayout = along === 'k' ? 'packedK' : 'packed';
   return {
     shape: [...batch, M, N],
     variant: v,
@@ -153,16 +172,16 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
     sAk,
     sBk,
     sBn,
-    layoutA: packed === 'a' ? 'packed' : layoutOf(v, tileM, rows, K, sAm, sAk, a.offset, sA, broadcast === 'a'),
-    layoutB: packed === 'b' ? 'packed' : layoutOf(v, tileN, N, K, sBn, sBk, b.offset, sB, broadcast === 'b'),
+    layoutA: packed === 'a' ? packedLayout : layoutOf(v, tileM, rows, K, sAm, sAk, a.offset, sA, broadcast === 'a'),
+    layoutB: packed === 'b' ? packedLayout : layoutOf(v, tileN, N, K, sBn, sBk, b.offset, sB, broadcast === 'b'),
     batch: dims,
     batchStrides: [sC, sA, sB],
   };
 }
 
-/** Whether an operand packs into one texture array: ⌈cols/4⌉ × K texels, a layer per batch index. */
-function packedFits(cols: number, K: number, layers: number): boolean {
+/** Whether a texture array of ⌈along/4⌉ × rows texels, a layer per batch index, fits the limits. */
+function packedFits(along: number, rows: number, layers: number): boolean {
   const limits = runtime().limits;
-  return cols >= 1 && K >= 1 && Math.ceil(cols / 4) <= limits.maxTextureDimension2D && K <= limits.maxTextureDimension2D && layers <= limits.maxTextureArrayLayers;
+  return along >= 1 && rows >= 1 && Math.ceil(along / 4) <= limits.maxTextureDimension2D && rows <= limits.maxTextureDimension2D && layers <= limits.maxTextureArrayLayers;
 }
 

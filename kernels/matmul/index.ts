@@ -1,0 +1,23 @@
+/**
+ * Batched matrix product C[..., M, N] = alpha · A[..., M, K] · B[..., K, N] (+ bias[N]), f32, with
+ * NumPy broadcasting of the batch dimensions. Operands are any strided views: a transposed view
+ * (swapped strides) is read in place, so x·Wᵀ with W stored [out, in] needs no copy.
+ *
+ * The parts, one job each:
+ * - variants.ts: the template's tile parameters (`MatmulVariant`), the named variants and which
+ *   one an adapter and a shape get;
+ * - plan.ts: shape checks, batch folding, which operand is packed, how each operand is read;
+ * - spec.ts: the template's spec (the pipeline key is derived from it) and parameter block;
+ * - readers/: how the register path reads each operand (buffer, subgroup broadcast, texture);
+ * - registerPath.ts, sharedPath.ts, epilogue.ts, template.ts: the WGSL;
+ * - dispatch.ts: `matmul`, the launcher.
+ * Which tile suits the adapter differs a lot. On lavapipe (CPU) invocations are the lanes of
+ * 8-wide SIMD vectors, every buffer load in a loop becomes a scalar loop over the lanes, and
+ * barriers switch coroutines, so the register path with one subgroup per workgroup, broadcasting
+ * A and packing B, wins; a real GPU wants the shared-memory path (docs/benchmarks.md).
+ */
+export { matmul } from './dispatch.js';
+export { planMatmul, type MatmulLayout, type MatmulOptions, type MatmulPlan } from './plan.js';
+export type { MatmulSpec } from './spec.js';
+export { matmulWgsl } from './template.js';
+export * from './variants.js';
