@@ -88,16 +88,18 @@ export async function uploadWeights(rt: GpuRuntime, checkpoint: Checkpoint, item
 }
 
 /**
- * Streams a tensor stored in the module's own layout; a matrix larger than one binding becomes
- * row blocks (each its own buffer, so every block starts on a whole word in 16-bit storage too).
+ * Streams a tensor stored in the module's own layout; a matrix whose f32 form is larger than one
+ * binding becomes row blocks (each its own buffer, so every block starts on a whole word in
+ * 16-bit storage too). 16-bit blocks are sized for f32 as well: a product widens its block into
+ * an f32 copy, which must fit one binding.
  */
 async function uploadStreamed(rt: GpuRuntime, checkpoint: Checkpoint, item: UploadItem, target: DType, source: string): Promise<Tensor[]> {
   const shape = item.param.spec.shape;
   const total = numel(shape);
   const blocks: [first: number, shape: number[]][] = [];
-  if (shape.length === 2 && gpuBytes(total, target) > rt.maxBindingBytes) {
+  if (shape.length === 2 && total * 4 > rt.maxBindingBytes) {
     const [rows, cols] = shape as [number, number];
-    const perBlock = Math.max(1, Math.floor(rt.maxBindingBytes / (cols * BYTES[target])));
+    const perBlock = Math.max(1, Math.floor(rt.maxBindingBytes / (cols * 4)));
     for (let r = 0; r < rows; r += perBlock) blocks.push([r * cols, [Math.min(perBlock, rows - r), cols]]);
   } else {
     if (gpuBytes(total, target) > rt.maxBindingBytes) {
@@ -118,8 +120,6 @@ async function uploadStreamed(rt: GpuRuntime, checkpoint: Checkpoint, item: Uplo
   }
   return tensors;
 }
-
-const BYTES: Readonly<Record<DType, number>> = { f32: 4, i32: 4, f16: 2, bf16: 2 };
 
 function allocateTensor(rt: GpuRuntime, shape: readonly number[], dtype: DType): Tensor {
   const buffer = rt.pool.acquire(Math.max(4, gpuBytes(numel(shape), dtype)));
