@@ -96,17 +96,10 @@ export async function uploadWeights(rt: GpuRuntime, checkpoint: Checkpoint, item
 async function uploadStreamed(rt: GpuRuntime, checkpoint: Checkpoint, item: UploadItem, target: DType, source: string): Promise<Tensor[]> {
   const shape = item.param.spec.shape;
   const total = numel(shape);
-  const blocks: [first: number, shape: number[]][] = [];
-  if (shape.length === 2 && total * 4 > rt.maxBindingBytes) {
-    const [rows, cols] = shape as [number, number];
-    const perBlock = Math.max(1, Math.floor(rt.maxBindingBytes / (cols * 4)));
-    for (let r = 0; r < rows; r += perBlock) blocks.push([r * cols, [Math.min(perBlock, rows - r), cols]]);
-  } else {
-    if (gpuBytes(total, target) > rt.maxBindingBytes) {
-      throw new InputError(`${source}: tensor ${item.info.name} (${gpuBytes(total, target)} bytes) exceeds the adapter's binding limit and is not a matrix that can be split`);
-    }
-    blocks.push([0, [...shape]]);
+  if (shape.length !== 2 && gpuBytes(total, target) > rt.maxBindingBytes) {
+    throw new InputError(`${source}: tensor ${item.info.name} (${gpuBytes(total, target)} bytes) exceeds the adapter's binding limit and is not a matrix that can be split`);
   }
+  const blocks = planRowBlocks(shape, rt.maxBindingBytes);
   const tensors: Tensor[] = [];
   try {
     for (const [first, blockShape] of blocks) {
@@ -119,6 +112,20 @@ async function uploadStreamed(rt: GpuRuntime, checkpoint: Checkpoint, item: Uplo
     throw error;
   }
   return tensors;
+}
+
+/**
+ * The blocks a parameter is stored in, as [first element, block shape]: one block, or for a
+ * matrix whose f32 form exceeds `maxBindingBytes`, row blocks that each fit it as f32 (whatever
+ * the storage dtype: a product widens a 16-bit block to f32).
+ */
+export function planRowBlocks(shape: readonly number[], maxBindingBytes: number): [first: number, shape: number[]][] {
+  if (shape.length !== 2 || numel(shape) * 4 <= maxBindingBytes) return [[0, [...shape]]];
+  const [rows, cols] = shape as [number, number];
+  const perBlock = Math.max(1, Math.floor(maxBindingBytes / (cols * 4)));
+  const blocks: [number, number[]][] = [];
+  for (let r = 0; r < rows; r += perBlock) blocks.push([r * cols, [Math.min(perBlock, rows - r), cols]]);
+  return blocks;
 }
 
 function allocateTensor(rt: GpuRuntime, shape: readonly number[], dtype: DType): Tensor {

@@ -18,6 +18,7 @@ import { tidy } from '../autograd/scope.js';
 import { embedding, linear, relu, sum } from '../autograd/index.js';
 import type { GpuRuntime } from '../kernels/runtime.js';
 import { loadModel } from '../nn/load.js';
+import { planRowBlocks } from '../nn/upload.js';
 import { assembleSafetensors } from '../nn/safetensorsWriter.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { explain } from '../lrp/explain.js';
@@ -218,6 +219,20 @@ describe('streaming load: a tensor larger than one piece, odd-sized, comes back 
       }
     });
   }
+});
+
+describe('row blocks', () => {
+  it('a matrix is split where its f32 form exceeds one binding, in 16-bit storage too (a product widens a block)', () => {
+    const MiB128 = 128 * 2 ** 20;
+    // Llama-3.2-1B's tied embedding: 16384 rows of 2048 f32 values are exactly 128 MiB.
+    const blocks = planRowBlocks([128256, 2048], MiB128);
+    expect(blocks.map(([, s]) => s[0])).toEqual([16384, 16384, 16384, 16384, 16384, 16384, 16384, 13568]);
+    expect(blocks.map(([first]) => first)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((b) => b * 16384 * 2048));
+    // A matrix whose f32 form fits (even by one row) stays whole; a vector is never split.
+    expect(planRowBlocks([16384, 2048], MiB128)).toEqual([[0, [16384, 2048]]]);
+    expect(planRowBlocks([16385, 2048], MiB128).length).toBe(2);
+    expect(planRowBlocks([2 ** 26], MiB128)).toEqual([[0, [2 ** 26]]]);
+  });
 });
 
 describe('--dtype on the command line', () => {
