@@ -129,7 +129,8 @@ export function planRowBlocks(shape: readonly number[], maxBindingBytes: number)
 }
 
 function allocateTensor(rt: GpuRuntime, shape: readonly number[], dtype: DType): Tensor {
-  const buffer = rt.pool.acquire(Math.max(4, gpuBytes(numel(shape), dtype)));
+  // Exact size: weights live as long as the model, and size classes would add up to 25%.
+  const buffer = rt.pool.acquireExact(gpuBytes(numel(shape), dtype));
   return new Tensor(new Storage(buffer), shape, dtype);
 }
 
