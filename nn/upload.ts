@@ -60,10 +60,13 @@ export function plannedBytes(items: readonly UploadItem[], dtype: WeightDtype): 
   return items.reduce((n, item) => n + gpuBytes(numel(item.param.spec.shape), gpuDtypeFor(item, dtype)), 0);
 }
 
+/** How `uploadWeights` stores, names and reports. */
 export interface UploadOptions {
+  /** How the GPU holds the weights (see `WeightDtype`). */
   dtype: WeightDtype;
   /** Names the checkpoint in errors. */
   source: string;
+  /** Called after each tensor, with the GPU bytes uploaded so far and in all. */
   onProgress?: (loadedBytes: number, totalBytes: number, tensor: string) => void;
 }
 
