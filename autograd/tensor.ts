@@ -4,7 +4,7 @@
  */
 import { runtime } from '../kernels/runtime.js';
 import { contiguousStrides, numel, shapeToString, type Shape } from '../kernels/shape.js';
-import { BYTES_PER_ELEMENT, isContiguous, type DType, type GpuView } from '../kernels/view.js';
+import { BYTES_PER_ELEMENT, isContiguous, isHalf, type DType, type GpuView, type HalfDType } from '../kernels/view.js';
 import { elementwise } from '../kernels/elementwise.js';
 import { Storage } from './storage.js';
 import { track, type Disposable } from './scope.js';
@@ -67,6 +67,23 @@ export class Tensor implements GpuView, Disposable {
     return alias;
   }
 
+  /**
+   * A 16-bit tensor from its stored bit patterns (f16 or bf16, one element per entry of `bits`),
+   * as a checkpoint holds them; kernels that read it widen each value to f32 exactly.
+   */
+  static fromHalfBits(bits: Uint16Array, shape: Shape, dtype: HalfDType): Tensor {
+    if (numel(shape) !== bits.length) throw new Error(`fromHalfBits: ${bits.length} values do not fill shape ${shapeToString(shape)}`);
+    const rt = runtime();
+    const bytes = bits.length * 2;
+    if (bytes > rt.maxBindingBytes) throw new Error(`fromHalfBits: ${bytes} bytes exceed the adapter's binding limit of ${rt.maxBindingBytes}; split the tensor`);
+    // Uploads move whole 32-bit words: an odd count is padded with one zero half.
+    const padded = new Uint16Array(bits.length + (bits.length % 2));
+    padded.set(bits);
+    const buffer = rt.pool.acquire(bytes);
+    rt.upload(buffer, new Uint8Array(padded.buffer));
+    return new Tensor(new Storage(buffer), shape, dtype);
+  }
+
   /** Uploads host data. `data` may be flat (with `shape`) or nested arrays (shape inferred). */
   static fromArray(data: ArrayLike<number> | NestedArray, shape?: Shape, dtype: DType = 'f32'): Tensor {
     let flat: ArrayLike<number>;
@@ -88,6 +105,7 @@ export class Tensor implements GpuView, Disposable {
     for (const d of finalShape) {
       if (!Number.isInteger(d) || d < 0) throw new Error(`fromArray: invalid shape ${shapeToString(finalShape)}`);
     }
+    if (isHalf(dtype)) throw new Error(`fromArray: ${dtype} tensors are made from their stored bits (Tensor.fromHalfBits)`);
     const rt = runtime();
     const bytes = flat.length * BYTES_PER_ELEMENT[dtype];
     if (bytes > rt.maxBindingBytes) {
@@ -185,19 +203,21 @@ export class Tensor implements GpuView, Disposable {
     return this;
   }
 
-  /** Copies the data back to the host, in logical (row-major) order. */
+  /** Copies the data back to the host, in logical (row-major) order (16-bit storage widened to f32). */
   async toArray(): Promise<Float32Array | Int32Array> {
     let source: GpuView = this;
     let temp: GPUBuffer | null = null;
-    if (!this.contiguous) {
-      temp = elementwise('copy', [this]).buffer;
-      source = { buffer: temp, shape: this.shape, strides: contiguousStrides(this.shape), offset: 0, dtype: this.dtype };
+    if (!this.contiguous || isHalf(this.dtype)) {
+      // A copy materialises the view; of 16-bit storage it is the exact f32 widening.
+      const copy = elementwise('copy', [this]);
+      temp = copy.buffer;
+      source = { buffer: temp, shape: this.shape, strides: contiguousStrides(this.shape), offset: 0, dtype: copy.dtype };
     }
     const n = this.size;
-    const bytes = BYTES_PER_ELEMENT[this.dtype];
+    const bytes = BYTES_PER_ELEMENT[source.dtype];
     try {
       const data = await runtime().read(source.buffer, source.offset * bytes, n * bytes);
-      return this.dtype === 'i32' ? new Int32Array(data) : new Float32Array(data);
+      return source.dtype === 'i32' ? new Int32Array(data) : new Float32Array(data);
     } finally {
       if (temp) runtime().pool.release(temp);
     }

@@ -70,6 +70,19 @@ export class BufferPool {
     return buffer;
   }
 
+  /**
+   * A new storage buffer of exactly `bytes` (rounded up to whole words), never taken from the idle
+   * buffers: for long-lived data of a known size (model weights), which size classes would round
+   * up by as much as 25%. Released or destroyed like any pooled buffer.
+   */
+  acquireExact(bytes: number): GPUBuffer {
+    const size = Math.max(MIN_BYTES, Math.ceil(bytes / 4) * 4);
+    const buffer = this.device.createBuffer({ size, usage: BUFFER_USAGE });
+    this.stats.created++;
+    this.markLive(buffer);
+    return buffer;
+  }
+
   /** Returns a buffer to the pool. Queued commands that still use it run first (one queue). */
   release(buffer: GPUBuffer): void {
     if (!this.live.delete(buffer)) throw new Error('BufferPool.release: buffer is not live (released twice?)');

@@ -5,8 +5,9 @@
  */
 import { runtime } from './runtime.js';
 import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, shapeToString } from './shape.js';
-import { allocate, f32Bits, type DType, type GpuView, type KernelOutput } from './view.js';
+import { allocate, f32Bits, isHalf, type DType, type GpuView, type KernelOutput } from './view.js';
 import { flatEntry, header, NAN_HELPER, paramF32, stridedOffsets, workgroupsFor } from './wgsl/common.js';
+import { halfDecoders, loadElement, storageType } from './wgsl/half.js';
 import { erf } from './reference/math.js';
 
 /** WGSL helper functions some expressions call. */
@@ -156,6 +157,11 @@ fn inf_f32() -> f32 { return bitcast<f32>(INF_BITS); }`,
 
 const INPUT_NAMES = ['a', 'b', 'c'] as const;
 
+/** The result's dtype: f32, or the first input's for copies (16-bit storage is copied widened: no kernel writes it). */
+function outputDtype(def: ElementwiseDef, first: DType): DType {
+  return def.keepsDtype && !isHalf(first) ? first : 'f32';
+}
+
 /**
  * Parameter layout: n, then scalars, then offsets (output, then inputs), shape (rank), strides
  * (output, then inputs; rank words each).
@@ -183,8 +189,12 @@ function elementwiseWgsl(op: ElementwiseOp, rank: number, inDtypes: readonly DTy
   if (functions.some((code) => code.includes('tanh_safe'))) helperNames.add('tanhSafe');
   if (functions.some((code) => code.includes('nan_f32'))) functions.push(NAN_HELPER);
   const helperCode = [...helperNames].map((h) => HELPERS[h as Helper]);
-  const outType = def.keepsDtype ? inDtypes[0]! : 'f32';
-  const loads = INPUT_NAMES.slice(0, arity).map((n) => (def.keepsDtype ? `  let ${n} = in_${n}[o${n}];` : `  let ${n} = f32(in_${n}[o${n}]);`));
+  const outType = outputDtype(def, inDtypes[0]!);
+  // 16-bit inputs are widened to f32 as they load (so `copy` of a 16-bit view is its widening).
+  const loads = INPUT_NAMES.slice(0, arity).map((n, k) => {
+    const value = loadElement(inDtypes[k]!, `in_${n}`, `o${n}`);
+    return def.keepsDtype ? `  let ${n} = ${value};` : `  let ${n} = f32(${value});`;
+  });
   const scalars = Array.from({ length: nScalars }, (_, k) => `  let s${k} = ${paramF32(1 + k)};`);
   const body = [
     '  if (i >= p[0]) { return; }',
@@ -195,9 +205,10 @@ function elementwiseWgsl(op: ElementwiseOp, rank: number, inDtypes: readonly DTy
   ].join('\n');
   return [
     header([
-      ...INPUT_NAMES.slice(0, arity).map((n, k) => ({ name: `in_${n}`, access: 'read' as const, type: inDtypes[k]! })),
+      ...INPUT_NAMES.slice(0, arity).map((n, k) => ({ name: `in_${n}`, access: 'read' as const, type: storageType(inDtypes[k]!) })),
       { name: 'out', access: 'read_write', type: outType },
     ]),
+    ...halfDecoders(inDtypes),
     ...helperCode,
     ...functions,
     flatEntry(body),
@@ -219,7 +230,7 @@ export function elementwise(
   if (inputs.length !== def.arity) throw new Error(`${op}: expects ${def.arity} input(s), got ${inputs.length}`);
   if (scalars.length !== (def.scalars ?? 0)) throw new Error(`${op}: expects ${def.scalars ?? 0} scalar(s), got ${scalars.length}`);
   const shape = broadcastShapes(op, ...inputs.map((v) => v.shape));
-  const outDtype: DType = def.keepsDtype ? inputs[0]!.dtype : 'f32';
+  const outDtype = outputDtype(def, inputs[0]!.dtype);
   if (into && (into.dtype !== outDtype || into.shape.length !== shape.length || into.shape.some((d, i) => d !== shape[i]))) {
     throw new Error(`${op}: destination ${into.dtype}${shapeToString(into.shape)} does not match the result ${outDtype}${shapeToString(shape)}`);
   }

@@ -12,11 +12,12 @@
  */
 import { runtime } from './runtime.js';
 import { coalesce, contiguousStrides, numel, shapeToString, type Shape } from './shape.js';
-import { allocate, isContiguous, type DType, type GpuView, type KernelOutput } from './view.js';
+import { allocate, isContiguous, isHalf, type DType, type GpuView, type KernelOutput } from './view.js';
 import { elementwise } from './elementwise.js';
 import { fill } from './fill.js';
 import { flatEntry, header, stridedOffsets, workgroupsFor } from './wgsl/common.js';
 import { templateLaunch } from './wgsl/specKey.js';
+import { halfDecoder, loadElement, storageType } from './wgsl/half.js';
 
 /** Output shape of `take(x, axis, index)`: x's shape with dim `axis` replaced by index's shape. */
 export function takeShape(xShape: Shape, axis: number, indexShape: Shape): number[] {
@@ -30,20 +31,26 @@ function checkIndex(op: string, index: GpuView): void {
 /** WGSL: clamps an i32 index into [0, size - 1] (size ≥ 1). */
 const clampIndex = (expr: string, size: string): string => `u32(clamp(${expr}, 0, i32(${size}) - 1))`;
 
+/** A lookup in 16-bit storage (an embedding table) yields f32 rows; other dtypes are kept. */
+function takeOutput(dtype: DType): DType {
+  return isHalf(dtype) ? 'f32' : dtype;
+}
+
 /** Parameter layout: n, axisSize, axisStride, xOffset, indexOffset, shape (rank), x strides, index strides. */
 function takeWgsl(rank: number, dtype: DType): string {
   const body = [
     '  if (i >= p[0]) { return; }',
     stridedOffsets({ flat: 'i', rank, names: ['ox', 'oi'], shapeAt: 5, offsetsAt: 3, stridesAt: 5 + rank }),
     `  let row = ${clampIndex('index[oi]', 'p[1]')};`,
-    '  out[i] = x[ox + row * p[2]];',
+    `  out[i] = ${loadElement(dtype, 'x', 'ox + row * p[2]')};`,
   ].join('\n');
   return [
     header([
-      { name: 'x', access: 'read', type: dtype },
+      { name: 'x', access: 'read', type: storageType(dtype) },
       { name: 'index', access: 'read', type: 'i32' },
-      { name: 'out', access: 'read_write', type: dtype },
+      { name: 'out', access: 'read_write', type: takeOutput(dtype) },
     ]),
+    ...(isHalf(dtype) ? [halfDecoder(dtype)] : []),
     flatEntry(body),
   ].join('\n\n');
 }
@@ -56,9 +63,10 @@ export function take(x: GpuView, axis: number, index: GpuView, op = 'take'): Ker
   checkIndex(op, index);
   const axisSize = x.shape[axis]!;
   const shape = takeShape(x.shape, axis, index.shape);
-  const out = allocate(op, shape, x.dtype);
+  const dtype = takeOutput(x.dtype);
+  const out = allocate(op, shape, dtype);
   const n = numel(shape);
-  if (n === 0) return { buffer: out, shape, dtype: x.dtype };
+  if (n === 0) return { buffer: out, shape, dtype };
   if (axisSize === 0) throw new Error(`${op}: cannot index axis ${axis} of size 0 in ${shapeToString(x.shape)}`);
   const ri = index.shape.length;
   // x walks its own dims and stays still over the index dims; the index does the opposite.
@@ -78,7 +86,7 @@ export function take(x: GpuView, axis: number, index: GpuView, op = 'take'): Ker
     params,
     workgroups: workgroupsFor(n),
   });
-  return { buffer: out, shape, dtype: x.dtype };
+  return { buffer: out, shape, dtype };
 }
 
 /**

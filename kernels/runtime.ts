@@ -232,18 +232,19 @@ export class GpuRuntime {
   }
 
   /**
-   * Records the upload of `data` into `dst` from byte 0, in order with the dispatches around it,
-   * through the upload ring (a submit is forced whenever the ring is full). `data.byteLength` must
-   * be a multiple of 4; `data` may be reused as soon as this returns.
+   * Records the upload of `data` into `dst` from byte `dstOffset` (default 0), in order with the
+   * dispatches around it, through the upload ring (a submit is forced whenever the ring is full).
+   * `data.byteLength` and `dstOffset` must be multiples of 4; `data` may be reused as soon as this
+   * returns, so a large tensor can be uploaded piece by piece from one reused host buffer.
    */
-  upload(dst: GPUBuffer, data: Uint8Array): void {
-    if (data.byteLength % 4 !== 0) throw new Error(`upload: ${data.byteLength} bytes is not a multiple of 4`);
-    if (data.byteLength > dst.size) throw new Error(`upload: ${data.byteLength} bytes do not fit a buffer of ${dst.size}`);
+  upload(dst: GPUBuffer, data: Uint8Array, dstOffset = 0): void {
+    if (data.byteLength % 4 !== 0 || dstOffset % 4 !== 0) throw new Error(`upload: ${data.byteLength} bytes at offset ${dstOffset}: both must be multiples of 4`);
+    if (dstOffset + data.byteLength > dst.size) throw new Error(`upload: ${data.byteLength} bytes at offset ${dstOffset} do not fit a buffer of ${dst.size}`);
     for (let done = 0; done < data.byteLength; ) {
       if (this.uploadCursor === UPLOAD_RING_BYTES) this.flush();
       const n = Math.min(data.byteLength - done, UPLOAD_RING_BYTES - this.uploadCursor);
       this.uploadMirror.set(data.subarray(done, done + n), this.uploadCursor);
-      this.copy(this.uploadRing, this.uploadCursor, dst, done, n);
+      this.copy(this.uploadRing, this.uploadCursor, dst, dstOffset + done, n);
       this.uploadCursor += n;
       done += n;
     }

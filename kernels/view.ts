@@ -5,11 +5,23 @@
 import { runtime } from './runtime.js';
 import { numel, shapeToString, type Shape } from './shape.js';
 
-/** Element types the kernels handle: f32 values, i32 ids and indices. */
-export type DType = 'f32' | 'i32';
+/**
+ * Element types of GPU tensors. `f16` and `bf16` are storage types for model weights (two values
+ * per 32-bit word, little-endian): kernels that read them widen each value to f32 exactly as they
+ * load it, and no kernel writes them (docs/models.md, "16-bit weights").
+ */
+export type DType = 'f32' | 'i32' | 'f16' | 'bf16';
 
-/** Bytes per element of each dtype. */
-export const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, i32: 4 };
+/** The 16-bit storage types. */
+export type HalfDType = 'f16' | 'bf16';
+
+/** Bytes one element of each dtype takes in a buffer. */
+export const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, i32: 4, f16: 2, bf16: 2 };
+
+/** True for the 16-bit storage types, which kernels read (widened to f32) but never write. */
+export function isHalf(dtype: DType): dtype is HalfDType {
+  return dtype === 'f16' || dtype === 'bf16';
+}
 
 /** A strided view of a GPU buffer: what a kernel launcher reads. Tensors implement it. */
 export interface GpuView {

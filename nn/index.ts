@@ -10,6 +10,7 @@ export { tap, withTaps, type TapKind, type TapObserver, type TapInfo } from './t
 export { withModulePath, currentModulePath } from './modulePath.js';
 export { inBlock } from './models/blocks.js';
 export { loadModelFrom, loadModelFromFiles, loadModelFromUrl, buildModel, readConfigFrom, type LoadOptions } from './load.js';
+export { LOAD_DTYPES, type WeightDtype } from './upload.js';
 export { filesSource, MAX_FILE_BYTES, type ModelSource, type RandomAccessFile, type FileData } from './source.js';
 export { urlSource, type UrlSourceOptions } from './urlSource.js';
 export { FAMILIES, familyOf, type Family } from './models/registry.js';

@@ -1,16 +1,16 @@
 /**
  * Loading a model from any ModelSource (nn/source.ts): config.json + safetensors (single or
  * sharded) → a model on the GPU. Everything is validated before the first upload (names, shapes,
- * dtypes), and a failure during upload releases what was uploaded: nothing half-loaded is ever
- * returned. The checkpoint's headers are read before the model is built, so config sizes are
- * bounded by its tensors (config.ts) and a hostile config cannot make the build itself run away.
+ * dtypes), weights are streamed to the GPU piece by piece (upload.ts), and a failure during upload
+ * releases what was uploaded: nothing half-loaded is ever returned. The checkpoint's headers are
+ * read before the model is built, so config sizes are bounded by its tensors (config.ts) and a
+ * hostile config cannot make the build itself run away.
  *
  * Portable: in Node, `loadModel(dir)` (nn/folder.ts) is this on a folder; `loadModelFromFiles`
  * and `loadModelFromUrl` are this on bytes in memory and on a base URL.
  */
 import { InputError } from '../kernels/errors.js';
 import { initRuntime } from '../kernels/runtime.js';
-import { Tensor } from '../autograd/tensor.js';
 import { ConfigReader, checkpointLimits, type JsonObject } from './config.js';
 import { familyOf } from './models/registry.js';
 import type { TransformerModel } from './models/types.js';
@@ -19,11 +19,18 @@ import { openCheckpoint, type CheckpointTensorInfo } from './safetensors.js';
 import { filesSource, MAX_FILE_BYTES, readJson, type FileData, type ModelSource } from './source.js';
 import { loadTokenizerFrom } from './tokenizer.js';
 import { urlSource, type UrlSourceOptions } from './urlSource.js';
+import { checkWeightDtype, uploadWeights, type WeightDtype } from './upload.js';
 
 /** Options of `loadModel`. */
 export interface LoadOptions {
-  /** Called after each tensor is uploaded. */
+  /** Called after each tensor is uploaded, with the GPU bytes uploaded so far and in all. */
   onProgress?: (loadedBytes: number, totalBytes: number, tensor: string) => void;
+  /**
+   * How weights are held on the GPU (default `auto`): `auto` keeps the matrices of an F16 or BF16
+   * checkpoint 16-bit (half the memory; kernels widen each value to f32 exactly as they read it,
+   * so results are the same), `f32` widens every weight at load.
+   */
+  dtype?: WeightDtype;
   /**
    * Attach the folder's tokenizer.json as `model.tokenizer` when there is one (default true). A
    * tokenizer.json that is present but unreadable fails the load (InputError).
@@ -51,18 +58,6 @@ function sameDims(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** Index of the first NaN or ±Infinity, or -1: a weight like that makes every output NaN. */
-function firstNonFinite(data: Float32Array): number {
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
-  return -1;
-}
-
-function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
-  return out;
-}
-
 /**
  * Loads a Hugging Face checkpoint (config.json, model.safetensors or a sharded index, and
  * tokenizer.json when present) from any ModelSource onto the GPU, starting the runtime if needed.
@@ -72,6 +67,7 @@ function transpose2d(data: Float32Array, rows: number, cols: number): Float32Arr
 export async function loadModelFrom(source: ModelSource, options: LoadOptions = {}): Promise<TransformerModel> {
   // Names the model in messages: the folder, the URL, or the in-memory label.
   const dir = source.label;
+  const dtype = checkWeightDtype(options.dtype ?? 'auto', 'loadModel: options.dtype');
   const config = await readConfigFrom(source);
   const modelType = config.string('model_type');
   const family = familyOf(modelType, source.locate('config.json'));
@@ -110,32 +106,8 @@ export async function loadModelFrom(source: ModelSource, options: LoadOptions = 
   }
 
   const rt = await initRuntime();
-  const totalBytes = plan.reduce((n, { param }) => n + param.spec.shape.reduce((a, b) => a * b, 1) * 4, 0);
-  let loadedBytes = 0;
   try {
-    for (const { param, info } of plan) {
-      let data = await checkpoint.getFloat32(info.name);
-      const bad = firstNonFinite(data);
-      if (bad >= 0) throw new InputError(`${dir}: tensor ${info.name} holds a non-finite value (${data[bad]}) at element ${bad}`);
-      const shape = param.spec.shape;
-      if (param.spec.transposeOnLoad) data = transpose2d(data, info.shape[0]!, info.shape[1]!);
-      const bytes = data.length * 4;
-      if (bytes > rt.maxBindingBytes && shape.length === 2) {
-        // Too large for one binding: split into row blocks (see Parameter.rowShards).
-        const cols = shape[1]!;
-        const rowsPerBlock = Math.floor(rt.maxBindingBytes / (cols * 4));
-        const blocks: Tensor[] = [];
-        for (let r = 0; r < shape[0]!; r += rowsPerBlock) {
-          const rows = Math.min(rowsPerBlock, shape[0]! - r);
-          blocks.push(Tensor.fromArray(data.subarray(r * cols, (r + rows) * cols), [rows, cols]));
-        }
-        param.setShards(blocks);
-      } else {
-        param.set(Tensor.fromArray(data, shape));
-      }
-      loadedBytes += bytes;
-      options.onProgress?.(loadedBytes, totalBytes, info.name);
-    }
+    await uploadWeights(rt, checkpoint, plan, { dtype, source: dir, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
   } catch (error) {
     model.dispose();
     throw error;

@@ -14,6 +14,11 @@ export interface ParameterSpec {
   shape: number[];
   /** GPT-2's Conv1D stores [in, out]; the module wants [out, in]: transpose on load. */
   transposeOnLoad?: boolean;
+  /**
+   * The module reads this matrix only through kernels that widen 16-bit storage as they load
+   * (matrix products, lookups), so an F16 or BF16 checkpoint's values may stay 16-bit on the GPU.
+   */
+  halfStorage?: boolean;
 }
 
 /** A model weight: its checkpoint name and shape, and its tensor (or row blocks) once loaded. */
@@ -104,7 +109,7 @@ export abstract class Module {
   }
 
   /** Declares a parameter named `local` under this module's prefix (loaded later by name). */
-  protected parameter(local: string, shape: number[], options: { transposeOnLoad?: boolean } = {}): Parameter {
+  protected parameter(local: string, shape: number[], options: { transposeOnLoad?: boolean; halfStorage?: boolean } = {}): Parameter {
     const p = new Parameter({ name: this.join(local), shape, ...options });
     this.ownParameters.push(p);
     return p;

@@ -5,6 +5,7 @@
  * phase: wall and CPU time, peak RSS, peak GPU pool bytes.
  *
  *   npm run bench:model -- --config NAME [--tokens 128] [--methods pa-lrp] [--dtype BF16|F32]
+ *                          [--load-dtype auto|f32]   (how the GPU holds the weights: LoadOptions.dtype)
  *                          [--layers N] [--dir DIR] [--seed 1] [--keep]
  *
  * NAME: SmolLM2-135M, Qwen2.5-0.5B, Qwen3-0.6B, Llama-3.2-1B. --layers N keeps only the first N
@@ -23,6 +24,7 @@ import { ConfigReader, type JsonObject } from '../nn/config.js';
 import { buildModel } from '../nn/load.js';
 import { loadModel } from '../nn/folder.js';
 import type { TransformerModel } from '../nn/models/types.js';
+import { checkWeightDtype, type WeightDtype } from '../nn/upload.js';
 import { fillNormal, fmtMiB, fmtS, gc, measure, Peaks, readAndDispose, sfc32, type Row } from './bench-shared.js';
 import { PUBLISHED_CONFIGS } from './published-configs.js';
 import { unexplainedFraction } from '../lrp/conservation.js';
@@ -41,6 +43,7 @@ interface ConfigOptions {
   tokens: number;
   methods: MethodName[];
   dtype: StoreDtype;
+  loadDtype: WeightDtype;
   layers: number | null;
   dir: string | null;
   seed: number;
@@ -48,7 +51,7 @@ interface ConfigOptions {
 }
 
 function parseConfigArgs(argv: string[]): ConfigOptions {
-  const o: ConfigOptions = { name: '', tokens: 128, methods: ['pa-lrp'], dtype: 'BF16', layers: null, dir: null, seed: 1, keep: false };
+  const o: ConfigOptions = { name: '', tokens: 128, methods: ['pa-lrp'], dtype: 'BF16', loadDtype: 'auto', layers: null, dir: null, seed: 1, keep: false };
   const int = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new Error(`${flag}: expected an integer >= ${min}, got ${v ?? 'nothing'}`);
@@ -72,6 +75,7 @@ function parseConfigArgs(argv: string[]): ConfigOptions {
         o.dtype = d;
         break;
       }
+      case '--load-dtype': o.loadDtype = checkWeightDtype(value(), '--load-dtype'); break;
       case '--layers': o.layers = int(flag, value(), 1); break;
       case '--dir': o.dir = value() ?? null; break;
       case '--seed': o.seed = int(flag, value(), 0); break;
@@ -187,7 +191,7 @@ export async function runConfigBench(argv: string[]): Promise<void> {
     gc();
     const baseline = process.memoryUsage.rss();
     rows.push(await measure(rt, peaks, 'loadModel', async () => {
-      held.model = await loadModel(dir);
+      held.model = await loadModel(dir, { dtype: o.loadDtype });
       await rt.sync();
       const blocks = held.model.parameters().filter((p) => p.rowShards().length > 1);
       return `${blocks.length} matrices in row blocks`;
@@ -211,7 +215,7 @@ export async function runConfigBench(argv: string[]): Promise<void> {
     }
     const cpu = cpus();
     const info = model.info;
-    console.log(`\n${o.name} (${repo} config${o.layers !== null ? `, first ${o.layers} layers` : ''}): ${info.layers} layers, hidden ${info.hidden}, ${info.heads}/${info.kvHeads} heads, vocab ${info.vocabSize}; ${params.toLocaleString('en-US')} parameters stored as ${o.dtype} (${fmtMiB(fileBytes)}), held as f32 on the GPU`);
+    console.log(`\n${o.name} (${repo} config${o.layers !== null ? `, first ${o.layers} layers` : ''}): ${info.layers} layers, hidden ${info.hidden}, ${info.heads}/${info.kvHeads} heads, vocab ${info.vocabSize}; ${params.toLocaleString('en-US')} parameters stored as ${o.dtype} (${fmtMiB(fileBytes)}), matrices held as ${o.dtype === 'BF16' && o.loadDtype === 'auto' ? 'bf16' : 'f32'} on the GPU (--load-dtype ${o.loadDtype})`);
     console.log(`Adapter: ${rt.adapterInfo.description} (${rt.adapterInfo.vendor}, ${rt.adapterInfo.architecture}); binding limit ${fmtMiB(rt.maxBindingBytes)}`);
     console.log(`Machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${fmtMiB(totalmem())} RAM; Node ${process.version}; load average at start ${startLoad.map((l) => l.toFixed(2)).join(' ')}, at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     console.log(`RSS before load: ${fmtMiB(baseline)}; process peak (maxRSS): ${fmtMiB(process.resourceUsage().maxRSS * 1024)}\n`);

@@ -18,6 +18,9 @@ export interface BindingDecl {
 
 /** Binding 0 is always the parameter block `p` (u32 words); the rest follow in order. */
 export function header(bindings: readonly BindingDecl[]): string {
+  const half = bindings.find((b) => b.type === 'f16' || b.type === 'bf16');
+  // 16-bit storage is bound as u32 words (wgsl/half.ts); a kernel that names it directly has not been taught to read it.
+  if (half) throw new Error(`binding ${half.name}: this kernel does not read ${half.type} storage (widen the tensor to f32 first)`);
   const lines = ['@group(0) @binding(0) var<storage, read> p: array<u32>;'];
   bindings.forEach((b, i) =>
     lines.push(

@@ -5,6 +5,7 @@ import { isMethodName, METHOD_NAMES } from '../methods.js';
 import { MAX_SCALE, parseScaleMode, type ScaleMode } from '../render/scale.js';
 import type { MethodName, PositionAggregation } from '../result.js';
 import type { TargetSpec } from '../target.js';
+import type { WeightDtype } from '../../nn/upload.js';
 
 /** A malformed command line: bad input, so exit code 2. */
 export class UsageError extends InputError {
@@ -15,6 +16,7 @@ export const USAGE = `usage:
   lrp train --task NAME --out DIR [--resume] [--steps N] [--seed N]
   lrp eval (--task NAME | --model DIR) [--method gi,cp-lrp,attnlrp,pa-lrp,random] [--n N] [--format table|json]
   lrp forward --model DIR|ORG/NAME[@REV] (--ids 1,2,3 | --text "..." | --image FILE) [--format json] [--top-k K]
+              [--dtype auto|f32]
   lrp explain --model DIR|ORG/NAME[@REV] (--ids 1,2,3 | --text "..." | --image FILE)
               [--target ID|TOKEN|LABEL] [--contrast ID|TOKEN|LABEL]
               --method gi|cp-lrp|attnlrp|pa-lrp[,...] [--format json|ansi|html|svg|tex] [--out FILE]
@@ -22,6 +24,7 @@ export const USAGE = `usage:
               [--follow-symlinks] [--scale max|pNN|exclude-predicting] [--numbers] [--words]
               (--format svg|html|tex with --method m1,m2,...: the methods side by side)
               [--rules FILE]   (a method or composite as JSON or a JS module; docs/writing-rules.md)
+              [--dtype auto|f32]   (f32: hold every weight as f32; auto keeps F16/BF16 matrices 16-bit)
   lrp explain --model DIR (--ids 1,2,3 | --text "...") --method M --generate N [--format json|ansi|html|svg] ...
               (greedy generation of N tokens, each explained over the tokens before it)
   lrp explain --model DIR --input IN.jsonl --out OUT.jsonl --method M [--details] ...
@@ -47,6 +50,8 @@ const FIGURE_FORMATS: readonly Format[] = ['html', 'svg', 'tex'];
 
 export interface CommonArgs {
   model: string;
+  /** How weights are held on the GPU (`--dtype`); absent means `auto`. */
+  dtype?: WeightDtype;
   ids?: number[];
   text?: string;
   image?: string;
@@ -120,7 +125,14 @@ function parseNumber(flag: string, raw: string | undefined): number | undefined 
   return v;
 }
 
-const STRING_OPTIONS = ['model', 'ids', 'text', 'image', 'target', 'contrast', 'top-k', 'method', 'format', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules', 'input', 'generate'] as const;
+/** `--dtype auto|f32`, shared by every command that loads a model. */
+export function parseDtype(raw: string | undefined): WeightDtype | undefined {
+  if (raw === undefined) return undefined;
+  if (raw !== 'auto' && raw !== 'f32') throw new UsageError(`--dtype must be auto or f32, got "${raw}"`);
+  return raw;
+}
+
+const STRING_OPTIONS = ['dtype', 'model', 'ids', 'text', 'image', 'target', 'contrast', 'top-k', 'method', 'format', 'out', 'position-aggregation', 'assert-conservation', 'epsilon', 'scale', 'rules', 'input', 'generate'] as const;
 const BOOLEAN_OPTIONS = ['follow-symlinks', 'numbers', 'words', 'details'] as const;
 
 /** `--generate N`: N ≥ 1 new tokens, each explained; options that name one prediction do not apply. */
@@ -160,6 +172,8 @@ export function parseCli(argv: string[]): CliArgs {
   const sources = ['ids', 'text', 'image', 'input'].filter((k) => str(k) !== undefined);
   if (sources.length !== 1) throw new UsageError(`give exactly one of --ids, --text, --image or --input (got ${sources.length})`);
   const common: CommonArgs = { model };
+  const dtype = parseDtype(str('dtype'));
+  if (dtype !== undefined) common.dtype = dtype;
   if (str('ids') !== undefined) common.ids = parseIds(str('ids')!);
   if (str('text') !== undefined) {
     if (str('text')!.trim() === '') throw new UsageError('--text: the text is empty');

@@ -9,11 +9,11 @@ import { loadModel } from '../../nn/folder.js';
 import { TASK_NAMES } from '../../nn/train/tasks/index.js';
 import { EVAL_METHODS, evaluateExplanations, formatScores, type EvalMethod } from '../evaluate.js';
 import { readHeldout } from '../eval/heldout.js';
-import { UsageError } from './args.js';
+import { parseDtype, UsageError } from './args.js';
 import { demoModelDir } from './paths.js';
 import type { Io } from './run.js';
 
-export const EVAL_USAGE = `usage: lrp eval (--task ${TASK_NAMES.join('|')} | --model DIR) [--method ${EVAL_METHODS.join(',')}] [--n N] [--seed S] [--label ID] [--format table|json]`;
+export const EVAL_USAGE = `usage: lrp eval (--task ${TASK_NAMES.join('|')} | --model DIR) [--method ${EVAL_METHODS.join(',')}] [--n N] [--seed S] [--label ID] [--format table|json] [--dtype auto|f32]`;
 
 function nonNegativeInt(flag: string, raw: string | undefined, fallback: number, min: number): number {
   if (raw === undefined) return fallback;
@@ -27,13 +27,14 @@ export async function runEval(argv: string[], io: Io): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { task: { type: 'string' }, model: { type: 'string' }, method: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, label: { type: 'string' }, format: { type: 'string' } },
+      options: { task: { type: 'string' }, model: { type: 'string' }, method: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, label: { type: 'string' }, format: { type: 'string' }, dtype: { type: 'string' } },
       strict: true,
       allowPositionals: false,
     }));
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n${EVAL_USAGE}`);
   }
+  const dtype = parseDtype(values['dtype'] as string | undefined) ?? 'auto';
   const task = values['task'] as string | undefined;
   const modelArg = values['model'] as string | undefined;
   if ((task === undefined) === (modelArg === undefined)) throw new UsageError(`eval: give exactly one of --task or --model\n${EVAL_USAGE}`);
@@ -53,7 +54,7 @@ export async function runEval(argv: string[], io: Io): Promise<number> {
   const label = values['label'] === undefined ? undefined : nonNegativeInt('--label', values['label'] as string, 0, 0);
   const heldout = label === undefined ? all : all.filter((e) => e.label === label);
   if (heldout.length === 0) throw new UsageError(`eval: no held-out example has label ${label}`);
-  const model = await loadModel(dir);
+  const model = await loadModel(dir, { dtype });
   const bar = io.stderr.isTTY ? new cliProgress.SingleBar({ format: 'explaining [{bar}] {value}/{total} | ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
   try {
     const scores = await evaluateExplanations(model, heldout, {

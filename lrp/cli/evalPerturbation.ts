@@ -24,12 +24,14 @@ import { concreteReplaceOption, parseReplaceOption, readTokenInfo, resolveReplac
 import { METHOD_NAMES } from '../methods.js';
 import type { PositionAggregation } from '../result.js';
 import { debugRequested, describeFailure, exitCodeFor, type Io as EvalIo } from './failures.js';
+import { parseDtype } from './args.js';
+import type { WeightDtype } from '../../nn/upload.js';
 
 export const EVAL_PERTURBATION_USAGE = `usage:
   lrp eval-perturbation --model DIR --data FILE.jsonl [--method M[,M...]] [--out DIR]
       [--replace unk|pad|mask|id:N|zero-embedding|auto] [--steps 10] [--rank-by token|total]
       [--position-aggregation signed|abs] [--all] [--seed 0] [--batch-size 64]
-      [--shard K/N | --shard-count N] [--resume] [--max-examples K]
+      [--shard K/N | --shard-count N] [--resume] [--max-examples K] [--dtype auto|f32]
 
 Methods: ${METHOD_NAMES.join(', ')}, random (gi and random are always included).
 Writes DIR/settings.json, DIR/results.jsonl (one line per example, as it finishes),
@@ -53,6 +55,8 @@ interface Options {
   batchSize: number;
   resume: boolean;
   maxExamples: number;
+  /** How weights are held on the GPU (results are the same either way). */
+  dtype: WeightDtype;
   shard?: string;
   shardCount?: string;
 }
@@ -85,6 +89,7 @@ function parseOptions(argv: string[]): Options | 'help' {
         'max-examples': { type: 'string' },
         shard: { type: 'string' },
         'shard-count': { type: 'string' },
+        dtype: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -123,16 +128,17 @@ function parseOptions(argv: string[]): Options | 'help' {
     batchSize: positiveInteger('--batch-size', str('batch-size'), 64),
     resume: values['resume'] === true,
     maxExamples: positiveInteger('--max-examples', str('max-examples'), Number.MAX_SAFE_INTEGER),
+    dtype: parseDtype(str('dtype')) ?? 'auto',
   };
   if (str('shard') !== undefined) options.shard = str('shard')!;
   if (str('shard-count') !== undefined) options.shardCount = str('shard-count')!;
   return options;
 }
 
-async function loadTextModel(dir: string): Promise<TransformerModel> {
+async function loadTextModel(dir: string, dtype: WeightDtype): Promise<TransformerModel> {
   let model: TransformerModel;
   try {
-    model = await loadModel(dir);
+    model = await loadModel(dir, { dtype });
   } catch (error) {
     if (error instanceof NoAdapterError || (error instanceof Error && error.message.startsWith('WebGPU reported'))) throw error;
     throw new InputError(`--model ${dir}: ${(error as Error).message}`);
@@ -152,7 +158,7 @@ export async function runEvalPerturbation(argv: string[], io: EvalIo, env: NodeJ
       return 0;
     }
     const shard = resolveShard(options.shard, options.shardCount, env);
-    const model = await loadTextModel(options.model);
+    const model = await loadTextModel(options.model, options.dtype);
     try {
       return await evaluate(options, shard, model, io);
     } finally {

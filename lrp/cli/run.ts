@@ -14,6 +14,7 @@ import { envFlag } from '../../kernels/env.js';
 import { ComputationError } from '../../kernels/errors.js';
 import { resolveModelDir } from '../../nn/hub-cache.js';
 import { loadModel } from '../../nn/folder.js';
+import type { WeightDtype } from '../../nn/upload.js';
 import { loadImage } from '../../nn/image.js';
 import type { ModelInput, TransformerModel } from '../../nn/models/types.js';
 import { explain, type ExplainOptions } from '../explain.js';
@@ -38,12 +39,13 @@ import { checkPatterns, loadRulesFile } from './rulesFile.js';
 
 export { EXIT_OK, EXIT_COMPUTATION_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, exitCodeFor, describeFailure, type Io } from './failures.js';
 
-async function load(dir: string, io: Io): Promise<TransformerModel> {
+async function load(dir: string, io: Io, dtype: WeightDtype = 'auto'): Promise<TransformerModel> {
   // Progress on long loads, only where a person watches (a terminal), never into pipes.
   const progress = (message: string): void => {
     if (io.stderr.isTTY) io.stderr.write(`\r${message}\u001b[K`);
   };
   const model = await loadModel(dir, {
+    dtype,
     onProgress: (done, total) => progress(`loading ${basename(dir)}: ${Math.round((100 * done) / total)}%`),
   });
   progress('');
@@ -116,7 +118,7 @@ async function render(es: Explanation[], args: ExplainArgs, io: Io): Promise<str
 }
 
 async function runForward(args: ForwardArgs, io: Io): Promise<number> {
-  const model = await load(args.model, io);
+  const model = await load(args.model, io, args.dtype);
   try {
     const { input } = await prepareInput(args, model);
     const logits = noGrad(() => tidy(() => model.forward(input, { lastPositionOnly: true })));
@@ -136,7 +138,7 @@ async function runExplain(args: ExplainArgs, io: Io): Promise<number> {
   // A bad rules file is reported before the (slow) model load.
   const ruled = args.rules !== undefined ? await loadRulesFile(args.rules, args.method) : undefined;
   const methods = ruled !== undefined ? [ruled] : args.methods;
-  const model = await load(args.model, io);
+  const model = await load(args.model, io, args.dtype);
   try {
     if (args.rules !== undefined && typeof ruled === 'object') checkPatterns(ruled, args.rules, model.modulePaths());
     if (args.input !== undefined) return await runBatch({ ...args, input: args.input, out: args.out! }, model, methods[0]!, io);

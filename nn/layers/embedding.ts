@@ -21,7 +21,8 @@ export class Embedding extends Module {
    */
   constructor(prefix: string, readonly count: number, readonly dim: number, local = 'weight') {
     super(prefix);
-    this.weight = this.parameter(local, [count, dim]);
+    // Read by lookups and (tied) by the LM head's products only: may stay 16-bit on the GPU.
+    this.weight = this.parameter(local, [count, dim], { halfStorage: true });
   }
 
   /** Rows of the table for `ids` (host integers, any shape given by `shape`). */

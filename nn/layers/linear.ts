@@ -27,7 +27,7 @@ export class Linear extends Module {
    */
   constructor(prefix: string, readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
     super(prefix);
-    this.weight = this.parameter('weight', [outFeatures, inFeatures], { transposeOnLoad: options.conv1d ?? false });
+    this.weight = this.parameter('weight', [outFeatures, inFeatures], { transposeOnLoad: options.conv1d ?? false, halfStorage: true });
     this.bias = options.bias === false ? null : this.parameter('bias', [outFeatures]);
   }
 

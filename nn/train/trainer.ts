@@ -70,7 +70,8 @@ export async function train(task: Task, options: TrainOptions): Promise<TrainRes
   let optimizer: AdamW;
   if (resumed) {
     state = { ...resumed, settings };
-    model = await loadModel(options.out);
+    // f32 storage: parameters that train need gradients, which 16-bit storage cannot hold.
+    model = await loadModel(options.out, { dtype: 'f32' });
     params = new TrainableParameters(model);
     await params.download();
     optimizer = optimizerFor(params);

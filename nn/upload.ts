@@ -1,0 +1,265 @@
+/**
+ * Streaming weight upload: each checkpoint tensor goes to the GPU in pieces of at most
+ * `PIECE_BYTES` of file data, read with `Checkpoint.readTensorBytes`, checked, converted when the
+ * stored and the GPU dtype differ, and copied through the runtime's upload ring. No whole-tensor
+ * host copy exists at any time (except for GPT-2's Conv1D matrices, which are transposed on the
+ * host and are small), so the host memory a load needs beyond the GPU buffers is a few pieces.
+ *
+ * F16 and BF16 matrices that the model reads only through products and lookups stay 16-bit on
+ * the GPU (`halfStorage` parameters) unless `dtype: 'f32'` is asked for; everything else is
+ * stored as f32. Both widenings are exact, so the two storages compute the same numbers.
+ */
+import { Storage } from '../autograd/storage.js';
+import { Tensor } from '../autograd/tensor.js';
+import { InputError } from '../kernels/errors.js';
+import type { GpuRuntime } from '../kernels/runtime.js';
+import type { DType } from '../kernels/view.js';
+import type { Parameter } from './module.js';
+import type { Checkpoint, CheckpointTensorInfo } from './safetensors.js';
+
+/** How weights are held on the GPU: `auto` keeps F16/BF16 matrices 16-bit, `f32` widens every weight. */
+export type WeightDtype = 'auto' | 'f32';
+
+/** The accepted values of `LoadOptions.dtype` and `--dtype`. */
+export const LOAD_DTYPES: readonly WeightDtype[] = ['auto', 'f32'];
+
+/** Throws InputError unless `value` is a WeightDtype (library callers may pass anything). */
+export function checkWeightDtype(value: unknown, what = 'dtype'): WeightDtype {
+  if (value === 'auto' || value === 'f32') return value;
+  throw new InputError(`${what} must be ${LOAD_DTYPES.join(' or ')}, got ${JSON.stringify(value)}`);
+}
+
+/** File bytes read per piece: large enough for few reads, small enough to stay out of the RSS. */
+const PIECE_BYTES = 4 << 20;
+
+/** A parameter paired with the checkpoint tensor that fills it. */
+export interface UploadItem {
+  param: Parameter;
+  info: CheckpointTensorInfo;
+}
+
+/** The GPU dtype a parameter gets for a stored tensor. */
+export function gpuDtypeFor(item: UploadItem, dtype: WeightDtype): DType {
+  const { param, info } = item;
+  if (dtype === 'auto' && param.spec.halfStorage && param.spec.shape.length === 2) {
+    if (info.dtype === 'BF16') return 'bf16';
+    if (info.dtype === 'F16') return 'f16';
+  }
+  return 'f32';
+}
+
+const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Bytes a tensor of `elements` values takes on the GPU in `dtype` (16-bit rounded up to whole words). */
+function gpuBytes(elements: number, dtype: DType): number {
+  return dtype === 'f32' ? elements * 4 : Math.ceil(elements / 2) * 4;
+}
+
+/** Total GPU bytes the weights will take (for progress reports). */
+export function plannedBytes(items: readonly UploadItem[], dtype: WeightDtype): number {
+  return items.reduce((n, item) => n + gpuBytes(numel(item.param.spec.shape), gpuDtypeFor(item, dtype)), 0);
+}
+
+/** How `uploadWeights` stores, names and reports. */
+export interface UploadOptions {
+  /** How the GPU holds the weights (see `WeightDtype`). */
+  dtype: WeightDtype;
+  /** Names the checkpoint in errors. */
+  source: string;
+  /** Called after each tensor, with the GPU bytes uploaded so far and in all. */
+  onProgress?: (loadedBytes: number, totalBytes: number, tensor: string) => void;
+}
+
+/**
+ * Uploads every item's tensor into its parameter. A tensor larger than one binding becomes row
+ * blocks (Parameter.setShards). Throws InputError on a non-finite value; what was uploaded stays
+ * owned by the parameters (the caller disposes the model).
+ */
+export async function uploadWeights(rt: GpuRuntime, checkpoint: Checkpoint, items: readonly UploadItem[], options: UploadOptions): Promise<void> {
+  const totalBytes = plannedBytes(items, options.dtype);
+  let loadedBytes = 0;
+  for (const item of items) {
+    const target = gpuDtypeFor(item, options.dtype);
+    const tensors = item.param.spec.transposeOnLoad
+      ? [await uploadTransposed(rt, checkpoint, item, target, options.source)]
+      : await uploadStreamed(rt, checkpoint, item, target, options.source);
+    if (tensors.length > 1) item.param.setShards(tensors);
+    else item.param.set(tensors[0]!);
+    loadedBytes += gpuBytes(numel(item.param.spec.shape), target);
+    options.onProgress?.(loadedBytes, totalBytes, item.info.name);
+  }
+}
+
+/**
+ * Streams a tensor stored in the module's own layout; a matrix whose f32 form is larger than one
+ * binding becomes row blocks (each its own buffer, so every block starts on a whole word in
+ * 16-bit storage too). 16-bit blocks are sized for f32 as well: a product widens its block into
+ * an f32 copy, which must fit one binding.
+ */
+async function uploadStreamed(rt: GpuRuntime, checkpoint: Checkpoint, item: UploadItem, target: DType, source: string): Promise<Tensor[]> {
+  const shape = item.param.spec.shape;
+  const total = numel(shape);
+  if (shape.length !== 2 && gpuBytes(total, target) > rt.maxBindingBytes) {
+    throw new InputError(`${source}: tensor ${item.info.name} (${gpuBytes(total, target)} bytes) exceeds the adapter's binding limit and is not a matrix that can be split`);
+  }
+  const blocks = planRowBlocks(shape, rt.maxBindingBytes);
+  const tensors: Tensor[] = [];
+  try {
+    for (const [first, blockShape] of blocks) {
+      const tensor = allocateTensor(rt, blockShape, target);
+      tensors.push(tensor);
+      await streamInto(rt, checkpoint, item.info, first, numel(blockShape), tensor, source);
+    }
+  } catch (error) {
+    for (const t of tensors) t.free();
+    throw error;
+  }
+  return tensors;
+}
+
+/**
+ * The blocks a parameter is stored in, as [first element, block shape]: one block, or for a
+ * matrix whose f32 form exceeds `maxBindingBytes`, row blocks that each fit it as f32 (whatever
+ * the storage dtype: a product widens a 16-bit block to f32).
+ */
+export function planRowBlocks(shape: readonly number[], maxBindingBytes: number): [first: number, shape: number[]][] {
+  if (shape.length !== 2 || numel(shape) * 4 <= maxBindingBytes) return [[0, [...shape]]];
+  const [rows, cols] = shape as [number, number];
+  const perBlock = Math.max(1, Math.floor(maxBindingBytes / (cols * 4)));
+  const blocks: [number, number[]][] = [];
+  for (let r = 0; r < rows; r += perBlock) blocks.push([r * cols, [Math.min(perBlock, rows - r), cols]]);
+  return blocks;
+}
+
+function allocateTensor(rt: GpuRuntime, shape: readonly number[], dtype: DType): Tensor {
+  // Exact size: weights live as long as the model, and size classes would add up to 25%.
+  const buffer = rt.pool.acquireExact(gpuBytes(numel(shape), dtype));
+  return new Tensor(new Storage(buffer), shape, dtype);
+}
+
+const STORED_BYTES: Readonly<Record<string, number>> = { F32: 4, F16: 2, BF16: 2 };
+
+/**
+ * Copies elements [first, first + count) of the stored tensor into `tensor` (from its element 0),
+ * piece by piece. Pieces hold an even number of elements, so 16-bit pieces land on whole words.
+ */
+async function streamInto(rt: GpuRuntime, checkpoint: Checkpoint, info: CheckpointTensorInfo, first: number, count: number, tensor: Tensor, source: string): Promise<void> {
+  const storedBytes = STORED_BYTES[info.dtype]!;
+  const perPiece = Math.max(2, Math.floor(PIECE_BYTES / storedBytes / 2) * 2);
+  const outBytes = tensor.dtype === 'f32' ? 4 : 2;
+  for (let done = 0; done < count; done += perPiece) {
+    const n = Math.min(perPiece, count - done);
+    const begin = (first + done) * storedBytes;
+    const raw = aligned(await checkpoint.readTensorBytes(info.name, begin, begin + n * storedBytes));
+    const data = convertPiece(raw, info.dtype, tensor.dtype, info.name, first + done, source);
+    rt.upload(tensor.buffer, padToWord(data), done * outBytes);
+  }
+}
+
+/** The piece as the GPU stores it: 16-bit bits kept as they are, or values widened to f32. */
+function convertPiece(raw: Uint8Array, stored: string, target: DType, name: string, firstElement: number, source: string): Uint8Array {
+  if (stored === 'F32') {
+    const values = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+    checkFiniteF32(values, name, firstElement, source);
+    return raw;
+  }
+  const bits = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
+  checkFiniteHalf(bits, stored === 'BF16' ? 0x7f80 : 0x7c00, stored, name, firstElement, source);
+  if (target !== 'f32') return raw;
+  const out = new Uint32Array(bits.length);
+  if (stored === 'BF16') for (let i = 0; i < bits.length; i++) out[i] = bits[i]! << 16;
+  else {
+    const f = new Float32Array(out.buffer);
+    const table = float16Values();
+    for (let i = 0; i < bits.length; i++) f[i] = table[bits[i]!]!;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/** The bytes at a 4-byte-aligned address (typed views need it); a copy only when they are not. */
+function aligned(raw: Uint8Array): Uint8Array {
+  return raw.byteOffset % 4 === 0 ? raw : raw.slice();
+}
+
+function padToWord(data: Uint8Array): Uint8Array {
+  if (data.byteLength % 4 === 0) return data;
+  const padded = new Uint8Array(data.byteLength + (4 - (data.byteLength % 4)));
+  padded.set(data);
+  return padded;
+}
+
+function checkFiniteF32(values: Float32Array, name: string, firstElement: number, source: string): void {
+  // Int32, not Uint32: words ≥ 2³¹ would leave V8's small-integer path.
+  const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < bits.length; i++) {
+    if ((bits[i]! & 0x7f800000) === 0x7f800000) throw nonFinite(source, name, values[i]!, firstElement + i);
+  }
+}
+
+/** An exponent field of all ones is ±Infinity or NaN in both 16-bit formats. */
+function checkFiniteHalf(bits: Uint16Array, exponentMask: number, stored: string, name: string, firstElement: number, source: string): void {
+  for (let i = 0; i < bits.length; i++) {
+    if ((bits[i]! & exponentMask) === exponentMask) {
+      const value = stored === 'BF16' ? new Float32Array(new Uint32Array([bits[i]! << 16]).buffer)[0]! : float16Values()[bits[i]!]!;
+      throw nonFinite(source, name, value, firstElement + i);
+    }
+  }
+}
+
+/** A weight like that makes every output NaN: refuse the checkpoint, naming the element. */
+function nonFinite(source: string, name: string, value: number, element: number): InputError {
+  return new InputError(`${source}: tensor ${name} holds a non-finite value (${value}) at element ${element}`);
+}
+
+let halfTable: Float32Array | null = null;
+
+/** All 65536 f16 bit patterns as f32 (exact), built once. */
+function float16Values(): Float32Array {
+  if (halfTable) return halfTable;
+  halfTable = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >> 10) & 0x1f;
+    const mantissa = h & 0x3ff;
+    if (exponent === 0) halfTable[h] = sign * mantissa * 2 ** -24;
+    else if (exponent === 31) halfTable[h] = mantissa ? NaN : sign * Infinity;
+    else halfTable[h] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+  }
+  return halfTable;
+}
+
+/**
+ * GPT-2's Conv1D matrices are stored [in, out] and used [out, in]: read whole, transposed on the
+ * host (they are small: the largest in GPT-2 XL is 39 MiB in f32), uploaded in pieces.
+ */
+async function uploadTransposed(rt: GpuRuntime, checkpoint: Checkpoint, item: UploadItem, target: DType, source: string): Promise<Tensor> {
+  const [rows, cols] = item.info.shape as [number, number];
+  const raw = aligned(await checkpoint.readTensorBytes(item.info.name));
+  const data = convertPiece(raw, item.info.dtype, target, item.info.name, 0, source);
+  const size = target === 'f32' ? 4 : 2;
+  if (rows * cols * size > rt.maxBindingBytes) {
+    throw new InputError(`${source}: tensor ${item.info.name} (${rows * cols * size} bytes, transposed on load) exceeds the adapter's binding limit`);
+  }
+  const transposed = size === 4 ? transpose(new Uint32Array(data.buffer, data.byteOffset, rows * cols), rows, cols) : transpose(new Uint16Array(data.buffer, data.byteOffset, rows * cols), rows, cols);
+  const tensor = allocateTensor(rt, [cols, rows], target);
+  const bytes = new Uint8Array(transposed.buffer, transposed.byteOffset, rows * cols * size);
+  for (let done = 0; done < bytes.byteLength; done += PIECE_BYTES) {
+    rt.upload(tensor.buffer, padToWord(bytes.subarray(done, Math.min(bytes.byteLength, done + PIECE_BYTES))), done);
+  }
+  return tensor;
+}
+
+/** Tile edge of the transpose: a tile's rows and columns stay in cache (row by row, every write misses). */
+const TILE = 32;
+
+function transpose<T extends Uint32Array | Uint16Array>(data: T, rows: number, cols: number): T {
+  const out = new (data.constructor as { new (n: number): T })(data.length);
+  for (let r0 = 0; r0 < rows; r0 += TILE) {
+    const r1 = Math.min(rows, r0 + TILE);
+    for (let c0 = 0; c0 < cols; c0 += TILE) {
+      const c1 = Math.min(cols, c0 + TILE);
+      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = data[r * cols + c]!;
+    }
+  }
+  return out;
+}
