@@ -7,6 +7,7 @@
 export { Tensor, type NestedArray } from './tensor.js';
 export { tidy, keep, type Disposable } from './scope.js';
 export type { Storage } from './storage.js';
+export type { DType, HalfDType } from '../kernels/view.js';
 export {
   noGrad,
   isGradEnabled,

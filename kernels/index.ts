@@ -27,7 +27,7 @@ export { PipelineCache, type CachedPipeline } from './pipelineCache.js';
 export { TexturePool, type ScratchTexture, type TexturePoolStats } from './texturePool.js';
 export { packIntoTexture } from './packTexture.js';
 export * from './shape.js';
-export type { DType, GpuView, KernelOutput } from './view.js';
+export type { DType, HalfDType, GpuView, KernelOutput } from './view.js';
 export {
   matmul,
   planMatmul,
