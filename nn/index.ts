@@ -28,5 +28,5 @@ export { loadImage, decodeImage, toPixelValues, readNormalisation, MAX_IMAGE_PIX
 export { readCheckpoint, parseSafetensors, SafetensorsError, MAX_HEADER_BYTES, type Checkpoint, type SafetensorsFile, type CheckpointTensorInfo, type SafetensorsDtype, type TensorInfo } from './safetensors.js';
 export { MAX_FILE_BYTES } from './files.js';
 export { MAX_CONFIG_INT, MAX_LAYERS, ConfigReader, type JsonObject, type SizeLimits } from './config.js';
-export { serializeSafetensors, type TensorToWrite } from './safetensorsWriter.js';
+export { serializeSafetensors, writeSafetensorsStream, safetensorsHeader, tensorByteLength, float32ToBfloat16, type TensorToWrite, type TensorLayout, type WritableDtype } from './safetensorsWriter.js';
 export * from './train/index.js';

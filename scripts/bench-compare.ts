@@ -1,0 +1,267 @@
+/**
+ * The engine next to PyTorch on the same checkpoint, input and machine (`npm run bench:compare`).
+ *
+ * Writes a GPT-2-small-shaped checkpoint (random F32 weights, scripts/bench-checkpoint.ts), then
+ * in this process loads it, runs a warm forward and warm explanations (gi, cp-lrp, pa-lrp by
+ * default) of the same ids, and records the relevance per token and position; then runs
+ * scripts/compare-pytorch.py (float32 PyTorch, the same rules) on the same checkpoint and ids, and
+ * prints both times, their ratio and the largest relevance difference. Both sides get 2 threads
+ * (lavapipe's `LP_NUM_THREADS`, torch's `set_num_threads`); PyTorch runs with `OPENBLAS_CORETYPE`
+ * and `OPENBLAS_L2_SIZE` removed from its environment (docs/benchmarks.md says why). Python with
+ * PyTorch is a benchmark dependency only: without it this script refuses with exit code 2.
+ *
+ *   npm run bench:compare -- [--dir DIR] [--tokens 128] [--methods gi,cp-lrp,pa-lrp] [--repeat 3]
+ *                            [--threads 2] [--layers 12] [--seed 1] [--python PATH] [--keep]
+ *
+ * Times are the best of --repeat warm runs (one warm-up run first), the forward ending with the
+ * logits read back, an explanation with its result on the host.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { noGrad } from '../autograd/graph.js';
+import { tidy } from '../autograd/scope.js';
+import { initRuntime } from '../kernels/runtime.js';
+import { measure, type RuntimeStats } from '../kernels/stats.js';
+import { explain } from '../lrp/explain.js';
+import { isMethodName, METHOD_NAMES } from '../lrp/methods.js';
+import type { Explanation, MethodName } from '../lrp/result.js';
+import { loadModel } from '../nn/load.js';
+import type { TransformerModel } from '../nn/models/types.js';
+import { ensureCheckpoint, gpt2Config, gpt2Tensors, GPT2, randomIds, type CheckpointPlan } from './bench-checkpoint.js';
+import { fmtS, gc, readAndDispose } from './bench-shared.js';
+
+interface Options {
+  dir: string | null;
+  tokens: number;
+  methods: MethodName[];
+  repeat: number;
+  threads: number;
+  layers: number;
+  seed: number;
+  python: string | null;
+  keep: boolean;
+}
+
+/** A usage error: printed without a stack, exit code 2. */
+class UsageError extends Error {}
+
+function positiveInt(flag: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`bench-compare: ${flag} expects an integer >= ${min}, got ${value}`);
+  return n;
+}
+
+function options(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      dir: { type: 'string' },
+      tokens: { type: 'string', default: '128' },
+      methods: { type: 'string', default: 'gi,cp-lrp,pa-lrp' },
+      repeat: { type: 'string', default: '3' },
+      threads: { type: 'string', default: '2' },
+      layers: { type: 'string', default: '12' },
+      seed: { type: 'string', default: '1' },
+      python: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  const methods = values.methods.split(',').filter((m) => m !== '');
+  for (const m of methods) {
+    if (!isMethodName(m) || m === 'attnlrp') throw new UsageError(`bench-compare: --methods takes ${METHOD_NAMES.filter((n) => n !== 'attnlrp').join(', ')}, got ${m}`);
+  }
+  return {
+    dir: values.dir ?? null,
+    tokens: positiveInt('--tokens', values.tokens, 1),
+    methods: methods as MethodName[],
+    repeat: positiveInt('--repeat', values.repeat, 1),
+    threads: positiveInt('--threads', values.threads, 1),
+    layers: positiveInt('--layers', values.layers, 1),
+    seed: positiveInt('--seed', values.seed, 0),
+    python: values.python ?? null,
+    keep: values.keep,
+  };
+}
+
+/** The first Python that imports torch and numpy: --python, $PYTHON, Debian's /usr/bin/python3, python3 on PATH. */
+function findPython(given: string | null): string {
+  const candidates = given ? [given] : [process.env['PYTHON'], '/usr/bin/python3', 'python3'].filter((c): c is string => !!c);
+  for (const c of candidates) {
+    if (spawnSync(c, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0) return c;
+  }
+  throw new UsageError(
+    `bench-compare: needs Python 3 with PyTorch and NumPy (tried ${candidates.join(', ')}). On Debian: ` +
+      `apt-get install python3-torch libopenblas0-pthread (OpenBLAS, or PyTorch runs on reference BLAS). ` +
+      `Python is a benchmark dependency only; nothing else in the project needs it.`,
+  );
+}
+
+interface EngineRun {
+  seconds: number[];
+  stats: RuntimeStats;
+}
+
+interface EngineMethod extends EngineRun {
+  target: number;
+  logit: number;
+  tokens: number[];
+  positions: number[];
+}
+
+interface TorchResult {
+  blas: { openblas: boolean; libraries: string[]; gflops_1024: number; f64_relative_error_256: number; threads: number; torch: string; env: Record<string, string | null> };
+  check: { max_abs_logit_diff: number; max_abs_logit: number };
+  forward: { seconds: number[]; max_abs_logit_diff?: number };
+  methods: Record<string, { seconds: number[]; logit: number; tokens: number[]; positions: number[]; argmax: number }>;
+}
+
+/** Runs `fn` once to warm up, then `repeat` times; the runtime statistics are the last run's. */
+async function timed<R>(repeat: number, fn: () => Promise<R>): Promise<{ value: R; seconds: number[]; stats: RuntimeStats }> {
+  await fn();
+  const seconds: number[] = [];
+  let last: { value: R; stats: RuntimeStats } | null = null;
+  for (let r = 0; r < repeat; r++) {
+    gc();
+    const t0 = performance.now();
+    last = await measure(fn);
+    seconds.push((performance.now() - t0) / 1000);
+  }
+  return { value: last!.value, seconds, stats: last!.stats };
+}
+
+async function runEngine(dir: string, ids: number[], o: Options): Promise<{ forward: EngineRun & { logits: number[] }; methods: Map<MethodName, EngineMethod>; adapter: string }> {
+  const rt = await initRuntime();
+  const model: TransformerModel = await loadModel(dir);
+  try {
+    await rt.sync();
+    console.error(`  engine: model loaded; forward ${ids.length} tokens`);
+    const fwd = await timed(o.repeat, async () => Array.from(await readAndDispose(tidy(() => noGrad(() => model.forward({ ids: [ids] }, { lastPositionOnly: true }))))));
+    console.error(`  engine: forward best ${fmtS(Math.min(...fwd.seconds) * 1000)} of ${o.repeat}`);
+    const methods = new Map<MethodName, EngineMethod>();
+    for (const method of o.methods) {
+      const run = await timed(o.repeat, () => explain(model, { ids: [ids] }, { method }));
+      const e: Explanation = run.value;
+      methods.set(method, {
+        seconds: run.seconds,
+        stats: run.stats,
+        target: e.target,
+        logit: e.logit,
+        tokens: e.tokens.map((t) => t.token),
+        positions: e.details?.positionSigned ?? e.tokens.map((t) => t.position),
+      });
+      console.error(`  engine: ${method} best ${fmtS(Math.min(...run.seconds) * 1000)} of ${o.repeat}, ${run.stats.dispatches} dispatches in ${run.stats.submits} submits`);
+    }
+    return { forward: { seconds: fwd.seconds, stats: fwd.stats, logits: fwd.value }, methods, adapter: `${rt.adapterInfo.description} (${rt.adapterInfo.vendor}, ${rt.adapterInfo.architecture})` };
+  } finally {
+    model.dispose();
+    await rt.sync();
+  }
+}
+
+/** Runs scripts/compare-pytorch.py with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its environment. */
+async function runTorch(python: string, dir: string, work: string, request: object, threads: number): Promise<TorchResult> {
+  const requestPath = join(work, 'request.json');
+  const outPath = join(work, 'pytorch.json');
+  await writeFile(requestPath, JSON.stringify(request));
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+  delete env['OPENBLAS_CORETYPE'];
+  delete env['OPENBLAS_L2_SIZE'];
+  const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'compare-pytorch.py');
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(python, [script, '--dir', dir, '--request', requestPath, '--out', outPath], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (status) => resolve(status));
+  });
+  if (code !== 0) throw new Error(`bench-compare: ${python} scripts/compare-pytorch.py exited with ${code}`);
+  return JSON.parse(await readFile(outPath, 'utf8')) as TorchResult;
+}
+
+/** max |a − b| over both arrays, relative to max |b|. */
+function relativeMaxDiff(a: readonly number[], b: readonly number[]): number {
+  if (a.length !== b.length) throw new Error(`bench-compare: ${a.length} values against ${b.length}`);
+  let diff = 0;
+  let scale = 0;
+  a.forEach((x, i) => {
+    diff = Math.max(diff, Math.abs(x - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  });
+  return diff / Math.max(scale, 1e-30);
+}
+
+const best = (seconds: readonly number[]): number => Math.min(...seconds);
+const fmtRuns = (seconds: readonly number[]): string => seconds.map((s) => s.toFixed(2)).join(', ');
+const fmtLoad = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
+
+async function main(o: Options): Promise<void> {
+  const python = findPython(o.python);
+  // lavapipe reads LP_NUM_THREADS when the Vulkan driver starts, i.e. at initRuntime below.
+  process.env['LP_NUM_THREADS'] ??= String(o.threads);
+  const loadBefore = loadavg();
+  const work = await mkdtemp(join(tmpdir(), 'bench-compare-'));
+  const dir = o.dir ?? join(work, 'checkpoint');
+  try {
+    const plan: CheckpointPlan = { config: gpt2Config(o.layers), tensors: gpt2Tensors(o.layers), seed: o.seed, generator: 'scripts/bench-model.ts' };
+    console.error(`bench-compare: GPT-2 small shape, ${o.layers} layer(s), checkpoint in ${dir}`);
+    if (!(await ensureCheckpoint(dir, plan))) console.error('  checkpoint: reusing the one already there');
+    const ids = randomIds(o.tokens, GPT2.vocab, o.seed);
+    const engine = await runEngine(dir, ids, o);
+    gc();
+    const torch = await runTorch(python, dir, work, { ids, threads: o.threads, repeat: o.repeat, methods: [...engine.methods].map(([name, m]) => ({ name, target: m.target })), engineLogits: engine.forward.logits }, o.threads);
+    const loadAfter = loadavg();
+
+    const blas = torch.blas;
+    if (!blas.openblas) {
+      console.log('\n!!! WARNING: PyTorch is NOT running on OpenBLAS (no libopenblas mapped in its process). Debian\'s');
+      console.log('!!! python3-torch then uses reference BLAS (about 6 GFLOP/s), and its times below are meaningless.');
+      console.log('!!! Install it: apt-get install libopenblas0-pthread (check: dpkg -l libopenblas0-pthread).\n');
+    }
+    console.log(`\nGPT-2 small shape (${o.layers} layers), random F32 weights, ${o.tokens} tokens; best of ${o.repeat} warm runs each`);
+    console.log(`Engine: ${engine.adapter}, LP_NUM_THREADS=${process.env['LP_NUM_THREADS']}`);
+    console.log(`PyTorch ${blas.torch}, ${blas.threads} threads, BLAS: ${blas.libraries.join(', ') || 'none mapped'}${blas.openblas ? '' : ' (NOT OpenBLAS)'}; 1024³ product ${blas.gflops_1024.toFixed(1)} GFLOP/s (256³ vs float64: ${blas.f64_relative_error_256.toExponential(1)}); OPENBLAS_CORETYPE ${blas.env['OPENBLAS_CORETYPE'] ?? 'unset'}, OPENBLAS_L2_SIZE ${blas.env['OPENBLAS_L2_SIZE'] ?? 'unset'}`);
+    console.log(`PyTorch model vs the fixtures' float64 forward: max |logit diff| ${torch.check.max_abs_logit_diff.toExponential(2)} (max |logit| ${torch.check.max_abs_logit.toFixed(3)})`);
+    console.log(`Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}; load average before ${fmtLoad(loadBefore)}, after ${fmtLoad(loadAfter)}\n`);
+    console.log('| | this engine | PyTorch | engine / PyTorch | max \\|ΔR\\| / max \\|R\\| | dispatches | submits |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|');
+    const fwdDiff = torch.forward.max_abs_logit_diff ?? NaN;
+    console.log(`| forward ${o.tokens} tokens | ${best(engine.forward.seconds).toFixed(3)} s | ${best(torch.forward.seconds).toFixed(3)} s | ${(best(engine.forward.seconds) / best(torch.forward.seconds)).toFixed(2)}× | ${fwdDiff.toExponential(1)} (logits) | ${engine.forward.stats.dispatches} | ${engine.forward.stats.submits} |`);
+    const runs: string[] = [`forward: engine ${fmtRuns(engine.forward.seconds)} s; PyTorch ${fmtRuns(torch.forward.seconds)} s`];
+    for (const [name, e] of engine.methods) {
+      const t = torch.methods[name]!;
+      const diff = relativeMaxDiff([...e.tokens, ...e.positions], [...t.tokens, ...t.positions]);
+      console.log(`| ${name} explanation | ${best(e.seconds).toFixed(3)} s | ${best(t.seconds).toFixed(3)} s | ${(best(e.seconds) / best(t.seconds)).toFixed(2)}× | ${diff.toExponential(1)} | ${e.stats.dispatches} | ${e.stats.submits} |`);
+      runs.push(`${name}: engine ${fmtRuns(e.seconds)} s; PyTorch ${fmtRuns(t.seconds)} s; target ${e.target} (PyTorch argmax ${t.argmax}), logit ${e.logit.toFixed(4)} vs ${t.logit.toFixed(4)}`);
+    }
+    console.log('\nAll runs:');
+    for (const line of runs) console.log(`- ${line}`);
+  } finally {
+    if (o.dir === null && !o.keep) await rm(work, { recursive: true, force: true });
+    else {
+      await rm(join(work, 'request.json'), { force: true });
+      console.error(`checkpoint kept in ${dir}`);
+    }
+  }
+}
+
+let parsed: Options | null = null;
+try {
+  parsed = options(process.argv.slice(2));
+} catch (error) {
+  console.error((error as Error).message);
+  process.exitCode = 2;
+}
+if (parsed) {
+  main(parsed).catch((error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(error.message);
+      process.exitCode = 2;
+    } else {
+      console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+      process.exitCode = 1;
+    }
+  });
+}

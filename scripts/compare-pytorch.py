@@ -1,0 +1,329 @@
+"""PyTorch side of `npm run bench:compare` (scripts/bench-compare.ts drives it).
+
+Runs, in float32 on the CPU, the same forward and the same explanation methods as the engine
+(gi, cp-lrp, pa-lrp; docs/rules.md states every rule) on the checkpoint the driver wrote, times
+them warm, and writes the relevance per token and position for the driver to compare.
+
+The rules are written the way the engine runs them, as modified gradients:
+  epsilon rule (linear, pa-lrp)   g_x = W^T (g_z * z / (z + eps*sign z))          EpsilonLinear
+  uniform rule (Q.K^T, A.V)       each operand gets half of its gradient           UniformMatmul
+  identity rule (GELU, cp/pa)     g_x = g_y * f(x) / x                             IdentityGeluTanh
+  norm scale detached (cp/pa)     g_x = C (gamma * g_y) / sigma                    LayerNormScaleDetached
+  softmax: gradient (pa-lrp), output detached (cp-lrp); gi: the plain gradient everywhere.
+Relevance at the inputs is x * g_x, summed over the hidden dimension per position, for the token
+embeddings E and the position embeddings P (inputs for all three methods).
+
+The model code is checked once, untimed, against the fixtures' float64 reference forward
+(scripts/fixtures/hf_gpt2.py), whose building blocks (hf_blocks.py) it reuses where speed
+does not matter.
+
+  python3 scripts/compare-pytorch.py --dir CKPT --request REQUEST.json --out RESULT.json
+
+REQUEST: {"ids": [...], "methods": [{"name": "pa-lrp", "target": 123}, ...], "repeat": 3,
+"threads": 2, "engineLogits": [...] (optional: the engine's forward, compared)}. RESULT: see `main`. Progress goes to stderr.
+"""
+
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures"))
+from hf_blocks import split_heads, merge_heads  # noqa: E402
+from hf_gpt2 import gpt2_forward  # noqa: E402
+
+EPSILON = 1e-6  # lrp/rules/epsilon.ts DEFAULT_EPSILON
+TINY = 1e-12  # lrp/rules/identity.ts
+
+
+def log(message: str) -> None:
+    print(f"  pytorch: {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoint
+
+
+def read_safetensors(path: str) -> dict:
+    """Every tensor of a safetensors file as a float32 torch tensor (F32 or BF16 stored)."""
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(length))
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + length)
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        raw = data[start:end]
+        if info["dtype"] == "F32":
+            values = np.array(raw.view("<f4"))
+        elif info["dtype"] == "BF16":
+            values = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
+        else:
+            raise ValueError(f"{name}: dtype {info['dtype']} is not F32 or BF16")
+        out[name] = torch.from_numpy(values.reshape(info["shape"]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules as autograd functions
+
+
+def sign0(z):
+    """sign with sign(0) = +1, so z + eps*sign z is never 0."""
+    return torch.where(z >= 0, 1.0, -1.0).to(z.dtype)
+
+
+class EpsilonLinear(torch.autograd.Function):
+    """z = x W + b (W stored [in, out]); g_x = (g_z * z / (z + eps sign z)) W^T."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, eps):
+        z = torch.addmm(b, x.reshape(-1, x.shape[-1]), w).reshape(*x.shape[:-1], w.shape[1])
+        ctx.save_for_backward(z, w)
+        ctx.eps = eps
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        z, w = ctx.saved_tensors
+        s = g * z / (z + ctx.eps * sign0(z))
+        return s @ w.T, None, None, None
+
+
+class EpsilonHead(torch.autograd.Function):
+    """The tied LM head at one position, z = E h (E [V, D]): the epsilon rule as above, as a GEMV."""
+
+    @staticmethod
+    def forward(ctx, h, table, eps):
+        z = torch.mv(table, h)
+        ctx.save_for_backward(z, table)
+        ctx.eps = eps
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        z, table = ctx.saved_tensors
+        s = g * z / (z + ctx.eps * sign0(z))
+        return torch.mv(table.T, s), None, None
+
+
+class UniformMatmul(torch.autograd.Function):
+    """C = A B with both operands variable: each gets half of its ordinary gradient."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return 0.5 * (g @ b.transpose(-1, -2)), 0.5 * (a.transpose(-1, -2) @ g)
+
+
+class IdentityGeluTanh(torch.autograd.Function):
+    """y = gelu_tanh(x); g_x = g_y * y / x (0 where x = 0)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = F.gelu(x, approximate="tanh")
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return g * y / (x + TINY * sign0(x))
+
+
+class LayerNormScaleDetached(torch.autograd.Function):
+    """y = gamma (x - mean) / sigma + beta; g_x = C (gamma g_y) / sigma, sigma held constant."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, eps):
+        var, _ = torch.var_mean(x, dim=-1, unbiased=False, keepdim=True)
+        rstd = torch.rsqrt(var + eps)
+        ctx.save_for_backward(w, rstd)
+        return F.layer_norm(x, (x.shape[-1],), w, b, eps)
+
+    @staticmethod
+    def backward(ctx, g):
+        w, rstd = ctx.saved_tensors
+        gw = g * w
+        return (gw - gw.mean(-1, keepdim=True)) * rstd, None, None, None
+
+
+# ---------------------------------------------------------------------------------------------
+# GPT-2 with the rules of one method (None: plain inference)
+
+
+class Gpt2:
+    def __init__(self, params: dict, config: dict):
+        self.p = params
+        self.config = config
+        self.layers = config["n_layer"]
+        self.heads = config["n_head"]
+        self.eps = config["layer_norm_epsilon"]
+        self.wte = params["transformer.wte.weight"]
+
+    def linear(self, method, x, w, b):
+        if method == "pa-lrp":
+            return EpsilonLinear.apply(x, w, b, EPSILON)
+        return torch.addmm(b, x.reshape(-1, x.shape[-1]), w).reshape(*x.shape[:-1], w.shape[1])
+
+    def norm(self, method, x, name):
+        w, b = self.p[f"{name}.weight"], self.p[f"{name}.bias"]
+        if method in ("cp-lrp", "pa-lrp"):
+            return LayerNormScaleDetached.apply(x, w, b, self.eps)
+        return F.layer_norm(x, (x.shape[-1],), w, b, self.eps)
+
+    def inputs(self, ids):
+        t = len(ids)
+        return self.wte[torch.tensor(ids)][None], self.p["transformer.wpe.weight"][:t][None]
+
+    def logits_last(self, method, e, pos):
+        """Logits of the last position for embeddings e [1, T, D] and positions pos [1, T, D]."""
+        p = self.p
+        h = e + pos
+        t = h.shape[1]
+        causal = torch.ones(t, t, dtype=torch.bool).triu(1)
+        scale = 1.0 / math.sqrt(h.shape[-1] // self.heads)
+        for i in range(self.layers):
+            pre = f"transformer.h.{i}"
+            x = self.norm(method, h, f"{pre}.ln_1")
+            qkv = self.linear(method, x, p[f"{pre}.attn.c_attn.weight"], p[f"{pre}.attn.c_attn.bias"])
+            q, k, v = (split_heads(part, self.heads) for part in qkv.split(h.shape[-1], dim=-1))
+            scores = (UniformMatmul.apply(q, k.transpose(-1, -2)) if method == "pa-lrp" else q @ k.transpose(-1, -2)) * scale
+            probs = torch.softmax(scores.masked_fill(causal, torch.finfo(scores.dtype).min), dim=-1)
+            if method == "cp-lrp":
+                probs = probs.detach()
+            context = UniformMatmul.apply(probs, v) if method == "pa-lrp" else probs @ v
+            h = h + self.linear(method, merge_heads(context), p[f"{pre}.attn.c_proj.weight"], p[f"{pre}.attn.c_proj.bias"])
+            x = self.norm(method, h, f"{pre}.ln_2")
+            x = self.linear(method, x, p[f"{pre}.mlp.c_fc.weight"], p[f"{pre}.mlp.c_fc.bias"])
+            x = IdentityGeluTanh.apply(x) if method in ("cp-lrp", "pa-lrp") else F.gelu(x, approximate="tanh")
+            h = h + self.linear(method, x, p[f"{pre}.mlp.c_proj.weight"], p[f"{pre}.mlp.c_proj.bias"])
+        last = self.norm(method, h[0, -1, :], "transformer.ln_f")
+        # The tied LM head at the last position: one matrix-vector product over the vocabulary.
+        return EpsilonHead.apply(last, self.wte, EPSILON) if method == "pa-lrp" else torch.mv(self.wte, last)
+
+    def reference_logits(self, ids):
+        """The fixtures' float64 forward (scripts/fixtures/hf_gpt2.py), last position."""
+        out = gpt2_forward(self.p, self.config, torch.tensor([ids]))
+        return out["logits"][0, -1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Timed runs
+
+
+def forward(model, ids):
+    with torch.no_grad():
+        e, pos = model.inputs(ids)
+        return model.logits_last(None, e, pos)
+
+
+def explain(model, ids, method, target):
+    e, pos = model.inputs(ids)
+    e = e.detach().requires_grad_(True)
+    pos = pos.detach().requires_grad_(True)
+    logits = model.logits_last(method, e, pos)
+    ge, gp = torch.autograd.grad(logits[target], [e, pos])
+    tokens = (e * ge).sum(-1)[0]
+    positions = (pos * gp).sum(-1)[0]
+    return {"logit": float(logits[target]), "tokens": tokens.tolist(), "positions": positions.tolist(), "argmax": int(logits.argmax())}
+
+
+def timed(fn, repeat):
+    fn()  # warm-up
+    seconds = []
+    value = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        value = fn()
+        seconds.append(time.perf_counter() - t0)
+    return value, seconds
+
+
+# ---------------------------------------------------------------------------------------------
+# Which BLAS PyTorch runs on
+
+
+def blas_report(threads: int) -> dict:
+    a = torch.randn(1024, 1024, dtype=torch.float32)
+    b = torch.randn(1024, 1024, dtype=torch.float32)
+    a @ b  # loads and warms the BLAS
+    libraries = sorted({line.split()[-1] for line in open("/proc/self/maps") if "blas" in line.lower() or "lapack" in line.lower()})
+    best = math.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    small_a, small_b = a[:256, :256], b[:256, :256]
+    exact = small_a.double() @ small_b.double()
+    error = float(((small_a @ small_b).double() - exact).abs().max() / exact.abs().max())
+    return {
+        "openblas": any("openblas" in path for path in libraries),
+        "libraries": libraries,
+        "gflops_1024": 2 * 1024**3 / best / 1e9,
+        "f64_relative_error_256": error,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", required=True)
+    parser.add_argument("--request", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    request = json.load(open(args.request))
+    torch.set_num_threads(request.get("threads", 2))
+    repeat = request.get("repeat", 3)
+    ids = request["ids"]
+
+    blas = blas_report(request.get("threads", 2))
+    log(f"BLAS libraries: {', '.join(blas['libraries']) or 'none mapped'}; 1024^3 product {blas['gflops_1024']:.1f} GFLOP/s")
+    config = json.load(open(os.path.join(args.dir, "config.json")))
+    if config.get("model_type") != "gpt2":
+        raise SystemExit(f"compare-pytorch.py: model_type {config.get('model_type')} is not implemented here (gpt2 only)")
+    t0 = time.perf_counter()
+    model = Gpt2(read_safetensors(os.path.join(args.dir, "model.safetensors")), config)
+    load_seconds = time.perf_counter() - t0
+    log(f"checkpoint read in {load_seconds:.2f} s")
+
+    # Untimed: this file's float32 model against the fixtures' float64 reference forward.
+    logits = forward(model, ids)
+    reference = model.reference_logits(ids)
+    check = {"max_abs_logit_diff": float((logits.double() - reference).abs().max()), "max_abs_logit": float(reference.abs().max())}
+    log(f"float32 forward vs the fixtures' float64 forward: max |diff| {check['max_abs_logit_diff']:.2e} (max |logit| {check['max_abs_logit']:.3f})")
+    del reference
+
+    values, forward_seconds = timed(lambda: forward(model, ids).tolist(), repeat)
+    log(f"forward {len(ids)} tokens: best {min(forward_seconds):.3f} s of {repeat}")
+    forward_result = {"seconds": forward_seconds}
+    if "engineLogits" in request:
+        ours, theirs = np.array(values), np.array(request["engineLogits"])
+        forward_result["max_abs_logit_diff"] = float(np.abs(ours - theirs).max() / np.abs(ours).max())
+    methods = {}
+    for m in request["methods"]:
+        result, seconds = timed(lambda: explain(model, ids, m["name"], m["target"]), repeat)
+        result["seconds"] = seconds
+        methods[m["name"]] = result
+        log(f"{m['name']} {len(ids)} tokens: best {min(seconds):.3f} s of {repeat}")
+    json.dump({"blas": blas, "load_seconds": load_seconds, "check": check, "forward": forward_result, "methods": methods}, open(args.out, "w"))
+
+
+if __name__ == "__main__":
+    main()
