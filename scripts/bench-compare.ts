@@ -205,7 +205,7 @@ async function main(o: Options): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'bench-compare-'));
   const dir = o.dir ?? join(work, 'checkpoint');
   try {
-    const plan: CheckpointPlan = { config: gpt2Config(o.layers), tensors: gpt2Tensors(o.layers), seed: o.seed, generator: 'scripts/bench-model.ts' };
+    const plan: CheckpointPlan = { config: gpt2Config(o.layers), tensors: gpt2Tensors(o.layers), seed: o.seed, generator: 'scripts/bench-checkpoint.ts' };
     console.error(`bench-compare: GPT-2 small shape, ${o.layers} layer(s), checkpoint in ${dir}`);
     if (!(await ensureCheckpoint(dir, plan))) console.error('  checkpoint: reusing the one already there');
     const ids = randomIds(o.tokens, GPT2.vocab, o.seed);
