@@ -1,7 +1,10 @@
 /**
  * The engine next to PyTorch on the same checkpoint, input and machine (`npm run bench:compare`).
  *
- * Writes a GPT-2-small-shaped checkpoint (random F32 weights, scripts/bench-checkpoint.ts), then
+ * Writes a GPT-2-small-shaped checkpoint (random F32 weights, scripts/bench-checkpoint.ts), or
+ * with --config NAME a published LLaMA-family config at full depth (random BF16 weights, as the
+ * hub stores them: scripts/bench-config.ts's list; PyTorch's side covers LLaMA and Qwen2 without
+ * rope scaling: SmolLM2-135M, Qwen2.5-0.5B), then
  * in this process loads it, runs a warm forward and warm explanations (gi, cp-lrp, pa-lrp by
  * default) of the same ids, and records the relevance per token and position; then runs
  * scripts/compare-pytorch.py (float32 PyTorch, the same rules) on the same checkpoint and ids, and
@@ -11,7 +14,10 @@
  * PyTorch is a benchmark dependency only: without it this script refuses with exit code 2.
  *
  *   npm run bench:compare -- [--dir DIR] [--tokens 128] [--methods gi,cp-lrp,pa-lrp] [--repeat 3]
- *                            [--threads 2] [--layers 12] [--seed 1] [--python PATH] [--keep]
+ *                            [--threads 2] [--layers N] [--seed 1] [--python PATH] [--keep]
+ *                            [--config NAME]
+ *
+ * --layers keeps the first N layers (default: all; GPT-2 small has 12).
  *
  * Times are the best of --repeat warm runs (one warm-up run first), the forward ending with the
  * logits read back, an explanation with its result on the host.
@@ -31,7 +37,10 @@ import { isMethodName, METHOD_NAMES } from '../lrp/methods.js';
 import type { Explanation, MethodName } from '../lrp/result.js';
 import { loadModel } from '../nn/load.js';
 import type { TransformerModel } from '../nn/models/types.js';
-import { ensureCheckpoint, gpt2Config, gpt2Tensors, GPT2, randomIds, type CheckpointPlan } from './bench-checkpoint.js';
+import type { JsonObject } from '../nn/config.js';
+import { BENCH_CONFIGS } from './bench-config.js';
+import { configTensors, ensureCheckpoint, gpt2Config, gpt2Tensors, parameterCount, randomIds, type CheckpointPlan } from './bench-checkpoint.js';
+import { PUBLISHED_CONFIGS } from './published-configs.js';
 import { fmtS, gc, readAndDispose } from './bench-shared.js';
 
 interface Options {
@@ -40,7 +49,10 @@ interface Options {
   methods: MethodName[];
   repeat: number;
   threads: number;
-  layers: number;
+  /** null: the model's own depth. */
+  layers: number | null;
+  /** A published config's short name (scripts/bench-config.ts), or null for GPT-2 small. */
+  config: string | null;
   seed: number;
   python: string | null;
   keep: boolean;
@@ -65,7 +77,8 @@ function options(argv: string[]): Options {
       methods: { type: 'string', default: 'gi,cp-lrp,pa-lrp' },
       repeat: { type: 'string', default: '3' },
       threads: { type: 'string', default: '2' },
-      layers: { type: 'string', default: '12' },
+      layers: { type: 'string' },
+      config: { type: 'string' },
       seed: { type: 'string', default: '1' },
       python: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -75,13 +88,15 @@ function options(argv: string[]): Options {
   for (const m of methods) {
     if (!isMethodName(m) || m === 'attnlrp') throw new UsageError(`bench-compare: --methods takes ${METHOD_NAMES.filter((n) => n !== 'attnlrp').join(', ')}, got ${m}`);
   }
+  if (values.config !== undefined && !BENCH_CONFIGS[values.config]) throw new UsageError(`bench-compare: --config takes one of ${Object.keys(BENCH_CONFIGS).join(', ')}, got ${values.config}`);
   return {
     dir: values.dir ?? null,
     tokens: positiveInt('--tokens', values.tokens, 1),
     methods: methods as MethodName[],
     repeat: positiveInt('--repeat', values.repeat, 1),
     threads: positiveInt('--threads', values.threads, 1),
-    layers: positiveInt('--layers', values.layers, 1),
+    layers: values.layers === undefined ? null : positiveInt('--layers', values.layers, 1),
+    config: values.config ?? null,
     seed: positiveInt('--seed', values.seed, 0),
     python: values.python ?? null,
     keep: values.keep,
@@ -115,7 +130,7 @@ interface EngineMethod extends EngineRun {
 
 interface TorchResult {
   blas: { openblas: boolean; libraries: string[]; gflops_1024: number; f64_relative_error_256: number; threads: number; torch: string; env: Record<string, string | null> };
-  check: { max_abs_logit_diff: number; max_abs_logit: number };
+  check: { max_abs_logit_diff: number | null; max_abs_logit: number };
   forward: { seconds: number[]; max_abs_logit_diff?: number };
   methods: Record<string, { seconds: number[]; logit: number; tokens: number[]; positions: number[]; argmax: number }>;
 }
@@ -193,6 +208,18 @@ function relativeMaxDiff(a: readonly number[], b: readonly number[]): number {
   return diff / Math.max(scale, 1e-30);
 }
 
+/** GPT-2 small (F32), or a published config (BF16, as the hub stores it). */
+function checkpointPlan(o: Options): CheckpointPlan {
+  const generator = 'scripts/bench-checkpoint.ts';
+  if (o.config === null) {
+    const layers = o.layers ?? 12;
+    return { config: gpt2Config(layers), tensors: gpt2Tensors(layers), seed: o.seed, generator };
+  }
+  const config: JsonObject = { ...PUBLISHED_CONFIGS[BENCH_CONFIGS[o.config]!]!, torch_dtype: 'bfloat16' };
+  if (o.layers !== null) config['num_hidden_layers'] = o.layers;
+  return { config, tensors: configTensors(config, 'BF16'), seed: o.seed, generator };
+}
+
 const best = (seconds: readonly number[]): number => Math.min(...seconds);
 const fmtRuns = (seconds: readonly number[]): string => seconds.map((s) => s.toFixed(2)).join(', ');
 const fmtLoad = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
@@ -205,10 +232,12 @@ async function main(o: Options): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'bench-compare-'));
   const dir = o.dir ?? join(work, 'checkpoint');
   try {
-    const plan: CheckpointPlan = { config: gpt2Config(o.layers), tensors: gpt2Tensors(o.layers), seed: o.seed, generator: 'scripts/bench-checkpoint.ts' };
-    console.error(`bench-compare: GPT-2 small shape, ${o.layers} layer(s), checkpoint in ${dir}`);
+    const plan = checkpointPlan(o);
+    const vocab = plan.config['vocab_size'] as number;
+    const what = `${o.config ?? 'GPT-2 small shape'}, ${(plan.config['n_layer'] ?? plan.config['num_hidden_layers']) as number} layers, ${parameterCount(plan.tensors).toLocaleString('en-US')} parameters, random ${plan.tensors[0]!.dtype} weights`;
+    console.error(`bench-compare: ${what}, checkpoint in ${dir}`);
     if (!(await ensureCheckpoint(dir, plan))) console.error('  checkpoint: reusing the one already there');
-    const ids = randomIds(o.tokens, GPT2.vocab, o.seed);
+    const ids = randomIds(o.tokens, vocab, o.seed);
     const engine = await runEngine(dir, ids, o);
     gc();
     const torch = await runTorch(python, dir, work, { ids, threads: o.threads, repeat: o.repeat, methods: [...engine.methods].map(([name, m]) => ({ name, target: m.target })), engineLogits: engine.forward.logits }, o.threads);
@@ -220,10 +249,11 @@ async function main(o: Options): Promise<void> {
       console.log('!!! python3-torch then uses reference BLAS (about 6 GFLOP/s), and its times below are meaningless.');
       console.log('!!! Install it: apt-get install libopenblas0-pthread (check: dpkg -l libopenblas0-pthread).\n');
     }
-    console.log(`\nGPT-2 small shape (${o.layers} layers), random F32 weights, ${o.tokens} tokens; best of ${o.repeat} warm runs each`);
+    console.log(`\n${what}; ${o.tokens} tokens; best of ${o.repeat} warm runs each`);
     console.log(`Engine: ${engine.adapter}, LP_NUM_THREADS=${process.env['LP_NUM_THREADS']}`);
     console.log(`PyTorch ${blas.torch}, ${blas.threads} threads, BLAS: ${blas.libraries.join(', ') || 'none mapped'}${blas.openblas ? '' : ' (NOT OpenBLAS)'}; 1024³ product ${blas.gflops_1024.toFixed(1)} GFLOP/s (256³ vs float64: ${blas.f64_relative_error_256.toExponential(1)}); OPENBLAS_CORETYPE ${blas.env['OPENBLAS_CORETYPE'] ?? 'unset'}, OPENBLAS_L2_SIZE ${blas.env['OPENBLAS_L2_SIZE'] ?? 'unset'}`);
-    console.log(`PyTorch model vs the fixtures' float64 forward: max |logit diff| ${torch.check.max_abs_logit_diff.toExponential(2)} (max |logit| ${torch.check.max_abs_logit.toFixed(3)})`);
+    const reference = torch.check.max_abs_logit_diff === null ? 'skipped (over 200M parameters)' : `max |logit diff| ${torch.check.max_abs_logit_diff.toExponential(2)} (max |logit| ${torch.check.max_abs_logit.toFixed(3)})`;
+    console.log(`PyTorch model vs the fixtures' float64 forward: ${reference}`);
     console.log(`Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}; load average before ${fmtLoad(loadBefore)}, after ${fmtLoad(loadAfter)}\n`);
     console.log('| | this engine | PyTorch | engine / PyTorch | max \\|ΔR\\| / max \\|R\\| | dispatches | submits |');
     console.log('|---|---:|---:|---:|---:|---:|---:|');
