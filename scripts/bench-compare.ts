@@ -20,7 +20,9 @@
  * --layers keeps the first N layers (default: all; GPT-2 small has 12).
  *
  * Times are the best of --repeat warm runs (one warm-up run first), the forward ending with the
- * logits read back, an explanation with its result on the host.
+ * logits read back, an explanation with its result on the host; beside them the least process
+ * CPU time of the runs (user + system over all threads, lavapipe's and OpenBLAS's included),
+ * which a shared machine disturbs less than wall time.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -118,6 +120,8 @@ function findPython(given: string | null): string {
 
 interface EngineRun {
   seconds: number[];
+  /** Process CPU seconds per run (user + system, all threads: lavapipe's included). */
+  cpu: number[];
   stats: RuntimeStats;
 }
 
@@ -131,22 +135,26 @@ interface EngineMethod extends EngineRun {
 interface TorchResult {
   blas: { openblas: boolean; libraries: string[]; gflops_1024: number; f64_relative_error_256: number; threads: number; torch: string; env: Record<string, string | null> };
   check: { max_abs_logit_diff: number | null; max_abs_logit: number };
-  forward: { seconds: number[]; max_abs_logit_diff?: number };
-  methods: Record<string, { seconds: number[]; logit: number; tokens: number[]; positions: number[]; argmax: number }>;
+  forward: { seconds: number[]; cpu: number[]; max_abs_logit_diff?: number };
+  methods: Record<string, { seconds: number[]; cpu: number[]; logit: number; tokens: number[]; positions: number[]; argmax: number }>;
 }
 
 /** Runs `fn` once to warm up, then `repeat` times; the runtime statistics are the last run's. */
-async function timed<R>(repeat: number, fn: () => Promise<R>): Promise<{ value: R; seconds: number[]; stats: RuntimeStats }> {
+async function timed<R>(repeat: number, fn: () => Promise<R>): Promise<{ value: R; seconds: number[]; cpu: number[]; stats: RuntimeStats }> {
   await fn();
   const seconds: number[] = [];
+  const cpu: number[] = [];
   let last: { value: R; stats: RuntimeStats } | null = null;
   for (let r = 0; r < repeat; r++) {
     gc();
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     last = await measure(fn);
     seconds.push((performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1e6);
   }
-  return { value: last!.value, seconds, stats: last!.stats };
+  return { value: last!.value, seconds, cpu, stats: last!.stats };
 }
 
 async function runEngine(dir: string, ids: number[], o: Options): Promise<{ forward: EngineRun & { logits: number[] }; methods: Map<MethodName, EngineMethod>; adapter: string }> {
@@ -163,6 +171,7 @@ async function runEngine(dir: string, ids: number[], o: Options): Promise<{ forw
       const e: Explanation = run.value;
       methods.set(method, {
         seconds: run.seconds,
+        cpu: run.cpu,
         stats: run.stats,
         target: e.target,
         logit: e.logit,
@@ -171,7 +180,7 @@ async function runEngine(dir: string, ids: number[], o: Options): Promise<{ forw
       });
       console.error(`  engine: ${method} best ${fmtS(Math.min(...run.seconds) * 1000)} of ${o.repeat}, ${run.stats.dispatches} dispatches in ${run.stats.submits} submits`);
     }
-    return { forward: { seconds: fwd.seconds, stats: fwd.stats, logits: fwd.value }, methods, adapter: `${rt.adapterInfo.description} (${rt.adapterInfo.vendor}, ${rt.adapterInfo.architecture})` };
+    return { forward: { seconds: fwd.seconds, cpu: fwd.cpu, stats: fwd.stats, logits: fwd.value }, methods, adapter: `${rt.adapterInfo.description} (${rt.adapterInfo.vendor}, ${rt.adapterInfo.architecture})` };
   } finally {
     model.dispose();
     await rt.sync();
@@ -255,16 +264,22 @@ async function main(o: Options): Promise<void> {
     const reference = torch.check.max_abs_logit_diff === null ? 'skipped (over 200M parameters)' : `max |logit diff| ${torch.check.max_abs_logit_diff.toExponential(2)} (max |logit| ${torch.check.max_abs_logit.toFixed(3)})`;
     console.log(`PyTorch model vs the fixtures' float64 forward: ${reference}`);
     console.log(`Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}; load average before ${fmtLoad(loadBefore)}, after ${fmtLoad(loadAfter)}\n`);
-    console.log('| | this engine | PyTorch | engine / PyTorch | max \\|ΔR\\| / max \\|R\\| | dispatches | submits |');
-    console.log('|---|---:|---:|---:|---:|---:|---:|');
-    const fwdDiff = torch.forward.max_abs_logit_diff ?? NaN;
-    console.log(`| forward ${o.tokens} tokens | ${best(engine.forward.seconds).toFixed(3)} s | ${best(torch.forward.seconds).toFixed(3)} s | ${(best(engine.forward.seconds) / best(torch.forward.seconds)).toFixed(2)}× | ${fwdDiff.toExponential(1)} (logits) | ${engine.forward.stats.dispatches} | ${engine.forward.stats.submits} |`);
-    const runs: string[] = [`forward: engine ${fmtRuns(engine.forward.seconds)} s; PyTorch ${fmtRuns(torch.forward.seconds)} s`];
+    console.log('| | engine | PyTorch | engine / PyTorch | engine CPU | PyTorch CPU | CPU ratio | max \\|ΔR\\| / max \\|R\\| | dispatches | submits |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    const row = (what: string, e: EngineRun, t: { seconds: number[]; cpu: number[] }, diff: string): string => {
+      const we = best(e.seconds);
+      const wt = best(t.seconds);
+      const ce = Math.min(...e.cpu);
+      const ct = Math.min(...t.cpu);
+      return `| ${what} | ${we.toFixed(3)} s | ${wt.toFixed(3)} s | ${(we / wt).toFixed(2)}× | ${ce.toFixed(2)} s | ${ct.toFixed(2)} s | ${(ce / ct).toFixed(2)}× | ${diff} | ${e.stats.dispatches} | ${e.stats.submits} |`;
+    };
+    console.log(row(`forward ${o.tokens} tokens`, engine.forward, torch.forward, `${(torch.forward.max_abs_logit_diff ?? NaN).toExponential(1)} (logits)`));
+    const runs: string[] = [`forward: engine ${fmtRuns(engine.forward.seconds)} s (CPU ${fmtRuns(engine.forward.cpu)}); PyTorch ${fmtRuns(torch.forward.seconds)} s (CPU ${fmtRuns(torch.forward.cpu)})`];
     for (const [name, e] of engine.methods) {
       const t = torch.methods[name]!;
       const diff = relativeMaxDiff([...e.tokens, ...e.positions], [...t.tokens, ...t.positions]);
-      console.log(`| ${name} explanation | ${best(e.seconds).toFixed(3)} s | ${best(t.seconds).toFixed(3)} s | ${(best(e.seconds) / best(t.seconds)).toFixed(2)}× | ${diff.toExponential(1)} | ${e.stats.dispatches} | ${e.stats.submits} |`);
-      runs.push(`${name}: engine ${fmtRuns(e.seconds)} s; PyTorch ${fmtRuns(t.seconds)} s; target ${e.target} (PyTorch argmax ${t.argmax}), logit ${e.logit.toFixed(4)} vs ${t.logit.toFixed(4)}`);
+      console.log(row(`${name} explanation`, e, t, diff.toExponential(1)));
+      runs.push(`${name}: engine ${fmtRuns(e.seconds)} s (CPU ${fmtRuns(e.cpu)}); PyTorch ${fmtRuns(t.seconds)} s (CPU ${fmtRuns(t.cpu)}); target ${e.target} (PyTorch argmax ${t.argmax}), logit ${e.logit.toFixed(4)} vs ${t.logit.toFixed(4)}`);
     }
     console.log('\nAll runs:');
     for (const line of runs) console.log(`- ${line}`);

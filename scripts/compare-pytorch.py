@@ -395,14 +395,16 @@ def explain(model, ids, method, target):
 
 
 def timed(fn, repeat):
+    """Best of `repeat` warm runs: (last value, wall seconds per run, process CPU seconds per run)."""
     fn()  # warm-up
-    seconds = []
+    seconds, cpu = [], []
     value = None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         value = fn()
         seconds.append(time.perf_counter() - t0)
-    return value, seconds
+        cpu.append(time.process_time() - c0)
+    return value, seconds, cpu
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,16 +470,17 @@ def main() -> None:
     else:
         log("float64 reference forward skipped (over 200M parameters)")
 
-    values, forward_seconds = timed(lambda: forward(model, ids).tolist(), repeat)
+    values, forward_seconds, forward_cpu = timed(lambda: forward(model, ids).tolist(), repeat)
     log(f"forward {len(ids)} tokens: best {min(forward_seconds):.3f} s of {repeat}")
-    forward_result = {"seconds": forward_seconds}
+    forward_result = {"seconds": forward_seconds, "cpu": forward_cpu}
     if "engineLogits" in request:
         ours, theirs = np.array(values), np.array(request["engineLogits"])
         forward_result["max_abs_logit_diff"] = float(np.abs(ours - theirs).max() / np.abs(ours).max())
     methods = {}
     for m in request["methods"]:
-        result, seconds = timed(lambda: explain(model, ids, m["name"], m["target"]), repeat)
+        result, seconds, cpu = timed(lambda: explain(model, ids, m["name"], m["target"]), repeat)
         result["seconds"] = seconds
+        result["cpu"] = cpu
         methods[m["name"]] = result
         log(f"{m['name']} {len(ids)} tokens: best {min(seconds):.3f} s of {repeat}")
     json.dump({"blas": blas, "load_seconds": load_seconds, "check": check, "forward": forward_result, "methods": methods}, open(args.out, "w"))
