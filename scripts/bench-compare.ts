@@ -28,24 +28,17 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { noGrad } from '../autograd/graph.js';
-import { tidy } from '../autograd/scope.js';
-import { initRuntime } from '../kernels/runtime.js';
-import { measure, type RuntimeStats } from '../kernels/stats.js';
-import { explain } from '../lrp/explain.js';
-import { isMethodName, METHOD_NAMES } from '../lrp/methods.js';
-import type { Explanation, MethodName } from '../lrp/result.js';
-import { loadModel } from '../nn/load.js';
-import type { TransformerModel } from '../nn/models/types.js';
-import type { JsonObject } from '../nn/config.js';
-import { BENCH_CONFIGS } from './bench-config.js';
-import { configTensors, ensureCheckpoint, gpt2Config, gpt2Tensors, parameterCount, randomIds, type CheckpointPlan } from './bench-checkpoint.js';
-import { PUBLISHED_CONFIGS } from './published-configs.js';
-import { fmtS, gc, readAndDispose } from './bench-shared.js';
+import type { MethodName } from '../lrp/result.js';
+import type { EngineRun } from './bench-compare-engine.js';
+import { BENCH_CONFIGS } from './published-configs.js';
 
-interface Options {
+/** The methods both sides implement (scripts/compare-pytorch.py). */
+const COMPARED: readonly MethodName[] = ['gi', 'cp-lrp', 'pa-lrp'];
+
+/** What one comparison runs. */
+export interface Options {
   dir: string | null;
   tokens: number;
   methods: MethodName[];
@@ -61,7 +54,7 @@ interface Options {
 }
 
 /** A usage error: printed without a stack, exit code 2. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 function positiveInt(flag: string, value: string, min: number): number {
   const n = Number(value);
@@ -69,7 +62,8 @@ function positiveInt(flag: string, value: string, min: number): number {
   return n;
 }
 
-function options(argv: string[]): Options {
+/** The options from the command line; throws UsageError (or parseArgs' TypeError) on bad ones. */
+export function options(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -88,7 +82,7 @@ function options(argv: string[]): Options {
   });
   const methods = values.methods.split(',').filter((m) => m !== '');
   for (const m of methods) {
-    if (!isMethodName(m) || m === 'attnlrp') throw new UsageError(`bench-compare: --methods takes ${METHOD_NAMES.filter((n) => n !== 'attnlrp').join(', ')}, got ${m}`);
+    if (!(COMPARED as readonly string[]).includes(m)) throw new UsageError(`bench-compare: --methods takes ${COMPARED.join(', ')}, got ${m}`);
   }
   if (values.config !== undefined && !BENCH_CONFIGS[values.config]) throw new UsageError(`bench-compare: --config takes one of ${Object.keys(BENCH_CONFIGS).join(', ')}, got ${values.config}`);
   return {
@@ -106,7 +100,7 @@ function options(argv: string[]): Options {
 }
 
 /** The first Python that imports torch and numpy: --python, $PYTHON, Debian's /usr/bin/python3, python3 on PATH. */
-function findPython(given: string | null): string {
+export function findPython(given: string | null): string {
   const candidates = given ? [given] : [process.env['PYTHON'], '/usr/bin/python3', 'python3'].filter((c): c is string => !!c);
   for (const c of candidates) {
     if (spawnSync(c, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0) return c;
@@ -118,73 +112,11 @@ function findPython(given: string | null): string {
   );
 }
 
-interface EngineRun {
-  seconds: number[];
-  /** Process CPU seconds per run (user + system, all threads: lavapipe's included). */
-  cpu: number[];
-  stats: RuntimeStats;
-}
-
-interface EngineMethod extends EngineRun {
-  target: number;
-  logit: number;
-  tokens: number[];
-  positions: number[];
-}
-
 interface TorchResult {
   blas: { openblas: boolean; libraries: string[]; gflops_1024: number; f64_relative_error_256: number; threads: number; torch: string; env: Record<string, string | null> };
   check: { max_abs_logit_diff: number | null; max_abs_logit: number };
   forward: { seconds: number[]; cpu: number[]; max_abs_logit_diff?: number };
   methods: Record<string, { seconds: number[]; cpu: number[]; logit: number; tokens: number[]; positions: number[]; argmax: number }>;
-}
-
-/** Runs `fn` once to warm up, then `repeat` times; the runtime statistics are the last run's. */
-async function timed<R>(repeat: number, fn: () => Promise<R>): Promise<{ value: R; seconds: number[]; cpu: number[]; stats: RuntimeStats }> {
-  await fn();
-  const seconds: number[] = [];
-  const cpu: number[] = [];
-  let last: { value: R; stats: RuntimeStats } | null = null;
-  for (let r = 0; r < repeat; r++) {
-    gc();
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    last = await measure(fn);
-    seconds.push((performance.now() - t0) / 1000);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1e6);
-  }
-  return { value: last!.value, seconds, cpu, stats: last!.stats };
-}
-
-async function runEngine(dir: string, ids: number[], o: Options): Promise<{ forward: EngineRun & { logits: number[] }; methods: Map<MethodName, EngineMethod>; adapter: string }> {
-  const rt = await initRuntime();
-  const model: TransformerModel = await loadModel(dir);
-  try {
-    await rt.sync();
-    console.error(`  engine: model loaded; forward ${ids.length} tokens`);
-    const fwd = await timed(o.repeat, async () => Array.from(await readAndDispose(tidy(() => noGrad(() => model.forward({ ids: [ids] }, { lastPositionOnly: true }))))));
-    console.error(`  engine: forward best ${fmtS(Math.min(...fwd.seconds) * 1000)} of ${o.repeat}`);
-    const methods = new Map<MethodName, EngineMethod>();
-    for (const method of o.methods) {
-      const run = await timed(o.repeat, () => explain(model, { ids: [ids] }, { method }));
-      const e: Explanation = run.value;
-      methods.set(method, {
-        seconds: run.seconds,
-        cpu: run.cpu,
-        stats: run.stats,
-        target: e.target,
-        logit: e.logit,
-        tokens: e.tokens.map((t) => t.token),
-        positions: e.details?.positionSigned ?? e.tokens.map((t) => t.position),
-      });
-      console.error(`  engine: ${method} best ${fmtS(Math.min(...run.seconds) * 1000)} of ${o.repeat}, ${run.stats.dispatches} dispatches in ${run.stats.submits} submits`);
-    }
-    return { forward: { seconds: fwd.seconds, cpu: fwd.cpu, stats: fwd.stats, logits: fwd.value }, methods, adapter: `${rt.adapterInfo.description} (${rt.adapterInfo.vendor}, ${rt.adapterInfo.architecture})` };
-  } finally {
-    model.dispose();
-    await rt.sync();
-  }
 }
 
 /** Runs scripts/compare-pytorch.py with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its environment. */
@@ -217,24 +149,13 @@ function relativeMaxDiff(a: readonly number[], b: readonly number[]): number {
   return diff / Math.max(scale, 1e-30);
 }
 
-/** GPT-2 small (F32), or a published config (BF16, as the hub stores it). */
-function checkpointPlan(o: Options): CheckpointPlan {
-  const generator = 'scripts/bench-checkpoint.ts';
-  if (o.config === null) {
-    const layers = o.layers ?? 12;
-    return { config: gpt2Config(layers), tensors: gpt2Tensors(layers), seed: o.seed, generator };
-  }
-  const config: JsonObject = { ...PUBLISHED_CONFIGS[BENCH_CONFIGS[o.config]!]!, torch_dtype: 'bfloat16' };
-  if (o.layers !== null) config['num_hidden_layers'] = o.layers;
-  return { config, tensors: configTensors(config, 'BF16'), seed: o.seed, generator };
-}
-
 const best = (seconds: readonly number[]): number => Math.min(...seconds);
 const fmtRuns = (seconds: readonly number[]): string => seconds.map((s) => s.toFixed(2)).join(', ');
 const fmtLoad = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
 
 async function main(o: Options): Promise<void> {
   const python = findPython(o.python);
+  const { checkpointPlan, ensureCheckpoint, gc, parameterCount, randomIds, runEngine } = await import('./bench-compare-engine.js');
   // lavapipe reads LP_NUM_THREADS when the Vulkan driver starts, i.e. at initRuntime below.
   process.env['LP_NUM_THREADS'] ??= String(o.threads);
   const loadBefore = loadavg();
@@ -292,9 +213,11 @@ async function main(o: Options): Promise<void> {
   }
 }
 
+/** Run as a script (not imported by a test). */
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 let parsed: Options | null = null;
 try {
-  parsed = options(process.argv.slice(2));
+  if (isMain) parsed = options(process.argv.slice(2));
 } catch (error) {
   console.error((error as Error).message);
   process.exitCode = 2;

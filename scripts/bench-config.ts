@@ -25,15 +25,10 @@ import { loadModel } from '../nn/load.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { configTensors, parameterCount, randomIds, writeCheckpoint } from './bench-checkpoint.js';
 import { fmtMiB, fmtS, gc, measure, Peaks, readAndDispose, type Row } from './bench-shared.js';
-import { PUBLISHED_CONFIGS } from './published-configs.js';
+import { BENCH_CONFIGS, PUBLISHED_CONFIGS } from './published-configs.js';
 import { unexplainedFraction } from '../lrp/conservation.js';
 
-export const BENCH_CONFIGS: Readonly<Record<string, string>> = {
-  'SmolLM2-135M': 'HuggingFaceTB/SmolLM2-135M',
-  'Qwen2.5-0.5B': 'Qwen/Qwen2.5-0.5B',
-  'Qwen3-0.6B': 'Qwen/Qwen3-0.6B',
-  'Llama-3.2-1B': 'meta-llama/Llama-3.2-1B',
-};
+export { BENCH_CONFIGS };
 
 type StoreDtype = 'F32' | 'BF16';
 

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.dont_write_bytecode = True  # no __pycache__ in the checkout
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures"))
 from hf_blocks import split_heads, merge_heads  # noqa: E402
 from hf_gpt2 import gpt2_forward  # noqa: E402
