@@ -4,8 +4,6 @@
  * memory (`serializeSafetensors`), or streamed to disk tensor by tensor for files larger than
  * memory should hold (`writeSafetensorsStream`).
  */
-import { open, rename, rm } from 'node:fs/promises';
-
 /** A tensor to serialise, with its values. */
 export interface TensorToWrite {
   name: string;
@@ -98,6 +96,8 @@ export async function writeSafetensorsStream(
   data: (tensor: TensorLayout, index: number) => AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   metadata: Record<string, string> = {},
 ): Promise<number> {
+  // Imported here, not at the top, so the module stays usable where there is no file system (the browser).
+  const { open, rename, rm } = await import('node:fs/promises');
   const partial = `${path}.partial`;
   const file = await open(partial, 'w');
   let size = 0;
