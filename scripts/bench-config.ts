@@ -44,20 +44,27 @@ interface ConfigOptions {
 }
 
 function parseConfigArgs(argv: string[]): ConfigOptions {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      config: { type: 'string', default: '' },
-      tokens: { type: 'string', default: '128' },
-      methods: { type: 'string', default: 'pa-lrp' },
-      dtype: { type: 'string', default: 'BF16' },
-      layers: { type: 'string' },
-      dir: { type: 'string' },
-      seed: { type: 'string', default: '1' },
-      keep: { type: 'boolean', default: false },
-    },
-  });
+  const parsed = (() => {
+    try {
+      return parseArgs({
+        args: argv,
+        strict: true,
+        options: {
+          config: { type: 'string', default: '' },
+          tokens: { type: 'string', default: '128' },
+          methods: { type: 'string', default: 'pa-lrp' },
+          dtype: { type: 'string', default: 'BF16' },
+          layers: { type: 'string' },
+          dir: { type: 'string' },
+          seed: { type: 'string', default: '1' },
+          keep: { type: 'boolean', default: false },
+        },
+      });
+    } catch (error) {
+      throw new Error(`bench-model --config: ${(error as Error).message} (see scripts/bench-config.ts)`);
+    }
+  })();
+  const { values } = parsed;
   const int = (flag: string, v: string, min: number): number => {
     const n = Number(v);
     if (v === '' || !Number.isInteger(n) || n < min) throw new Error(`${flag}: expected an integer >= ${min}, got ${v || 'nothing'}`);

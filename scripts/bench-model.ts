@@ -63,21 +63,28 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const { values } = parseNodeArgs({
-    args: argv,
-    strict: true,
-    options: {
-      dir: { type: 'string' },
-      lengths: { type: 'string', default: '32,128' },
-      explain: { type: 'string', default: '32' },
-      methods: { type: 'string', default: 'pa-lrp,cp-lrp' },
-      repeat: { type: 'string', default: '2' },
-      layers: { type: 'string', default: '12' },
-      seed: { type: 'string', default: '1' },
-      profile: { type: 'boolean', default: false },
-      keep: { type: 'boolean', default: false },
-    },
-  });
+  const parsed = (() => {
+    try {
+      return parseNodeArgs({
+        args: argv,
+        strict: true,
+        options: {
+          dir: { type: 'string' },
+          lengths: { type: 'string', default: '32,128' },
+          explain: { type: 'string', default: '32' },
+          methods: { type: 'string', default: 'pa-lrp,cp-lrp' },
+          repeat: { type: 'string', default: '2' },
+          layers: { type: 'string', default: '12' },
+          seed: { type: 'string', default: '1' },
+          profile: { type: 'boolean', default: false },
+          keep: { type: 'boolean', default: false },
+        },
+      });
+    } catch (error) {
+      throw new Error(`bench-model: ${(error as Error).message} (see the comment at the top of scripts/bench-model.ts)`);
+    }
+  })();
+  const { values } = parsed;
   const int = (flag: string, v: string, min: number): number => {
     const n = Number(v);
     if (v === '' || !Number.isInteger(n) || n < min) throw new Error(`${flag}: expected an integer >= ${min}, got ${v || 'nothing'}`);
