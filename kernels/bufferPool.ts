@@ -46,6 +46,7 @@ export class BufferPool {
   private readonly idle = new IdleSet<number, GPUBuffer>();
   private readonly live = new Set<GPUBuffer>();
   private stats: Omit<PoolStats, 'idleBytes'> = { liveBytes: 0, liveBuffers: 0, created: 0, destroyed: 0 };
+  private readonly acquireListeners = new Set<(pool: BufferPool) => void>();
 
   /**
    * @param device owning device
@@ -67,6 +68,7 @@ export class BufferPool {
       this.stats.created++;
     }
     this.markLive(buffer);
+    for (const listener of this.acquireListeners) listener(this);
     return buffer;
   }
 
@@ -80,7 +82,17 @@ export class BufferPool {
     const buffer = this.device.createBuffer({ size, usage: BUFFER_USAGE });
     this.stats.created++;
     this.markLive(buffer);
+    for (const listener of this.acquireListeners) listener(this);
     return buffer;
+  }
+
+  /**
+   * Calls `listener` after every `acquire` and `acquireExact` (pool bytes only grow there, so a peak sampled in it
+   * is never missed, even inside a synchronously recorded forward). Returns the unsubscribe.
+   */
+  onAcquire(listener: (pool: BufferPool) => void): () => void {
+    this.acquireListeners.add(listener);
+    return () => this.acquireListeners.delete(listener);
   }
 
   /** Returns a buffer to the pool. Queued commands that still use it run first (one queue). */

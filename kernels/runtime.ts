@@ -131,6 +131,8 @@ export class GpuRuntime {
   private submitted = 0;
   private dispatched = 0;
   private uploaded = 0;
+  /** Called on every recorded dispatch (kernels/stats.ts: per-kernel counts). */
+  private readonly dispatchListeners = new Set<(launch: Launch) => void>();
 
   constructor(
     /**
@@ -222,6 +224,7 @@ export class GpuRuntime {
     pass.dispatchWorkgroups(x, y);
     this.dispatchesInBatch++;
     this.dispatched++;
+    for (const listener of this.dispatchListeners) listener(launch);
   }
 
   /** Records a buffer-to-buffer copy in order with the dispatches around it. */
@@ -311,6 +314,12 @@ export class GpuRuntime {
    */
   counters(): { submits: number; dispatches: number; pipelines: number; uploadedBytes: number } {
     return { submits: this.submitted, dispatches: this.dispatched, pipelines: this.pipelines.size, uploadedBytes: this.uploaded };
+  }
+
+  /** Calls `listener` for every dispatch recorded from now on; returns the unsubscribe. */
+  onDispatch(listener: (launch: Launch) => void): () => void {
+    this.dispatchListeners.add(listener);
+    return () => this.dispatchListeners.delete(listener);
   }
 
   private commandEncoder(): GPUCommandEncoder {

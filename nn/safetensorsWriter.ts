@@ -1,6 +1,8 @@
 /**
  * Serialises tensors to the safetensors format (8-byte little-endian header length, a JSON
- * header, then the raw little-endian data), the inverse of `parseSafetensors`.
+ * header, then the raw little-endian data), the inverse of `parseSafetensors`: whole files in
+ * memory (`serializeSafetensors`), or streamed to disk tensor by tensor for files larger than
+ * memory should hold (`writeSafetensorsStream`).
  */
 
 /** A tensor for `serializeSafetensors`: F32 or F64 by its array type. */
@@ -35,17 +37,105 @@ export function serializeSafetensors(tensors: readonly TensorToWrite[], metadata
  * data starts 8-byte aligned as the reference writer does, then the data chunks in order.
  */
 export function assembleSafetensors(header: Record<string, unknown>, chunks: readonly Uint8Array[]): Uint8Array {
-  const json = JSON.stringify(header);
-  const jsonBytes = new TextEncoder().encode(json).length;
-  const headerBytes = new TextEncoder().encode(json + ' '.repeat((8 - ((8 + jsonBytes) % 8)) % 8));
+  const head = encodeHeader(header);
   const dataBytes = chunks.reduce((n, c) => n + c.byteLength, 0);
-  const out = new Uint8Array(8 + headerBytes.length + dataBytes);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
-  out.set(headerBytes, 8);
-  let at = 8 + headerBytes.length;
+  const out = new Uint8Array(head.length + dataBytes);
+  out.set(head, 0);
+  let at = head.length;
   for (const c of chunks) {
     out.set(c, at);
     at += c.byteLength;
+  }
+  return out;
+}
+
+/** The 8-byte length and the JSON header, padded with spaces to a multiple of 8 bytes. */
+function encodeHeader(header: Record<string, unknown>): Uint8Array {
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  return out;
+}
+
+/** Stored dtypes the streaming writer lays out. */
+export type WritableDtype = 'F64' | 'F32' | 'F16' | 'BF16';
+
+const DTYPE_BYTES: Record<WritableDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
+
+/** A tensor's name, shape and stored dtype: what the header needs before any data exists. */
+export interface TensorLayout {
+  name: string;
+  shape: readonly number[];
+  dtype: WritableDtype;
+}
+
+/** Bytes of one tensor's data as stored. */
+export function tensorByteLength(t: TensorLayout): number {
+  return t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+}
+
+/** The header bytes (length, JSON, padding) of a file holding `tensors` back to back, in order. */
+export function safetensorsHeader(tensors: readonly TensorLayout[], metadata: Record<string, string> = {}): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header['__metadata__'] = metadata;
+  let offset = 0;
+  for (const t of tensors) {
+    const bytes = tensorByteLength(t);
+    header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  return encodeHeader(header);
+}
+
+/**
+ * Writes a safetensors file without holding it in memory: the header, then for each tensor the
+ * chunks `data(tensor, index)` yields (raw little-endian bytes of its dtype, in order). Each
+ * tensor's chunks must add up to its size. The file is written next to `path` and renamed into
+ * place, so `path` never holds a partial file. Returns the file's size in bytes.
+ */
+export async function writeSafetensorsStream(
+  path: string,
+  tensors: readonly TensorLayout[],
+  data: (tensor: TensorLayout, index: number) => AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  metadata: Record<string, string> = {},
+): Promise<number> {
+  // Imported here, not at the top, so the module stays usable where there is no file system (the browser).
+  const { open, rename, rm } = await import('node:fs/promises');
+  const partial = `${path}.partial`;
+  const file = await open(partial, 'w');
+  let size = 0;
+  try {
+    const header = safetensorsHeader(tensors, metadata);
+    await file.write(header);
+    size += header.length;
+    for (const [index, t] of tensors.entries()) {
+      let written = 0;
+      for await (const chunk of data(t, index)) {
+        await file.write(chunk);
+        written += chunk.byteLength;
+      }
+      if (written !== tensorByteLength(t)) throw new Error(`safetensors: ${t.name} got ${written} bytes of data, its layout needs ${tensorByteLength(t)}`);
+      size += written;
+    }
+    await file.close();
+  } catch (error) {
+    await file.close().catch(() => undefined);
+    await rm(partial, { force: true });
+    throw error;
+  }
+  await rename(partial, path);
+  return size;
+}
+
+/** float32 → bfloat16 bits, rounding to nearest even as torch's cast does (finite values). */
+export function float32ToBfloat16(values: Float32Array, out: Uint16Array = new Uint16Array(values.length)): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < values.length; i++) {
+    const b = bits[i]!;
+    out[i] = ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
   }
   return out;
 }

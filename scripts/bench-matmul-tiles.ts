@@ -15,7 +15,8 @@ import { Tensor } from '../autograd/tensor.js';
 import { matmul as matmulKernel, type MatmulVariant } from '../kernels/matmul.js';
 import { transpose } from '../autograd/ops/view.js';
 import { wrap } from '../autograd/ops/wrap.js';
-import { initRuntime, runtime } from '../kernels/runtime.js';
+import { runtime } from '../kernels/runtime.js';
+import { initRuntime } from '../kernels/dawn.js';
 
 /** Deterministic values in [-0.5, 0.5). */
 function randomData(n: number, seed: number): Float32Array {

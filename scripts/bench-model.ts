@@ -21,27 +21,30 @@
  * sections) with dispatch counts per kernel. Timings include pipeline compiles on a length's
  * first run; the second run is warm.
  */
-import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { parseArgs as parseNodeArgs } from 'node:util';
 import { noGrad } from '../autograd/graph.js';
 import { add } from '../autograd/ops/elementwise.js';
 import { slice } from '../autograd/ops/view.js';
 import { tidy } from '../autograd/scope.js';
 import { Tensor } from '../autograd/tensor.js';
+import { type GpuRuntime } from '../kernels/runtime.js';
 import { initRuntime } from '../kernels/dawn.js';
-import type { GpuRuntime } from '../kernels/runtime.js';
+import { startMeter } from '../kernels/stats.js';
 import { explain } from '../lrp/explain.js';
 import { isMethodName, METHOD_NAMES } from '../lrp/methods.js';
 import type { MethodName } from '../lrp/result.js';
-import { loadModel } from '../nn/folder.js';
+import { loadModel, readCheckpoint } from '../nn/folder.js';
 import { GPT2LMHeadModel } from '../nn/models/gpt2.js';
 import { lmHead } from '../nn/models/head.js';
 import { attentionMask } from '../nn/models/masks.js';
-import { readCheckpoint } from '../nn/folder.js';
+import { deriveSeed, Rng } from '../nn/train/rng.js';
 import { runConfigBench } from './bench-config.js';
-import { fillNormal, fmtMiB, fmtS, gc, measure, Peaks, readAndDispose, sfc32, type Row } from './bench-shared.js';
+import { checkpointMatches, GPT2, gpt2Config, gpt2Tensors, parameterCount, writeCheckpoint, type CheckpointPlan } from './bench-checkpoint.js';
+import { fmtMiB, fmtS, gc, measure, Peaks, readAndDispose, type Row } from './bench-shared.js';
 import { unexplainedFraction } from '../lrp/conservation.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -60,178 +63,62 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { dir: null, lengths: [32, 128], explainTokens: 32, methods: ['pa-lrp', 'cp-lrp'], repeat: 2, layers: 12, seed: 1, profile: false, keep: false };
-  const int = (flag: string, v: string | undefined, min: number): number => {
+  const parsed = (() => {
+    try {
+      return parseNodeArgs({
+        args: argv,
+        strict: true,
+        options: {
+          dir: { type: 'string' },
+          lengths: { type: 'string', default: '32,128' },
+          explain: { type: 'string', default: '32' },
+          methods: { type: 'string', default: 'pa-lrp,cp-lrp' },
+          repeat: { type: 'string', default: '2' },
+          layers: { type: 'string', default: '12' },
+          seed: { type: 'string', default: '1' },
+          profile: { type: 'boolean', default: false },
+          keep: { type: 'boolean', default: false },
+        },
+      });
+    } catch (error) {
+      throw new Error(`bench-model: ${(error as Error).message} (see the comment at the top of scripts/bench-model.ts)`);
+    }
+  })();
+  const { values } = parsed;
+  const int = (flag: string, v: string, min: number): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${flag}: expected an integer >= ${min}, got ${v ?? 'nothing'}`);
+    if (v === '' || !Number.isInteger(n) || n < min) throw new Error(`${flag}: expected an integer >= ${min}, got ${v || 'nothing'}`);
     return n;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = (): string | undefined => argv[++i];
-    switch (flag) {
-      case '--dir': o.dir = value() ?? null; break;
-      case '--lengths': o.lengths = (value() ?? '').split(',').map((s) => int('--lengths', s, 1)); break;
-      case '--explain': o.explainTokens = int(flag, value(), 0); break;
-      case '--methods':
-        o.methods = (value() ?? '').split(',').map((m) => {
-          if (!isMethodName(m)) throw new Error(`--methods: unknown method ${m} (choose from ${METHOD_NAMES.join(', ')})`);
-          return m;
-        });
-        break;
-      case '--repeat': o.repeat = int(flag, value(), 1); break;
-      case '--layers': o.layers = int(flag, value(), 1); break;
-      case '--seed': o.seed = int(flag, value(), 0); break;
-      case '--profile': o.profile = true; break;
-      case '--keep': o.keep = true; break;
-      default: throw new Error(`bench-model: unknown argument ${flag} (see the comment at the top of scripts/bench-model.ts)`);
-    }
-  }
-  return o;
+  return {
+    dir: values.dir ?? null,
+    lengths: values.lengths.split(',').map((s) => int('--lengths', s, 1)),
+    explainTokens: int('--explain', values.explain, 0),
+    methods: values.methods.split(',').map((m) => {
+      if (!isMethodName(m)) throw new Error(`--methods: unknown method ${m} (choose from ${METHOD_NAMES.join(', ')})`);
+      return m;
+    }),
+    repeat: int('--repeat', values.repeat, 1),
+    layers: int('--layers', values.layers, 1),
+    seed: int('--seed', values.seed, 0),
+    profile: values.profile,
+    keep: values.keep,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
-// The checkpoint: GPT-2 small's config and tensors, written with a streaming safetensors writer
+// The checkpoint: GPT-2 small's config and tensors (scripts/bench-checkpoint.ts)
 
-const VOCAB = 50257;
-const HIDDEN = 768;
-const HEADS = 12;
-const POSITIONS = 1024;
-const INIT_STD = 0.02;
+const { vocab: VOCAB, hidden: HIDDEN, heads: HEADS } = GPT2;
 
-function gpt2Config(layers: number): Record<string, unknown> {
-  return {
-    architectures: ['GPT2LMHeadModel'],
-    model_type: 'gpt2',
-    vocab_size: VOCAB,
-    n_positions: POSITIONS,
-    n_ctx: POSITIONS,
-    n_embd: HIDDEN,
-    n_layer: layers,
-    n_head: HEADS,
-    activation_function: 'gelu_new',
-    layer_norm_epsilon: 1e-5,
-    initializer_range: INIT_STD,
-    bos_token_id: 50256,
-    eos_token_id: 50256,
-    tie_word_embeddings: true,
-    torch_dtype: 'float32',
-  };
-}
-
-/** How a tensor's values are drawn: HF's GPT-2 init (normal weights, c_proj scaled, LN 1/0, biases 0). */
-type Init = { normal: number } | { constant: number };
-
-interface TensorPlan {
-  name: string;
-  /** Shape as stored (Conv1D weights are [in, out]). */
-  shape: number[];
-  init: Init;
-}
-
-function gpt2Tensors(layers: number): TensorPlan[] {
-  const D = HIDDEN;
-  const projStd = INIT_STD / Math.sqrt(2 * layers);
-  const out: TensorPlan[] = [
-    { name: 'transformer.wte.weight', shape: [VOCAB, D], init: { normal: INIT_STD } },
-    { name: 'transformer.wpe.weight', shape: [POSITIONS, D], init: { normal: INIT_STD } },
-  ];
-  for (let i = 0; i < layers; i++) {
-    const p = `transformer.h.${i}`;
-    out.push(
-      { name: `${p}.ln_1.weight`, shape: [D], init: { constant: 1 } },
-      { name: `${p}.ln_1.bias`, shape: [D], init: { constant: 0 } },
-      { name: `${p}.attn.c_attn.weight`, shape: [D, 3 * D], init: { normal: INIT_STD } },
-      { name: `${p}.attn.c_attn.bias`, shape: [3 * D], init: { constant: 0 } },
-      { name: `${p}.attn.c_proj.weight`, shape: [D, D], init: { normal: projStd } },
-      { name: `${p}.attn.c_proj.bias`, shape: [D], init: { constant: 0 } },
-      { name: `${p}.ln_2.weight`, shape: [D], init: { constant: 1 } },
-      { name: `${p}.ln_2.bias`, shape: [D], init: { constant: 0 } },
-      { name: `${p}.mlp.c_fc.weight`, shape: [D, 4 * D], init: { normal: INIT_STD } },
-      { name: `${p}.mlp.c_fc.bias`, shape: [4 * D], init: { constant: 0 } },
-      { name: `${p}.mlp.c_proj.weight`, shape: [4 * D, D], init: { normal: projStd } },
-      { name: `${p}.mlp.c_proj.bias`, shape: [D], init: { constant: 0 } },
-    );
-  }
-  out.push({ name: 'transformer.ln_f.weight', shape: [D], init: { constant: 1 } }, { name: 'transformer.ln_f.bias', shape: [D], init: { constant: 0 } });
-  return out;
-}
-
-const numelOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-
-/** The safetensors header (8-byte length + JSON padded with spaces to a multiple of 8). */
-function safetensorsHeader(tensors: TensorPlan[], metadata: Record<string, string>): Buffer {
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  let offset = 0;
-  for (const t of tensors) {
-    const bytes = numelOf(t.shape) * 4;
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-  const out = Buffer.alloc(8 + Buffer.byteLength(json));
-  out.writeBigUInt64LE(BigInt(Buffer.byteLength(json)), 0);
-  out.write(json, 8, 'utf8');
-  return out;
-}
-
-const CHUNK = 1 << 20;
-
-/** Writes config.json and model.safetensors, streaming each tensor in chunks of 4 MiB. */
-async function writeCheckpoint(dir: string, layers: number, seed: number): Promise<void> {
-  const tensors = gpt2Tensors(layers);
-  const header = safetensorsHeader(tensors, { format: 'pt', generator: 'scripts/bench-model.ts', seed: String(seed) });
-  await mkdir(dir, { recursive: true });
-  const file = await open(join(dir, 'model.safetensors.partial'), 'w');
-  try {
-    await file.write(header);
-    const chunk = new Float32Array(CHUNK);
-    for (const [index, t] of tensors.entries()) {
-      const uniform = sfc32(seed, index + 1);
-      let left = numelOf(t.shape);
-      while (left > 0) {
-        const part = chunk.subarray(0, Math.min(CHUNK, left));
-        if ('normal' in t.init) fillNormal(part, t.init.normal, uniform);
-        else part.fill(t.init.constant);
-        await file.write(new Uint8Array(part.buffer, 0, part.byteLength));
-        left -= part.length;
-      }
-    }
-  } finally {
-    await file.close();
-  }
-  await rename(join(dir, 'model.safetensors.partial'), join(dir, 'model.safetensors'));
-  await writeFile(join(dir, 'config.json'), `${JSON.stringify(gpt2Config(layers), null, 2)}\n`);
-}
-
-/** True when `dir` already holds exactly the checkpoint this run would write (same header, size and config). */
-async function checkpointMatches(dir: string, layers: number, seed: number): Promise<boolean> {
-  try {
-    const config = await readFile(join(dir, 'config.json'), 'utf8');
-    if (config !== `${JSON.stringify(gpt2Config(layers), null, 2)}\n`) return false;
-    const tensors = gpt2Tensors(layers);
-    const header = safetensorsHeader(tensors, { format: 'pt', generator: 'scripts/bench-model.ts', seed: String(seed) });
-    const path = join(dir, 'model.safetensors');
-    const size = (await stat(path)).size;
-    if (size !== header.length + tensors.reduce((n, t) => n + numelOf(t.shape) * 4, 0)) return false;
-    const file = await open(path, 'r');
-    try {
-      const got = Buffer.alloc(header.length);
-      await file.read(got, 0, header.length, 0);
-      return got.equals(header);
-    } finally {
-      await file.close();
-    }
-  } catch {
-    return false;
-  }
+function checkpointPlan(layers: number, seed: number): CheckpointPlan {
+  return { config: gpt2Config(layers), tensors: gpt2Tensors(layers), seed, generator: 'scripts/bench-checkpoint.ts' };
 }
 
 /** Seeded token ids; the first ones sit on both sides of the embedding's row-block boundary. */
 function tokenIds(T: number, seed: number, blockRows: number): number[] {
-  const uniform = sfc32(seed, 0x7e57);
-  const ids = Array.from({ length: T }, () => Math.floor(uniform() * VOCAB));
+  const rng = new Rng(deriveSeed(seed, 'token ids'));
+  const ids = Array.from({ length: T }, () => rng.int(VOCAB));
   const special = [VOCAB - 1, blockRows - 1, blockRows, 0].filter((id) => id < VOCAB);
   special.slice(0, T).forEach((id, i) => (ids[i] = id));
   return ids;
@@ -243,24 +130,16 @@ function tokenIds(T: number, seed: number, blockRows: number): number[] {
 async function profileForward(rt: GpuRuntime, model: GPT2LMHeadModel, ids: number[]): Promise<void> {
   const T = ids.length;
   const sections = new Map<string, { ms: number; dispatches: number }>();
-  const byKernel = new Map<string, { count: number; workgroups: number }>();
-  const dispatch = rt.dispatch.bind(rt);
-  rt.dispatch = (launch) => {
-    const k = byKernel.get(launch.key) ?? { count: 0, workgroups: 0 };
-    k.count++;
-    k.workgroups += launch.workgroups;
-    byKernel.set(launch.key, k);
-    dispatch(launch);
-  };
+  const meter = startMeter(rt, { byKernel: true });
   // Each section records its ops (noGrad, intermediates freed by tidy), then waits for the GPU.
   const time = async <R extends Tensor | null>(name: string, fn: () => R): Promise<R> => {
-    const d0 = rt.counters().dispatches;
+    const d0 = meter.read().dispatches;
     const t0 = performance.now();
     const out = tidy(() => noGrad(fn));
     await rt.sync();
     const s = sections.get(name) ?? { ms: 0, dispatches: 0 };
     s.ms += performance.now() - t0;
-    s.dispatches += rt.counters().dispatches - d0;
+    s.dispatches += meter.read().dispatches - d0;
     sections.set(name, s);
     return out;
   };
@@ -288,7 +167,7 @@ async function profileForward(rt: GpuRuntime, model: GPT2LMHeadModel, ids: numbe
     await readAndDispose(logits);
     sections.set('read logits', { ms: performance.now() - r0, dispatches: 0 });
   } finally {
-    rt.dispatch = dispatch;
+    meter.stop();
   }
   const total = performance.now() - t0;
   console.log(`\nProfile: forward of ${T} tokens, GPU synced after each section (total ${fmtS(total)})\n`);
@@ -299,8 +178,8 @@ async function profileForward(rt: GpuRuntime, model: GPT2LMHeadModel, ids: numbe
   }
   console.log('\n| kernel key | dispatches | workgroups |');
   console.log('|---|---:|---:|');
-  for (const [key, k] of [...byKernel].sort((a, b) => b[1].count - a[1].count).slice(0, 25)) {
-    console.log(`| \`${key}\` | ${k.count} | ${k.workgroups} |`);
+  for (const k of meter.kernels().slice(0, 25)) {
+    console.log(`| \`${k.key}\` | ${k.dispatches} | ${k.workgroups} |`);
   }
 }
 
@@ -320,8 +199,8 @@ async function checkRowBlocks(model: GPT2LMHeadModel, dir: string, ids: number[]
   });
   lines.push(`embedding lookup of ${ids.length} ids (incl. ${ids.slice(0, 3).join(', ')}) vs checkpoint rows: max |diff| ${embErr.toExponential(2)}`);
 
-  const h = new Float32Array(HIDDEN);
-  fillNormal(h, 1, sfc32(seed, 0x4ead));
+  const rng = new Rng(deriveSeed(seed, 'lm head check'));
+  const h = Float32Array.from({ length: HIDDEN }, () => rng.normal());
   const logits = await readAndDispose(tidy(() => noGrad(() => lmHead(Tensor.fromArray(h, [1, HIDDEN]), model.lmHeadWeight))));
   let worst = 0;
   let scale = 0;
@@ -348,13 +227,13 @@ async function main(o: Options): Promise<void> {
   const held: { model?: GPT2LMHeadModel } = {};
   try {
     console.error(`bench-model: GPT-2 small shape, ${o.layers} layer(s), checkpoint in ${dir}`);
-    const tensors = gpt2Tensors(o.layers);
-    const params = tensors.reduce((n, t) => n + numelOf(t.shape), 0);
-    if (await checkpointMatches(dir, o.layers, o.seed)) {
+    const plan = checkpointPlan(o.layers, o.seed);
+    const params = parameterCount(plan.tensors);
+    if (await checkpointMatches(dir, plan)) {
       console.error('  checkpoint: reusing the one already there');
     } else {
       rows.push(await measure(rt, peaks, 'write checkpoint (not engine time)', async () => {
-        await writeCheckpoint(dir, o.layers, o.seed);
+        await writeCheckpoint(dir, plan);
         return `${params.toLocaleString('en-US')} params`;
       }));
     }

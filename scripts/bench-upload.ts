@@ -10,7 +10,8 @@
  * Reported per case: wall time, process CPU time (all threads) and the rate per CPU second.
  */
 import { cpuUsage, memoryUsage } from 'node:process';
-import { initRuntime, type GpuRuntime } from '../kernels/runtime.js';
+import { type GpuRuntime } from '../kernels/runtime.js';
+import { initRuntime } from '../kernels/dawn.js';
 import { BufferUsage } from '../kernels/usage.js';
 
 const MiB = 2 ** 20;

@@ -48,3 +48,11 @@ export const PUBLISHED_CONFIGS: Readonly<Record<string, JsonObject>> = {
     vocab_size: 250880,
   },
 };
+
+/** The published configs the scale benchmarks run, by short name (`--config NAME`). */
+export const BENCH_CONFIGS: Readonly<Record<string, string>> = {
+  'SmolLM2-135M': 'HuggingFaceTB/SmolLM2-135M',
+  'Qwen2.5-0.5B': 'Qwen/Qwen2.5-0.5B',
+  'Qwen3-0.6B': 'Qwen/Qwen3-0.6B',
+  'Llama-3.2-1B': 'meta-llama/Llama-3.2-1B',
+};
