@@ -15,3 +15,4 @@ export { loadImage, decodeImage, readNormalisation, MAX_IMAGE_PIXELS } from './n
 export { train, type TrainOptions, type TrainResult, type TrainEvents } from './nn/train/trainer.js';
 export { saveCheckpoint, readTrainingState, type TrainingState, type LogEntry, type EvalEntry } from './nn/train/checkpoint.js';
 export { readHeldout } from './lrp/eval/heldout.js';
+export { writeSafetensorsStream } from './nn/safetensorsStream.js';

@@ -25,8 +25,11 @@ export interface RuntimeStats {
 
 /** Per pipeline key: how often it was dispatched and with how many workgroups in total. */
 export interface KernelCount {
+  /** The pipeline cache key (kernel family and template parameters). */
   key: string;
+  /** Dispatches recorded with this pipeline. */
   dispatches: number;
+  /** Workgroups launched in all of them. */
   workgroups: number;
 }
 

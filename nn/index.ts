@@ -34,5 +34,5 @@ export { toPixelValues, readNormalisationFrom, type Normalisation, type Rgba } f
 export { loadTokenizerFrom, type TextTokenizer, type EncodedText, type TokenSpan } from './tokenizer.js';
 export { openCheckpoint, parseSafetensors, SafetensorsError, MAX_HEADER_BYTES, type Checkpoint, type SafetensorsFile, type CheckpointTensorInfo, type SafetensorsDtype, type TensorInfo } from './safetensors.js';
 export { MAX_CONFIG_INT, MAX_LAYERS, ConfigReader, type JsonObject, type SizeLimits } from './config.js';
-export { serializeSafetensors, writeSafetensorsStream, safetensorsHeader, tensorByteLength, float32ToBfloat16, type TensorToWrite, type TensorLayout, type WritableDtype } from './safetensorsWriter.js';
+export { serializeSafetensors, safetensorsHeader, tensorByteLength, float32ToBfloat16, type TensorToWrite, type TensorLayout, type WritableDtype } from './safetensorsWriter.js';
 export * from './train/index.js';

@@ -1,8 +1,8 @@
 /**
  * Serialises tensors to the safetensors format (8-byte little-endian header length, a JSON
  * header, then the raw little-endian data), the inverse of `parseSafetensors`: whole files in
- * memory (`serializeSafetensors`), or streamed to disk tensor by tensor for files larger than
- * memory should hold (`writeSafetensorsStream`).
+ * memory (`serializeSafetensors`), or the header alone (`safetensorsHeader`) for a writer that
+ * streams the data (Node: `writeSafetensorsStream`, nn/safetensorsStream.ts).
  */
 
 /** A tensor for `serializeSafetensors`: F32 or F64 by its array type. */
@@ -51,9 +51,9 @@ export function assembleSafetensors(header: Record<string, unknown>, chunks: rea
 
 /** The 8-byte length and the JSON header, padded with spaces to a multiple of 8 bytes. */
 function encodeHeader(header: Record<string, unknown>): Uint8Array {
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const headerBytes = new TextEncoder().encode(json);
+  const json = JSON.stringify(header);
+  const jsonBytes = new TextEncoder().encode(json).length;
+  const headerBytes = new TextEncoder().encode(json + ' '.repeat((8 - ((8 + jsonBytes) % 8)) % 8));
   const out = new Uint8Array(8 + headerBytes.length);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
@@ -67,8 +67,11 @@ const DTYPE_BYTES: Record<WritableDtype, number> = { F64: 8, F32: 4, F16: 2, BF1
 
 /** A tensor's name, shape and stored dtype: what the header needs before any data exists. */
 export interface TensorLayout {
+  /** Name in the header. */
   name: string;
+  /** Dimensions. */
   shape: readonly number[];
+  /** How the values are stored. */
   dtype: WritableDtype;
 }
 
@@ -88,46 +91,6 @@ export function safetensorsHeader(tensors: readonly TensorLayout[], metadata: Re
     offset += bytes;
   }
   return encodeHeader(header);
-}
-
-/**
- * Writes a safetensors file without holding it in memory: the header, then for each tensor the
- * chunks `data(tensor, index)` yields (raw little-endian bytes of its dtype, in order). Each
- * tensor's chunks must add up to its size. The file is written next to `path` and renamed into
- * place, so `path` never holds a partial file. Returns the file's size in bytes.
- */
-export async function writeSafetensorsStream(
-  path: string,
-  tensors: readonly TensorLayout[],
-  data: (tensor: TensorLayout, index: number) => AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  metadata: Record<string, string> = {},
-): Promise<number> {
-  // Imported here, not at the top, so the module stays usable where there is no file system (the browser).
-  const { open, rename, rm } = await import('node:fs/promises');
-  const partial = `${path}.partial`;
-  const file = await open(partial, 'w');
-  let size = 0;
-  try {
-    const header = safetensorsHeader(tensors, metadata);
-    await file.write(header);
-    size += header.length;
-    for (const [index, t] of tensors.entries()) {
-      let written = 0;
-      for await (const chunk of data(t, index)) {
-        await file.write(chunk);
-        written += chunk.byteLength;
-      }
-      if (written !== tensorByteLength(t)) throw new Error(`safetensors: ${t.name} got ${written} bytes of data, its layout needs ${tensorByteLength(t)}`);
-      size += written;
-    }
-    await file.close();
-  } catch (error) {
-    await file.close().catch(() => undefined);
-    await rm(partial, { force: true });
-    throw error;
-  }
-  await rename(partial, path);
-  return size;
 }
 
 /** float32 → bfloat16 bits, rounding to nearest even as torch's cast does (finite values). */

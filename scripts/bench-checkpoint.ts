@@ -9,7 +9,8 @@ import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigReader, type JsonObject } from '../nn/config.js';
 import { buildModel } from '../nn/load.js';
-import { float32ToBfloat16, safetensorsHeader, tensorByteLength, writeSafetensorsStream, type TensorLayout } from '../nn/safetensorsWriter.js';
+import { float32ToBfloat16, safetensorsHeader, tensorByteLength, type TensorLayout } from '../nn/safetensorsWriter.js';
+import { writeSafetensorsStream } from '../nn/safetensorsStream.js';
 import { deriveSeed, Rng } from '../nn/train/rng.js';
 
 /** How a tensor's values are drawn: normal with a standard deviation, or one constant. */
