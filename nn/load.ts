@@ -123,13 +123,16 @@ export async function loadModelFrom(source: ModelSource, options: LoadOptions = 
  *
  * @example
  * ```ts
- * import { loadModelFromFiles, useDevice } from 'transformer-lrp';
+ * import { readFile } from 'node:fs/promises';
+ * import { init, loadModelFromFiles } from 'transformer-lrp';
  *
- * useDevice(device);
+ * await init(); // in a browser: useDevice(device), or init() on navigator.gpu
  * const model = await loadModelFromFiles({
- *   'config.json': await fetch('/m/config.json'),
- *   'model.safetensors': await fetch('/m/model.safetensors'),
+ *   'config.json': await readFile('models/marker-copy/config.json'), // or a Response: await fetch(url)
+ *   'model.safetensors': await readFile('models/marker-copy/model.safetensors'),
  * });
+ * console.log(model.info.architecture); // LlamaForCausalLM
+ * model.dispose();
  * ```
  */
 export function loadModelFromFiles(
@@ -146,6 +149,10 @@ export function loadModelFromFiles(
  *
  * @example
  * ```ts
+ * import { init, loadModelFromUrl } from 'transformer-lrp';
+ * // not run: needs a server with the model's files (`lrp serve` is one)
+ *
+ * await init();
  * const model = await loadModelFromUrl('https://example.org/models/marker-copy/');
  * ```
  */

@@ -139,10 +139,17 @@ export function bytesFile(bytes: Uint8Array, path: string): RandomAccessFile {
  *
  * @example
  * ```ts
+ * import { readFile } from 'node:fs/promises';
+ * import { filesSource, init, loadModelFrom } from 'transformer-lrp';
+ *
+ * await init();
  * const source = filesSource({
- *   'config.json': await fetch('/m/config.json'),
- *   'model.safetensors': fileFromPicker,
+ *   'config.json': await readFile('models/marker-copy/config.json'),
+ *   // A Blob (in a browser, the File a file picker gives): only the byte ranges needed are read.
+ *   'model.safetensors': new Blob([await readFile('models/marker-copy/model.safetensors')]),
  * });
+ * const model = await loadModelFrom(source);
+ * model.dispose();
  * ```
  */
 export function filesSource(files: Readonly<Record<string, FileData>> | ReadonlyMap<string, FileData>, label = 'in-memory model'): ModelSource {
