@@ -7,7 +7,9 @@
  * sequence per token instead (the same ids, tests/kv-cache.test.ts).
  *
  *   npm run build && node --expose-gc dist/scripts/bench-generate.js --model DIR
- *        [--prompt 8] [--new 8] [--method attnlrp] [--repeat 3]
+ *        [--prompt 8] [--new 8] [--method attnlrp] [--repeat 3] [--generation-only]
+ *
+ * `--generation-only` runs the two generation rows alone (with and without the KV cache).
  *
  * The prompt is the first `--prompt` ids of 1, 2, 3, …; each variant runs once to compile its
  * pipelines, then `--repeat` times; the fastest and the median wall time are reported, with the
@@ -31,10 +33,11 @@ interface Options {
   count: number;
   method: MethodName;
   repeat: number;
+  generationOnly: boolean;
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { model: '', prompt: 8, count: 8, method: 'attnlrp', repeat: 3 };
+  const o: Options = { model: '', prompt: 8, count: 8, method: 'attnlrp', repeat: 3, generationOnly: false };
   const int = (flag: string, v: string | undefined): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected an integer >= 1, got ${v ?? 'nothing'}`);
@@ -42,6 +45,10 @@ function parse(argv: string[]): Options {
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
+    if (flag === '--generation-only') {
+      o.generationOnly = true;
+      continue;
+    }
     const value = argv[++i];
     if (flag === '--model') o.model = value ?? '';
     else if (flag === '--prompt') o.prompt = int(flag, value);
@@ -111,7 +118,8 @@ async function main(): Promise<void> {
     },
   };
   const results: (Run & { name: string; medianMs: number })[] = [];
-  for (const [name, fn] of Object.entries(variants)) {
+  const generation = (name: string): boolean => name.startsWith('generation alone');
+  for (const [name, fn] of Object.entries(variants).filter(([name]) => !o.generationOnly || generation(name))) {
     await fn(); // compiles the pipelines this variant needs
     const runs: Run[] = [];
     for (let r = 0; r < o.repeat; r++) runs.push(await timed(rt, fn));
@@ -122,16 +130,18 @@ async function main(): Promise<void> {
     console.error(`  ${name}: ${fmtS(ms)} (CPU ${fmtS(cpuMs)}; runs ${runs.map((x) => fmtS(x.ms)).join(', ')}); ${dispatches} dispatches, ${submits} submits, ${created} buffers created`);
     results.push({ name, ms, medianMs, cpuMs, dispatches, submits, created });
   }
-  const [ours, separate, cached, uncached] = results;
+  const [ours, separate, cached, uncached] = o.generationOnly ? [undefined, undefined, ...results] : results;
   console.log(`| variant | wall, fastest of ${o.repeat} | wall, median | CPU, least | GPU dispatches | submits |`);
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const r of results) console.log(`| ${r.name} | ${fmtS(r.ms)} | ${fmtS(r.medianMs)} | ${fmtS(r.cpuMs)} | ${r.dispatches} | ${r.submits} |`);
+  if (ours && separate) {
+    console.log(
+      `\nexplainGeneration: ${((100 * ours.ms) / separate.ms).toFixed(0)}% of the separate calls' fastest wall time, ` +
+        `${((100 * ours.cpuMs) / separate.cpuMs).toFixed(0)}% of their CPU time, ${((100 * ours.dispatches) / separate.dispatches).toFixed(0)}% of their dispatches.`,
+    );
+  }
   console.log(
-    `\nexplainGeneration: ${((100 * ours!.ms) / separate!.ms).toFixed(0)}% of the separate calls' fastest wall time, ` +
-      `${((100 * ours!.cpuMs) / separate!.cpuMs).toFixed(0)}% of their CPU time, ${((100 * ours!.dispatches) / separate!.dispatches).toFixed(0)}% of their dispatches.`,
-  );
-  console.log(
-    `generation with the KV cache: ${((100 * cached!.ms) / uncached!.ms).toFixed(0)}% of the fastest wall time without, ` +
+    `\ngeneration with the KV cache: ${((100 * cached!.ms) / uncached!.ms).toFixed(0)}% of the fastest wall time without, ` +
       `${((100 * cached!.cpuMs) / uncached!.cpuMs).toFixed(0)}% of its CPU time, ${((100 * cached!.dispatches) / uncached!.dispatches).toFixed(0)}% of its dispatches.`,
   );
   model.dispose();
