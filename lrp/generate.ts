@@ -124,8 +124,8 @@ export async function generateGreedy(
       const logits = noGrad(() => tidy(() => model.forward(input, forwardOptions)));
       const values = await logits.toArray();
       logits.dispose();
-      const checked = [...sequence];
-      await assertFiniteLogits(values, () => locateNonFiniteForward(model, { ids: [checked] }));
+      // A non-finite row is located by a full forward of the sequence so far (without the cache).
+      await assertFiniteLogits(values, () => locateNonFiniteForward(model, { ids: [[...sequence]] }));
       const best = argmax(values);
       sequence.push(best);
       generated.push(best);
