@@ -23,6 +23,8 @@ export interface GenerationOptions extends Omit<ExplainOptions, 'target' | 'cont
    * explaining forward, then one backward per generated token).
    */
   onProgress?: (done: number, total: number) => void;
+  /** Generate with the model's key/value cache (default true; see `GreedyOptions.kvCache`). */
+  kvCache?: boolean;
 }
 
 /** One token of a sequence: its id, its text, and its characters in the prompt text (text input). */
@@ -81,24 +83,56 @@ function promptIds(model: TransformerModel, prompt: ExplainInput): { ids: number
   return { ids: [...ids] };
 }
 
+/** Options of `generateGreedy`. */
+export interface GreedyOptions {
+  /**
+   * Reuse keys and values across steps (default true, where the model offers a cache): the prompt
+   * runs once, then each step runs the newest token alone. False re-runs the whole sequence per
+   * token (the reference the cache is tested and benchmarked against).
+   */
+  kvCache?: boolean;
+}
+
+/** The argmax of one row of logits (the first on ties). */
+function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}
+
 /**
- * Greedy decoding: `count` tokens, each the argmax of the logits at the last position, by repeated
- * forwards without a graph. Returns the generated ids (not the prompt).
+ * Greedy decoding: `count` tokens, each the argmax of the logits at the last position, by forwards
+ * without a graph: with the model's key/value cache, the prompt once and then one token per step;
+ * without, the whole sequence per token. Returns the generated ids (not the prompt).
  */
-export async function generateGreedy(model: TransformerModel, prompt: readonly number[], count: number, onToken?: () => void): Promise<number[]> {
+export async function generateGreedy(
+  model: TransformerModel,
+  prompt: readonly number[],
+  count: number,
+  onToken?: () => void,
+  options: GreedyOptions = {},
+): Promise<number[]> {
   const sequence = [...prompt];
   const generated: number[] = [];
-  for (let k = 0; k < count; k++) {
-    const input = { ids: [sequence] };
-    const logits = noGrad(() => tidy(() => model.forward(input, { lastPositionOnly: true })));
-    const values = await logits.toArray();
-    logits.dispose();
-    await assertFiniteLogits(values, () => locateNonFiniteForward(model, input));
-    let best = 0;
-    for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-    sequence.push(best);
-    generated.push(best);
-    onToken?.();
+  if (count <= 0) return generated;
+  const cache = options.kvCache === false ? null : (model.kvCache?.(prompt.length + count - 1) ?? null);
+  try {
+    for (let k = 0; k < count; k++) {
+      // With the cache, step k > 0 feeds only the token generated last.
+      const input = { ids: [cache && k > 0 ? [sequence[sequence.length - 1]!] : sequence] };
+      const forwardOptions = cache ? { lastPositionOnly: true, cache } : { lastPositionOnly: true };
+      const logits = noGrad(() => tidy(() => model.forward(input, forwardOptions)));
+      const values = await logits.toArray();
+      logits.dispose();
+      // A non-finite row is located by a full forward of the sequence so far (without the cache).
+      await assertFiniteLogits(values, () => locateNonFiniteForward(model, { ids: [[...sequence]] }));
+      const best = argmax(values);
+      sequence.push(best);
+      generated.push(best);
+      onToken?.();
+    }
+  } finally {
+    cache?.dispose();
   }
   return generated;
 }
@@ -109,8 +143,10 @@ export async function generateGreedy(model: TransformerModel, prompt: readonly n
  * conservation ledger per step. Causal LMs only (a classifier is refused with an InputError).
  *
  * Cost: N − 1 forwards without a graph to generate (the N-th token comes from the explaining
- * forward), one forward with the rules bound over the final sequence, and N backwards over that
- * one graph, instead of N forwards with rules (one per prefix) and N backwards.
+ * forward; with the model's key/value cache, the prompt once and then one token per forward), one
+ * forward with the rules bound over the final sequence (never cached: its graph reaches every
+ * position), and N backwards over that one graph, instead of N forwards with rules (one per
+ * prefix) and N backwards.
  *
  * @example
  * ```ts
@@ -139,11 +175,11 @@ export async function explainGeneration(model: TransformerModel, prompt: Explain
     );
   }
   // Options that name one prediction do not apply (a JS caller may pass them anyway): dropped.
-  const { maxNewTokens: _n, onProgress, ...rest } = options as GenerationOptions & Partial<Pick<ExplainOptions, 'target' | 'contrast' | 'capture' | 'tokenTexts'>>;
+  const { maxNewTokens: _n, onProgress, kvCache, ...rest } = options as GenerationOptions & Partial<Pick<ExplainOptions, 'target' | 'contrast' | 'capture' | 'tokenTexts'>>;
   const { target: _t, contrast: _c, capture: _k, tokenTexts: _x, ...explainOptions } = rest;
   let done = 0;
   const tick = (): void => onProgress?.(++done, 2 * N);
-  const first = await generateGreedy(model, ids, N - 1, tick);
+  const first = await generateGreedy(model, ids, N - 1, tick, kvCache === undefined ? {} : { kvCache });
   const sequence = [...ids, ...first];
   // Step k reads the logits at position P − 1 + k; the last step's target is that row's argmax,
   // the N-th generated token (the explaining forward computes the same logits as generation).

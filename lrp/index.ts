@@ -6,7 +6,7 @@
  */
 export { explain, type ExplainOptions, type ExplainInput, type TextInput } from './explain.js';
 export { type TargetSpec } from './target.js';
-export { explainGeneration, generateGreedy, type GenerationOptions, type GenerationExplanation, type SequenceToken } from './generate.js';
+export { explainGeneration, generateGreedy, type GenerationOptions, type GreedyOptions, type GenerationExplanation, type SequenceToken } from './generate.js';
 export { topPredictions, type Prediction } from './predictions.js';
 export { methodSpec, attnLrpRoles, attnLrpGamma, METHOD_NAMES, isMethodName, DEFAULT_EPSILON, type MethodSpec, type RoleRules, type ModuleRules, type ModuleMatch } from './methods.js';
 export { composite, layerRange, globToRegExp, modulePredicate, ruleResolver, type CompositeOptions } from './composites.js';

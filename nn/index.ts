@@ -23,6 +23,7 @@ export { ViTForImageClassification, VitBlock } from './models/vit.js';
 export { Linear, type LinearOptions } from './layers/linear.js';
 export { Embedding } from './layers/embedding.js';
 export { LayerNorm, RMSNorm } from './layers/norm.js';
+export { KvCache, type LayerKvCache } from './layers/kv-cache.js';
 export { SelfAttention, type AttentionShape, type AttentionOptions, type PositionRotation, type ProjectionNames } from './layers/attention.js';
 export { GeluMlp, GatedMlp, type Activation } from './layers/mlp.js';
 export { LearnedPositions } from './positional/learned.js';

@@ -3,9 +3,13 @@
  * graph, one forward with the rules over the final sequence, N backwards over that one graph)
  * against what it replaces: greedy generation (N forwards) followed by N separate explain() calls,
  * one per prefix. Both give the same numbers (tests/generation.test.ts); this measures the time.
+ * Generation runs with the model's key/value cache; the `no KV cache` rows re-run the whole
+ * sequence per token instead (the same ids, tests/kv-cache.test.ts).
  *
  *   npm run build && node --expose-gc dist/scripts/bench-generate.js --model DIR
- *        [--prompt 8] [--new 8] [--method attnlrp] [--repeat 3]
+ *        [--prompt 8] [--new 8] [--method attnlrp] [--repeat 3] [--generation-only]
+ *
+ * `--generation-only` runs the two generation rows alone (with and without the KV cache).
  *
  * The prompt is the first `--prompt` ids of 1, 2, 3, …; each variant runs once to compile its
  * pipelines, then `--repeat` times; the fastest and the median wall time are reported, with the
@@ -29,10 +33,11 @@ interface Options {
   count: number;
   method: MethodName;
   repeat: number;
+  generationOnly: boolean;
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { model: '', prompt: 8, count: 8, method: 'attnlrp', repeat: 3 };
+  const o: Options = { model: '', prompt: 8, count: 8, method: 'attnlrp', repeat: 3, generationOnly: false };
   const int = (flag: string, v: string | undefined): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected an integer >= 1, got ${v ?? 'nothing'}`);
@@ -40,6 +45,10 @@ function parse(argv: string[]): Options {
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
+    if (flag === '--generation-only') {
+      o.generationOnly = true;
+      continue;
+    }
     const value = argv[++i];
     if (flag === '--model') o.model = value ?? '';
     else if (flag === '--prompt') o.prompt = int(flag, value);
@@ -98,12 +107,19 @@ async function main(): Promise<void> {
         await explain(model, { ids: [sequence.slice(0, o.prompt + k)] }, { method: o.method, target: sequence[o.prompt + k]! });
       }
     },
-    'generation alone (N forwards)': async () => {
+    'generation alone, KV cache': async () => {
       await generateGreedy(model, prompt, o.count);
+    },
+    'generation alone, no KV cache (N full forwards)': async () => {
+      await generateGreedy(model, prompt, o.count, undefined, { kvCache: false });
+    },
+    'explainGeneration, no KV cache': async () => {
+      await explainGeneration(model, { ids: [prompt] }, { method: o.method, maxNewTokens: o.count, kvCache: false });
     },
   };
   const results: (Run & { name: string; medianMs: number })[] = [];
-  for (const [name, fn] of Object.entries(variants)) {
+  const generation = (name: string): boolean => name.startsWith('generation alone');
+  for (const [name, fn] of Object.entries(variants).filter(([name]) => !o.generationOnly || generation(name))) {
     await fn(); // compiles the pipelines this variant needs
     const runs: Run[] = [];
     for (let r = 0; r < o.repeat; r++) runs.push(await timed(rt, fn));
@@ -114,13 +130,19 @@ async function main(): Promise<void> {
     console.error(`  ${name}: ${fmtS(ms)} (CPU ${fmtS(cpuMs)}; runs ${runs.map((x) => fmtS(x.ms)).join(', ')}); ${dispatches} dispatches, ${submits} submits, ${created} buffers created`);
     results.push({ name, ms, medianMs, cpuMs, dispatches, submits, created });
   }
-  const [ours, separate] = results;
+  const [ours, separate, cached, uncached] = o.generationOnly ? [undefined, undefined, ...results] : results;
   console.log(`| variant | wall, fastest of ${o.repeat} | wall, median | CPU, least | GPU dispatches | submits |`);
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const r of results) console.log(`| ${r.name} | ${fmtS(r.ms)} | ${fmtS(r.medianMs)} | ${fmtS(r.cpuMs)} | ${r.dispatches} | ${r.submits} |`);
+  if (ours && separate) {
+    console.log(
+      `\nexplainGeneration: ${((100 * ours.ms) / separate.ms).toFixed(0)}% of the separate calls' fastest wall time, ` +
+        `${((100 * ours.cpuMs) / separate.cpuMs).toFixed(0)}% of their CPU time, ${((100 * ours.dispatches) / separate.dispatches).toFixed(0)}% of their dispatches.`,
+    );
+  }
   console.log(
-    `\nexplainGeneration: ${((100 * ours!.ms) / separate!.ms).toFixed(0)}% of the separate calls' fastest wall time, ` +
-      `${((100 * ours!.cpuMs) / separate!.cpuMs).toFixed(0)}% of their CPU time, ${((100 * ours!.dispatches) / separate!.dispatches).toFixed(0)}% of their dispatches.`,
+    `\ngeneration with the KV cache: ${((100 * cached!.ms) / uncached!.ms).toFixed(0)}% of the fastest wall time without, ` +
+      `${((100 * cached!.cpuMs) / uncached!.cpuMs).toFixed(0)}% of its CPU time, ${((100 * cached!.dispatches) / uncached!.dispatches).toFixed(0)}% of its dispatches.`,
   );
   model.dispose();
 }

@@ -14,6 +14,7 @@ import { tap } from '../taps.js';
 import { Linear } from './linear.js';
 import { RMSNorm } from './norm.js';
 import { biasForScores, positionBias } from '../positional/alibi.js';
+import type { LayerKvCache } from './kv-cache.js';
 
 /** Head geometry of an attention layer. */
 export interface AttentionShape {
@@ -132,12 +133,15 @@ export class SelfAttention extends Module {
    * @param rotate rotary position rotation of q and k, or null for additive-PE models
    * @param scoreBias positional bias added to the scaled logits through `positionBias` (ALiBi),
    *   [H, T, S]; null for other models
+   * @param cache generation only: the layer's key/value cache; x holds the new positions, whose
+   *   keys and values are appended, and the queries attend over all S cached ones (mask and
+   *   scoreBias then cover [T, S])
    */
-  forward(x: Tensor, mask: Tensor | null, rotate: PositionRotation | null, scoreBias: Tensor | null = null): Tensor {
-    return this.scoped(() => this.attend(x, mask, rotate, scoreBias));
+  forward(x: Tensor, mask: Tensor | null, rotate: PositionRotation | null, scoreBias: Tensor | null = null, cache: LayerKvCache | null = null): Tensor {
+    return this.scoped(() => this.attend(x, mask, rotate, scoreBias, cache));
   }
 
-  private attend(x: Tensor, mask: Tensor | null, rotate: PositionRotation | null, scoreBias: Tensor | null): Tensor {
+  private attend(x: Tensor, mask: Tensor | null, rotate: PositionRotation | null, scoreBias: Tensor | null, cache: LayerKvCache | null): Tensor {
     const { heads, kvHeads, headDim } = this.shape;
     const [B, T] = x.shape as [number, number];
     let q: Tensor;
@@ -169,6 +173,7 @@ export class SelfAttention extends Module {
     k = permute(k, [0, 2, 1, 3]);
     v = permute(reshape(v, [B, T, kvHeads, headDim]), [0, 2, 1, 3]);
     if (rotate) ({ q, k } = rotate(q, k));
+    if (cache) ({ k, v } = cache.append(k, v));
     const groups = heads / kvHeads;
     const q5 = reshape(q, [B, kvHeads, groups, T, headDim]);
     const k5 = unsqueeze(k, 2);

@@ -8,13 +8,14 @@ import type { Tensor } from '../../autograd/tensor.js';
 import { ConfigReader } from '../config.js';
 import { SelfAttention } from '../layers/attention.js';
 import { Embedding } from '../layers/embedding.js';
+import { KvCache } from '../layers/kv-cache.js';
 import { GeluMlp } from '../layers/mlp.js';
 import { LayerNorm } from '../layers/norm.js';
 import { Module, type Parameter } from '../module.js';
 import { AlibiBias } from '../positional/alibi.js';
 import { tap } from '../taps.js';
 import { causalLmLogits, preNormBlock } from './blocks.js';
-import { attentionMask } from './masks.js';
+import { attentionMask, cachedAttentionMask } from './masks.js';
 import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
 /** One pre-LayerNorm block with ALiBi attention. */
@@ -97,24 +98,34 @@ export class BloomForCausalLM extends Module implements TransformerModel {
     this.alibi = new AlibiBias(heads);
   }
 
+  /** A key/value cache for generation. */
+  kvCache(): KvCache {
+    return new KvCache(this.blocks.length);
+  }
+
   forward(input: ModelInput, options: ForwardOptions = {}): Tensor {
     const [B, T] = textShape(input, this.info.architecture);
-    if (T > this.info.maxPositions) throw new InputError(`sequence of ${T} positions is longer than seq_length (${this.info.maxPositions})`);
+    const cache = options.cache;
+    // With a cache, the ids are positions offset … offset + T − 1 after the cached ones.
+    const offset = cache?.length ?? 0;
+    if (offset + T > this.info.maxPositions) throw new InputError(`sequence of ${offset + T} positions is longer than seq_length (${this.info.maxPositions})`);
     const tokens = tap('token', 'embeddings.token', this.embed.forward(input.ids!.flat(), [B, T]));
     let x = this.embedNorm.forward(tokens);
-    const mask = attentionMask(T, true, input.attentionMask);
-    const bias = this.alibi.bias(T);
+    const mask = cache ? cachedAttentionMask(T, offset + T, null, input.attentionMask) : attentionMask(T, true, input.attentionMask);
+    const bias = this.alibi.bias(T, offset);
     this.blocks.forEach((block, i) => {
       const name = `layers.${i}`;
       // Each layer taps its own copy, so relevance is reported per layer, as for rotary tables.
       const layerBias = tap('position-bias', `${name}.alibi`, bias);
+      const layerCache = cache?.layer(i) ?? null;
       x = preNormBlock(
         name,
         x,
-        (h) => block.attention.forward(block.inputNorm.forward(h), mask, null, layerBias),
+        (h) => block.attention.forward(block.inputNorm.forward(h), mask, null, layerBias, layerCache),
         (h) => block.mlp.forward(block.postNorm.forward(h)),
       );
     });
+    cache?.advance(T);
     return causalLmLogits(this.lnF.forward(x), this.lmHead, options);
   }
 }

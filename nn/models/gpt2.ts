@@ -9,6 +9,7 @@ import type { Tensor } from '../../autograd/tensor.js';
 import { ConfigReader } from '../config.js';
 import { SelfAttention } from '../layers/attention.js';
 import { Embedding } from '../layers/embedding.js';
+import { KvCache } from '../layers/kv-cache.js';
 import { ACTIVATIONS, GeluMlp, type Activation } from '../layers/mlp.js';
 import { LayerNorm } from '../layers/norm.js';
 import { Module, type Parameter } from '../module.js';
@@ -16,7 +17,7 @@ import { LearnedPositions } from '../positional/learned.js';
 import { SinusoidalPositions } from '../positional/sinusoidal.js';
 import { tap } from '../taps.js';
 import { causalLmLogits, preNormBlock } from './blocks.js';
-import { attentionMask } from './masks.js';
+import { attentionMask, cachedAttentionMask } from './masks.js';
 import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
 /** One pre-LayerNorm block: x + attn(ln1(x)), then + mlp(ln2(·)). */
@@ -93,20 +94,30 @@ export class GPT2LMHeadModel extends Module implements TransformerModel {
     this.lmHeadWeight = this.wte.weight;
   }
 
+  /** A key/value cache for generation. */
+  kvCache(): KvCache {
+    return new KvCache(this.blocks.length);
+  }
+
   forward(input: ModelInput, options: ForwardOptions = {}): Tensor {
     const [B, T] = textShape(input, this.info.architecture);
+    const cache = options.cache;
+    // With a cache, the ids are positions offset … offset + T − 1 after the cached ones.
+    const offset = cache?.length ?? 0;
     const tokens = tap('token', 'embeddings.token', this.wte.forward(input.ids!.flat(), [B, T]));
-    const positions = tap('position', 'embeddings.position', this.wpe.positions(T));
+    const positions = tap('position', 'embeddings.position', this.wpe.positions(T, offset));
     let x = add(tokens, positions);
-    const mask = attentionMask(T, true, input.attentionMask);
+    const mask = cache ? cachedAttentionMask(T, offset + T, null, input.attentionMask) : attentionMask(T, true, input.attentionMask);
     this.blocks.forEach((block, i) => {
+      const layerCache = cache?.layer(i) ?? null;
       x = preNormBlock(
         `layers.${i}`,
         x,
-        (h) => block.attention.forward(block.ln1.forward(h), mask, null),
+        (h) => block.attention.forward(block.ln1.forward(h), mask, null, null, layerCache),
         (h) => block.mlp.forward(block.ln2.forward(h)),
       );
     });
+    cache?.advance(T);
     return causalLmLogits(this.lnF.forward(x), this.lmHeadWeight, options);
   }
 }

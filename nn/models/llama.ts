@@ -8,13 +8,14 @@ import type { Tensor } from '../../autograd/tensor.js';
 import { ConfigReader } from '../config.js';
 import { Embedding } from '../layers/embedding.js';
 import { SelfAttention } from '../layers/attention.js';
+import { KvCache } from '../layers/kv-cache.js';
 import { ACTIVATIONS, GatedMlp } from '../layers/mlp.js';
 import { RMSNorm } from '../layers/norm.js';
 import { Module, type Parameter } from '../module.js';
 import { readRopeScaling, type RopeScaling } from '../positional/rope-scaling.js';
 import { RotaryEmbedding } from '../positional/rotary.js';
 import { tap } from '../taps.js';
-import { attentionMask } from './masks.js';
+import { attentionMask, cachedAttentionMask } from './masks.js';
 import { causalLmLogits, preNormBlock } from './blocks.js';
 import { withSlidingWindow } from './sliding-window.js';
 import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
@@ -185,21 +186,34 @@ export class LlamaForCausalLM extends Module implements TransformerModel {
     this.lmHead = c.tied ? this.embed.weight : this.child(new Embedding('lm_head', c.vocabSize, c.hidden)).weight;
   }
 
+  /** A key/value cache for generation, or null past the context dynamic NTK scaling was computed for. */
+  kvCache(length: number): KvCache | null {
+    return this.rotary.cacheable(length) ? new KvCache(this.blocks.length) : null;
+  }
+
   forward(input: ModelInput, options: ForwardOptions = {}): Tensor {
     const [B, T] = textShape(input, this.info.architecture);
+    const cache = options.cache;
+    // With a cache, the ids are positions offset … offset + T − 1 after the cached ones.
+    const offset = cache?.length ?? 0;
+    if (cache && !this.rotary.cacheable(offset + T)) throw new InputError('forward: dynamic rope scaling beyond its original context cannot use a key/value cache');
     let x = tap('token', 'embeddings.token', this.embed.forward(input.ids!.flat(), [B, T]));
-    const mask = withSlidingWindow(attentionMask(T, true, input.attentionMask), T, this.slidingWindow);
-    const tables = this.rotary.tables(T);
+    const mask = cache
+      ? cachedAttentionMask(T, offset + T, this.slidingWindow, input.attentionMask)
+      : withSlidingWindow(attentionMask(T, true, input.attentionMask), T, this.slidingWindow);
+    const tables = this.rotary.tables(T, offset);
     this.blocks.forEach((block, i) => {
       const name = `layers.${i}`;
       const rotate = this.rotary.rotation(name, tables);
+      const layerCache = cache?.layer(i) ?? null;
       x = preNormBlock(
         name,
         x,
-        (h) => block.attention.forward(block.inputNorm.forward(h), mask, rotate),
+        (h) => block.attention.forward(block.inputNorm.forward(h), mask, rotate, null, layerCache),
         (h) => block.mlp.forward(block.postNorm.forward(h)),
       );
     });
+    cache?.advance(T);
     return causalLmLogits(this.norm.forward(x), this.lmHead, options);
   }
 }

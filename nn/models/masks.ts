@@ -2,6 +2,8 @@
 import { causalMask, combineMasks, paddingMask } from '../../autograd/ops/masks.js';
 import { Tensor } from '../../autograd/tensor.js';
 import { reshape } from '../../autograd/ops/view.js';
+import { InputError } from '../../kernels/errors.js';
+import { slidingWindowMask } from './sliding-window.js';
 
 /**
  * Mask broadcastable to [B, 1, T, T], or null when nothing is masked. Parts are combined by
@@ -14,4 +16,20 @@ export function attentionMask(T: number, causal: boolean, padding: number[][] | 
   const paddingPart = needsPadding ? paddingMask(Tensor.fromArray(padding!.flat(), [padding!.length, T])) : null;
   if (causalPart && paddingPart) return combineMasks(causalPart, paddingPart);
   return causalPart ?? paddingPart;
+}
+
+/**
+ * The causal mask of a forward with a key/value cache: T new queries at positions S − T … S − 1
+ * over S keys, [1, 1, T, S], limited to the last `window` keys (Mistral) when S exceeds it; null
+ * when nothing is masked (one query, which sees every cached key). No padding: a cached forward
+ * refuses an attention mask with zeros (generation takes one prompt).
+ */
+export function cachedAttentionMask(T: number, S: number, window: number | null, padding: number[][] | undefined): Tensor | null {
+  if (padding?.some((row) => row.some((v) => v === 0))) throw new InputError('forward: padding (attention mask zeros) is not supported with a key/value cache');
+  if (window !== null && S > window) return slidingWindowMask(T, window, S);
+  if (T === 1) return null;
+  const causal = causalMask(T, S);
+  const out = reshape(causal, [1, 1, T, S]);
+  causal.dispose();
+  return out;
 }

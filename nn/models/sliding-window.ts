@@ -9,16 +9,19 @@ import { causalMask, combineMasks, F32_MIN } from '../../autograd/ops/masks.js';
 import { reshape } from '../../autograd/ops/view.js';
 import type { Tensor } from '../../autograd/tensor.js';
 
-/** [1, 1, T, T] additive mask blocking keys at distance ≥ W behind the query, and future keys. */
-export function slidingWindowMask(T: number, window: number): Tensor {
+/**
+ * [1, 1, T, S] additive mask blocking keys at distance ≥ W behind the query, and future keys.
+ * S > T: the T queries are the last positions of S (S − T keys cached before them).
+ */
+export function slidingWindowMask(T: number, window: number, S = T): Tensor {
   if (!Number.isInteger(window) || window <= 0) throw new Error(`slidingWindowMask: the window must be a positive integer, got ${window}`);
-  // causalMask(T, T, −W) is 0 exactly where j ≤ i − W; turn it inside out: −x + F32_MIN maps
-  // 0 → F32_MIN and F32_MIN → 0 exactly in f32.
-  const tooFar = causalMask(T, T, -window);
+  // causalMask(T, S, S − T − W) is 0 exactly where j ≤ i + S − T − W; turn it inside out:
+  // −x + F32_MIN maps 0 → F32_MIN and F32_MIN → 0 exactly in f32.
+  const tooFar = causalMask(T, S, S - T - window);
   const band = scale(tooFar, -1, F32_MIN);
-  const causal = causalMask(T, T);
+  const causal = causalMask(T, S);
   const out = combineMasks(band, causal);
-  const shaped = reshape(out, [1, 1, T, T]);
+  const shaped = reshape(out, [1, 1, T, S]);
   for (const t of [tooFar, band, causal, out]) t.dispose();
   return shaped;
 }

@@ -1,6 +1,7 @@
 /** What every model family offers: a module tree with HF names, its description, and forward. */
 import { InputError } from '../../kernels/errors.js';
 import type { Tensor } from '../../autograd/tensor.js';
+import type { KvCache } from '../layers/kv-cache.js';
 import type { Module } from '../module.js';
 import type { TextTokenizer } from '../tokenizer.js';
 
@@ -80,6 +81,12 @@ export interface ForwardOptions {
    * position's head only, not through every position's.
    */
   onLogitRow?: (index: number, logits: Tensor) => void;
+  /**
+   * Causal LMs, generation only: a key/value cache (from `kvCache`). The input ids are the
+   * positions after the cached ones; the forward attends over the cached keys and values, appends
+   * its own, and advances the cache. A batch without padding; not for explaining forwards.
+   */
+  cache?: KvCache;
 }
 
 /**
@@ -94,6 +101,12 @@ export interface TransformerModel extends Module {
    * is one; set it yourself otherwise): text input, token texts and target strings use it.
    */
   tokenizer?: TextTokenizer;
+  /**
+   * Causal LMs that can decode incrementally: an empty key/value cache for a generation of up to
+   * `length` positions, or null when the model cannot use one exactly for that length (then
+   * generation re-runs full forwards). Absent for classifiers. Dispose the cache after use.
+   */
+  kvCache?(length: number): KvCache | null;
   /** Causal LM: logits [B, T, V] (or [B, V]); classifier: [B, numLabels]. */
   forward(input: ModelInput, options?: ForwardOptions): Tensor;
 }

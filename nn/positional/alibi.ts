@@ -60,12 +60,16 @@ export class AlibiBias {
     this.slopes = alibiSlopes(heads);
   }
 
-  /** A[h, i, j] = −m_h · (i − j) for j ≤ i, else 0: [H, T, T]. */
-  bias(T: number): Tensor {
-    // −(i − j) on the host (T² values), times the slopes on the GPU.
-    const distance = new Float32Array(T * T);
-    for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) distance[i * T + j] = -(i - j);
-    const d = Tensor.fromArray(distance, [1, T, T]);
+  /**
+   * A[h, i, j] = −m_h · (offset + i − j) for j ≤ offset + i, else 0: [H, T, offset + T], the
+   * queries at positions offset … offset + T − 1 (after `offset` cached keys) over every key.
+   */
+  bias(T: number, offset = 0): Tensor {
+    // −(i − j) on the host (T·S values), times the slopes on the GPU.
+    const S = offset + T;
+    const distance = new Float32Array(T * S);
+    for (let i = 0; i < T; i++) for (let j = 0; j <= offset + i; j++) distance[i * S + j] = -(offset + i - j);
+    const d = Tensor.fromArray(distance, [1, T, S]);
     const m = Tensor.fromArray(this.slopes, [this.heads, 1, 1]);
     const out = mul(m, d);
     d.dispose();

@@ -40,11 +40,25 @@ export class RotaryEmbedding {
     this.maxPositions = scaledMaxPositions(scaling, maxPositions);
   }
 
-  /** cos and sin for positions 0…T−1, each [T, rotaryDim]; throws an InputError beyond `maxPositions`. */
-  tables(T: number): { cos: Tensor; sin: Tensor } {
-    if (T > this.maxPositions) throw new InputError(`sequence of ${T} positions is longer than max_position_embeddings (${this.maxPositions})`);
-    const { invFreq, attentionScale } = ropeFrequencies(this.scaling, this.rotaryDim, this.theta, T);
-    return rotaryTables(T, this.rotaryDim, this.theta, 1, { invFreq, scale: attentionScale });
+  /**
+   * cos and sin for positions offset…offset+T−1, each [T, rotaryDim] (the frequencies of a
+   * sequence of offset + T positions); throws an InputError beyond `maxPositions`.
+   */
+  tables(T: number, offset = 0): { cos: Tensor; sin: Tensor } {
+    const length = offset + T;
+    if (length > this.maxPositions) throw new InputError(`sequence of ${length} positions is longer than max_position_embeddings (${this.maxPositions})`);
+    const { invFreq, attentionScale } = ropeFrequencies(this.scaling, this.rotaryDim, this.theta, length);
+    const positions = offset === 0 ? T : Array.from({ length: T }, (_, i) => offset + i);
+    return rotaryTables(positions, this.rotaryDim, this.theta, 1, { invFreq, scale: attentionScale });
+  }
+
+  /**
+   * Whether keys rotated in earlier, shorter forwards stay valid up to `length` positions: true
+   * unless dynamic NTK scaling changes the frequencies with the sequence length (beyond the
+   * original context), which a key/value cache cannot follow.
+   */
+  cacheable(length: number): boolean {
+    return this.scaling.type !== 'dynamic' || length <= this.scaling.originalMax;
   }
 
   /** The rotation for one layer: taps that layer's cos and sin as positional inputs. */
