@@ -119,6 +119,36 @@ export const ELEMENTWISE = {
 export type ElementwiseOp = keyof typeof ELEMENTWISE;
 
 /**
+ * Chains that LRP rules run in every backward, fused into one dispatch each. They are kernels,
+ * not ops (nothing records them, so they need no backward): the rules call them through
+ * `elementwise` like any record above, and each has its reference beside its WGSL.
+ */
+export const FUSED_ELEMENTWISE = {
+  /** g ⊙ z ⊘ (z + ε·sign z), sign(0) = +1: the ε-rule's modified gradient (mul after stabilizedDiv). */
+  epsilonScale: {
+    arity: 2,
+    scalars: 1,
+    wgsl: 'a * (b / (b + s0 * select(-1.0, 1.0, b >= 0.0)))',
+    ref: ([a, b], [s0]) => a! * (b! / (b! + s0! * (b! >= 0 ? 1 : -1))),
+  },
+  /** (g ⊙ y) ⊘ (x + t·sign x), sign(0) = +1: the identity rule's gradient (stabilizedDiv after mul). */
+  identityRatio: {
+    arity: 3,
+    scalars: 1,
+    wgsl: '(a * b) / (c + s0 * select(-1.0, 1.0, c >= 0.0))',
+    ref: ([a, b, c], [s0]) => (a! * b!) / (c! + s0! * (c! >= 0 ? 1 : -1)),
+  },
+} as const satisfies Record<string, ElementwiseDef>;
+
+/** A fused backward kernel's name. */
+export type FusedElementwise = keyof typeof FUSED_ELEMENTWISE;
+
+/** Every elementwise kernel: the ops' records and the fused backward chains. */
+export type ElementwiseKernel = ElementwiseOp | FusedElementwise;
+
+const KERNELS: Record<ElementwiseKernel, ElementwiseDef> = { ...ELEMENTWISE, ...FUSED_ELEMENTWISE };
+
+/**
  * Helpers appended to every elementwise shader that needs them by name. NaN semantics follow
  * IEEE and the references (NaN propagates through max/min/relu/sign, NaN != x, a NaN condition
  * is true); `is_nan` tests bits because lavapipe folds `a != a` and NaN compares away.
@@ -160,8 +190,8 @@ const INPUT_NAMES = ['a', 'b', 'c'] as const;
  * Parameter layout: n, then scalars, then offsets (output, then inputs), shape (rank), strides
  * (output, then inputs; rank words each).
  */
-function elementwiseWgsl(op: ElementwiseOp, rank: number, inDtypes: readonly DType[]): string {
-  const def: ElementwiseDef = ELEMENTWISE[op];
+function elementwiseWgsl(op: ElementwiseKernel, rank: number, inDtypes: readonly DType[]): string {
+  const def = KERNELS[op];
   const nScalars = def.scalars ?? 0;
   const arity = def.arity;
   const offsetsAt = 1 + nScalars;
@@ -210,12 +240,12 @@ function elementwiseWgsl(op: ElementwiseOp, rank: number, inDtypes: readonly DTy
  * and not overlap the inputs).
  */
 export function elementwise(
-  op: ElementwiseOp,
+  op: ElementwiseKernel,
   inputs: readonly GpuView[],
   scalars: readonly number[] = [],
   into?: GpuView,
 ): KernelOutput {
-  const def: ElementwiseDef = ELEMENTWISE[op];
+  const def = KERNELS[op];
   if (inputs.length !== def.arity) throw new Error(`${op}: expects ${def.arity} input(s), got ${inputs.length}`);
   if (scalars.length !== (def.scalars ?? 0)) throw new Error(`${op}: expects ${def.scalars ?? 0} scalar(s), got ${scalars.length}`);
   const shape = broadcastShapes(op, ...inputs.map((v) => v.shape));

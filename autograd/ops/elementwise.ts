@@ -241,3 +241,19 @@ export function stabilizedDiv(a: Tensor, b: Tensor, eps: number): Tensor {
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   return applyElementwise('where', [cond, a, b]);
 }
+
+/**
+ * g ⊙ z ⊘ (z + ε·sign z), sign(0) = +1, in one dispatch and not recorded: the ε-rule's modified
+ * gradient, for backward rules (which run without recording).
+ */
+export function epsilonScaled(g: Tensor, z: Tensor, eps: number): Tensor {
+  return wrap(elementwise('epsilonScale', [g, z], [eps]));
+}
+
+/**
+ * (g ⊙ y) ⊘ (x + t·sign x), sign(0) = +1, in one dispatch and not recorded: the identity rule's
+ * gradient, for backward rules.
+ */
+export function identityRatio(g: Tensor, y: Tensor, x: Tensor, t: number): Tensor {
+  return wrap(elementwise('identityRatio', [g, y, x], [t]));
+}

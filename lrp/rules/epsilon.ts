@@ -4,7 +4,7 @@
  * requires grad) receives b ⊙ R_z ⊘ (z + ε·sign z), which is what the report counts as absorbed.
  */
 import type { BackwardRule } from '../../autograd/graph.js';
-import { mul, stabilizedDiv } from '../../autograd/ops/elementwise.js';
+import { epsilonScaled } from '../../autograd/ops/elementwise.js';
 
 /** The ε of the ε-rule (and the stabiliser of the γ, αβ and z⁺ rules) unless given. */
 export const DEFAULT_EPSILON = 1e-6;
@@ -13,8 +13,8 @@ export function epsilonRule(epsilon: number = DEFAULT_EPSILON): BackwardRule {
   return {
     name: `epsilon(${epsilon})`,
     backward: (ctx, g) => {
-      const z = ctx.output;
-      return ctx.defaultBackward(mul(g, stabilizedDiv(z, z, epsilon)));
+      // g ⊙ z ⊘ (z + ε·sign z) in one fused kernel.
+      return ctx.defaultBackward(epsilonScaled(g, ctx.output, epsilon));
     },
   };
 }

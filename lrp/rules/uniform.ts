@@ -10,9 +10,8 @@ import { scale } from '../../autograd/ops/elementwise.js';
 export const uniformRule: BackwardRule = {
   name: 'uniform',
   backward: (ctx, g) => {
-    const grads = ctx.defaultBackward(g);
     const variable = ctx.needsGrad.filter(Boolean).length;
-    if (variable < 2) return grads;
-    return grads.map((t) => (t ? scale(t, 0.5) : null));
+    // A backward is linear in g: halving g once halves every input's gradient (one dispatch, not one per input).
+    return ctx.defaultBackward(variable < 2 ? g : scale(g, 0.5));
   },
 };
