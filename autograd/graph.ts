@@ -15,7 +15,15 @@ export interface BackwardContext<A = unknown> {
   readonly needsGrad: readonly boolean[];
   /** The op's own backward, for rules that modify it rather than replace it. */
   defaultBackward(gradOutput: Tensor): (Tensor | null)[];
+  /**
+   * The op's own backward of `factor`·g, present when the op can fold the factor into its kernels
+   * at no cost (the matrix products' alpha); otherwise scale g first.
+   */
+  readonly scaledBackward?: (gradOutput: Tensor, factor: number) => (Tensor | null)[];
 }
+
+/** A backward of `factor`·g (see `BackwardContext.scaledBackward`). */
+export type ScaledBackwardFn<A = unknown> = (ctx: BackwardContext<A>, gradOutput: Tensor, factor: number) => (Tensor | null)[];
 
 export type BackwardFn<A = unknown> = (ctx: BackwardContext<A>, gradOutput: Tensor) => (Tensor | null)[];
 
@@ -33,6 +41,8 @@ export interface Node {
   /** The backward in force when the op was recorded (its own, or an override). */
   readonly backward: BackwardFn;
   readonly defaultBackward: BackwardFn;
+  /** The op's own backward with a free gradient scale, when it has one. */
+  readonly scaledBackward?: ScaledBackwardFn;
   /** Name of the rule that replaced the default backward, if any (for reports). */
   readonly rule: string | undefined;
   /** Set once backward has run through the node and its saved buffers were released. */

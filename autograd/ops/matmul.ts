@@ -75,6 +75,7 @@ const matmulOp = defineOp({
   role: 'product',
   forward: ([a, b]) => product(a!, b!),
   backward: (ctx, g) => productGrads(ctx.inputs[0]!, ctx.inputs[1]!, g, 1, ctx.needsGrad),
+  backwardScaled: (ctx, g, factor) => productGrads(ctx.inputs[0]!, ctx.inputs[1]!, g, factor, ctx.needsGrad),
 });
 
 /** a[..., M, K] · b[..., K, N] → [..., M, N], batch dims broadcast (NumPy matmul for rank ≥ 2). */
@@ -131,15 +132,17 @@ const scoresOp = defineOp({
   name: 'attentionScores',
   role: 'product',
   forward: ([q, k], { scale }) => wrap(matmulKernel(q!, swapLast(k!), { alpha: scale })),
-  backward: (ctx, g) => {
-    const [q, k] = ctx.inputs as [Tensor, Tensor];
-    const s = ctx.attrs.scale;
-    // y = s·q·kᵀ: gq = s·g·k, gk = s·gᵀ·q (summed over broadcast batch dims).
-    const gq = ctx.needsGrad[0] ? sumToShape(product(g, k, s), q.shape) : null;
-    const gk = ctx.needsGrad[1] ? sumToShape(product(transpose(g), q, s), k.shape) : null;
-    return [gq, gk];
-  },
+  backward: (ctx, g) => scoresGrads(ctx.inputs, g, ctx.attrs.scale, ctx.needsGrad),
+  backwardScaled: (ctx, g, factor) => scoresGrads(ctx.inputs, g, ctx.attrs.scale * factor, ctx.needsGrad),
 });
+
+/** y = s·q·kᵀ: gq = s·g·k, gk = s·gᵀ·q (summed over broadcast batch dims). */
+function scoresGrads(inputs: readonly Tensor[], g: Tensor, s: number, needs: readonly boolean[]): (Tensor | null)[] {
+  const [q, k] = inputs as [Tensor, Tensor];
+  const gq = needs[0] ? sumToShape(product(g, k, s), q.shape) : null;
+  const gk = needs[1] ? sumToShape(product(transpose(g), q, s), k.shape) : null;
+  return [gq, gk];
+}
 
 /**
  * scale · q · kᵀ: q [..., T, D], k [..., S, D] → [..., T, S], batch dims broadcast, so grouped-query
@@ -158,6 +161,7 @@ const contextOp = defineOp({
   role: 'product',
   forward: ([p, v]) => product(p!, v!),
   backward: (ctx, g) => productGrads(ctx.inputs[0]!, ctx.inputs[1]!, g, 1, ctx.needsGrad),
+  backwardScaled: (ctx, g, factor) => productGrads(ctx.inputs[0]!, ctx.inputs[1]!, g, factor, ctx.needsGrad),
 });
 
 /** p [..., T, S] · v [..., S, D] → [..., T, D], batch dims broadcast. */

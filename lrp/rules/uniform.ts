@@ -11,7 +11,9 @@ export const uniformRule: BackwardRule = {
   name: 'uniform',
   backward: (ctx, g) => {
     const variable = ctx.needsGrad.filter(Boolean).length;
-    // A backward is linear in g: halving g once halves every input's gradient (one dispatch, not one per input).
-    return ctx.defaultBackward(variable < 2 ? g : scale(g, 0.5));
+    if (variable < 2) return ctx.defaultBackward(g);
+    // A backward is linear in g: the products fold ½ into their kernels' alpha; other ops halve g
+    // once (one dispatch, not one per input).
+    return ctx.scaledBackward ? ctx.scaledBackward(g, 0.5) : ctx.defaultBackward(scale(g, 0.5));
   },
 };
