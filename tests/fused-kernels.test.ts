@@ -9,7 +9,7 @@ import { expectClose, randomArray, rng } from './helpers/close.js';
 import { Tensor, permute, reshape, slice, transpose } from '../autograd/index.js';
 import { wrap } from '../autograd/ops/wrap.js';
 import { dotBindingLimit, dotPartials, dotSlotCount, DOT_CHUNK } from '../kernels/dots.js';
-import { elementwise, FUSED_ELEMENTWISE, type FusedElementwise } from '../kernels/elementwise.js';
+import { elementwise, elementwiseWithColumnSums, FUSED_ELEMENTWISE, type FusedElementwise } from '../kernels/elementwise.js';
 import { normScaleDetachedGrad } from '../kernels/norm.js';
 import { padWindow } from '../kernels/pad.js';
 import { softmaxBackwardRows, softmaxRows } from '../kernels/softmax.js';
@@ -108,6 +108,27 @@ describe('fused elementwise chains', () => {
       for (const t of [...ts, out]) t.dispose();
     });
   }
+});
+
+describe('elementwise kernels with column sums', () => {
+  it('epsilonScale over [rows, cols] views (one transposed) and its column sums, as the separate kernels give', async () => {
+    const [rows, cols] = [37, 300];
+    const gData = randomArray(rows * cols, random);
+    const zData = randomArray(cols * rows, random);
+    zData[5] = 0;
+    const g = Tensor.fromArray(gData, [rows, cols]);
+    const zBase = Tensor.fromArray(zData, [cols, rows]);
+    const z = transpose(zBase);
+    const eps = 0.05;
+    const { values, sums } = elementwiseWithColumnSums('epsilonScale', [g, z], [eps]);
+    const [v, s] = [wrap(values), wrap(sums)];
+    const ref = FUSED_ELEMENTWISE.epsilonScale.ref;
+    const expected = Array.from({ length: rows * cols }, (_, i) => ref([gData[i]!, zData[(i % cols) * rows + Math.floor(i / cols)]!], [eps]));
+    const expectedSums = Array.from({ length: cols }, (_, j) => Array.from({ length: rows }, (_, r) => expected[r * cols + j]!).reduce((a, b) => a + b, 0));
+    expectClose(await v.toArray(), expected, { rtol: 1e-5, atol: 1e-6 }, 'values');
+    expectClose(await s.toArray(), expectedSums, { rtol: 1e-4, atol: 1e-5 }, 'column sums');
+    for (const t of [g, zBase, z, v, s]) t.dispose();
+  });
 });
 
 describe('row kernels of the backward', () => {

@@ -9,6 +9,7 @@ import { matmul as matmulKernel } from '../../kernels/matmul.js';
 import { shapeToString } from '../../kernels/shape.js';
 import type { GpuView } from '../../kernels/view.js';
 import { defineOp } from '../op.js';
+import type { BackwardContext } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
 import { sumToShape } from './sumToShape.js';
@@ -96,19 +97,26 @@ const linearOp = defineOp({
     y.dispose();
     return y1;
   },
-  backward: (ctx, g) => {
-    const [x, w, bias] = ctx.inputs as [Tensor, Tensor, Tensor | undefined];
-    const out = w.shape[0]!;
-    const inF = w.shape[1]!;
-    // gx = g · W: W [out, in] is already the [K, N] operand.
-    const gx = ctx.needsGrad[0] ? reshape(product(reshape(g, [-1, out]), w), x.shape) : null;
-    // gW = Σ_rows gᵀ · x, one [out, rows] · [rows, in] product.
-    const gw = ctx.needsGrad[1] ? product(transpose(reshape(g, [-1, out])), reshape(x, [-1, inF])) : null;
-    const grads: (Tensor | null)[] = [gx, gw];
-    if (bias) grads.push(ctx.needsGrad[2] ? sum(reshape(g, [-1, out]), 0) : null);
-    return grads;
-  },
+  backward: (ctx, g) => linearGrads(ctx, g),
 });
+
+/**
+ * The gradients of `linear` for the output gradient `g`. A rule that has already summed g's rows
+ * (fused with the kernel that made g) passes that sum as `biasGrad`, and it is used as the bias's
+ * gradient instead of summing again.
+ */
+export function linearGrads(ctx: BackwardContext, g: Tensor, biasGrad: Tensor | null = null): (Tensor | null)[] {
+  const [x, w, bias] = ctx.inputs as [Tensor, Tensor, Tensor | undefined];
+  const out = w.shape[0]!;
+  const inF = w.shape[1]!;
+  // gx = g · W: W [out, in] is already the [K, N] operand.
+  const gx = ctx.needsGrad[0] ? reshape(product(reshape(g, [-1, out]), w), x.shape) : null;
+  // gW = Σ_rows gᵀ · x, one [out, rows] · [rows, in] product.
+  const gw = ctx.needsGrad[1] ? product(transpose(reshape(g, [-1, out])), reshape(x, [-1, inF])) : null;
+  const grads: (Tensor | null)[] = [gx, gw];
+  if (bias) grads.push(ctx.needsGrad[2] ? (biasGrad ?? sum(reshape(g, [-1, out]), 0)) : null);
+  return grads;
+}
 
 /**
  * HF Linear: x[..., in] · weightᵀ + bias with weight [out, in] (read transposed in place) and
