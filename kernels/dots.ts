@@ -14,10 +14,13 @@ import { coalesce, numel, sameShape, shapeToString } from './shape.js';
 import type { GpuView } from './view.js';
 import { header, type BindingDecl } from './wgsl/common.js';
 
-/** Invocations per workgroup. */
-const WG = 256;
-/** Elements one workgroup reduces: 16 per invocation. */
-export const DOT_CHUNK = WG * 16;
+/**
+ * Invocations per workgroup: 64, as the row kernels use on lavapipe, where every barrier switches
+ * all of a workgroup's invocations in turn (softmax.ts).
+ */
+const WG = 64;
+/** Elements one workgroup reduces: 64 per invocation. */
+export const DOT_CHUNK = WG * 64;
 /** Pair ranks after coalescing are padded to this; a pair with more dims is refused. */
 export const DOT_MAX_RANK = 4;
 /** Parameter words per pair: n, first workgroup, buffer of a, of b, offsets of a and b, shape, strides of a and b. */
@@ -88,16 +91,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let start = (w - p[base + 1u]) * ${DOT_CHUNK}u;
   let end = min(n, start + ${DOT_CHUNK}u);
   var acc = 0.0;
-  for (var e = start + lid; e < end; e += ${WG}u) {
-    acc += element(base, e);
+  let rank1 = p[base + ${5 + DOT_MAX_RANK}u] == n;
+  if (rank1) {
+    // One merged dim (contiguous or evenly strided operands): no index arithmetic per element.
+    let ba = p[base + 2u];
+    let bb = p[base + 3u];
+    let sa = p[base + ${5 + 2 * DOT_MAX_RANK}u];
+    let sb = p[base + ${5 + 3 * DOT_MAX_RANK}u];
+    let oa = p[base + 4u];
+    let ob = p[base + 5u];
+    for (var e = start + lid; e < end; e += ${WG}u) {
+      acc += load(ba, oa + e * sa) * load(bb, ob + e * sb);
+    }
+  } else {
+    for (var e = start + lid; e < end; e += ${WG}u) {
+      acc += element(base, e);
+    }
   }
   partial[lid] = acc;
   workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s = s / 2u) {
-    if (lid < s) { partial[lid] += partial[lid + s]; }
-    workgroupBarrier();
+  // Invocation 0 adds the workgroup's values in order: one barrier in all (see WG).
+  if (lid == 0u) {
+    var total = 0.0;
+    for (var k = 0u; k < ${WG}u; k++) { total += partial[k]; }
+    out[p[1] + w] = total;
   }
-  if (lid == 0u) { out[p[1] + w] = partial[0]; }
 }`,
   ].join('\n\n');
 }
