@@ -1,11 +1,11 @@
 /**
  * Relevance totals Σ a ⊙ b, many per dispatch and all read back in one transfer. The ledger adds
  * a pair per measured tensor during the backward sweep, explain() one per tap and bias at the
- * end; pairs wait (their buffers held) until one dispatch can take no more distinct buffers, and
+ * end; pairs wait (their buffers held) until one dispatch can take no more pairs, and
  * `read()` adds every pair's partial sums in float64.
  */
 import { runtime } from '../kernels/runtime.js';
-import { dotBindingLimit, dotPartials, dotSlotCount, DOT_MAX_RANK } from '../kernels/dots.js';
+import { dotPairLimit, dotPartials, dotSlotCount, DOT_MAX_RANK } from '../kernels/dots.js';
 import { coalesce } from '../kernels/shape.js';
 import { Storage } from '../autograd/storage.js';
 import { Tensor } from '../autograd/tensor.js';
@@ -23,9 +23,9 @@ interface Pending {
   id: number;
 }
 
+/** A queue of dot products Σ a ⊙ b, dispatched many at a time and read back together (see the module comment). */
 export class DotBatch {
   private pending: Pending[] = [];
-  private pendingBuffers = new Set<GPUBuffer>();
   private pendingBytes = 0;
   /** Per pair id: the output buffer index and its slots there. */
   private readonly where: { buffer: number; first: number; count: number }[] = [];
@@ -51,13 +51,9 @@ export class DotBatch {
         return handle;
       }) as [Tensor, Tensor]);
     }
-    const fresh = [x.buffer, y.buffer].filter((buf, i, all) => !this.pendingBuffers.has(buf) && all.indexOf(buf) === i);
-    if (this.pendingBuffers.size + fresh.length > dotBindingLimit()) this.flush();
     this.pending.push({ a: x, b: y, id });
-    this.pendingBuffers.add(x.buffer);
-    this.pendingBuffers.add(y.buffer);
     this.pendingBytes += (x.size + y.size) * 4;
-    if (this.pendingBytes > MAX_PENDING_BYTES) this.flush();
+    if (this.pending.length >= dotPairLimit() || this.pendingBytes > MAX_PENDING_BYTES) this.flush();
     return id;
   }
 
@@ -81,7 +77,6 @@ export class DotBatch {
     });
     this.cursor += needed;
     this.pending = [];
-    this.pendingBuffers.clear();
     this.pendingBytes = 0;
   }
 
@@ -110,7 +105,6 @@ export class DotBatch {
       p.b.dispose();
     }
     this.pending = [];
-    this.pendingBuffers.clear();
     for (const out of this.outputs) out.dispose();
     this.outputs.length = 0;
   }

@@ -8,7 +8,7 @@ import { gpu } from './helpers/gpu.js';
 import { expectClose, randomArray, rng } from './helpers/close.js';
 import { Tensor, permute, reshape, slice, transpose } from '../autograd/index.js';
 import { wrap } from '../autograd/ops/wrap.js';
-import { dotBindingLimit, dotPartials, dotSlotCount, DOT_CHUNK } from '../kernels/dots.js';
+import { dotPairLimit, dotPartials, dotSlotCount, DOT_CHUNK } from '../kernels/dots.js';
 import { elementwise, elementwiseWithColumnSums, FUSED_ELEMENTWISE, type FusedElementwise } from '../kernels/elementwise.js';
 import { normScaleDetachedGrad } from '../kernels/norm.js';
 import { padWindow } from '../kernels/pad.js';
@@ -62,10 +62,10 @@ describe('batched dot products', () => {
     for (const t of [...tensors.flat(), mt, nt, empty, out]) t.dispose();
   });
 
-  it('DotBatch: more distinct buffers than one dispatch binds, read back in one go, nothing left behind', async () => {
+  it('DotBatch: more pairs than one dispatch takes, read back in one go, nothing left behind', async () => {
     const before = runtime().memory().liveBytes;
     const batch = new DotBatch();
-    const count = 2 * dotBindingLimit() + 3;
+    const count = 2 * dotPairLimit() + 3;
     const arrays = Array.from({ length: count }, (_, k) => randomArray(100 + k, random));
     const tensors = arrays.map((a) => Tensor.fromArray(a, [a.length]));
     const dispatches = runtime().counters().dispatches;
@@ -83,8 +83,8 @@ describe('batched dot products', () => {
     const values = await batch.read();
     ids.forEach((id, k) => expect(values[id]).toBeCloseTo(dot(arrays[k]!, arrays[k]!), 3));
     sliced.forEach((id, k) => expect(values[id]).toBeCloseTo(dot(arrays[k]!.subarray(1, 51), arrays[k]!.subarray(50, 100)), 3));
-    // 2·count pairs over `count` buffers: ceil(count / limit) dispatches (as mul + sum: 4·count).
-    expect(runtime().counters().dispatches - dispatches).toBe(Math.ceil(count / dotBindingLimit()));
+    // 2·count pairs: ceil(2·count / limit) dispatches (as mul + sum: 4·count).
+    expect(runtime().counters().dispatches - dispatches).toBe(Math.ceil((2 * count) / dotPairLimit()));
     expect(runtime().memory().liveBytes).toBe(before);
   });
 });
