@@ -12,8 +12,8 @@ import { Tensor } from '../autograd/tensor.js';
 import { contiguous } from '../autograd/ops/view.js';
 import { noGrad } from '../autograd/graph.js';
 
-/** Partial-sum slots per output buffer (64 KiB); a batch needing more gets a buffer of its own size. */
-const SLOTS_PER_BUFFER = 16384;
+/** Partial-sum slots per output buffer (1 MiB); a batch needing more gets a buffer of its own size. */
+const SLOTS_PER_BUFFER = 1 << 18;
 /** Bytes of pending operands held before a dispatch is forced, to bound the memory kept alive. */
 const MAX_PENDING_BYTES = 64 * 2 ** 20;
 
