@@ -4,10 +4,10 @@
  * the report. Each was a `mul` and a `sum` (two dispatches, and a read per value); here any
  * number of pairs, up to `dotPairLimit()`, go in one dispatch.
  *
- * Each pair (same shape, any strides) is cut into chunks of `DOT_CHUNK` elements, one per
- * workgroup; each invocation sums its 64 elements of the chunk and writes that partial sum to
- * `out[outOffset + w·64 + lid]`. The caller adds a pair's partials (in float64, on the host, after
- * one read of the whole partials buffer). One pipeline
+ * Each pair (same shape, any strides) is cut into chunks of `DOT_CHUNK` elements; workgroup w
+ * reduces one chunk (pairwise across its invocations) and writes its partial sum to
+ * `out[outOffset + w]`. The caller adds a pair's partials (in float64, on the host, after one
+ * read of the whole partials buffer). One pipeline
  * per pair count serves every batch.
  */
 import { runtime } from './runtime.js';
@@ -50,9 +50,9 @@ export function dotPairLimit(): number {
   return Math.max(1, Math.floor((runtime().limits.maxStorageBuffersPerShaderStage - 2) / 2));
 }
 
-/** Partial-sum slots `dotPartials` writes for a pair of `n` elements: one per invocation. */
+/** Partial-sum slots `dotPartials` writes for a pair of `n` elements: one per workgroup. */
 export function dotSlotCount(n: number): number {
-  return Math.ceil(n / DOT_CHUNK) * WG;
+  return Math.ceil(n / DOT_CHUNK);
 }
 
 /**
@@ -97,6 +97,7 @@ ${offsets('b', 6 + 2 * R)}
   return [
     header([...inputs, { name: 'out', access: 'read_write', type: 'f32' }]),
     ...Array.from({ length: pairs }, (_, k) => pairFn(k)),
+    `var<workgroup> partial: array<f32, ${WG}>;`,
     `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let w = wid.x + wid.y * nwg.x;
@@ -114,9 +115,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 ${cases}
     default: {}
   }
-  // One partial per invocation, added on the host in float64: no barrier, and the f32 sums
-  // stay 64 elements long (the ledger's terms are differences of such totals).
-  out[p[1] + w * ${WG}u + lid] = acc;
+  // Pairwise (tree) sum of the workgroup's values: its rounding grows with log2(64), not 64, which
+  // the ledger needs (its terms are differences of large totals); the host adds the workgroups'
+  // partials in float64.
+  partial[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s / 2u) {
+    if (lid < s) { partial[lid] += partial[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { out[p[1] + w] = partial[0]; }
 }`,
   ].join('\n\n');
 }
@@ -154,10 +162,10 @@ export function dotPartials(pairs: readonly DotPair[], out: GPUBuffer, outOffset
       params[at + 6 + DOT_MAX_RANK + d] = src < 0 ? 0 : merged.strides[0]![src]!;
       params[at + 6 + 2 * DOT_MAX_RANK + d] = src < 0 ? 0 : merged.strides[1]![src]!;
     }
-    slots.push({ first: workgroups * WG, count });
-    workgroups += count / WG;
+    slots.push({ first: workgroups, count });
+    workgroups += count;
   });
-  if ((outOffset + workgroups * WG) * 4 > out.size) throw new Error(`dots: ${workgroups} partial sums from element ${outOffset} do not fit the output buffer`);
+  if ((outOffset + workgroups) * 4 > out.size) throw new Error(`dots: ${workgroups} partial sums from element ${outOffset} do not fit the output buffer`);
   params[0] = pairs.length;
   params[1] = outOffset;
   if (workgroups > 0) {
