@@ -19,7 +19,15 @@ export interface BackwardContext<A = unknown> {
   readonly needsGrad: readonly boolean[];
   /** The op's own backward, for rules that modify it rather than replace it. */
   defaultBackward(gradOutput: Tensor): (Tensor | null)[];
+  /**
+   * The op's own backward of `factor`·g, present when the op can fold the factor into its kernels
+   * at no cost (the matrix products' alpha); otherwise scale g first.
+   */
+  readonly scaledBackward?: (gradOutput: Tensor, factor: number) => (Tensor | null)[];
 }
+
+/** A backward of `factor`·g (see `BackwardContext.scaledBackward`). */
+export type ScaledBackwardFn<A = unknown> = (ctx: BackwardContext<A>, gradOutput: Tensor, factor: number) => (Tensor | null)[];
 
 /** Computes the gradients of an op's inputs (null where none is needed) from its output's gradient. */
 export type BackwardFn<A = unknown> = (ctx: BackwardContext<A>, gradOutput: Tensor) => (Tensor | null)[];
@@ -44,6 +52,8 @@ export interface Node {
   readonly backward: BackwardFn;
   /** The op's own backward, whatever rule is in force (rules may call it). */
   readonly defaultBackward: BackwardFn;
+  /** The op's own backward with a free gradient scale, when it has one. */
+  readonly scaledBackward?: ScaledBackwardFn;
   /** Name of the rule that replaced the default backward, if any (for reports). */
   readonly rule: string | undefined;
   /** Set once backward has run through the node and its saved buffers were released. */

@@ -2,7 +2,7 @@
  * Defining ops. An op is a forward (kernels, or other ops under noGrad) and a backward written in
  * tensor ops, declared together. `customOp` is the same mechanism offered to users.
  */
-import { activeRule, isGradEnabled, noGrad, type BackwardContext, type BackwardFn, type Node } from './graph.js';
+import { activeRule, isGradEnabled, noGrad, type BackwardContext, type BackwardFn, type Node, type ScaledBackwardFn } from './graph.js';
 import type { OpAttrs, OpName, OpRole } from './opTypes.js';
 import { trackNode } from './scope.js';
 import type { Tensor } from './tensor.js';
@@ -17,6 +17,11 @@ export interface OpDefinition<A> {
   forward: (inputs: readonly Tensor[], attrs: A) => Tensor;
   /** Gradients of the inputs given the output's gradient; null where none is needed. */
   backward: BackwardFn<A>;
+  /**
+   * The same backward for `factor`·g with the factor folded into its kernels (a product's alpha),
+   * so rules that scale the gradient (uniform) cost no extra dispatch. Optional.
+   */
+  backwardScaled?: ScaledBackwardFn<A>;
 }
 
 /** The callable form of an op: inputs and attributes in, output out (recording a node when needed). */
@@ -75,6 +80,7 @@ function apply<A>(def: OpDefinition<A>, inputs: readonly Tensor[], attrs: A): Te
     attrs,
     backward: (rule?.backward ?? def.backward) as BackwardFn,
     defaultBackward: def.backward as BackwardFn,
+    ...(def.backwardScaled ? { scaledBackward: def.backwardScaled as ScaledBackwardFn } : {}),
     rule: rule?.name,
     released: false,
   };
@@ -93,6 +99,7 @@ export function contextOf(node: Node): BackwardContext {
     );
   }
   const needsGrad = node.inputs.map((t) => t.requiresGrad);
+  const scaled = node.scaledBackward;
   const ctx: BackwardContext = {
     op: node.op,
     inputs: node.savedInputs,
@@ -100,6 +107,7 @@ export function contextOf(node: Node): BackwardContext {
     attrs: node.attrs,
     needsGrad,
     defaultBackward: (g) => node.defaultBackward(ctx, g),
+    ...(scaled ? { scaledBackward: (g: Tensor, factor: number) => scaled(ctx, g, factor) } : {}),
   };
   return ctx;
 }

@@ -120,6 +120,36 @@ export const ELEMENTWISE = {
 export type ElementwiseOp = keyof typeof ELEMENTWISE;
 
 /**
+ * Chains that LRP rules run in every backward, fused into one dispatch each. They are kernels,
+ * not ops (nothing records them, so they need no backward): the rules call them through
+ * `elementwise` like any record above, and each has its reference beside its WGSL.
+ */
+export const FUSED_ELEMENTWISE = {
+  /** g ⊙ z ⊘ (z + ε·sign z), sign(0) = +1: the ε-rule's modified gradient (mul after stabilizedDiv). */
+  epsilonScale: {
+    arity: 2,
+    scalars: 1,
+    wgsl: 'a * (b / (b + s0 * select(-1.0, 1.0, b >= 0.0)))',
+    ref: ([a, b], [s0]) => a! * (b! / (b! + s0! * (b! >= 0 ? 1 : -1))),
+  },
+  /** (g ⊙ y) ⊘ (x + t·sign x), sign(0) = +1: the identity rule's gradient (stabilizedDiv after mul). */
+  identityRatio: {
+    arity: 3,
+    scalars: 1,
+    wgsl: '(a * b) / (c + s0 * select(-1.0, 1.0, c >= 0.0))',
+    ref: ([a, b, c], [s0]) => (a! * b!) / (c! + s0! * (c! >= 0 ? 1 : -1)),
+  },
+} as const satisfies Record<string, ElementwiseDef>;
+
+/** A fused backward kernel's name. */
+export type FusedElementwise = keyof typeof FUSED_ELEMENTWISE;
+
+/** Every elementwise kernel: the ops' records and the fused backward chains. */
+export type ElementwiseKernel = ElementwiseOp | FusedElementwise;
+
+const KERNELS: Record<ElementwiseKernel, ElementwiseDef> = { ...ELEMENTWISE, ...FUSED_ELEMENTWISE };
+
+/**
  * Helpers appended to every elementwise shader that needs them by name. NaN semantics follow
  * IEEE and the references (NaN propagates through max/min/relu/sign, NaN != x, a NaN condition
  * is true); `is_nan` tests bits because lavapipe folds `a != a` and NaN compares away.
@@ -162,19 +192,9 @@ function outputDtype(def: ElementwiseDef, first: DType): DType {
   return def.keepsDtype && !isHalf(first) ? first : 'f32';
 }
 
-/**
- * Parameter layout: n, then scalars, then offsets (output, then inputs), shape (rank), strides
- * (output, then inputs; rank words each).
- */
-function elementwiseWgsl(op: ElementwiseOp, rank: number, inDtypes: readonly DType[]): string {
-  const def: ElementwiseDef = ELEMENTWISE[op];
-  const nScalars = def.scalars ?? 0;
-  const arity = def.arity;
-  const offsetsAt = 1 + nScalars;
-  const shapeAt = offsetsAt + arity + 1;
-  const stridesAt = shapeAt + rank;
+/** The helper functions an expression needs (by name, and those their code names in turn). */
+function supportCode(def: ElementwiseDef): string[] {
   const helperNames = new Set<string>(def.helpers ?? []);
-  // Extra functions named by the expression, and those their code names in turn.
   const needed = new Map<string, string>();
   const collect = (text: string): void => {
     for (const [name, code] of Object.entries(EXTRA_FUNCTIONS)) {
@@ -188,7 +208,20 @@ function elementwiseWgsl(op: ElementwiseOp, rank: number, inDtypes: readonly DTy
   const functions = [...needed.values()];
   if (functions.some((code) => code.includes('tanh_safe'))) helperNames.add('tanhSafe');
   if (functions.some((code) => code.includes('nan_f32'))) functions.push(NAN_HELPER);
-  const helperCode = [...helperNames].map((h) => HELPERS[h as Helper]);
+  return [...[...helperNames].map((h) => HELPERS[h as Helper]), ...functions];
+}
+
+/**
+ * Parameter layout: n, then scalars, then offsets (output, then inputs), shape (rank), strides
+ * (output, then inputs; rank words each).
+ */
+function elementwiseWgsl(op: ElementwiseKernel, rank: number, inDtypes: readonly DType[]): string {
+  const def = KERNELS[op];
+  const nScalars = def.scalars ?? 0;
+  const arity = def.arity;
+  const offsetsAt = 1 + nScalars;
+  const shapeAt = offsetsAt + arity + 1;
+  const stridesAt = shapeAt + rank;
   const outType = outputDtype(def, inDtypes[0]!);
   // 16-bit inputs are widened to f32 as they load (so `copy` of a 16-bit view is its widening).
   const loads = INPUT_NAMES.slice(0, arity).map((n, k) => {
@@ -209,8 +242,7 @@ function elementwiseWgsl(op: ElementwiseOp, rank: number, inDtypes: readonly DTy
       { name: 'out', access: 'read_write', type: outType },
     ]),
     ...halfDecoders(inDtypes),
-    ...helperCode,
-    ...functions,
+    ...supportCode(def),
     flatEntry(body),
   ].join('\n\n');
 }
@@ -221,12 +253,12 @@ function elementwiseWgsl(op: ElementwiseOp, rank: number, inDtypes: readonly DTy
  * and not overlap the inputs).
  */
 export function elementwise(
-  op: ElementwiseOp,
+  op: ElementwiseKernel,
   inputs: readonly GpuView[],
   scalars: readonly number[] = [],
   into?: GpuView,
 ): KernelOutput {
-  const def: ElementwiseDef = ELEMENTWISE[op];
+  const def = KERNELS[op];
   if (inputs.length !== def.arity) throw new Error(`${op}: expects ${def.arity} input(s), got ${inputs.length}`);
   if (scalars.length !== (def.scalars ?? 0)) throw new Error(`${op}: expects ${def.scalars ?? 0} scalar(s), got ${scalars.length}`);
   const shape = broadcastShapes(op, ...inputs.map((v) => v.shape));
@@ -259,4 +291,59 @@ export function elementwise(
     workgroups: workgroupsFor(n),
   });
   return { buffer: out, shape, dtype: outDtype };
+}
+
+/**
+ * An elementwise kernel over [rows, cols] operands that also sums each column of its result: one
+ * dispatch for what was the kernel and a reduction over rows (a linear layer's bias gradient is
+ * the column sum of the gradient the ε-rule rescales). Each invocation owns one column and walks
+ * the rows in order, summing as the reduction kernel does. Inputs are 2-D f32 views of one shape
+ * (any strides); both results are new and contiguous.
+ */
+export function elementwiseWithColumnSums(op: ElementwiseKernel, inputs: readonly GpuView[], scalars: readonly number[] = []): { values: KernelOutput; sums: KernelOutput } {
+  const def = KERNELS[op];
+  if (inputs.length !== def.arity) throw new Error(`${op}: expects ${def.arity} input(s), got ${inputs.length}`);
+  if (scalars.length !== (def.scalars ?? 0)) throw new Error(`${op}: expects ${def.scalars ?? 0} scalar(s), got ${scalars.length}`);
+  const [rows, cols] = inputs[0]!.shape as [number, number];
+  if (inputs.some((v) => v.shape.length !== 2 || v.shape[0] !== rows || v.shape[1] !== cols || v.dtype !== 'f32') || def.keepsDtype) {
+    throw new Error(`${op} with column sums: expects f32 inputs of one 2-D shape, got ${inputs.map((v) => v.dtype + shapeToString(v.shape)).join(', ')}`);
+  }
+  const values = allocate(op, [rows, cols], 'f32');
+  const sums = allocate(op, [cols], 'f32');
+  const arity = def.arity;
+  const nScalars = scalars.length;
+  // Parameter layout: rows, cols, scalars, then per input its offset and two strides.
+  const params = new Uint32Array(2 + nScalars + 3 * arity);
+  params.set([rows, cols, ...scalars.map(f32Bits)]);
+  inputs.forEach((v, k) => params.set([v.offset, v.strides[0]!, v.strides[1]!], 2 + nScalars + 3 * k));
+  const wgsl = (): string => {
+    const at = (k: number, w: number): string => `p[${2 + nScalars + 3 * k + w}u]`;
+    const loads = INPUT_NAMES.slice(0, arity).map((n, k) => `    let ${n} = in_${n}[${at(k, 0)} + r * ${at(k, 1)} + j * ${at(k, 2)}];`);
+    const body = [
+      '  let j = i;',
+      '  if (j >= p[1]) { return; }',
+      ...Array.from({ length: nScalars }, (_, k) => `  let s${k} = ${paramF32(2 + k)};`),
+      '  var acc = 0.0;',
+      '  for (var r = 0u; r < p[0]; r++) {',
+      ...loads,
+      `    let v = ${def.wgsl};`,
+      '    out[r * p[1] + j] = v;',
+      '    acc += v;',
+      '  }',
+      '  sums[j] = acc;',
+    ].join('\n');
+    return [
+      header([
+        ...INPUT_NAMES.slice(0, arity).map((n) => ({ name: `in_${n}`, access: 'read' as const, type: 'f32' })),
+        { name: 'out', access: 'read_write', type: 'f32' },
+        { name: 'sums', access: 'read_write', type: 'f32' },
+      ]),
+      ...supportCode(def),
+      flatEntry(body),
+    ].join('\n\n');
+  };
+  if (cols > 0) {
+    runtime().dispatch({ key: `elementwise-colsum/${op}`, wgsl, bindings: [...inputs.map((v) => v.buffer), values, sums], params, workgroups: workgroupsFor(cols) });
+  }
+  return { values: { buffer: values, shape: [rows, cols], dtype: 'f32' }, sums: { buffer: sums, shape: [cols], dtype: 'f32' } };
 }

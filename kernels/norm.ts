@@ -39,6 +39,28 @@ interface Variant {
  * 1e4 and a spread near 1, the running mean of unshifted f32 values drifts by ulps of 1e4,
  * while `v − pivot` is exact for nearby values and keeps the whole fold at the spread's scale.
  */
+/** Folds row element `v` into `st` (count, mean, m2): Welford when centering, Σ v² otherwise. */
+function foldStep(center: boolean): string {
+  return center
+    ? `    st.count += 1.0;
+    let d = v - st.mean;
+    st.mean += d / st.count;
+    st.m2 += d * (v - st.mean);`
+    : `    st.count += 1.0;
+    st.m2 += v * v;`;
+}
+
+/** Combines states a and b (Chan's pairwise formula when centering); `extra` lists further fields' combined values. */
+function foldCombine(center: boolean, extra: string): string {
+  return center
+    ? `  let count = a.count + b.count;
+  if (count == 0.0) { return a; }
+  let d = b.mean - a.mean;
+  let wb = b.count / count;
+  return State(count, a.mean + d * wb, a.m2 + b.m2 + d * d * a.count * wb${extra});`
+    : `  return State(a.count + b.count, 0.0, a.m2 + b.m2${extra});`;
+}
+
 function normWgsl(v: Variant): string {
   const bindings: BindingDecl[] = [{ name: 'x', access: 'read', type: 'f32' }];
   if (v.output === 'y') {
@@ -49,20 +71,8 @@ function normWgsl(v: Variant): string {
     if (v.center) bindings.push({ name: 'mean_out', access: 'read_write', type: 'f32' });
     bindings.push({ name: 'rstd_out', access: 'read_write', type: 'f32' });
   }
-  const step = v.center
-    ? `    st.count += 1.0;
-    let d = v - st.mean;
-    st.mean += d / st.count;
-    st.m2 += d * (v - st.mean);`
-    : `    st.count += 1.0;
-    st.m2 += v * v;`;
-  const combine = v.center
-    ? `  let count = a.count + b.count;
-  if (count == 0.0) { return a; }
-  let d = b.mean - a.mean;
-  let wb = b.count / count;
-  return State(count, a.mean + d * wb, a.m2 + b.m2 + d * d * a.count * wb);`
-    : `  return State(a.count + b.count, 0.0, a.m2 + b.m2);`;
+  const step = foldStep(v.center);
+  const combine = foldCombine(v.center, '');
   let y = v.center ? '(v - pivot - total.mean) * rstd' : 'v * rstd';
   if (v.weight) y += ' * w[p[4] + j * p[5]]';
   if (v.bias) y += ' + b[p[6] + j * p[7]]';
@@ -161,4 +171,63 @@ export function normStats(op: string, x: GpuView, center: boolean, eps: number, 
     launch(op, x, v, eps, mean ? [mean, rstd] : [rstd], rows, n);
   }
   return { mean: mean && { buffer: mean, shape, dtype: 'f32' }, rstd: { buffer: rstd, shape: [...shape], dtype: 'f32' } };
+}
+
+/**
+ * The input gradient of a norm whose scale r = rsqrt(var + eps) (or rsqrt(mean(x²) + eps)) is
+ * held constant, in one row kernel: r ⊙ (g ⊙ w − mean_row(g ⊙ w)) when centering, r ⊙ g ⊙ w
+ * otherwise. The "norm scale detached" LRP rule of CP-LRP and AttnLRP; as separate kernels it
+ * was the statistics, a product, a mean, a difference and a product.
+ */
+export function normScaleDetachedGrad(x: GpuView, g: GpuView, opts: { center: boolean; eps: number; weight?: GpuView | null; workgroupSize?: number }): KernelOutput {
+  const op = 'normScaleDetachedGrad';
+  checkX(op, x);
+  if (g.dtype !== 'f32' || g.shape.length !== x.shape.length || g.shape.some((d, i) => d !== x.shape[i])) {
+    throw new Error(`${op}: the gradient ${g.dtype}${shapeToString(g.shape)} does not match x ${shapeToString(x.shape)}`);
+  }
+  const shape = [...x.shape];
+  const { rows, n } = rowsOf(shape);
+  checkParam(op, 'weight', x, opts.weight, n);
+  const out = allocate(op, shape, 'f32');
+  if (rows === 0) return { buffer: out, shape, dtype: 'f32' };
+  const { center } = opts;
+  const weight = opts.weight ?? null;
+  const wg = checkWorkgroupSize(op, opts.workgroupSize) ?? rowWorkgroupSize(n);
+  const gw = weight ? 'g[gbase + j] * w[p[5] + j * p[6]]' : 'g[gbase + j]';
+  const wgsl = (): string =>
+    rowKernelWgsl({
+      workgroupSize: wg,
+      bindings: [
+        { name: 'x', access: 'read', type: 'f32' },
+        { name: 'g', access: 'read', type: 'f32' },
+        ...(weight ? [{ name: 'w', access: 'read' as const, type: 'f32' }] : []),
+        { name: 'out', access: 'read_write', type: 'f32' },
+      ],
+      // count, mean, m2 of x (as normRows folds them) and Σ g ⊙ w.
+      stateFields: 'count: f32, mean: f32, m2: f32, sgw: f32',
+      init: 'State(0.0, 0.0, 0.0, 0.0)',
+      prelude: `${center ? '  let pivot = select(0.0, x[base], n > 0u);\n' : ''}  let gbase = p[4] + row * n;`,
+      load: center ? 'x[base + j] - pivot' : 'x[base + j]',
+      step: `${foldStep(center)}\n    st.sgw += ${gw};`,
+      combine: foldCombine(center, ', a.sgw + b.sgw'),
+      finish: `  let eps = bitcast<f32>(p[3]);
+  let rstd = inverseSqrt(total.m2 / f32(n) + eps);
+  let centre = ${center ? 'total.sgw / f32(n)' : '0.0'};
+  let obase = row * n;
+  for (var j = lid; j < n; j += ${wg}u) {
+    out[obase + j] = rstd * (${gw} - centre);
+  }`,
+    });
+  withContiguous(x, (xc) =>
+    withContiguous(g, (gc) => {
+      runtime().dispatch({
+        key: `rows/normScaleDetachedGrad/${center ? 'center' : 'rms'}/${weight ? 'w' : ''}/wg${wg}`,
+        wgsl,
+        bindings: [xc.buffer, gc.buffer, ...(weight ? [weight.buffer] : []), out],
+        params: new Uint32Array([rows, n, xc.offset, f32Bits(opts.eps), gc.offset, weight?.offset ?? 0, weight?.strides[0] ?? 0]),
+        workgroups: rows,
+      });
+    }),
+  );
+  return { buffer: out, shape, dtype: 'f32' };
 }

@@ -182,3 +182,50 @@ export function softmaxRows(x: GpuView, mode: SoftmaxMode = 'softmax', workgroup
   });
   return { buffer: out, shape, dtype: 'f32' };
 }
+
+/**
+ * The softmax's vector-Jacobian product in one row kernel: s ⊙ (g − Σ_row s ⊙ g), with `s` the
+ * softmax's output and `g` the gradient at it (four dispatches as mul, sum, sub, mul). Both are
+ * read contiguous (a strided one is copied first).
+ */
+export function softmaxBackwardRows(s: GpuView, g: GpuView, workgroupSize?: number): KernelOutput {
+  const op = 'softmaxBackward';
+  if (s.dtype !== 'f32' || g.dtype !== 'f32' || s.shape.length !== g.shape.length || s.shape.some((d, i) => d !== g.shape[i])) {
+    throw new Error(`${op}: s ${s.dtype}${shapeToString(s.shape)} and g ${g.dtype}${shapeToString(g.shape)} must be f32 of one shape`);
+  }
+  const shape = [...s.shape];
+  const out = allocate(op, shape, 'f32');
+  const { rows, n } = rowsOf(shape);
+  if (rows === 0) return { buffer: out, shape, dtype: 'f32' };
+  const wg = checkWorkgroupSize(op, workgroupSize) ?? rowWorkgroupSize(n);
+  withContiguous(s, (sc) =>
+    withContiguous(g, (gc) => {
+      runtime().dispatch({
+        key: `rows/softmaxBackward/wg${wg}`,
+        wgsl: () =>
+          rowKernelWgsl({
+            workgroupSize: wg,
+            bindings: [
+              { name: 'x', access: 'read', type: 'f32' },
+              { name: 'g', access: 'read', type: 'f32' },
+              { name: 'out', access: 'read_write', type: 'f32' },
+            ],
+            stateFields: 't: f32',
+            init: 'State(0.0)',
+            prelude: '  let gbase = p[3] + row * n;',
+            load: 'x[base + j] * g[gbase + j]',
+            step: '    st.t += v;',
+            combine: '  return State(a.t + b.t);',
+            finish: `  let obase = row * n;
+  for (var j = lid; j < n; j += ${wg}u) {
+    out[obase + j] = x[base + j] * (g[gbase + j] - total.t);
+  }`,
+          }),
+        bindings: [sc.buffer, gc.buffer, out],
+        params: new Uint32Array([rows, n, sc.offset, gc.offset]),
+        workgroups: rows,
+      });
+    }),
+  );
+  return { buffer: out, shape, dtype: 'f32' };
+}

@@ -19,6 +19,7 @@ import { relevancePerPosition } from './positions.js';
 import { ruleResolver } from './composites.js';
 import { buildReport, type TappedRelevance } from './conservation.js';
 import { LedgerRecorder } from './ledger.js';
+import { DotBatch } from './dotBatch.js';
 import { assertFiniteLogits, assertFiniteRelevance, locateFirstNonFiniteTap } from './finite.js';
 import { DEFAULT_EPSILON, isMethodName, methodSpec, METHOD_NAMES, type MethodSpec } from './methods.js';
 import type { Explanation, MethodName, PositionAggregation } from './result.js';
@@ -114,9 +115,9 @@ function inputRelevance(t: Tapped): Tensor | null {
   return t.kind === 'position-bias' ? relevancePerPair(t.tensor) : relevancePerPosition(t.tensor, t.info);
 }
 
-/** Σ x ⊙ grad over the whole tensor, or null when no gradient arrived. */
-function relevanceTotal(t: Tensor): Tensor | null {
-  return t.grad ? sum(mul(t, t.grad)) : null;
+/** Queues Σ x ⊙ grad over the whole tensor on `batch`: its id there, or −1 when no gradient arrived. */
+function relevanceTotal(batch: DotBatch, t: Tensor): number {
+  return t.grad ? batch.add(t, t.grad) : -1;
 }
 
 /** Counts, per op and rule, the graph nodes whose gradient a rule replaced. */
@@ -349,7 +350,9 @@ export async function explainRecorded(
 
       // A second backward over the graph adds to the gradients of the first: start from zero.
       if (step > 0) clearGrads([...tapped.map((t) => t.tensor), ...biases, ...captured.map((c) => c.tensor)]);
-      ledger = new LedgerRecorder(constantPositional, softmaxNames);
+      // One batch of dot products for the ledger's terms and the relevance totals: one read at the end.
+      const batch = new DotBatch();
+      ledger = new LedgerRecorder(constantPositional, softmaxNames, batch);
       const onNode = ledger.onNode;
       // Every backward but the last keeps the graph's saved buffers for the next one.
       const retainGraph = step < requests.length - 1;
@@ -361,11 +364,13 @@ export async function explainRecorded(
         const seed = Tensor.fromArray(oneHot, root.shape);
         backward(root, { seed, onNode, retainGraph });
         return noGrad(() => ({
-          tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? inputRelevance(t) : relevanceTotal(t.tensor))),
-          bias: biases.map(relevanceTotal),
+          tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? inputRelevance(t) : null)),
+          totals: tapped.map((t) => (!INPUT_KINDS.has(t.kind) ? relevanceTotal(batch, t.tensor) : null)),
+          bias: biases.map((b) => relevanceTotal(batch, b)),
           captured: captured.map((c) => (c.tensor.grad ? mul(c.tensor, c.tensor.grad) : null)),
         }));
       });
+      const dots = await batch.read();
       const read = async (t: Tensor | null): Promise<number[] | null> => {
         if (!t) return null;
         const v = Array.from(await t.toArray());
@@ -376,16 +381,17 @@ export async function explainRecorded(
       const L = position + 1;
       const relevance: TappedRelevance[] = [];
       for (let i = 0; i < tapped.length; i++) {
-        const values = await read(sums.tapped[i]!);
+        const total = sums.totals[i];
+        const values = total === null || total === undefined ? await read(sums.tapped[i]!) : total < 0 ? null : [dots[total]!];
         const kind = tapped[i]!.kind;
         const none = kind === 'position-bias' ? L * L : INPUT_KINDS.has(kind) ? L : 1;
         relevance.push({ kind, name: tapped[i]!.name, values: values ? prefixOf(values, kind, T, L) : new Array<number>(none).fill(0) });
       }
       let bias = 0;
-      for (const b of sums.bias) bias += (await read(b))?.[0] ?? 0;
+      for (const id of sums.bias) bias += id < 0 ? 0 : dots[id]!;
       assertFiniteRelevance(relevance, bias, spec.name);
       const capturedRelevance = await readCaptured(captured, sums.captured);
-      const ruleLosses = await ledger.read();
+      const ruleLosses = ledger.losses(dots);
       ledger = null;
 
       const ids = (input.ids?.[0] ?? Array.from({ length: T }, (_, i) => (i === 0 ? -1 : i - 1))).slice(0, L);

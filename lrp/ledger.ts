@@ -13,12 +13,7 @@
  */
 import type { NodeVisit } from '../autograd/backward.js';
 import type { BackwardFn, Node } from '../autograd/graph.js';
-import { keep, tidy } from '../autograd/scope.js';
 import { opRole } from '../autograd/op.js';
-import { add, mul, sub } from '../autograd/ops/elementwise.js';
-import { concat } from '../autograd/ops/concat.js';
-import { sum } from '../autograd/ops/reduce.js';
-import { reshape } from '../autograd/ops/view.js';
 import type { Storage } from '../autograd/storage.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { gateDetachedRule } from './rules/detach.js';
@@ -26,6 +21,7 @@ import { identityRule } from './rules/identity.js';
 import { normScaleDetachedRule } from './rules/normScale.js';
 import { proportionalSumRule } from './rules/proportionalSum.js';
 import { uniformRule } from './rules/uniform.js';
+import { DotBatch } from './dotBatch.js';
 
 /** What the recorder books per node, before the numbers are read. */
 export interface RuleLosses {
@@ -71,8 +67,21 @@ function conservesByConstruction(node: Node, needsGrad: readonly boolean[], attr
 
 type Bucket = 'stabilizers' | 'constantPositional' | 'otherOps';
 
+/** One measured term: the sign with which a dot product of the batch enters a bucket. */
+interface Term {
+  key: string;
+  id: number;
+  sign: 1 | -1;
+}
+
+/**
+ * Books each measured node's loss as dot products queued on a `DotBatch` (Σ y ⊙ ĝ_y with +,
+ * each Σ x_i ⊙ g_i with −): many nodes share one dispatch, and the totals are formed on the host
+ * in float64 once the batch is read.
+ */
 export class LedgerRecorder {
-  private readonly totals = new Map<string, Tensor>();
+  private readonly terms: Term[] = [];
+  private readonly keys = new Set<string>();
   /** Softmax buckets by name, in the order first seen (the sweep runs from the output down). */
   private readonly softmaxOrder: string[] = [];
   private unnamedSoftmax = 0;
@@ -81,10 +90,12 @@ export class LedgerRecorder {
    * @param constantPositional storages of the positional tensors held constant in this call: a node
    *   reading one (directly or through a view) without taking its gradient absorbs its share.
    * @param softmaxNames the tapped softmax outputs, by tensor: the layer a softmax's loss is booked to.
+   * @param batch where the dot products go (explain() shares one with its relevance totals).
    */
   constructor(
     private readonly constantPositional: ReadonlySet<Storage>,
     private readonly softmaxNames: ReadonlyMap<Tensor, string>,
+    readonly batch: DotBatch = new DotBatch(),
   ) {}
 
   /** The backward hook: books one node's loss. */
@@ -93,14 +104,7 @@ export class LedgerRecorder {
     const role = opRole(node.op);
     const readsConstantPositional = ctx.inputs.some((x, i) => !ctx.needsGrad[i] && this.constantPositional.has(x.storage));
     if (!readsConstantPositional && conservesByConstruction(node, ctx.needsGrad, ctx.attrs)) return;
-    let loss = sum(mul(ctx.output, gradOutput));
-    let passed = false;
-    ctx.inputs.forEach((x, i) => {
-      const g = inputGrads[i];
-      if (!g || !ctx.needsGrad[i]) return;
-      passed = true;
-      loss = sub(loss, sum(mul(x, g)));
-    });
+    const passed = ctx.inputs.some((_, i) => inputGrads[i] && ctx.needsGrad[i]);
     let key: string;
     if (readsConstantPositional) key = bucketKey('constantPositional');
     else if (role === 'linear') key = bucketKey('stabilizers');
@@ -108,32 +112,26 @@ export class LedgerRecorder {
     // A softmax that passes nothing down is detached (CP-LRP): what its consumer pushed into it is
     // booked with that consumer's gain under "other", where the two cancel.
     else key = bucketKey('otherOps');
-    const previous = this.totals.get(key);
-    this.totals.set(key, keep(previous ? add(previous, loss) : loss));
-    previous?.dispose();
+    this.keys.add(key);
+    this.terms.push({ key, id: this.batch.add(ctx.output, gradOutput), sign: 1 });
+    ctx.inputs.forEach((x, i) => {
+      const g = inputGrads[i];
+      if (g && ctx.needsGrad[i]) this.terms.push({ key, id: this.batch.add(x, g), sign: -1 });
+    });
   };
 
   private softmaxKey(output: Tensor): string {
     const name = this.softmaxNames.get(output) ?? `softmax#${++this.unnamedSoftmax}`;
     const key = `softmax:${name}`;
-    if (!this.totals.has(key)) this.softmaxOrder.push(name);
+    if (!this.keys.has(key)) this.softmaxOrder.push(name);
     return key;
   }
 
-  /** Reads every booked total in one transfer and frees them. */
-  async read(): Promise<RuleLosses> {
-    const keys = [...this.totals.keys()];
-    let values: number[] = [];
-    if (keys.length > 0) {
-      const stacked = tidy(() => concat(keys.map((k) => reshape(this.totals.get(k)!, [1])), 0));
-      values = Array.from(await stacked.toArray());
-      stacked.dispose();
-    }
-    this.dispose();
-    const at = (key: string): number => {
-      const i = keys.indexOf(key);
-      return i < 0 ? 0 : values[i]!;
-    };
+  /** The booked totals, given the values of the batch's dot products (`DotBatch.read()`). */
+  losses(values: Float64Array): RuleLosses {
+    const totals = new Map<string, number>();
+    for (const t of this.terms) totals.set(t.key, (totals.get(t.key) ?? 0) + t.sign * values[t.id]!);
+    const at = (key: string): number => totals.get(key) ?? 0;
     return {
       stabilizers: at(bucketKey('stabilizers')),
       // The sweep meets the top layer first; report from the input upwards, as `layers` does.
@@ -143,9 +141,13 @@ export class LedgerRecorder {
     };
   }
 
+  /** Reads the batch (one transfer) and returns the booked totals; frees the batch. */
+  async read(): Promise<RuleLosses> {
+    return this.losses(await this.batch.read());
+  }
+
   dispose(): void {
-    for (const t of this.totals.values()) t.dispose();
-    this.totals.clear();
+    this.batch.dispose();
   }
 }
 

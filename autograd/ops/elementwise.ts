@@ -2,7 +2,7 @@
  * Elementwise ops: the kernel records live in kernels/elementwise.ts; here each gets its backward.
  * The table is typed over every kernel op name, so an op without a gradient does not compile.
  */
-import { elementwise, type ElementwiseOp } from '../../kernels/elementwise.js';
+import { elementwise, elementwiseWithColumnSums, type ElementwiseOp } from '../../kernels/elementwise.js';
 import { defineOp, type OpFn } from '../op.js';
 import type { BackwardContext } from '../graph.js';
 import type { OpRole } from '../opTypes.js';
@@ -10,6 +10,8 @@ import type { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
 import { sumToShape } from './sumToShape.js';
 import { full } from './creation.js';
+import { reshape } from './view.js';
+import type { GpuView } from '../../kernels/view.js';
 
 /** The attributes of every elementwise op: its scalar parameters (affine's scale and shift, …). */
 export interface Scalars {
@@ -274,4 +276,56 @@ export function stabilizedDiv(a: Tensor, b: Tensor, eps: number): Tensor {
 /** cond ? a : b, elementwise, with broadcasting (cond is nonzero = true). */
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   return applyElementwise('where', [cond, a, b]);
+}
+
+/**
+ * g ⊙ z ⊘ (z + ε·sign z), sign(0) = +1, in one dispatch and not recorded: the ε-rule's modified
+ * gradient, for backward rules (which run without recording).
+ */
+export function epsilonScaled(g: Tensor, z: Tensor, eps: number): Tensor {
+  return wrap(elementwise('epsilonScale', [g, z], [eps]));
+}
+
+/**
+ * (g ⊙ y) ⊘ (x + t·sign x), sign(0) = +1, in one dispatch and not recorded: the identity rule's
+ * gradient, for backward rules.
+ */
+export function identityRatio(g: Tensor, y: Tensor, x: Tensor, t: number): Tensor {
+  return wrap(elementwise('identityRatio', [g, y, x], [t]));
+}
+
+/**
+ * [..., out] seen as [rows, out] without a copy, or null when the leading dims do not merge into
+ * one stride (size-1 dims aside).
+ */
+function asRows(t: Tensor): GpuView | null {
+  if (t.rank === 0) return null;
+  const last = t.rank - 1;
+  let rowStride: number | null = null;
+  let expected: number | null = null;
+  for (let d = last - 1; d >= 0; d--) {
+    if (t.shape[d] === 1) continue;
+    if (expected !== null && t.strides[d] !== expected) return null;
+    rowStride ??= t.strides[d]!;
+    expected = t.strides[d]! * t.shape[d]!;
+  }
+  const out = t.shape[last]!;
+  return { buffer: t.buffer, shape: [out === 0 ? 0 : t.size / out, out], strides: [rowStride ?? 0, t.strides[last]!], offset: t.offset, dtype: 'f32' };
+}
+
+/**
+ * `epsilonScaled` over g and z [..., out], with the column sums of the result (Σ over every row:
+ * a linear layer's bias gradient) from the same dispatch. Not recorded (for backward rules).
+ */
+export function epsilonScaledWithColumnSums(g: Tensor, z: Tensor, eps: number): { scaled: Tensor; columnSums: Tensor } {
+  const [gv, zv] = [asRows(g), asRows(z)];
+  if (!gv || !zv || g.shape.length !== z.shape.length || g.shape.some((d, i) => d !== z.shape[i])) {
+    const scaled = epsilonScaled(g, z, eps);
+    return { scaled, columnSums: sumToShape(scaled, [z.shape[z.rank - 1] ?? 1]) };
+  }
+  const { values, sums } = elementwiseWithColumnSums('epsilonScale', [gv, zv], [eps]);
+  const flat = wrap(values);
+  const scaled = reshape(flat, z.shape);
+  flat.dispose();
+  return { scaled, columnSums: wrap(sums) };
 }

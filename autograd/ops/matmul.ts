@@ -10,6 +10,7 @@ import { matmul as matmulKernel } from '../../kernels/matmul.js';
 import { shapeToString } from '../../kernels/shape.js';
 import { isHalf, type GpuView } from '../../kernels/view.js';
 import { defineOp } from '../op.js';
+import type { BackwardContext } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
 import { sumToShape } from './sumToShape.js';
@@ -95,6 +96,7 @@ const matmulOp = defineOp({
   role: 'product',
   forward: ([a, b]) => product(a!, b!),
   backward: (ctx, g) => productGrads(ctx.inputs[0]!, ctx.inputs[1]!, g, 1, ctx.needsGrad),
+  backwardScaled: (ctx, g, factor) => productGrads(ctx.inputs[0]!, ctx.inputs[1]!, g, factor, ctx.needsGrad),
 });
 
 /** a[..., M, K] · b[..., K, N] → [..., M, N], batch dims broadcast (NumPy matmul for rank ≥ 2). */
@@ -115,19 +117,26 @@ const linearOp = defineOp({
     y.dispose();
     return y1;
   },
-  backward: (ctx, g) => {
-    const [x, w, bias] = ctx.inputs as [Tensor, Tensor, Tensor | undefined];
-    const out = w.shape[0]!;
-    const inF = w.shape[1]!;
-    // gx = g · W: W [out, in] is already the [K, N] operand.
-    const gx = ctx.needsGrad[0] ? reshape(product(reshape(g, [-1, out]), w), x.shape) : null;
-    // gW = Σ_rows gᵀ · x, one [out, rows] · [rows, in] product.
-    const gw = ctx.needsGrad[1] ? product(transpose(reshape(g, [-1, out])), reshape(x, [-1, inF])) : null;
-    const grads: (Tensor | null)[] = [gx, gw];
-    if (bias) grads.push(ctx.needsGrad[2] ? sum(reshape(g, [-1, out]), 0) : null);
-    return grads;
-  },
+  backward: (ctx, g) => linearGrads(ctx, g),
 });
+
+/**
+ * The gradients of `linear` for the output gradient `g`. A rule that has already summed g's rows
+ * (fused with the kernel that made g) passes that sum as `biasGrad`, and it is used as the bias's
+ * gradient instead of summing again.
+ */
+export function linearGrads(ctx: BackwardContext, g: Tensor, biasGrad: Tensor | null = null): (Tensor | null)[] {
+  const [x, w, bias] = ctx.inputs as [Tensor, Tensor, Tensor | undefined];
+  const out = w.shape[0]!;
+  const inF = w.shape[1]!;
+  // gx = g · W: W [out, in] is already the [K, N] operand.
+  const gx = ctx.needsGrad[0] ? reshape(product(reshape(g, [-1, out]), w), x.shape) : null;
+  // gW = Σ_rows gᵀ · x, one [out, rows] · [rows, in] product.
+  const gw = ctx.needsGrad[1] ? product(transpose(reshape(g, [-1, out])), reshape(x, [-1, inF])) : null;
+  const grads: (Tensor | null)[] = [gx, gw];
+  if (bias) grads.push(ctx.needsGrad[2] ? (biasGrad ?? sum(reshape(g, [-1, out]), 0)) : null);
+  return grads;
+}
 
 /**
  * HF Linear: x[..., in] · weightᵀ + bias with weight [out, in] (read transposed in place) and
@@ -151,15 +160,17 @@ const scoresOp = defineOp({
   name: 'attentionScores',
   role: 'product',
   forward: ([q, k], { scale }) => wrap(matmulKernel(q!, swapLast(k!), { alpha: scale })),
-  backward: (ctx, g) => {
-    const [q, k] = ctx.inputs as [Tensor, Tensor];
-    const s = ctx.attrs.scale;
-    // y = s·q·kᵀ: gq = s·g·k, gk = s·gᵀ·q (summed over broadcast batch dims).
-    const gq = ctx.needsGrad[0] ? sumToShape(product(g, k, s), q.shape) : null;
-    const gk = ctx.needsGrad[1] ? sumToShape(product(transpose(g), q, s), k.shape) : null;
-    return [gq, gk];
-  },
+  backward: (ctx, g) => scoresGrads(ctx.inputs, g, ctx.attrs.scale, ctx.needsGrad),
+  backwardScaled: (ctx, g, factor) => scoresGrads(ctx.inputs, g, ctx.attrs.scale * factor, ctx.needsGrad),
 });
+
+/** y = s·q·kᵀ: gq = s·g·k, gk = s·gᵀ·q (summed over broadcast batch dims). */
+function scoresGrads(inputs: readonly Tensor[], g: Tensor, s: number, needs: readonly boolean[]): (Tensor | null)[] {
+  const [q, k] = inputs as [Tensor, Tensor];
+  const gq = needs[0] ? sumToShape(product(g, k, s), q.shape) : null;
+  const gk = needs[1] ? sumToShape(product(transpose(g), q, s), k.shape) : null;
+  return [gq, gk];
+}
 
 /**
  * scale · q · kᵀ: q [..., T, D], k [..., S, D] → [..., T, S], batch dims broadcast, so grouped-query
@@ -178,6 +189,7 @@ const contextOp = defineOp({
   role: 'product',
   forward: ([p, v]) => product(p!, v!),
   backward: (ctx, g) => productGrads(ctx.inputs[0]!, ctx.inputs[1]!, g, 1, ctx.needsGrad),
+  backwardScaled: (ctx, g, factor) => productGrads(ctx.inputs[0]!, ctx.inputs[1]!, g, factor, ctx.needsGrad),
 });
 
 /** p [..., T, S] · v [..., S, D] → [..., T, D], batch dims broadcast. */

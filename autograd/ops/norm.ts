@@ -2,7 +2,7 @@
  * LayerNorm and RMSNorm over the last axis (forward: one row kernel; backward: tensor ops on
  * the GPU), and the row statistics the LRP layer uses for its "norm scale detached" rules.
  */
-import { normRows, normStats } from '../../kernels/norm.js';
+import { normRows, normScaleDetachedGrad, normStats } from '../../kernels/norm.js';
 import { defineOp } from '../op.js';
 import type { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
@@ -100,4 +100,13 @@ export function layerNormStats(x: Tensor, eps = 1e-5): { mean: Tensor; rstd: Ten
 /** RMSNorm's scale rsqrt(mean(x²) + eps), shaped [..., 1]; a constant, like `layerNormStats`. */
 export function rmsNormScale(x: Tensor, eps = 1e-6): Tensor {
   return wrap(normStats('rmsNormScale', x, false, eps).rstd);
+}
+
+/**
+ * The input gradient of LayerNorm (`center`) or RMSNorm with the normalising scale r held
+ * constant: r ⊙ (g ⊙ w − mean(g ⊙ w)) (no centring for RMSNorm), one row kernel, not recorded
+ * (for backward rules). r is recomputed from `x` as the forward computed it.
+ */
+export function normGradScaleDetached(x: Tensor, g: Tensor, weight: Tensor | null, center: boolean, eps: number): Tensor {
+  return wrap(normScaleDetachedGrad(x, g, { center, eps, weight }));
 }

@@ -2,7 +2,7 @@
  * Softmax and log-softmax over the last axis. `softmax` is its own op (not exp/sum/div) because
  * LRP rules override its backward by name.
  */
-import { softmaxRows } from '../../kernels/softmax.js';
+import { softmaxBackwardRows, softmaxRows } from '../../kernels/softmax.js';
 import { defineOp } from '../op.js';
 import type { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
@@ -23,11 +23,8 @@ const softmaxOp = defineOp({
   name: 'softmax',
   role: 'softmax',
   forward: ([x]) => wrap(softmaxRows(x!, 'softmax')),
-  // s ⊙ (g − Σ s⊙g), the sum over the row
-  backward: (ctx, g) => {
-    const s = ctx.output;
-    return [mul(s, sub(g, sum(mul(s, g), -1, true)))];
-  },
+  // s ⊙ (g − Σ s⊙g), the sum over the row: one row kernel
+  backward: (ctx, g) => [wrap(softmaxBackwardRows(ctx.output, g))],
 });
 
 const logSoftmaxOp = defineOp({

@@ -3,11 +3,11 @@
  * `reshape` copies only when the strides make a view impossible; `contiguous` always materialises.
  */
 import { elementwise } from '../../kernels/elementwise.js';
+import { padWindow } from '../../kernels/pad.js';
 import { contiguousStrides, normalizeAxis, numel, shapeToString, type Shape } from '../../kernels/shape.js';
 import { defineOp } from '../op.js';
 import { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
-import { full } from './creation.js';
 import { sumToShape } from './sumToShape.js';
 
 declare module '../opTypes.js' {
@@ -33,15 +33,38 @@ function view(x: Tensor, shape: Shape, strides: readonly number[], offset: numbe
   return new Tensor(storage, shape, x.dtype, strides, offset);
 }
 
-/** Strides for viewing `x` with `shape`, or null when its layout does not allow a view. */
+/**
+ * Strides for viewing `x` with `shape`, or null when its layout does not allow a view. Runs of
+ * dims that are contiguous with each other may be merged and any dim may be split (PyTorch's
+ * `computeStride`), so q/k/v sliced from a fused projection reshape to heads without a copy.
+ */
 function viewStrides(x: Tensor, shape: Shape): number[] | null {
-  if (x.contiguous) return contiguousStrides(shape);
-  // Non-contiguous: allow only inserting/removing size-1 dims.
-  const src = x.shape.map((d, i) => [d, x.strides[i]!] as const).filter(([d]) => d !== 1);
-  const dst = shape.filter((d) => d !== 1);
-  if (src.length !== dst.length || src.some(([d], i) => d !== dst[i])) return null;
-  let k = 0;
-  return shape.map((d) => (d === 1 ? 0 : src[k++]![1]));
+  if (x.contiguous || x.size === 0) return contiguousStrides(shape);
+  const [oldShape, oldStrides] = [x.shape, x.strides];
+  const strides = new Array<number>(shape.length);
+  let viewD = shape.length - 1;
+  // Walk the old dims from the innermost, cutting them into chunks whose dims are mutually contiguous.
+  let chunkBase = oldStrides[oldShape.length - 1]!;
+  let tensorNumel = 1;
+  let viewNumel = 1;
+  for (let d = oldShape.length - 1; d >= 0; d--) {
+    tensorNumel *= oldShape[d]!;
+    if (d === 0 || (oldShape[d - 1] !== 1 && oldStrides[d - 1] !== tensorNumel * chunkBase)) {
+      // The chunk ends here: the new dims covering it take strides within it.
+      while (viewD >= 0 && (viewNumel < tensorNumel || shape[viewD] === 1)) {
+        strides[viewD] = viewNumel * chunkBase;
+        viewNumel *= shape[viewD]!;
+        viewD--;
+      }
+      if (viewNumel !== tensorNumel) return null;
+      if (d > 0) {
+        chunkBase = oldStrides[d - 1]!;
+        tensorNumel = 1;
+        viewNumel = 1;
+      }
+    }
+  }
+  return viewD === -1 ? strides : null;
 }
 
 const copyOp = defineOp({
@@ -149,14 +172,8 @@ const sliceOp = defineOp({
     strides[axis] = x!.strides[axis]! * step;
     return view(x!, shape, strides, x!.offset + start * x!.strides[axis]!);
   },
-  backward: (ctx, g) => {
-    // Zeros of the input's shape with the gradient written into the sliced window.
-    const zeros = full(ctx.inputs[0]!.shape, 0);
-    const window = sliceOp([zeros], ctx.attrs);
-    elementwise('copy', [g], [], window);
-    window.dispose();
-    return [zeros];
-  },
+  // Zeros of the input's shape with the gradient in the sliced window: one kernel.
+  backward: (ctx, g) => [wrap(padWindow(g, ctx.inputs[0]!.shape, ctx.attrs))],
 });
 
 /** Elements `start` (inclusive) to `end` (exclusive) along `axis`, every `step`-th (a view). */

@@ -60,3 +60,19 @@ export function refRmsNorm(x: RefTensor, weight: RefTensor | null, eps: number):
     return affine(row.map((v) => v * r), weight, null);
   });
 }
+
+/**
+ * The norm's input gradient with its scale r held constant: r ⊙ (g ⊙ w − mean_row(g ⊙ w)) for
+ * LayerNorm (`center`), r ⊙ g ⊙ w for RMSNorm, with r = rsqrt(var + eps) or rsqrt(mean(x²) + eps).
+ */
+export function refNormScaleDetachedGrad(x: RefTensor, g: RefTensor, weight: RefTensor | null, center: boolean, eps: number): RefTensor {
+  const r = center ? refLayerNormStats(x, eps).rstd : refRmsNormScale(x, eps);
+  const n = x.shape[x.shape.length - 1]!;
+  const out = refTensor(x.shape);
+  for (let row = 0; row < r.data.length; row++) {
+    const gw = Array.from({ length: n }, (_, j) => g.data[row * n + j]! * (weight ? weight.data[j]! : 1));
+    const centre = center ? gw.reduce((a, b) => a + b, 0) / n : 0;
+    for (let j = 0; j < n; j++) out.data[row * n + j] = r.data[row]! * (gw[j]! - centre);
+  }
+  return out;
+}

@@ -38,3 +38,15 @@ export function refLogSoftmax(x: RefTensor): RefTensor {
     return row.map((v) => (s === 0 ? v : v - m - Math.log(s)));
   });
 }
+
+/** The softmax's vector-Jacobian product s ⊙ (g − Σ_row s ⊙ g) over the last axis, s the softmax output. */
+export function refSoftmaxBackward(s: RefTensor, g: RefTensor): RefTensor {
+  const n = s.shape.length === 0 ? 1 : s.shape[s.shape.length - 1]!;
+  const out = refTensor(s.shape);
+  for (let start = 0; start < s.data.length; start += n) {
+    let t = 0;
+    for (let j = start; j < start + n; j++) t += s.data[j]! * g.data[j]!;
+    for (let j = start; j < start + n; j++) out.data[j] = s.data[j]! * (g.data[j]! - t);
+  }
+  return out;
+}

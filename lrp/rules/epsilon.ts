@@ -4,7 +4,8 @@
  * requires grad) receives b ⊙ R_z ⊘ (z + ε·sign z), which is what the report counts as absorbed.
  */
 import type { BackwardRule } from '../../autograd/graph.js';
-import { mul, stabilizedDiv } from '../../autograd/ops/elementwise.js';
+import { epsilonScaled, epsilonScaledWithColumnSums } from '../../autograd/ops/elementwise.js';
+import { linearGrads } from '../../autograd/ops/matmul.js';
 
 /** The ε of the ε-rule (and the stabiliser of the γ, αβ and z⁺ rules) unless given. */
 export const DEFAULT_EPSILON = 1e-6;
@@ -17,8 +18,13 @@ export function epsilonRule(epsilon: number = DEFAULT_EPSILON): BackwardRule {
   return {
     name: `epsilon(${epsilon})`,
     backward: (ctx, g) => {
-      const z = ctx.output;
-      return ctx.defaultBackward(mul(g, stabilizedDiv(z, z, epsilon)));
+      // g ⊙ z ⊘ (z + ε·sign z) in one fused kernel; for a linear layer whose bias takes relevance,
+      // the same dispatch sums the bias gradient (what linear's own backward would sum again).
+      if (ctx.op === 'linear' && ctx.inputs.length === 3 && ctx.needsGrad[2]) {
+        const { scaled, columnSums } = epsilonScaledWithColumnSums(g, ctx.output, epsilon);
+        return linearGrads(ctx, scaled, columnSums);
+      }
+      return ctx.defaultBackward(epsilonScaled(g, ctx.output, epsilon));
     },
   };
 }

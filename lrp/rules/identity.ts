@@ -3,7 +3,7 @@
  * Gradient form: g_x = g_y ⊙ y ⊘ x (stabilised at x = 0), so that x ⊙ g_x = y ⊙ g_y.
  */
 import type { BackwardRule } from '../../autograd/graph.js';
-import { mul, stabilizedDiv } from '../../autograd/ops/elementwise.js';
+import { identityRatio } from '../../autograd/ops/elementwise.js';
 
 /** Stabiliser of the division by x; at x = 0 the output is 0 too, so the result is 0. */
 const TINY = 1e-12;
@@ -14,5 +14,6 @@ const TINY = 1e-12;
  */
 export const identityRule: BackwardRule = {
   name: 'identity',
-  backward: (ctx, g) => [stabilizedDiv(mul(g, ctx.output), ctx.inputs[0]!, TINY)],
+  // (g ⊙ y) ⊘ (x + TINY·sign x) in one fused kernel.
+  backward: (ctx, g) => [identityRatio(g, ctx.output, ctx.inputs[0]!, TINY)],
 };

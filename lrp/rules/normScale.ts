@@ -5,9 +5,7 @@
  * RMSNorm); the bias, when it requires grad, receives Σ g. Conservative up to the bias share.
  */
 import type { BackwardRule } from '../../autograd/graph.js';
-import { mul, sub } from '../../autograd/ops/elementwise.js';
-import { layerNormStats, rmsNormScale, type NormAttrs } from '../../autograd/ops/norm.js';
-import { mean } from '../../autograd/ops/reduce.js';
+import { normGradScaleDetached, type NormAttrs } from '../../autograd/ops/norm.js';
 import { sumToShape } from '../../autograd/ops/sumToShape.js';
 import type { Tensor } from '../../autograd/tensor.js';
 
@@ -21,10 +19,8 @@ export const normScaleDetachedRule: BackwardRule<NormAttrs> = {
     const { center, eps, hasWeight, hasBias } = ctx.attrs;
     const x = ctx.inputs[0]!;
     const weight = hasWeight ? ctx.inputs[1]! : null;
-    const r = center ? layerNormStats(x, eps).rstd : rmsNormScale(x, eps);
-    const gw = weight ? mul(g, weight) : g;
-    const gx = mul(r, center ? sub(gw, mean(gw, -1, true)) : gw);
-    const grads: (Tensor | null)[] = [ctx.needsGrad[0] ? gx : null];
+    // r·(g ⊙ w − mean(g ⊙ w)) in one row kernel (statistics included).
+    const grads: (Tensor | null)[] = [ctx.needsGrad[0] ? normGradScaleDetached(x, g, weight, center, eps) : null];
     if (hasWeight) grads.push(null);
     if (hasBias) {
       const bias = ctx.inputs[hasWeight ? 2 : 1]!;

@@ -15,9 +15,10 @@ import { scale } from '../../autograd/ops/elementwise.js';
 export const uniformRule: BackwardRule = {
   name: 'uniform',
   backward: (ctx, g) => {
-    const grads = ctx.defaultBackward(g);
     const variable = ctx.needsGrad.filter(Boolean).length;
-    if (variable < 2) return grads;
-    return grads.map((t) => (t ? scale(t, 0.5) : null));
+    if (variable < 2) return ctx.defaultBackward(g);
+    // A backward is linear in g: the products fold ½ into their kernels' alpha; other ops halve g
+    // once (one dispatch, not one per input).
+    return ctx.scaledBackward ? ctx.scaledBackward(g, 0.5) : ctx.defaultBackward(scale(g, 0.5));
   },
 };

@@ -155,10 +155,12 @@ export class SelfAttention extends Module {
       k = part(1);
       v = part(2);
     } else if (this.qkv) {
-      const fused = this.qkv.forward(x);
-      q = slice(fused, -1, 0, heads * headDim);
-      k = slice(fused, -1, heads * headDim, (heads + kvHeads) * headDim);
-      v = slice(fused, -1, (heads + kvHeads) * headDim);
+      // Sliced per head ([B, T, heads, D] views): the slices' gradients then land in the fused
+      // layout directly, with no copy back from the permuted heads.
+      const fused = reshape(this.qkv.forward(x), [B, T, heads + 2 * kvHeads, headDim]);
+      q = slice(fused, 2, 0, heads);
+      k = slice(fused, 2, heads, heads + kvHeads);
+      v = slice(fused, 2, heads + kvHeads);
     } else {
       q = this.q!.forward(x);
       k = this.k!.forward(x);

@@ -1,0 +1,111 @@
+/**
+ * Relevance totals Σ a ⊙ b, many per dispatch and all read back in one transfer. The ledger adds
+ * a pair per measured tensor during the backward sweep, explain() one per tap and bias at the
+ * end; pairs wait (their buffers held) until one dispatch can take no more pairs, and
+ * `read()` adds every pair's partial sums in float64.
+ */
+import { runtime } from '../kernels/runtime.js';
+import { dotPairLimit, dotPartials, dotSlotCount, DOT_MAX_RANK } from '../kernels/dots.js';
+import { coalesce } from '../kernels/shape.js';
+import { Storage } from '../autograd/storage.js';
+import { Tensor } from '../autograd/tensor.js';
+import { contiguous } from '../autograd/ops/view.js';
+import { noGrad } from '../autograd/graph.js';
+
+/** Partial-sum slots per output buffer (1 MiB); a batch needing more gets a buffer of its own size. */
+const SLOTS_PER_BUFFER = 1 << 18;
+/** Bytes of pending operands held before a dispatch is forced, to bound the memory kept alive. */
+const MAX_PENDING_BYTES = 64 * 2 ** 20;
+
+interface Pending {
+  a: Tensor;
+  b: Tensor;
+  id: number;
+}
+
+/** A queue of dot products Σ a ⊙ b, dispatched many at a time and read back together (see the module comment). */
+export class DotBatch {
+  private pending: Pending[] = [];
+  private pendingBytes = 0;
+  /** Per pair id: the output buffer index and its slots there. */
+  private readonly where: { buffer: number; first: number; count: number }[] = [];
+  private readonly outputs: Tensor[] = [];
+  private cursor = 0;
+
+  /**
+   * Queues Σ a ⊙ b (same shape) and returns its id, the index of its value in `read()`'s result.
+   * Own handles on both operands are held until the dispatch; the caller may dispose its own.
+   */
+  add(a: Tensor, b: Tensor): number {
+    const id = this.where.length;
+    this.where.push({ buffer: -1, first: 0, count: 0 });
+    let [x, y] = [a.savedAlias(), b.savedAlias()];
+    // A view with more dims than the kernel walks (after merging) is copied first: rare.
+    if (coalesce(x.shape, [x.strides, y.strides]).shape.length > DOT_MAX_RANK) {
+      [x, y] = noGrad(() => [x, y].map((t) => {
+        // Untracked handles: the batch may outlive the caller's tidy.
+        const copy = contiguous(t);
+        const handle = copy.savedAlias();
+        copy.dispose();
+        t.dispose();
+        return handle;
+      }) as [Tensor, Tensor]);
+    }
+    this.pending.push({ a: x, b: y, id });
+    this.pendingBytes += (x.size + y.size) * 4;
+    if (this.pending.length >= dotPairLimit() || this.pendingBytes > MAX_PENDING_BYTES) this.flush();
+    return id;
+  }
+
+  /** Records the dispatch for every queued pair and lets go of their operands. */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const needed = this.pending.reduce((n, p) => n + dotSlotCount(p.a.size), 0);
+    let out = this.outputs[this.outputs.length - 1];
+    if (!out || this.cursor + needed > out.size) {
+      const slots = Math.max(SLOTS_PER_BUFFER, needed);
+      // Untracked: flushes happen inside the callers' tidy scopes.
+      out = new Tensor(new Storage(runtime().pool.acquire(slots * 4)), [slots], 'f32', undefined, 0, false);
+      this.outputs.push(out);
+      this.cursor = 0;
+    }
+    const slots = dotPartials(this.pending.map((p) => ({ a: p.a, b: p.b })), out.buffer, this.cursor);
+    this.pending.forEach((p, k) => {
+      this.where[p.id] = { buffer: this.outputs.length - 1, first: this.cursor + slots[k]!.first, count: slots[k]!.count };
+      p.a.dispose();
+      p.b.dispose();
+    });
+    this.cursor += needed;
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  /** Every queued Σ a ⊙ b, by id, summed in float64; frees everything the batch held. */
+  async read(): Promise<Float64Array> {
+    this.flush();
+    const values = new Float64Array(this.where.length);
+    try {
+      const partials: Float32Array[] = [];
+      for (const out of this.outputs) partials.push((await out.toArray()) as Float32Array);
+      this.where.forEach((w, id) => {
+        let s = 0;
+        for (let k = 0; k < w.count; k++) s += partials[w.buffer]![w.first + k]!;
+        values[id] = s;
+      });
+    } finally {
+      this.dispose();
+    }
+    return values;
+  }
+
+  /** Frees the operands still queued and the partial sums. */
+  dispose(): void {
+    for (const p of this.pending) {
+      p.a.dispose();
+      p.b.dispose();
+    }
+    this.pending = [];
+    for (const out of this.outputs) out.dispose();
+    this.outputs.length = 0;
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Where an explanation's dispatches go: loads a checkpoint folder (e.g. one `npm run bench:model
+ * -- --dir DIR` wrote), runs one explanation to compile the pipelines, then a second one counted
+ * by kernel key and by phase (forward, backward of the ops' own gradients, LRP rules, the
+ * conservation ledger, the relevance sums read at the end), and times three more (best of three).
+ *
+ *   npm run build && node dist/scripts/profile-explain.js --dir DIR [--tokens 128] [--method pa-lrp] [--keys 40]
+ *
+ * The phase of a dispatch is read from the JavaScript stack that recorded it (which module files
+ * are on it), so the counting run is slower than a normal one; the timed run is not hooked.
+ */
+import { performance } from 'node:perf_hooks';
+import { loadavg } from 'node:os';
+import type { Launch } from '../kernels/runtime.js';
+import { initRuntime } from '../kernels/dawn.js';
+import { explain } from '../lrp/explain.js';
+import { isMethodName } from '../lrp/methods.js';
+import type { MethodName } from '../lrp/result.js';
+import { loadModel } from '../nn/folder.js';
+import { randomIds } from './bench-checkpoint.js';
+
+interface Options {
+  dir: string;
+  tokens: number;
+  method: MethodName;
+  keys: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Partial<Options> = { tokens: 128, method: 'pa-lrp', keys: 40 };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const value = argv[++i];
+    if (value === undefined) throw new Error(`${flag}: needs a value`);
+    if (flag === '--dir') o.dir = value;
+    else if (flag === '--tokens') o.tokens = Number(value);
+    else if (flag === '--keys') o.keys = Number(value);
+    else if (flag === '--method') {
+      if (!isMethodName(value)) throw new Error(`--method: unknown method ${value}`);
+      o.method = value;
+    } else throw new Error(`unknown option ${flag}`);
+  }
+  if (!o.dir) throw new Error('--dir DIR is required');
+  return o as Options;
+}
+
+/** The phase a dispatch belongs to, from the module files on the stack that recorded it. */
+function phaseOf(stack: string): string {
+  if (stack.includes('/lrp/ledger.')) return 'ledger';
+  if (stack.includes('/autograd/backward.')) {
+    if (stack.includes('/lrp/rules/')) return 'backward: rules';
+    if (/at (accumulate|finish) /.test(stack)) return 'backward: accumulate';
+    return 'backward: own gradients';
+  }
+  if (stack.includes('/nn/models/')) return 'forward';
+  return 'relevance sums and reads';
+}
+
+const table = (title: string, rows: [string, number][]): void => {
+  console.log(`\n| ${title} | dispatches |\n|---|---:|`);
+  for (const [k, n] of rows) console.log(`| ${k} | ${n} |`);
+};
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const rt = await initRuntime();
+  const model = await loadModel(o.dir);
+  const ids = randomIds(o.tokens, model.info.vocabSize, 1);
+  const run = () => explain(model, { ids: [ids] }, { method: o.method });
+  console.log(`${model.info.architecture}, ${model.info.layers} layers, ${o.tokens} tokens, ${o.method}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  await run();
+
+  const byKey = new Map<string, number>();
+  const byPhase = new Map<string, number>();
+  const byPhaseKey = new Map<string, number>();
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 200;
+  // Listeners run inside dispatch(), so the stack still shows who recorded it.
+  const stopListening = rt.onDispatch((launch: Launch) => {
+    const phase = phaseOf(new Error().stack ?? '');
+    // Keys without their rank/dtype suffix group a kernel family's variants.
+    const family = launch.key.split('/').slice(0, 2).join('/');
+    byKey.set(family, (byKey.get(family) ?? 0) + 1);
+    byPhase.set(phase, (byPhase.get(phase) ?? 0) + 1);
+    byPhaseKey.set(`${phase} · ${family}`, (byPhaseKey.get(`${phase} · ${family}`) ?? 0) + 1);
+  });
+  const c0 = rt.counters();
+  await run();
+  const c1 = rt.counters();
+  stopListening();
+  Error.stackTraceLimit = limit;
+
+  // Timed runs (unhooked): the best of three, with the process CPU time (lavapipe's threads included).
+  let best = { ms: Infinity, cpuMs: 0 };
+  let e = await run();
+  const c1b = rt.counters();
+  for (let k = 0; k < 3; k++) {
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    e = await run();
+    await rt.sync();
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    if (ms < best.ms) best = { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
+  }
+  const c2 = rt.counters();
+
+  console.log(`counted run: ${c1.dispatches - c0.dispatches} dispatches, ${c1.submits - c0.submits} submits`);
+  console.log(
+    `timed runs (best of 3): ${(best.ms / 1000).toFixed(2)} s wall, ${(best.cpuMs / 1000).toFixed(2)} s CPU; ` +
+      `${(c2.dispatches - c1b.dispatches) / 3} dispatches and ${(c2.submits - c1b.submits) / 3} submits each; explained logit ${e.logit.toFixed(4)}; ` +
+      `load average after ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  const sorted = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1]);
+  table('phase', sorted(byPhase));
+  table('kernel family', sorted(byKey).slice(0, o.keys));
+  table('phase · kernel family', sorted(byPhaseKey).slice(0, o.keys));
+  model.dispose();
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
