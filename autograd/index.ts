@@ -14,6 +14,7 @@ export {
   withBackwardRules,
   type BackwardContext,
   type BackwardFn,
+  type ScaledBackwardFn,
   type BackwardRule,
   type Node,
   type RuleTable,
