@@ -231,8 +231,8 @@ function isNonNegativeInteger(v: unknown): v is number {
 
 let halfTable: Float32Array | undefined;
 
-/** All 65536 float16 bit patterns as float32, built once: a lookup beats bit math per element. */
-function float16Table(): Float32Array {
+/** All 65536 float16 bit patterns as float32 (exact), built once: a lookup beats bit math per element. */
+export function float16Table(): Float32Array {
   if (halfTable) return halfTable;
   halfTable = new Float32Array(65536);
   for (let h = 0; h < 65536; h++) {

@@ -15,7 +15,7 @@ import { InputError } from '../kernels/errors.js';
 import type { GpuRuntime } from '../kernels/runtime.js';
 import type { DType } from '../kernels/view.js';
 import type { Parameter } from './module.js';
-import type { Checkpoint, CheckpointTensorInfo } from './safetensors.js';
+import { float16Table, type Checkpoint, type CheckpointTensorInfo } from './safetensors.js';
 
 /** How weights are held on the GPU: `auto` keeps F16/BF16 matrices 16-bit, `f32` widens every weight. */
 export type WeightDtype = 'auto' | 'f32';
@@ -170,7 +170,7 @@ function convertPiece(raw: Uint8Array, stored: string, target: DType, name: stri
   if (stored === 'BF16') for (let i = 0; i < bits.length; i++) out[i] = bits[i]! << 16;
   else {
     const f = new Float32Array(out.buffer);
-    const table = float16Values();
+    const table = float16Table();
     for (let i = 0; i < bits.length; i++) f[i] = table[bits[i]!]!;
   }
   return new Uint8Array(out.buffer);
@@ -200,7 +200,7 @@ function checkFiniteF32(values: Float32Array, name: string, firstElement: number
 function checkFiniteHalf(bits: Uint16Array, exponentMask: number, stored: string, name: string, firstElement: number, source: string): void {
   for (let i = 0; i < bits.length; i++) {
     if ((bits[i]! & exponentMask) === exponentMask) {
-      const value = stored === 'BF16' ? new Float32Array(new Uint32Array([bits[i]! << 16]).buffer)[0]! : float16Values()[bits[i]!]!;
+      const value = stored === 'BF16' ? new Float32Array(new Uint32Array([bits[i]! << 16]).buffer)[0]! : float16Table()[bits[i]!]!;
       throw nonFinite(source, name, value, firstElement + i);
     }
   }
@@ -211,22 +211,6 @@ function nonFinite(source: string, name: string, value: number, element: number)
   return new InputError(`${source}: tensor ${name} holds a non-finite value (${value}) at element ${element}`);
 }
 
-let halfTable: Float32Array | null = null;
-
-/** All 65536 f16 bit patterns as f32 (exact), built once. */
-function float16Values(): Float32Array {
-  if (halfTable) return halfTable;
-  halfTable = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exponent = (h >> 10) & 0x1f;
-    const mantissa = h & 0x3ff;
-    if (exponent === 0) halfTable[h] = sign * mantissa * 2 ** -24;
-    else if (exponent === 31) halfTable[h] = mantissa ? NaN : sign * Infinity;
-    else halfTable[h] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-  }
-  return halfTable;
-}
 
 /**
  * GPT-2's Conv1D matrices are stored [in, out] and used [out, in]: read whole, transposed on the
