@@ -91,34 +91,24 @@ class UniformMatmul(torch.autograd.Function):
         return 0.5 * (g @ b.transpose(-1, -2)), 0.5 * (a.transpose(-1, -2) @ g)
 
 
-class IdentityGeluTanh(torch.autograd.Function):
-    """y = gelu_tanh(x); g_x = g_y * y / x (0 where x = 0)."""
+def _identity_rule(activation, name):
+    """The identity rule on an elementwise activation: y = f(x); g_x = g_y * y / x (0 where x = 0)."""
 
-    @staticmethod
     def forward(ctx, x):
-        y = F.gelu(x, approximate="tanh")
+        y = activation(x)
         ctx.save_for_backward(x, y)
         return y
 
-    @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         return g * y / (x + TINY * sign0(x))
 
+    doc = f"y = {name}(x); g_x = g_y * y / x (0 where x = 0): the identity rule."
+    return type(name, (torch.autograd.Function,), {"__doc__": doc, "forward": staticmethod(forward), "backward": staticmethod(backward)})
 
-class IdentitySilu(torch.autograd.Function):
-    """y = silu(x); g_x = g_y * y / x (0 where x = 0)."""
 
-    @staticmethod
-    def forward(ctx, x):
-        y = F.silu(x)
-        ctx.save_for_backward(x, y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        x, y = ctx.saved_tensors
-        return g * y / (x + TINY * sign0(x))
+IdentityGeluTanh = _identity_rule(lambda x: F.gelu(x, approximate="tanh"), "IdentityGeluTanh")
+IdentitySilu = _identity_rule(F.silu, "IdentitySilu")
 
 
 class RmsNormScaleDetached(torch.autograd.Function):
