@@ -7,6 +7,7 @@ import { refTensor } from '../kernels/reference/tensor.js';
 import { numel } from '../kernels/shape.js';
 import { backward } from './backward.js';
 import { Tensor } from './tensor.js';
+import { seededUniform } from './rng.js';
 
 export interface GradcheckInput {
   shape: number[];
@@ -41,18 +42,8 @@ export interface GradcheckReport {
   ok: boolean;
 }
 
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function gradcheck(c: GradcheckCase): Promise<GradcheckReport> {
-  const rand = random(c.seed ?? 1234);
+  const rand = seededUniform(c.seed ?? 1234);
   const { h = 1e-5, rtol = 2e-3, atol = 2e-4 } = c;
   // Inputs rounded to f32 so GPU and reference see the same values.
   const values = c.inputs.map((inp) => {

@@ -15,6 +15,7 @@ import { InputError } from '../kernels/errors.js';
 import type { TransformerModel } from '../nn/models/types.js';
 import { explain } from './explain.js';
 import type { MethodName } from './result.js';
+import { seededUniform } from '../autograd/rng.js';
 
 /** A method to score: a built-in one, or the `random` baseline. */
 export type EvalMethod = MethodName | 'random';
@@ -73,22 +74,10 @@ export function parseHeldout(text: string, path: string): HeldoutExample[] {
     });
 }
 
-/** mulberry32, so the sample and the random baseline depend on the seed alone. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `n` examples picked without replacement by a seeded shuffle. */
 export function sampleExamples<T>(examples: readonly T[], n: number, seed: number): T[] {
   const order = examples.map((_, i) => i);
-  const next = prng(seed);
+  const next = seededUniform(seed);
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
@@ -152,7 +141,7 @@ export async function evaluateExplanations(model: TransformerModel, heldout: rea
   const results: MethodScores[] = [];
   for (const method of methods) {
     const per: PerExample[] = [];
-    const random = prng(seed ^ 0x5bd1e995);
+    const random = seededUniform(seed ^ 0x5bd1e995);
     for (const e of sample) {
       const readout = model.info.kind === 'causal-lm' ? e.ids.length - 1 : 0;
       if (method === 'random') {

@@ -15,6 +15,7 @@ import { backward, topologicalNodes } from '../autograd/backward.js';
 import { withBackwardRules, type BackwardRule } from '../autograd/graph.js';
 import type { OpAttrs, OpName } from '../autograd/opTypes.js';
 import { Tensor } from '../autograd/tensor.js';
+import { seededUniform } from '../autograd/rng.js';
 
 /** One input of a rule case: its shape, and whether and how it is filled. */
 export interface HarnessInput {
@@ -101,16 +102,6 @@ export interface RuleReport {
   };
 }
 
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 const total = (a: ArrayLike<number>): number => {
   let s = 0;
@@ -151,7 +142,7 @@ async function runOnce<K extends OpName>(c: RuleCase<K>, values: Float32Array[],
 /** Runs every check of the harness on `c`; see the module comment. Never throws for a failed check. */
 export async function checkRule<K extends OpName>(c: RuleCase<K>): Promise<RuleReport> {
   const name = c.name ?? `${c.rule.name} on ${c.op}`;
-  const rand = random(c.seed ?? 1);
+  const rand = seededUniform(c.seed ?? 1);
   const failures: string[] = [];
   const draw = (inp: HarnessInput, zeros: boolean): Float32Array => {
     const n = numel(inp.shape);

@@ -15,7 +15,7 @@ import { Module, type Parameter } from '../module.js';
 import { AlibiBias } from '../positional/alibi.js';
 import { tap } from '../taps.js';
 import { causalLmLogits, preNormBlock } from './blocks.js';
-import { attentionMask, cachedAttentionMask } from './masks.js';
+import { decoderMask } from './masks.js';
 import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
 /** One pre-LayerNorm block with ALiBi attention. */
@@ -111,7 +111,7 @@ export class BloomForCausalLM extends Module implements TransformerModel {
     if (offset + T > this.info.maxPositions) throw new InputError(`sequence of ${offset + T} positions is longer than seq_length (${this.info.maxPositions})`);
     const tokens = tap('token', 'embeddings.token', this.embed.forward(input.ids!.flat(), [B, T]));
     let x = this.embedNorm.forward(tokens);
-    const mask = cache ? cachedAttentionMask(T, offset + T, null, input.attentionMask) : attentionMask(T, true, input.attentionMask);
+    const mask = decoderMask(T, cache ? offset : null, null, input.attentionMask);
     const bias = this.alibi.bias(T, offset);
     this.blocks.forEach((block, i) => {
       const name = `layers.${i}`;

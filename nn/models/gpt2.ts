@@ -17,7 +17,7 @@ import { LearnedPositions } from '../positional/learned.js';
 import { SinusoidalPositions } from '../positional/sinusoidal.js';
 import { tap } from '../taps.js';
 import { causalLmLogits, preNormBlock } from './blocks.js';
-import { attentionMask, cachedAttentionMask } from './masks.js';
+import { decoderMask } from './masks.js';
 import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
 /** One pre-LayerNorm block: x + attn(ln1(x)), then + mlp(ln2(·)). */
@@ -107,7 +107,7 @@ export class GPT2LMHeadModel extends Module implements TransformerModel {
     const tokens = tap('token', 'embeddings.token', this.wte.forward(input.ids!.flat(), [B, T]));
     const positions = tap('position', 'embeddings.position', this.wpe.positions(T, offset));
     let x = add(tokens, positions);
-    const mask = cache ? cachedAttentionMask(T, offset + T, null, input.attentionMask) : attentionMask(T, true, input.attentionMask);
+    const mask = decoderMask(T, cache ? offset : null, null, input.attentionMask);
     this.blocks.forEach((block, i) => {
       const layerCache = cache?.layer(i) ?? null;
       x = preNormBlock(

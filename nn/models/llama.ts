@@ -15,9 +15,8 @@ import { Module, type Parameter } from '../module.js';
 import { readRopeScaling, type RopeScaling } from '../positional/rope-scaling.js';
 import { RotaryEmbedding } from '../positional/rotary.js';
 import { tap } from '../taps.js';
-import { attentionMask, cachedAttentionMask } from './masks.js';
+import { decoderMask } from './masks.js';
 import { causalLmLogits, preNormBlock } from './blocks.js';
-import { withSlidingWindow } from './sliding-window.js';
 import { textShape, type ForwardOptions, type ModelInfo, type ModelInput, type TransformerModel } from './types.js';
 
 /** One pre-RMSNorm block: x + attn(norm(x)), then + mlp(norm(·)). */
@@ -198,9 +197,7 @@ export class LlamaForCausalLM extends Module implements TransformerModel {
     const offset = cache?.length ?? 0;
     if (cache && !this.rotary.cacheable(offset + T)) throw new InputError('forward: dynamic rope scaling beyond its original context cannot use a key/value cache');
     let x = tap('token', 'embeddings.token', this.embed.forward(input.ids!.flat(), [B, T]));
-    const mask = cache
-      ? cachedAttentionMask(T, offset + T, this.slidingWindow, input.attentionMask)
-      : withSlidingWindow(attentionMask(T, true, input.attentionMask), T, this.slidingWindow);
+    const mask = decoderMask(T, cache ? offset : null, this.slidingWindow, input.attentionMask);
     const tables = this.rotary.tables(T, offset);
     this.blocks.forEach((block, i) => {
       const name = `layers.${i}`;

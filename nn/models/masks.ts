@@ -3,7 +3,7 @@ import { causalMask, combineMasks, paddingMask } from '../../autograd/ops/masks.
 import { Tensor } from '../../autograd/tensor.js';
 import { reshape } from '../../autograd/ops/view.js';
 import { InputError } from '../../kernels/errors.js';
-import { slidingWindowMask } from './sliding-window.js';
+import { slidingWindowMask, withSlidingWindow } from './sliding-window.js';
 
 /**
  * Mask broadcastable to [B, 1, T, T], or null when nothing is masked. Parts are combined by
@@ -32,4 +32,14 @@ export function cachedAttentionMask(T: number, S: number, window: number | null,
   const out = reshape(causal, [1, 1, T, S]);
   causal.dispose();
   return out;
+}
+
+/**
+ * The mask of a causal LM's forward over T new positions: causal, with padding and Mistral's
+ * `window` where given; with a key/value cache (`cached` = the positions it already holds, null
+ * without one), over the cached keys as well (`cachedAttentionMask`).
+ */
+export function decoderMask(T: number, cached: number | null, window: number | null, padding: number[][] | undefined): Tensor | null {
+  if (cached !== null) return cachedAttentionMask(T, cached + T, window, padding);
+  return withSlidingWindow(attentionMask(T, true, padding), T, window);
 }

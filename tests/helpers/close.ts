@@ -1,5 +1,6 @@
 /** Numeric assertions: elementwise closeness with a stated tolerance, and the worst offender in the message. */
 import { expect } from 'vitest';
+import { seededUniform } from '../../autograd/rng.js';
 
 export interface Tolerance {
   rtol?: number;
@@ -28,14 +29,7 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 
 /** A seeded generator (mulberry32) so failures reproduce. */
 export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return seededUniform(seed);
 }
 
 export function randomArray(n: number, random: () => number, lo = -1, hi = 1): Float32Array {
