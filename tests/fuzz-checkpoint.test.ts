@@ -14,9 +14,9 @@ import { noGrad } from '../autograd/graph.js';
 import { tidy } from '../autograd/scope.js';
 import { InputError } from '../kernels/errors.js';
 import { loadModel } from '../nn/folder.js';
-import type { ModelInput, TransformerModel } from '../nn/models/types.js';
+import type { TransformerModel } from '../nn/models/types.js';
 import { gpu } from './helpers/gpu.js';
-import { flatten, modelDir, readReference } from './helpers/fixtures.js';
+import { modelDir, referenceInput } from './helpers/fixtures.js';
 import { tempDir } from './helpers/tempdir.js';
 
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 100);
@@ -227,17 +227,6 @@ function applyMutation(model: Map<string, Uint8Array>, m: Mutation, pick: number
 
 // ---------------------------------------------------------------------------------------------
 
-function inputOf(name: Fixture): ModelInput {
-  const ref = readReference(name);
-  if (ref.pixel_values) {
-    const [c, h, w] = [ref.pixel_values.length, ref.pixel_values[0]!.length, ref.pixel_values[0]![0]!.length];
-    return { pixelValues: { data: Float32Array.from(flatten(ref.pixel_values)), shape: [1, c, h, w] } };
-  }
-  const input: ModelInput = { ids: ref.input_ids! };
-  if (ref.token_type_ids) input.tokenTypeIds = ref.token_type_ids;
-  return input;
-}
-
 async function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -260,7 +249,7 @@ async function loadAndRun(dir: string, fixture: Fixture): Promise<'ran' | 'refus
     return 'refused';
   }
   try {
-    const logits = noGrad(() => tidy(() => model.forward(inputOf(fixture))));
+    const logits = noGrad(() => tidy(() => model.forward(referenceInput(fixture))));
     await withTimeout(logits.toArray(), 'forward');
     logits.dispose();
     return 'ran';

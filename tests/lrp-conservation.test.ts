@@ -8,10 +8,10 @@ import { unexplainedFraction } from '../lrp/conservation.js';
 import { explain } from '../lrp/explain.js';
 import type { Explanation, MethodName } from '../lrp/result.js';
 import { loadModel } from '../nn/folder.js';
-import type { ModelInput, TransformerModel } from '../nn/models/types.js';
+import type { TransformerModel } from '../nn/models/types.js';
 import { runtime } from '../kernels/runtime.js';
 import { gpu } from './helpers/gpu.js';
-import { flatten, modelDir, readReference } from './helpers/fixtures.js';
+import { modelDir, referenceInput } from './helpers/fixtures.js';
 
 const models = new Map<string, TransformerModel>();
 
@@ -24,17 +24,8 @@ afterAll(() => {
   for (const m of models.values()) m.dispose();
 });
 
-function inputOf(name: string): ModelInput {
-  const ref = readReference(name);
-  if (ref.pixel_values) {
-    const [c, h, w] = [ref.pixel_values.length, ref.pixel_values[0]!.length, ref.pixel_values[0]![0]!.length];
-    return { pixelValues: { data: Float32Array.from(flatten(ref.pixel_values)), shape: [1, c, h, w] } };
-  }
-  return { ids: ref.input_ids! };
-}
-
 const run = (name: string, method: MethodName, extra: Partial<Parameters<typeof explain>[2]> = {}): Promise<Explanation> =>
-  explain(models.get(name)!, inputOf(name), { method, ...extra });
+  explain(models.get(name)!, referenceInput(name), { method, ...extra });
 
 const sumOf = (values: number[]): number => values.reduce((a, b) => a + b, 0);
 const positionTotal = (e: Explanation): number => sumOf(e.details!.positionSigned);

@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explain } from '../lrp/explain.js';
 import type { ConservationLedger, Explanation, MethodName } from '../lrp/result.js';
 import { loadModel } from '../nn/folder.js';
-import type { ModelInput, TransformerModel } from '../nn/models/types.js';
+import type { TransformerModel } from '../nn/models/types.js';
 import { runtime } from '../kernels/runtime.js';
 import { gpu } from './helpers/gpu.js';
-import { flatten, modelDir, readReference } from './helpers/fixtures.js';
+import { modelDir, referenceInput } from './helpers/fixtures.js';
 
 const FAMILIES = ['gpt2', 'gpt2-sinusoidal', 'llama', 'qwen2', 'bert', 'vit', 'bloom', 'mistral', 'qwen3', 'llama3'] as const;
 const METHODS: readonly MethodName[] = ['gi', 'cp-lrp', 'attnlrp', 'pa-lrp'];
@@ -35,16 +35,7 @@ afterAll(() => {
   for (const m of models.values()) m.dispose();
 });
 
-function inputOf(name: string): ModelInput {
-  const ref = readReference(name);
-  if (ref.pixel_values) {
-    const [c, h, w] = [ref.pixel_values.length, ref.pixel_values[0]!.length, ref.pixel_values[0]![0]!.length];
-    return { pixelValues: { data: Float32Array.from(flatten(ref.pixel_values)), shape: [1, c, h, w] } };
-  }
-  return { ids: ref.input_ids! };
-}
-
-const run = (name: string, method: MethodName): Promise<Explanation> => explain(models.get(name)!, inputOf(name), { method });
+const run = (name: string, method: MethodName): Promise<Explanation> => explain(models.get(name)!, referenceInput(name), { method });
 
 const softmaxTotal = (l: ConservationLedger): number => l.softmax.reduce((s, x) => s + x.lost, 0);
 const terms = (l: ConservationLedger): number[] => [l.tokens, l.positions, l.biases, l.stabilizers, softmaxTotal(l), l.constantPositional, l.otherOps];
@@ -105,8 +96,8 @@ describe('the terms mean what they say', () => {
 
   it('the ε stabiliser share grows with ε and vanishes with it', async () => {
     const model = models.get('llama')!;
-    const small = await explain(model, inputOf('llama'), { method: 'attnlrp', epsilon: 0 });
-    const large = await explain(model, inputOf('llama'), { method: 'attnlrp', epsilon: 1 });
+    const small = await explain(model, referenceInput('llama'), { method: 'attnlrp', epsilon: 0 });
+    const large = await explain(model, referenceInput('llama'), { method: 'attnlrp', epsilon: 1 });
     expect(Math.abs(small.conservation.ledger.stabilizers)).toBeLessThan(1e-5);
     expect(Math.abs(large.conservation.ledger.stabilizers)).toBeGreaterThan(1e-3);
     expect(Math.abs(large.conservation.ledger.remainder)).toBeLessThan(1e-4);

@@ -2,28 +2,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { noGrad } from '../autograd/graph.js';
 import { tidy } from '../autograd/scope.js';
 import { loadModel } from '../nn/folder.js';
-import type { ModelInput } from '../nn/models/types.js';
+
 import { runtime } from '../kernels/runtime.js';
 import { gpu } from './helpers/gpu.js';
 import { expectClose } from './helpers/close.js';
-import { flatten, modelDir, readReference } from './helpers/fixtures.js';
+import { flatten, modelDir, readReference, referenceInput } from './helpers/fixtures.js';
 
 beforeAll(async () => {
   await gpu();
 });
-
-function inputOf(name: string): ModelInput {
-  const ref = readReference(name);
-  if (ref.pixel_values) {
-    const data = Float32Array.from(flatten(ref.pixel_values));
-    const [c, h, w] = [ref.pixel_values.length, ref.pixel_values[0]!.length, ref.pixel_values[0]![0]!.length];
-    return { pixelValues: { data, shape: [1, c, h, w] } };
-  }
-  const input: ModelInput = { ids: ref.input_ids! };
-  if (ref.token_type_ids) input.tokenTypeIds = ref.token_type_ids;
-  if (ref.attention_mask) input.attentionMask = ref.attention_mask;
-  return input;
-}
 
 // Fixture logits come from float64 PyTorch forwards of the same weights; f32 on the GPU.
 const TOLERANCE = { rtol: 1e-4, atol: 1e-4 };
@@ -35,11 +22,11 @@ describe('Hugging Face checkpoints reproduce PyTorch logits', () => {
       const model = await loadModel(modelDir(name));
       try {
         const ref = readReference(name);
-        const logits = noGrad(() => tidy(() => model.forward(inputOf(name))));
+        const logits = noGrad(() => tidy(() => model.forward(referenceInput(name))));
         expectClose(await logits.toArray(), flatten(ref.logits), TOLERANCE, `${name} logits`);
         logits.dispose();
         if (ref.logits_last) {
-          const last = noGrad(() => tidy(() => model.forward(inputOf(name), { lastPositionOnly: true })));
+          const last = noGrad(() => tidy(() => model.forward(referenceInput(name), { lastPositionOnly: true })));
           expect(last.shape).toEqual([1, ref.logits_last.length]);
           expectClose(await last.toArray(), ref.logits_last, TOLERANCE, `${name} last-position logits`);
           last.dispose();
@@ -54,7 +41,7 @@ describe('Hugging Face checkpoints reproduce PyTorch logits', () => {
     const before = runtime().memory().liveBytes;
     const model = await loadModel(modelDir('gpt2'));
     expect(runtime().memory().liveBytes).toBeGreaterThan(before);
-    const logits = noGrad(() => tidy(() => model.forward(inputOf('gpt2'))));
+    const logits = noGrad(() => tidy(() => model.forward(referenceInput('gpt2'))));
     logits.dispose();
     model.dispose();
     expect(runtime().memory().liveBytes).toBe(before);

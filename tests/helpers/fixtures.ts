@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ModelInput } from '../../nn/models/types.js';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 export const modelDir = (name: string): string => join(FIXTURES, 'models', name);
@@ -32,4 +33,17 @@ export function readReference(name: string): ModelReference {
 
 export function flatten(values: unknown): number[] {
   return Array.isArray(values) ? values.flatMap(flatten) : [values as number];
+}
+
+/** The fixture's own input as a model input: its ids (with token types and attention mask where given), or its pixel values. */
+export function referenceInput(name: string): ModelInput {
+  const ref = readReference(name);
+  if (ref.pixel_values) {
+    const [c, h, w] = [ref.pixel_values.length, ref.pixel_values[0]!.length, ref.pixel_values[0]![0]!.length];
+    return { pixelValues: { data: Float32Array.from(flatten(ref.pixel_values)), shape: [1, c, h, w] } };
+  }
+  const input: ModelInput = { ids: ref.input_ids! };
+  if (ref.token_type_ids) input.tokenTypeIds = ref.token_type_ids;
+  if (ref.attention_mask) input.attentionMask = ref.attention_mask;
+  return input;
 }
