@@ -26,38 +26,31 @@ def conv1d(x, w, b):
     return torch.addmm(b, x.reshape(-1, x.shape[-1]), w).reshape(*x.shape[:-1], w.shape[1])
 
 
-class EpsilonLinear(torch.autograd.Function):
-    """z = x W + b (W stored [in, out], GPT-2's Conv1D); g_x = (g_z * z / (z + eps sign z)) W^T."""
+def _epsilon_linear(name, product, input_grad, doc):
+    """The epsilon rule on a linear layer: g_x = input_grad(g_z * z / (z + eps sign z), W)."""
 
-    @staticmethod
     def forward(ctx, x, w, b, eps):
-        z = conv1d(x, w, b)
+        z = product(x, w, b)
         ctx.save_for_backward(z, w)
         ctx.eps = eps
         return z
 
-    @staticmethod
     def backward(ctx, g):
         z, w = ctx.saved_tensors
         s = g * z / (z + ctx.eps * sign0(z))
-        return s @ w.T, None, None, None
+        return input_grad(s, w), None, None, None
+
+    return type(name, (torch.autograd.Function,), {"__doc__": doc, "forward": staticmethod(forward), "backward": staticmethod(backward)})
 
 
-class EpsilonLinearOutIn(torch.autograd.Function):
-    """The same for nn.Linear's layout, W stored [out, in]: z = x W^T + b."""
-
-    @staticmethod
-    def forward(ctx, x, w, b, eps):
-        z = F.linear(x, w, b)
-        ctx.save_for_backward(z, w)
-        ctx.eps = eps
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        z, w = ctx.saved_tensors
-        s = g * z / (z + ctx.eps * sign0(z))
-        return s @ w, None, None, None
+EpsilonLinear = _epsilon_linear(
+    "EpsilonLinear", conv1d, lambda s, w: s @ w.T,
+    "z = x W + b (W stored [in, out], GPT-2's Conv1D); g_x = (g_z * z / (z + eps sign z)) W^T.",
+)
+EpsilonLinearOutIn = _epsilon_linear(
+    "EpsilonLinearOutIn", F.linear, lambda s, w: s @ w,
+    "The same for nn.Linear's layout, W stored [out, in]: z = x W^T + b.",
+)
 
 
 class EpsilonHead(torch.autograd.Function):
