@@ -41,10 +41,12 @@ export interface GpuView {
 export interface KernelOutput {
   /** The result's buffer, from the pool; released by whoever wraps it (a Tensor's storage). */
   buffer: GPUBuffer;
-  /** The result's dimensions; the buffer holds them row-major. */
+  /** The result's dimensions; the buffer holds them row-major unless `strides` says otherwise. */
   shape: number[];
   /** Element type. */
   dtype: DType;
+  /** Element strides of a dense result not laid out row-major (matmul's `memoryOrder`); absent: row-major. */
+  strides?: number[];
 }
 
 /** Allocates a pooled output buffer, refusing sizes one binding cannot address. */

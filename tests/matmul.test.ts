@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu } from './helpers/gpu.js';
 import { expectClose, randomArray, rng } from './helpers/close.js';
-import { Tensor, attentionContext, attentionScores, linear, matmul, slice, sum, transpose } from '../autograd/index.js';
+import { Tensor, attentionContext, attentionScores, linear, matmul, reshape, slice, sum, transpose } from '../autograd/index.js';
 import { gradcheck, type GradcheckCase } from '../autograd/gradcheck.js';
 import { wrap } from '../autograd/ops/wrap.js';
-import { MATMUL_VARIANTS, PACKED_MIN_PACKED_ROWS, PACKED_MIN_ROWS, matmul as matmulKernel, packedOperand, pickMatmulVariant, planMatmul, type MatmulVariant } from '../kernels/matmul.js';
+import { MATMUL_VARIANTS, PACKED_MIN_PACKED_ROWS, PACKED_MIN_ROWS, matmul as matmulKernel, packedOperand, pickMatmulVariant, planMatmul, resultStrides, type MatmulVariant } from '../kernels/matmul.js';
 import { refLinear, refMatmul, refTransposeLast } from '../kernels/reference/matmul.js';
 import { refTensor, type RefTensor } from '../kernels/reference/tensor.js';
 import { numel } from '../kernels/shape.js';
@@ -273,6 +273,65 @@ describe('matmul kernel matches the float64 reference', () => {
       expectClose(await y.toArray(), ref.data, { rtol: 1e-5, atol: 1e-5 }, `alpha + bias, ${JSON.stringify(variant)} ${packed ?? ''}`);
       y.dispose();
     }
+  });
+});
+
+describe('matmul stores its result in a requested memory order', () => {
+  // Attention stores p·v [B, Hkv, G, T, D] as [B, T, Hkv, G, D] so that merging heads is a view.
+  const orderCases: { label: string; a: number[]; b: number[]; order: number[] }[] = [
+    { label: 'grouped heads [2,3,2,5,8]·[2,3,1,8,12] as [B,T,Hkv,G,D]', a: [2, 3, 2, 5, 8], b: [2, 3, 1, 8, 12], order: [0, 3, 1, 2, 4] },
+    { label: 'heads [1,4,70,33]·[1,4,33,64] as [B,T,H,D] (packed sizes)', a: [1, 4, 70, 33], b: [1, 4, 33, 64], order: [0, 2, 1, 3] },
+    { label: 'one row per head [3,4,1,16]·[3,4,16,8]', a: [3, 4, 1, 16], b: [3, 4, 16, 8], order: [0, 2, 1, 3] },
+    { label: 'batch-major kept [2,5,6]·[6,7]', a: [2, 5, 6], b: [6, 7], order: [1, 0, 2] },
+  ];
+  const runs: [string, MatmulVariant, 'a' | 'b' | undefined][] = [
+    ['software', MATMUL_VARIANTS.software, undefined],
+    ['packed A (Cᵀ stored)', MATMUL_VARIANTS.softwarePacked, 'a'],
+    ['packed B', MATMUL_VARIANTS.softwarePacked, 'b'],
+    ['hardware', MATMUL_VARIANTS.hardware, undefined],
+  ];
+  for (const c of orderCases)
+    it(c.label, async () => {
+      const a = operand({ shape: c.a });
+      const b = operand({ shape: c.b });
+      const expected = refMatmul(a.ref, b.ref);
+      for (const [name, variant, packed] of runs) {
+        const y = wrap(matmulKernel(a.view, b.view, { variant, packed, memoryOrder: c.order }));
+        expect(y.shape).toEqual(expected.shape);
+        expect(y.strides, name).toEqual(resultStrides(expected.shape, c.order));
+        expectClose(await y.toArray(), expected.data, { rtol: 1e-4, atol: 1e-4 }, `${c.label} / ${name}`);
+        y.dispose();
+      }
+      for (const t of [...a.owned, ...b.owned]) t.dispose();
+    });
+
+  it('refuses an order that is not a permutation ending with the last dim', () => {
+    const a = operand({ shape: [2, 3, 4] });
+    const b = operand({ shape: [4, 5] });
+    expect(() => matmulKernel(a.view, b.view, { memoryOrder: [0, 2, 1] })).toThrow(/memoryOrder \[0, 2, 1\]/);
+    expect(() => matmulKernel(a.view, b.view, { memoryOrder: [1, 1, 2] })).toThrow(/not a permutation/);
+    for (const t of [...a.owned, ...b.owned]) t.dispose();
+  });
+
+  it('attentionContext with a memory order: same values and gradients, merged heads are a view', async () => {
+    const p = Tensor.fromArray(randomArray(2 * 3 * 5 * 5, random), [2, 3, 5, 5]).setRequiresGrad();
+    const v = Tensor.fromArray(randomArray(2 * 3 * 5 * 4, random), [2, 3, 5, 4]).setRequiresGrad();
+    const plain = attentionContext(p, v);
+    const ordered = attentionContext(p, v, [0, 2, 1, 3]);
+    expectClose(await ordered.toArray(), await plain.toArray(), { rtol: 0, atol: 0 }, 'values');
+    const merged = reshape(transpose(ordered, 1, 2), [2, 5, 12]);
+    expect(merged.storage).toBe(ordered.storage); // no copy
+    const seed = Tensor.fromArray(randomArray(2 * 5 * 12, random), [2, 5, 12]);
+    backward(merged, { seed });
+    const [gp, gv] = [await p.grad!.toArray(), await v.grad!.toArray()];
+    p.grad!.dispose();
+    v.grad!.dispose();
+    p.grad = null;
+    v.grad = null;
+    backward(reshape(transpose(plain, 1, 2), [2, 5, 12]), { seed });
+    expectClose(gp, await p.grad!.toArray(), { rtol: 1e-6, atol: 1e-6 }, 'grad p');
+    expectClose(gv, await v.grad!.toArray(), { rtol: 1e-6, atol: 1e-6 }, 'grad v');
+    for (const t of [p, v, plain, ordered, merged, seed, p.grad!, v.grad!]) t.dispose();
   });
 });
 

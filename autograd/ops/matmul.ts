@@ -25,8 +25,11 @@ declare module '../opTypes.js' {
     linear: undefined;
     /** `attentionScores`' scale on q·kᵀ (1/√d). */
     attentionScores: { scale: number };
-    /** `attentionContext` has no attributes. */
-    attentionContext: undefined;
+    /**
+     * `attentionContext`'s memory order for its result (see `attentionContext`), or undefined for
+     * row-major. It changes where the values are stored, never what they are.
+     */
+    attentionContext: { memoryOrder: readonly number[] } | undefined;
   }
 }
 
@@ -56,8 +59,8 @@ function withF32<T>(t: Tensor, fn: (readable: Tensor) => T): T {
 }
 
 /** alpha · a · b on the GPU, as a Tensor (no recording: forward and backward helpers). */
-function product(a: Tensor, b: Tensor, alpha = 1): Tensor {
-  return withF32(a, (a32) => withF32(b, (b32) => wrap(matmulKernel(a32, b32, { alpha }))));
+function product(a: Tensor, b: Tensor, alpha = 1, memoryOrder?: readonly number[]): Tensor {
+  return withF32(a, (a32) => withF32(b, (b32) => wrap(matmulKernel(a32, b32, memoryOrder ? { alpha, memoryOrder } : { alpha }))));
 }
 
 /**
@@ -187,16 +190,21 @@ export function attentionScores(q: Tensor, k: Tensor, scale: number): Tensor {
 const contextOp = defineOp({
   name: 'attentionContext',
   role: 'product',
-  forward: ([p, v]) => product(p!, v!),
+  forward: ([p, v], attrs) => product(p!, v!, 1, attrs?.memoryOrder),
   backward: (ctx, g) => productGrads(ctx.inputs[0]!, ctx.inputs[1]!, g, 1, ctx.needsGrad),
   backwardScaled: (ctx, g, factor) => productGrads(ctx.inputs[0]!, ctx.inputs[1]!, g, factor, ctx.needsGrad),
 });
 
-/** p [..., T, S] · v [..., S, D] → [..., T, D], batch dims broadcast. */
-export function attentionContext(p: Tensor, v: Tensor): Tensor {
+/**
+ * p [..., T, S] · v [..., S, D] → [..., T, D], batch dims broadcast. `memoryOrder` (the result's dims
+ * outermost first, ending with the last) stores the result in another dense layout and returns it
+ * as a strided view: attention passes [0, 3, 1, 2, 4] for [B, Hkv, G, T, D], so the heads are
+ * already side by side per position and the merge before the output projection is a view, not a copy.
+ */
+export function attentionContext(p: Tensor, v: Tensor, memoryOrder?: readonly number[]): Tensor {
   checkRank('attentionContext', p, v, 'p [..., T, S] and v [..., S, D]');
   if (p.shape[p.rank - 1] !== v.shape[v.rank - 2]) {
     throw new Error(`attentionContext: shapes ${shapeToString(p.shape)} and ${shapeToString(v.shape)} have different key lengths`);
   }
-  return contextOp([p, v], undefined);
+  return contextOp([p, v], memoryOrder ? { memoryOrder: [...memoryOrder] } : undefined);
 }

@@ -4,5 +4,5 @@ import { Storage } from '../storage.js';
 import { Tensor } from '../tensor.js';
 
 export function wrap(out: KernelOutput): Tensor {
-  return new Tensor(new Storage(out.buffer), out.shape, out.dtype);
+  return new Tensor(new Storage(out.buffer), out.shape, out.dtype, out.strides);
 }

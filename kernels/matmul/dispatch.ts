@@ -14,14 +14,17 @@ import type { MatmulVariant } from './variants.js';
 
 /**
  * alpha · a · b (+ bias) with batch broadcasting: a [..., M, K], b [..., K, N] → [..., M, N].
- * Both operands must have rank ≥ 2; the result is a new contiguous tensor.
+ * Both operands must have rank ≥ 2; the result is a new tensor, contiguous unless
+ * `options.memoryOrder` asks for another dense layout (then `strides` says which).
  */
 export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): KernelOutput {
   const plan = planMatmul(a, b, options);
   const { shape, variant: v, batch } = plan;
   const { bias, alpha = 1 } = options;
   const out = allocate('matmul', shape, 'f32');
-  if (numel(shape) === 0) return { buffer: out, shape, dtype: 'f32' };
+  // A result in another memory order (`MatmulOptions.memoryOrder`) is returned as its strided view.
+  const result: KernelOutput = options.memoryOrder ? { buffer: out, shape, dtype: 'f32', strides: plan.strides } : { buffer: out, shape, dtype: 'f32' };
+  if (numel(shape) === 0) return result;
   // The kernel's operands: the plan's, or with A packed, Bᵀ (rows shared by broadcast) and Aᵀ
   // (packed) for Cᵀ = Bᵀ·Aᵀ, stored transposed.
   const transposedC = plan.layoutA === 'packed' || plan.layoutA === 'packedK';
@@ -56,6 +59,7 @@ export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): Ker
   params[P.offBias] = bias?.offset ?? 0;
   params[P.sBias] = bias?.strides[0] ?? 0;
   params[P.workgroups] = workgroups;
+  params[P.sCm] = plan.sCm;
   params.set(batch, P.batchShape);
   [sC, k.sFirst, packed ? contiguousStrides(batch) : k.sSecond].forEach((s, i) => params.set(s, P.batchShape + (i + 1) * rb));
   const spec: MatmulSpec = { v: withDefaults(v), la: k.la, lb: k.lb, batchRank: rb, bias: bias !== undefined, transposedC };
@@ -68,7 +72,7 @@ export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): Ker
   });
   // Later dispatches may reuse the texture at once: they run after this one.
   if (packed) runtime().textures.release(packed);
-  return { buffer: out, shape, dtype: 'f32' };
+  return result;
 }
 
 /** The variant with its optional switches spelt out, so equal variants give equal keys. */

@@ -1,23 +1,24 @@
 /**
  * The stores: each accumulator scaled by alpha, the bias added, masked to the matrix (clamped
- * rows and columns computed duplicates that are never stored). A transposed C (the product
+ * rows and columns computed duplicates that are never stored). C's rows are `sCm` apart: N for a
+ * contiguous result, more when the caller asked for another memory order (`MatmulOptions.memoryOrder`). A transposed C (the product
  * computed as Bᵀ·Aᵀ) is stored column by column, with the bias along the kernel's rows.
  */
 import { P, range, type MatmulSpec } from './spec.js';
 
 /** Masked stores of the accumulators into C. */
 export function epilogue(s: MatmulSpec): string[] {
-  const L = [`  let alpha = bitcast<f32>(p[${P.alpha}u]);`];
+  const L = [`  let alpha = bitcast<f32>(p[${P.alpha}u]);`, `  let sCm = p[${P.sCm}u];`];
   for (const r of range(s.v.rows)) {
     L.push(`  if (row0 + ${r}u < M) {`);
-    L.push(s.transposedC ? `    let o${r} = oc + row0 + ${r}u + col0 * M;` : `    let o${r} = oc + (row0 + ${r}u) * N + col0;`);
+    L.push(s.transposedC ? `    let o${r} = oc + row0 + ${r}u + col0 * sCm;` : `    let o${r} = oc + (row0 + ${r}u) * sCm + col0;`);
     if (s.bias && s.transposedC) L.push(`    let bias${r} = bias[p[${P.offBias}u] + (row0 + ${r}u) * p[${P.sBias}u]];`);
     for (const j of range(s.v.cols / 4))
       for (const q of range(4)) {
         const c = j * 4 + q;
         const biasValue = s.transposedC ? `bias${r}` : `bias[p[${P.offBias}u] + (col0 + ${c}u) * p[${P.sBias}u]]`;
         const value = s.bias ? `acc${r}_${j}[${q}] * alpha + ${biasValue}` : `acc${r}_${j}[${q}] * alpha`;
-        L.push(`    if (col0 + ${c}u < N) { C[o${r} + ${s.transposedC ? `${c}u * M` : `${c}u`}] = ${value}; }`);
+        L.push(`    if (col0 + ${c}u < N) { C[o${r} + ${s.transposedC ? `${c}u * sCm` : `${c}u`}] = ${value}; }`);
       }
     L.push('  }');
   }

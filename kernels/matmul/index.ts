@@ -17,7 +17,7 @@
  * A and packing B, wins; a real GPU wants the shared-memory path (docs/benchmarks.md).
  */
 export { matmul } from './dispatch.js';
-export { planMatmul, type MatmulLayout, type MatmulOptions, type MatmulPlan, type MatmulPackedLayout } from './plan.js';
+export { planMatmul, resultStrides, type MatmulLayout, type MatmulOptions, type MatmulPlan, type MatmulPackedLayout } from './plan.js';
 export type { MatmulSpec } from './spec.js';
 export { matmulWgsl } from './template.js';
 export * from './variants.js';

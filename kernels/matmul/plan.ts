@@ -23,6 +23,30 @@ export interface MatmulOptions {
    * for Cᵀ) with a plain copy instead of a transpose.
    */
   packAlong?: 'n' | 'k';
+  /**
+   * The result's dims in the order they are laid out in memory, outermost first (a permutation of
+   * 0 … rank−1 ending with the last dim, whose elements stay adjacent); default row-major. Attention
+   * stores its context [B, H, T, D] as [B, T, H, D] this way, so merging the heads needs no copy.
+   */
+  memoryOrder?: readonly number[];
+}
+
+/**
+ * Element strides of a dense result of `shape` laid out in `memoryOrder` (outermost first), or
+ * row-major without one. Throws unless the order is a permutation that keeps the last dim last.
+ */
+export function resultStrides(shape: readonly number[], memoryOrder?: readonly number[]): number[] {
+  const r = shape.length;
+  if (!memoryOrder) return contiguousStrides(shape);
+  const valid = memoryOrder.length === r && memoryOrder[r - 1] === r - 1 && new Set(memoryOrder).size === r && memoryOrder.every((d) => Number.isInteger(d) && d >= 0 && d < r);
+  if (!valid) throw new Error(`matmul: memoryOrder [${memoryOrder.join(', ')}] is not a permutation of the ${r} result dims ending with the last`);
+  const strides = new Array<number>(r).fill(0);
+  let step = 1;
+  for (let i = r - 1; i >= 0; i--) {
+    strides[memoryOrder[i]!] = step;
+    step *= shape[memoryOrder[i]!]!;
+  }
+  return strides;
 }
 
 /** How the template reads an operand: along its contiguous dimension (K, or M/N) and with vec4 or not. */
@@ -94,6 +118,10 @@ export interface MatmulPlan {
   layoutA: Layout | MatmulPackedLayout;
   /** How B is read (see `layoutA`). */
   layoutB: Layout | MatmulPackedLayout;
+  /** C's row stride: N unless `MatmulOptions.memoryOrder` lays the result out otherwise. */
+  sCm: number;
+  /** Element strides of the whole result [...batch, M, N] (`resultStrides`). */
+  strides: number[];
   /** Batch dims left after coalescing and folding, and their element strides for C, A and B. */
   batch: number[];
   /** Element strides of C, A and B along each of `batch`. */
@@ -127,8 +155,9 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
   const sAk = normStride(K, a.strides[a.shape.length - 1]!);
   const sBk = normStride(K, b.strides[b.shape.length - 2]!);
   const sBn = normStride(N, b.strides[b.shape.length - 1]!);
+  const strides = resultStrides([...batch, M, N], options.memoryOrder);
   const merged = coalesce(batch, [
-    contiguousStrides(batch).map((s) => s * M * N),
+    strides.slice(0, -2),
     broadcastStrides(batchA, a.strides.slice(0, -2), batch),
     broadcastStrides(batchB, b.strides.slice(0, -2), batch),
   ]);
@@ -136,13 +165,17 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
   // (x [B, T, in] · Wᵀ becomes one [B·T, in] · [in, out] product).
   let rows = M;
   let rowStride = normStride(M, a.strides[a.shape.length - 2]!);
+  let cRowStride = strides[strides.length - 2]!;
   let dims = merged.shape;
   let [sC, sA, sB] = merged.strides as [number[], number[], number[]];
   while (dims.length > 0) {
     const last = dims.length - 1;
-    if (sB[last] !== 0 || sC[last] !== rows * N) break;
-    if (rows === 1) rowStride = sA[last]!; // a single row has no stride of its own
-    else if (sA[last] !== rows * rowStride) break;
+    if (sB[last] !== 0) break;
+    if (rows === 1) {
+      // a single row has no stride of its own
+      rowStride = sA[last]!;
+      cRowStride = sC[last]!;
+    } else if (sA[last] !== rows * rowStride || sC[last] !== rows * cRowStride) break;
     rows *= dims[last]!;
     dims = dims.slice(0, last);
     sC = sC.slice(0, last);
@@ -179,6 +212,8 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
     sAk,
     sBk,
     sBn,
+    sCm: cRowStride,
+    strides,
     layoutA: packed === 'a' ? packedLayout : layoutOf(v, tileM, rows, K, sAm, sAk, a.offset, sA, broadcast === 'a'),
     layoutB: packed === 'b' ? packedLayout : layoutOf(v, tileN, N, K, sBn, sBk, b.offset, sB, broadcast === 'b'),
     batch: dims,

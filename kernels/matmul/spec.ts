@@ -39,8 +39,10 @@ export const P = {
   offBias: 13,
   sBias: 14,
   workgroups: 15,
+  /** C's row stride (N for a contiguous C; the kernel's column stride when `transposedC`). */
+  sCm: 16,
   /** Batch shape (batchRank words), then the batch strides of C, A and B (batchRank words each). */
-  batchShape: 16,
+  batchShape: 17,
 } as const;
 
 /** 0 … n-1. */

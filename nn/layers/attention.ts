@@ -185,7 +185,8 @@ export class SelfAttention extends Module {
     if (mask) scores = add(scores, unsqueeze(mask, 2));
     scores = tap('softmax-input', `${this.prefix}.softmax`, scores);
     const probs = tap('softmax-output', `${this.prefix}.softmax`, softmax(scores));
-    const context = attentionContext(probs, v5); // [B, Hkv, G, T, D]
+    // [B, Hkv, G, T, D], stored as [B, T, Hkv, G, D]: the merge below is then a view, not a copy.
+    const context = attentionContext(probs, v5, [0, 3, 1, 2, 4]);
     const merged = reshape(permute(reshape(context, [B, heads, T, headDim]), [0, 2, 1, 3]), [B, T, heads * headDim]);
     return this.o.forward(merged);
   }
