@@ -244,6 +244,24 @@ describe('matmul kernel matches the float64 reference', () => {
     for (const t of [...a.owned, ...b.owned]) t.dispose();
   });
 
+  it('reads a broadcast operand contiguous along M as vec4s of rows (a weight in s·W), with K tails and row edges', async (ctx) => {
+    if (runtime().adapterInfo.subgroupSize === null) ctx.skip();
+    // s [T, out] · W [out, in] packs s and computes Cᵀ = Wᵀ·sᵀ, Wᵀ read broadcast: rows contiguous.
+    const cases: [number[], number[], string][] = [
+      [[40, 36], [36, 68], 'mn4'], // M' = 68 rows of Wᵀ (not a whole tile), K = 36
+      [[40, 39], [39, 72], 'mn4'], // K = 39: a 1-step tail after the 4-step loop
+      [[40, 36], [36, 66], 'k'], // 66 rows: not whole vectors, scalar loads
+    ];
+    for (const [aShape, bShape, layout] of cases) {
+      const a = operand({ shape: aShape });
+      const b = operand({ shape: bShape });
+      const plan = planMatmul(a.view, b.view, { variant: MATMUL_VARIANTS.softwarePacked, packed: 'a' });
+      expect(plan.layoutB, `${aShape}·${bShape}`).toBe(layout);
+      for (const t of [...a.owned, ...b.owned]) t.dispose();
+      await check({ a: { shape: aShape }, b: { shape: bShape } }, MATMUL_VARIANTS.softwarePacked, `broadcast ${layout} ${aShape}·${bShape}`, 'a');
+    }
+  });
+
   it('plans a one-row product (after folding batch dims) with the one-row tile', () => {
     const x = operand({ shape: [1, 1, 64] });
     const w = operand({ shape: [64, 40], transposed: true });

@@ -5,6 +5,7 @@
 import { runtime } from '../runtime.js';
 import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, shapeToString } from '../shape.js';
 import { checkVariant, packedOperand, pickMatmulVariant, type MatmulVariant } from './variants.js';
+import { broadcastAlongMFits } from './readers/broadcastA.js';
 import type { GpuView } from '../view.js';
 
 /** Options of one matmul launch (`matmul`, `planMatmul`): scaling, a fused bias, and overrides for tests. */
@@ -66,8 +67,8 @@ function normStride(size: number, stride: number): number {
  * Chooses how the template reads an operand. `mnExtent`/`sMn`: its M (or N) size and stride.
  * vec4 needs the contiguous dimension's size, the other strides and the offset to be multiples
  * of 4 (so every vector load is aligned and never straddles the end of a row). An operand shared
- * by subgroup broadcast (`broadcast`) is read 4 steps of K of one row per lane: vec4 along K, or
- * scalar.
+ * by subgroup broadcast (`broadcast`) is read 4 steps of K of one row per lane (vec4 along K, or
+ * scalar), or, when contiguous along M, as vec4s of four rows (readers/broadcastA.ts).
  */
 function layoutOf(
   v: MatmulVariant,
@@ -82,7 +83,12 @@ function layoutOf(
 ): Layout {
   const aligned = (...xs: number[]): boolean => xs.every((x) => x % 4 === 0);
   const vec4 = v.vec4 && aligned(offset, ...batchStrides);
-  if (broadcast) return vec4 && sK === 1 && aligned(K, sMn) ? 'k4' : 'k';
+  if (broadcast) {
+    if (vec4 && sK === 1 && aligned(K, sMn)) return 'k4';
+    // Rows contiguous (a weight read transposed): vec4s of four rows, when the lanes share them evenly.
+    if (vec4 && sMn === 1 && aligned(mnExtent, sK) && broadcastAlongMFits(v)) return 'mn4';
+    return 'k';
+  }
   if (vec4) {
     if (sK === 1 && aligned(K, sMn)) return 'k4';
     if (sMn === 1 && tileMn % 4 === 0 && aligned(mnExtent, sK)) return 'mn4';
