@@ -1,5 +1,6 @@
 /**
- * Copies a batch of matrices X[...batch, K, N] (any strided f32 view) into an rgba32float texture
+ * Copies a batch of matrices X[...batch, K, N] (any strided view of f32, or of 16-bit floats widened
+ * as they are read) into an rgba32float texture
  * array: texel (x, k, layer) = X[layer][k][4x … 4x+3], zero past column N. Matmul reads its
  * packed operand this way on CPU adapters, where reading a texel for a whole SIMD vector is
  * cheaper than a lane-by-lane buffer load (kernels/matmul/readers/textureB.ts).
@@ -15,6 +16,8 @@ import type { ScratchTexture } from './texturePool.js';
 import { numel } from './shape.js';
 import type { GpuView } from './view.js';
 import { flatEntry, header, stridedOffsets, workgroupsFor } from './wgsl/common.js';
+import { halfDecoder, halfQuadDecoder, loadElement, quadDecoderName } from './wgsl/half.js';
+import { isHalf, type DType } from './view.js';
 
 type PackLayout = 'n4' | 'k4' | 'scalar';
 
@@ -22,12 +25,15 @@ const ROWS_PER_INVOCATION = 16;
 const WORKGROUP = 64;
 const P = { invocations: 0, width: 1, K: 2, N: 3, sK: 4, sN: 5, offset: 6, chunks: 7, batchShape: 8 } as const;
 
-function packWgsl(layout: PackLayout, rank: number): string {
+function packWgsl(layout: PackLayout, rank: number, dtype: DType): string {
+  // Four elements at a vec4-unit index, or one at an element index, as f32 whatever X stores.
+  const quad = (index: string): string => (isHalf(dtype) ? `${quadDecoderName(dtype)}(X[${index}])` : `X[${index}]`);
+  const one = (index: string): string => loadElement(dtype, 'X', index);
   const loadRow = (k: string): string[] => {
-    if (layout === 'n4') return [`    let t = X[(row0 + (${k}) * sK) / 4u + x];`];
+    if (layout === 'n4') return [`    let t = ${quad(`(row0 + (${k}) * sK) / 4u + x`)};`];
     return [
       '    var t = vec4<f32>(0.0);',
-      ...[0, 1, 2, 3].map((q) => `    if (n0 + ${q}u < N) { t[${q}] = X[row0 + (${k}) * sK + (n0 + ${q}u) * sN]; }`),
+      ...[0, 1, 2, 3].map((q) => `    if (n0 + ${q}u < N) { t[${q}] = ${one(`row0 + (${k}) * sK + (n0 + ${q}u) * sN`)}; }`),
     ];
   };
   const lines = [
@@ -49,18 +55,20 @@ function packWgsl(layout: PackLayout, rank: number): string {
       ...[0, 1, 2, 3].map((q) => `  let col${q} = (row0 + min(n0 + ${q}u, N - 1u) * sN) / 4u;`),
       ...[0, 1, 2, 3].map((q) => `  let keep${q} = n0 + ${q}u < N;`),
       '  for (var k = k0; k < kEnd; k += 4u) {',
-      ...[0, 1, 2, 3].map((q) => `    let v${q} = select(vec4<f32>(0.0), X[col${q} + k / 4u], keep${q});`),
+      ...[0, 1, 2, 3].map((q) => `    let v${q} = select(vec4<f32>(0.0), ${quad(`col${q} + k / 4u`)}, keep${q});`),
       ...[0, 1, 2, 3].map((kk) => `    textureStore(T, vec2<u32>(x, k + ${kk}u), layer, vec4<f32>(v0[${kk}], v1[${kk}], v2[${kk}], v3[${kk}]));`),
       '  }',
     );
   } else {
     lines.push('  for (var k = k0; k < kEnd; k++) {', ...loadRow('k'), '    textureStore(T, vec2<u32>(x, k), layer, t);', '  }');
   }
+  const xType = isHalf(dtype) ? (layout === 'scalar' ? 'u32' : 'vec2<u32>') : layout === 'scalar' ? 'f32' : 'vec4<f32>';
   return [
     header([
-      { name: 'X', access: 'read', type: layout === 'scalar' ? 'f32' : 'vec4<f32>' },
+      { name: 'X', access: 'read', type: xType },
       { name: 'T', access: 'read_write', type: 'vec4<f32>', texture: true },
     ]),
+    ...(isHalf(dtype) ? [halfDecoder(dtype), halfQuadDecoder(dtype)] : []),
     flatEntry(lines.join('\n'), WORKGROUP),
   ].join('\n\n');
 }
@@ -83,6 +91,7 @@ function packLayout(x: GpuView, K: number, N: number): PackLayout {
  * The caller releases the texture to `runtime().textures` once the kernels that read it are recorded.
  */
 export function packIntoTexture(x: GpuView): ScratchTexture {
+  if (x.dtype === 'i32') throw new Error('packIntoTexture: i32 values cannot be packed into a float texture');
   const rank = x.shape.length;
   const K = x.shape[rank - 2]!;
   const N = x.shape[rank - 1]!;
@@ -107,8 +116,8 @@ export function packIntoTexture(x: GpuView): ScratchTexture {
   params.set(batch, P.batchShape);
   params.set(x.strides.slice(0, -2), P.batchShape + rb);
   rt.dispatch({
-    key: `packTexture/${layout}/b${rb}`,
-    wgsl: () => packWgsl(layout, rb),
+    key: `packTexture/${layout}/b${rb}${x.dtype === 'f32' ? '' : `/${x.dtype}`}`,
+    wgsl: () => packWgsl(layout, rb, x.dtype),
     bindings: [x.buffer, { textureView: scratch.view }],
     params,
     workgroups: workgroupsFor(invocations, WORKGROUP),

@@ -5,10 +5,9 @@
  * attention products). All four run the one batched kernel; transposed operands are passed as
  * views with swapped strides, never copied.
  */
-import { elementwise } from '../../kernels/elementwise.js';
 import { matmul as matmulKernel } from '../../kernels/matmul.js';
 import { shapeToString } from '../../kernels/shape.js';
-import { isHalf, type GpuView } from '../../kernels/view.js';
+import type { GpuView } from '../../kernels/view.js';
 import { defineOp } from '../op.js';
 import type { BackwardContext } from '../graph.js';
 import type { Tensor } from '../tensor.js';
@@ -43,24 +42,11 @@ function swapLast(x: GpuView): GpuView {
   return { buffer: x.buffer, shape, strides, offset: x.offset, dtype: x.dtype };
 }
 
-/**
- * Runs `fn` on `t` as the product kernel can read it: 16-bit weight storage is widened into a
- * temporary f32 copy that lives only for this one product (the graph keeps the 16-bit tensor, so
- * an explanation holds weights at 16 bits), other tensors are passed as they are.
- */
-function withF32<T>(t: Tensor, fn: (readable: Tensor) => T): T {
-  if (!isHalf(t.dtype)) return fn(t);
-  const widened = wrap(elementwise('copy', [t]));
-  try {
-    return fn(widened);
-  } finally {
-    widened.dispose();
-  }
-}
-
 /** alpha · a · b on the GPU, as a Tensor (no recording: forward and backward helpers). */
 function product(a: Tensor, b: Tensor, alpha = 1, memoryOrder?: readonly number[]): Tensor {
-  return withF32(a, (a32) => withF32(b, (b32) => wrap(matmulKernel(a32, b32, memoryOrder ? { alpha, memoryOrder } : { alpha }))));
+  // 16-bit weights are read as stored: the kernel widens each value as it loads it (an explanation
+  // holds its weights at 16 bits and never makes an f32 copy of them).
+  return wrap(matmulKernel(a, b, memoryOrder ? { alpha, memoryOrder } : { alpha }));
 }
 
 /**
@@ -113,7 +99,7 @@ const linearOp = defineOp({
   role: 'linear',
   forward: ([x, w, bias]) => {
     const x2 = x!.rank === 1 ? reshape(x!, [1, x!.shape[0]!]) : x!;
-    const y = withF32(w!, (w32) => wrap(matmulKernel(x2, swapLast(w32), bias ? { bias } : {})));
+    const y = wrap(matmulKernel(x2, swapLast(w!), bias ? { bias } : {}));
     if (x2 === x) return y;
     x2.dispose();
     const y1 = reshape(y, [w!.shape[0]!]);

@@ -2,13 +2,14 @@
  * The matmul launcher: plans the product, packs the texture operand of a packed variant, fills
  * the parameter block and records the dispatch under a key derived from the template's spec.
  */
+import { elementwise } from '../elementwise.js';
 import { packIntoTexture } from '../packTexture.js';
 import { runtime, type Binding } from '../runtime.js';
 import { contiguousStrides, numel } from '../shape.js';
-import { allocate, f32Bits, type GpuView, type KernelOutput } from '../view.js';
+import { allocate, f32Bits, isHalf, type GpuView, type KernelOutput } from '../view.js';
 import { templateLaunch } from '../wgsl/specKey.js';
 import { planMatmul, type MatmulOptions } from './plan.js';
-import { P, type MatmulSpec } from './spec.js';
+import { P, type MatmulSpec, type OperandDType } from './spec.js';
 import { matmulWgsl } from './template.js';
 import type { MatmulVariant } from './variants.js';
 
@@ -18,7 +19,20 @@ import type { MatmulVariant } from './variants.js';
  * `options.memoryOrder` asks for another dense layout (then `strides` says which).
  */
 export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): KernelOutput {
-  const plan = planMatmul(a, b, options);
+  let plan = planMatmul(a, b, options);
+  // 16-bit operands (weights) are widened as they are read by the register path's buffer readers
+  // and by the packing; the shared-memory path stages f32 tiles, so it reads widened copies.
+  const temporaries: GPUBuffer[] = [];
+  if (plan.variant.sharedK > 0 && (isHalf(a.dtype) || isHalf(b.dtype))) {
+    const widen = (x: GpuView): GpuView => {
+      if (!isHalf(x.dtype)) return x;
+      const copy = elementwise('copy', [x]);
+      temporaries.push(copy.buffer);
+      return { buffer: copy.buffer, shape: copy.shape, strides: contiguousStrides(copy.shape), offset: 0, dtype: 'f32' };
+    };
+    [a, b] = [widen(a), widen(b)];
+    plan = planMatmul(a, b, options);
+  }
   const { shape, variant: v, batch } = plan;
   const { bias, alpha = 1 } = options;
   const out = allocate('matmul', shape, 'f32');
@@ -39,7 +53,7 @@ export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): Ker
   const workgroups = numel(batch) * tilesM * tilesN;
   // The packed operand gets one texture layer per batch index, in row-major order; texels along
   // K pack its transpose [N, K] (contiguous along K: a plain copy).
-  const view = (shape: number[], strides: number[]): GpuView => ({ buffer: k.second.buffer, shape: [...batch, ...shape], strides: [...k.sSecond, ...strides], offset: k.second.offset, dtype: 'f32' });
+  const view = (shape: number[], strides: number[]): GpuView => ({ buffer: k.second.buffer, shape: [...batch, ...shape], strides: [...k.sSecond, ...strides], offset: k.second.offset, dtype: k.second.dtype });
   const packed =
     k.lb === 'packed' ? packIntoTexture(view([plan.K, k.N], [k.sBk, k.sBn])) : k.lb === 'packedK' ? packIntoTexture(view([k.N, plan.K], [k.sBn, k.sBk])) : null;
   const params = new Uint32Array(P.batchShape + 4 * rb);
@@ -62,7 +76,16 @@ export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): Ker
   params[P.sCm] = plan.sCm;
   params.set(batch, P.batchShape);
   [sC, k.sFirst, packed ? contiguousStrides(batch) : k.sSecond].forEach((s, i) => params.set(s, P.batchShape + (i + 1) * rb));
-  const spec: MatmulSpec = { v: withDefaults(v), la: k.la, lb: k.lb, batchRank: rb, bias: bias !== undefined, transposedC };
+  const spec: MatmulSpec = {
+    v: withDefaults(v),
+    la: k.la,
+    lb: k.lb,
+    batchRank: rb,
+    bias: bias !== undefined,
+    transposedC,
+    dtypeA: k.first.dtype as OperandDType,
+    dtypeB: packed ? 'f32' : (k.second.dtype as OperandDType),
+  };
   const second: Binding = packed ? { textureView: packed.view } : k.second.buffer;
   runtime().dispatch({
     ...templateLaunch('matmul', spec, matmulWgsl),
@@ -72,6 +95,7 @@ export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): Ker
   });
   // Later dispatches may reuse the texture at once: they run after this one.
   if (packed) runtime().textures.release(packed);
+  for (const t of temporaries) runtime().pool.release(t);
   return result;
 }
 

@@ -139,7 +139,7 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
   const fail = (why: string): never => {
     throw new Error(`matmul: shapes ${shapeToString(a.shape)} and ${shapeToString(b.shape)} ${why}`);
   };
-  if (a.dtype !== 'f32' || b.dtype !== 'f32') fail(`must be f32 (got ${a.dtype} and ${b.dtype})`);
+  if (a.dtype === 'i32' || b.dtype === 'i32') fail(`must be f32 or 16-bit floats (got ${a.dtype} and ${b.dtype})`);
   if (a.shape.length < 2 || b.shape.length < 2) fail('need rank ≥ 2 ([..., M, K] and [..., K, N])');
   const M = a.shape[a.shape.length - 2]!;
   const K = a.shape[a.shape.length - 1]!;

@@ -5,6 +5,9 @@
 import type { MatmulLayout, MatmulPackedLayout } from './plan.js';
 import type { MatmulVariant } from './variants.js';
 
+/** What an operand's buffer holds: f32, or 16-bit weights widened as the kernel reads them. */
+export type OperandDType = 'f32' | 'f16' | 'bf16';
+
 /** What the template generates for: the kernel's operands as it sees them (after a Cᵀ swap). */
 export type MatmulSpec = {
   /** Tile parameters. */
@@ -19,6 +22,10 @@ export type MatmulSpec = {
   bias: boolean;
   /** The kernel computes Cᵀ = Bᵀ·Aᵀ (rows of the kernel are columns of C) and stores C transposed. */
   transposedC: boolean;
+  /** Storage of the kernel's A (register path only: the shared path and textures read f32). */
+  dtypeA: OperandDType;
+  /** Storage of the kernel's B read from a buffer (see `dtypeA`). */
+  dtypeB: OperandDType;
 };
 
 /** Word offsets in the parameter block `p`. */

@@ -8,6 +8,8 @@
  * a…/b…, accumulators acc{r}_{j} (vec4 along N).
  */
 import { header, stridedOffsets, type BindingDecl } from '../wgsl/common.js';
+import { halfDecoder, halfQuadDecoder } from '../wgsl/half.js';
+import { isHalf, type HalfDType } from '../view.js';
 import { epilogue } from './epilogue.js';
 import { readerForA, readerForB } from './readers/index.js';
 import { registerLoop } from './registerPath.js';
@@ -20,6 +22,7 @@ export function matmulWgsl(s: MatmulSpec): string {
   const register = v.sharedK === 0;
   let operands: BindingDecl[];
   let loop: string[];
+  if (!register && (isHalf(s.dtypeA) || isHalf(s.dtypeB))) throw new Error('matmul: the shared-memory path reads f32 operands only'); // dispatch widens first
   if (register) {
     const A = readerForA(s);
     const B = readerForB(s);
@@ -32,9 +35,11 @@ export function matmulWgsl(s: MatmulSpec): string {
   const bindings: BindingDecl[] = [...operands, ...(s.bias ? [{ name: 'bias', access: 'read', type: 'f32' } as const] : []), { name: 'C', access: 'read_write', type: 'f32' }];
   const body = [...prologue(s), ...loop, ...epilogue(s)];
   const lane = v.broadcastA ? ', @builtin(subgroup_invocation_id) lane: u32' : '';
+  const halves = [...new Set([s.dtypeA, s.dtypeB].filter(isHalf))] as HalfDType[];
   return [
     ...(v.broadcastA ? ['enable subgroups;'] : []),
     header(bindings),
+    ...halves.flatMap((dt) => [halfDecoder(dt), halfQuadDecoder(dt)]),
     ...sharedDeclarations(s),
     `@compute @workgroup_size(${v.wgCols}, ${v.wgRows})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>${lane}) {

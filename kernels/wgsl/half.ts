@@ -35,3 +35,15 @@ export function loadElement(dtype: DType, array: string, index: string): string 
   if (!isHalf(dtype)) return `${array}[${index}]`;
   return `${decoderName(dtype)}(${array}[(${index}) >> 1u], ${index})`;
 }
+
+/** Name of the WGSL function that widens four consecutive 16-bit elements (two words) to a vec4<f32>. */
+export function quadDecoderName(dtype: HalfDType): string {
+  return dtype === 'bf16' ? 'widen4_bf16' : 'widen4_f16';
+}
+
+/** The WGSL function `widen4_<dtype>(words: vec2<u32>) -> vec4<f32>`: four elements, low half first. */
+export function halfQuadDecoder(dtype: HalfDType): string {
+  return dtype === 'bf16'
+    ? 'fn widen4_bf16(w: vec2<u32>) -> vec4<f32> { return vec4<f32>(bitcast<f32>(w.x << 16u), bitcast<f32>(w.x & 0xffff0000u), bitcast<f32>(w.y << 16u), bitcast<f32>(w.y & 0xffff0000u)); }'
+    : 'fn widen4_f16(w: vec2<u32>) -> vec4<f32> { return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)); }';
+}

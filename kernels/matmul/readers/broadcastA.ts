@@ -6,7 +6,7 @@
  */
 import { range, vec4Of, type MatmulSpec } from '../spec.js';
 import type { MatmulVariant } from '../variants.js';
-import { bufferBinding, type OperandReader } from './reader.js';
+import { bufferBinding, operandAt, type OperandReader } from './reader.js';
 
 /** Reads A by subgroup broadcast (needs `v.broadcastA`: one subgroup of `wgCols` lanes per workgroup row). */
 export function broadcastA(s: MatmulSpec): OperandReader {
@@ -19,12 +19,13 @@ export function broadcastA(s: MatmulSpec): OperandReader {
     const base = `oa + min(row0 + ${g * S}u + lane, M - 1u) * sAm`;
     return `  let ab${g} = ${la === 'k4' ? `(${base}) / 4u` : base};`;
   });
+  const A = (index: string): string => operandAt('A', la, s.dtypeA, index);
   const load = (kks: number[], indent: string): string[] => {
     const lines: string[] = [];
     for (const g of range(groups)) {
-      if (la === 'k4') lines.push(`${indent}let al${g} = A[ab${g} + k / 4u]${kks.length === 4 ? '' : '[k % 4u]'};`);
-      else if (kks.length === 4) lines.push(`${indent}let al${g} = ${vec4Of(kks.map((kk) => `A[ab${g} + (k + ${kk}u) * sAk]`))};`);
-      else lines.push(`${indent}let al${g} = A[ab${g} + k * sAk];`);
+      if (la === 'k4') lines.push(`${indent}let al${g} = ${A(`ab${g} + k / 4u`)}${kks.length === 4 ? '' : '[k % 4u]'};`);
+      else if (kks.length === 4) lines.push(`${indent}let al${g} = ${vec4Of(kks.map((kk) => A(`ab${g} + (k + ${kk}u) * sAk`)))};`);
+      else lines.push(`${indent}let al${g} = ${A(`ab${g} + k * sAk`)};`);
     }
     for (const kk of kks)
       for (const r of range(RM)) {
@@ -33,7 +34,7 @@ export function broadcastA(s: MatmulSpec): OperandReader {
       }
     return lines;
   };
-  return { binding: bufferBinding('A', la), setup, load, at: () => (r, kk) => `a${r}_${kk}` };
+  return { binding: bufferBinding('A', la, s.dtypeA), setup, load, at: () => (r, kk) => `a${r}_${kk}` };
 }
 
 /**
@@ -57,11 +58,12 @@ function broadcastAlongM(s: MatmulSpec): OperandReader {
   const Q = RM / 4;
   const loadsPerLane = (4 * Q) / S;
   const stepsPerLoad = S / Q; // K steps one load round covers
+  const A = (index: string): string => operandAt('A', 'mn4', s.dtypeA, index);
   const setup = [`  let aq = (oa + min(row0 / 4u + lane % ${Q}u, M / 4u - 1u) * 4u) / 4u;`, `  let ak = lane / ${Q}u;`, '  let sAk4 = sAk / 4u;'];
   const load = (kks: number[], indent: string): string[] => {
     const lines: string[] = [];
     if (kks.length === 4) {
-      for (const i of range(loadsPerLane)) lines.push(`${indent}let al${i} = A[aq + (k + ak + ${i * stepsPerLoad}u) * sAk4];`);
+      for (const i of range(loadsPerLane)) lines.push(`${indent}let al${i} = ${A(`aq + (k + ak + ${i * stepsPerLoad}u) * sAk4`)};`);
       for (const kk of kks)
         for (const r of range(RM)) {
           const quad = Math.floor(r / 4);
@@ -70,10 +72,10 @@ function broadcastAlongM(s: MatmulSpec): OperandReader {
         }
     } else {
       // One step of K: lanes 0 … Q−1 hold the row quads (the others load a valid duplicate).
-      lines.push(`${indent}let al0 = A[aq + k * sAk4];`);
+      lines.push(`${indent}let al0 = ${A('aq + k * sAk4')};`);
       for (const r of range(RM)) lines.push(`${indent}let a${r}_0 = subgroupBroadcast(al0[${r % 4}], ${Math.floor(r / 4)}u);`);
     }
     return lines;
   };
-  return { binding: bufferBinding('A', 'mn4'), setup, load, at: () => (r, kk) => `a${r}_${kk}` };
+  return { binding: bufferBinding('A', 'mn4', s.dtypeA), setup, load, at: () => (r, kk) => `a${r}_${kk}` };
 }

@@ -1,7 +1,8 @@
 /** A read by each invocation for its own rows, in A's layout (uniform across a SIMD vector on CPUs). */
 import { range, type MatmulSpec } from '../spec.js';
 import type { MatmulLayout } from '../plan.js';
-import { bufferBinding, type OperandReader } from './reader.js';
+import { bufferBinding, operandAt, type OperandReader } from './reader.js';
+import type { OperandDType } from '../spec.js';
 
 /** Each invocation loads the A values of its own rows straight from the buffer. */
 export function directA(s: MatmulSpec): OperandReader {
@@ -18,18 +19,19 @@ export function directA(s: MatmulSpec): OperandReader {
       setup.push(`  let ab${r} = ${la === 'k4' ? `(${base}) / 4u` : base};`);
     }
   }
-  return { binding: bufferBinding('A', la), setup, load: (kks, indent) => loads(la, RM, kks, indent), at: (step4) => (r, kk) => valueAt(la, step4, r, kk) };
+  return { binding: bufferBinding('A', la, s.dtypeA), setup, load: (kks, indent) => loads(la, s.dtypeA, RM, kks, indent), at: (step4) => (r, kk) => valueAt(la, step4, r, kk) };
 }
 
-function loads(la: MatmulLayout, RM: number, kks: number[], indent: string): string[] {
+function loads(la: MatmulLayout, dt: OperandDType, RM: number, kks: number[], indent: string): string[] {
   const lines: string[] = [];
+  const A = (index: string): string => operandAt('A', la, dt, index);
   if (la === 'k4') {
-    if (kks.length === 4) for (const r of range(RM)) lines.push(`${indent}let a${r} = A[ab${r} + k / 4u];`);
-    else for (const r of range(RM)) lines.push(`${indent}let a${r} = A[ab${r} + k / 4u][k % 4u];`); // never runs: K % 4 == 0
+    if (kks.length === 4) for (const r of range(RM)) lines.push(`${indent}let a${r} = ${A(`ab${r} + k / 4u`)};`);
+    else for (const r of range(RM)) lines.push(`${indent}let a${r} = ${A(`ab${r} + k / 4u`)}[k % 4u];`); // never runs: K % 4 == 0
   } else if (la === 'mn4') {
-    for (const kk of kks) for (const g of range(RM / 4)) lines.push(`${indent}let a${kk}_${g} = A[ab${g} + (k + ${kk}u) * sAk4];`);
+    for (const kk of kks) for (const g of range(RM / 4)) lines.push(`${indent}let a${kk}_${g} = ${A(`ab${g} + (k + ${kk}u) * sAk4`)};`);
   } else {
-    for (const kk of kks) for (const r of range(RM)) lines.push(`${indent}let a${r}_${kk} = A[ab${r} + (k + ${kk}u) * sAk];`);
+    for (const kk of kks) for (const r of range(RM)) lines.push(`${indent}let a${r}_${kk} = ${A(`ab${r} + (k + ${kk}u) * sAk`)};`);
   }
   return lines;
 }

@@ -1,7 +1,8 @@
 /** B read by each invocation for its own columns, straight from the buffer in B's layout. */
 import { range, vec4Of, type MatmulSpec } from '../spec.js';
 import type { MatmulLayout } from '../plan.js';
-import { bufferBinding, type OperandReader } from './reader.js';
+import { bufferBinding, operandAt, type OperandReader } from './reader.js';
+import type { OperandDType } from '../spec.js';
 
 /** Each invocation loads its own columns of B from the buffer. */
 export function directB(s: MatmulSpec): OperandReader {
@@ -19,18 +20,19 @@ export function directB(s: MatmulSpec): OperandReader {
       setup.push(`  let bb${c} = ${lb === 'k4' ? `(${base}) / 4u` : base};`);
     }
   }
-  return { binding: bufferBinding('B', lb), setup, load: (kks, indent) => loads(lb, RN, kks, indent), at: (step4) => (kk, j) => valueAt(lb, step4, kk, j) };
+  return { binding: bufferBinding('B', lb, s.dtypeB), setup, load: (kks, indent) => loads(lb, s.dtypeB, RN, kks, indent), at: (step4) => (kk, j) => valueAt(lb, step4, kk, j) };
 }
 
-function loads(lb: MatmulLayout, RN: number, kks: number[], indent: string): string[] {
+function loads(lb: MatmulLayout, dt: OperandDType, RN: number, kks: number[], indent: string): string[] {
   const lines: string[] = [];
+  const B = (index: string): string => operandAt('B', lb, dt, index);
   if (lb === 'k4') {
-    if (kks.length === 4) for (const c of range(RN)) lines.push(`${indent}let b${c} = B[bb${c} + k / 4u];`);
-    else for (const c of range(RN)) lines.push(`${indent}let b${c} = B[bb${c} + k / 4u][k % 4u];`);
+    if (kks.length === 4) for (const c of range(RN)) lines.push(`${indent}let b${c} = ${B(`bb${c} + k / 4u`)};`);
+    else for (const c of range(RN)) lines.push(`${indent}let b${c} = ${B(`bb${c} + k / 4u`)}[k % 4u];`);
   } else if (lb === 'mn4') {
-    for (const kk of kks) for (const j of range(RN / 4)) lines.push(`${indent}let b${kk}_${j} = B[bb${j} + (k + ${kk}u) * sBk4];`);
+    for (const kk of kks) for (const j of range(RN / 4)) lines.push(`${indent}let b${kk}_${j} = ${B(`bb${j} + (k + ${kk}u) * sBk4`)};`);
   } else {
-    for (const kk of kks) for (const c of range(RN)) lines.push(`${indent}let b${c}_${kk} = B[bb${c} + (k + ${kk}u) * sBk];`);
+    for (const kk of kks) for (const c of range(RN)) lines.push(`${indent}let b${c}_${kk} = ${B(`bb${c} + (k + ${kk}u) * sBk`)};`);
   }
   return lines;
 }

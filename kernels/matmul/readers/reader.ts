@@ -4,7 +4,10 @@
  * `readerForA`/`readerForB` (readers/index.ts) pick one from the spec.
  */
 import type { BindingDecl } from '../../wgsl/common.js';
+import { loadElement, quadDecoderName } from '../../wgsl/half.js';
+import { isHalf } from '../../view.js';
 import type { MatmulLayout } from '../plan.js';
+import type { OperandDType } from '../spec.js';
 
 /** WGSL for one operand of the register path: its binding, the code before the K loop, and its loads. */
 export interface OperandReader {
@@ -21,7 +24,21 @@ export interface OperandReader {
   at: (step4: boolean) => (x: number, y: number) => string;
 }
 
-/** A storage-buffer binding read in `layout`: vec4 elements for the '…4' layouts, else f32. */
-export function bufferBinding(name: 'A' | 'B', layout: MatmulLayout): BindingDecl {
-  return { name, access: 'read', type: layout.endsWith('4') ? 'vec4<f32>' : 'f32' };
+/**
+ * A storage-buffer binding read in `layout`: vec4 elements for the '…4' layouts, else f32; 16-bit
+ * storage as u32 words (pairs of words for the '…4' layouts), widened as it is read (`operandAt`).
+ */
+export function bufferBinding(name: 'A' | 'B', layout: MatmulLayout, dtype: OperandDType = 'f32'): BindingDecl {
+  const quad = layout.endsWith('4');
+  const type = isHalf(dtype) ? (quad ? 'vec2<u32>' : 'u32') : quad ? 'vec4<f32>' : 'f32';
+  return { name, access: 'read', type };
+}
+
+/**
+ * WGSL for one load of operand `name` at `index` (in vec4 units for the '…4' layouts, else in
+ * elements), as f32 values whatever the storage.
+ */
+export function operandAt(name: 'A' | 'B', layout: MatmulLayout, dtype: OperandDType, index: string): string {
+  if (!isHalf(dtype)) return `${name}[${index}]`;
+  return layout.endsWith('4') ? `${quadDecoderName(dtype)}(${name}[${index}])` : loadElement(dtype, name, index);
 }
