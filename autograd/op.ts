@@ -61,10 +61,48 @@ export function customOp<A = undefined>(def: OpDefinition<A>): OpFn<A> {
   return (inputs, attrs) => apply(def, inputs, attrs);
 }
 
+/** A result computed ahead by a fused kernel, waiting for the op call it answers (`offerResult`). */
+interface Offer {
+  op: string;
+  inputs: readonly Tensor[];
+  attrs: string;
+  output: Tensor;
+}
+const offers = new WeakMap<Tensor, Offer[]>();
+
+/**
+ * Offers `output` as the result of the next call of op `name` on exactly `inputs` (the same
+ * tensors, in order) with equal `attrs`: a kernel that computed one of the inputs has already
+ * computed it (matmul's epilogue storing the GELU of a linear layer, or adding the attention
+ * mask). That call then records the same node it would record anyway, with the same rule, module
+ * path and saved tensors, and only skips the forward's dispatch: fusion never changes the graph an
+ * explanation sees. An offer that no call takes is freed by its tidy scope like any temporary.
+ */
+export function offerResult<K extends OpName>(name: K, inputs: readonly Tensor[], attrs: OpAttrs[K], output: Tensor): void {
+  const key = inputs[0];
+  if (!key) throw new Error(`offerResult: ${name} needs an input`);
+  const list = offers.get(key) ?? [];
+  list.push({ op: name, inputs: [...inputs], attrs: JSON.stringify(attrs ?? null), output });
+  offers.set(key, list);
+}
+
+/** The offered result of this call, if a fused kernel made it and it is still alive. */
+function takeOffer(name: string, inputs: readonly Tensor[], attrs: unknown): Tensor | null {
+  const key = inputs[0];
+  const list = key && offers.get(key);
+  if (!list) return null;
+  const wanted = JSON.stringify(attrs ?? null);
+  const i = list.findIndex((o) => o.op === name && o.attrs === wanted && o.inputs.length === inputs.length && o.inputs.every((t, k) => t === inputs[k]));
+  if (i < 0) return null;
+  const [offer] = list.splice(i, 1);
+  if (list.length === 0) offers.delete(key!);
+  return offer!.output.disposed ? null : offer!.output;
+}
+
 function apply<A>(def: OpDefinition<A>, inputs: readonly Tensor[], attrs: A): Tensor {
   for (const t of inputs) if (t.disposed) throw new Error(`${def.name}: an input tensor was disposed`);
   const record = isGradEnabled() && inputs.some((t) => t.requiresGrad);
-  const output = record ? noGrad(() => def.forward(inputs, attrs)) : def.forward(inputs, attrs);
+  const output = takeOffer(def.name, inputs, attrs) ?? (record ? noGrad(() => def.forward(inputs, attrs)) : def.forward(inputs, attrs));
   // Integer results (argmax, indices) carry no gradient: they stay out of the graph.
   if (!record || output.dtype !== 'f32') return output;
 

@@ -192,6 +192,23 @@ function outputDtype(def: ElementwiseDef, first: DType): DType {
   return def.keepsDtype && !isHalf(first) ? first : 'f32';
 }
 
+/**
+ * Ops another kernel may apply to its own result as it stores it (matmul's `then`): one f32
+ * input `a`, no scalars, so the fused value is the op's own expression.
+ */
+export const STORE_ACTIVATIONS = ['geluErf', 'geluTanh', 'silu', 'relu', 'tanh', 'sigmoid'] as const;
+/** One of `STORE_ACTIVATIONS`. */
+export type StoreActivation = (typeof STORE_ACTIVATIONS)[number];
+
+/**
+ * The WGSL of an elementwise op for another kernel to inline: the expression over `a` (and `b`)
+ * and the helper functions it calls (to be put at module scope once).
+ */
+export function elementwiseCode(op: ElementwiseOp): { expression: string; support: string[] } {
+  const def = KERNELS[op];
+  return { expression: def.wgsl, support: supportCode(def) };
+}
+
 /** The helper functions an expression needs (by name, and those their code names in turn). */
 function supportCode(def: ElementwiseDef): string[] {
   const helperNames = new Set<string>(def.helpers ?? []);

@@ -5,10 +5,11 @@
  * attention products). All four run the one batched kernel; transposed operands are passed as
  * views with swapped strides, never copied.
  */
-import { matmul as matmulKernel } from '../../kernels/matmul.js';
-import { shapeToString } from '../../kernels/shape.js';
+import type { StoreActivation } from '../../kernels/elementwise.js';
+import { matmul as matmulKernel, matmulThen } from '../../kernels/matmul.js';
+import { broadcastShapes, sameShape, shapeToString } from '../../kernels/shape.js';
 import type { GpuView } from '../../kernels/view.js';
-import { defineOp } from '../op.js';
+import { defineOp, offerResult } from '../op.js';
 import type { BackwardContext } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
@@ -132,6 +133,33 @@ export function linearGrads(ctx: BackwardContext, g: Tensor, biasGrad: Tensor | 
  * bias [out] added inside the kernel.
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  checkLinear(x, weight, bias ?? null);
+  return linearOp(bias ? [x, weight, bias] : [x, weight], undefined);
+}
+
+/**
+ * `linear(x, weight, bias)`, whose kernel also stores `then` of the result and offers it to that
+ * op (`offerResult`): an activation of z, or `add(residual, z)` (a residual block adding the
+ * layer's output to its stream). The caller's own call of that op then records its node without a
+ * dispatch of its own. Both nodes are exactly those of the two separate calls (same op names,
+ * rules, saved tensors), so only the dispatch count changes.
+ */
+export function linearOffering(x: Tensor, weight: Tensor, bias: Tensor | null, then: StoreActivation | { residual: Tensor }): Tensor {
+  checkLinear(x, weight, bias);
+  const residual = typeof then === 'object' ? then.residual : null;
+  const outShape = [...x.shape.slice(0, -1), weight.shape[0]!];
+  // `add(residual, z)` is offered only when it is z's shape (no broadcast beyond it) and f32.
+  if (x.rank < 2 || (residual && (residual.dtype !== 'f32' || !sameShape(residual.shape, outShape)))) return linear(x, weight, bias);
+  const { product, then: second } = matmulThen(x, swapLast(weight), { ...(bias ? { bias } : {}), then: residual ? { addend: residual } : { activation: then as StoreActivation } });
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  offerResult('linear', inputs, undefined, wrap(product));
+  const z = linearOp(inputs, undefined);
+  if (residual) offerResult('add', [residual, z], { scalars: [] }, wrap(second));
+  else offerResult(then as StoreActivation, [z], { scalars: [] }, wrap(second));
+  return z;
+}
+
+function checkLinear(x: Tensor, weight: Tensor, bias: Tensor | null): void {
   const inF = x.shape[x.rank - 1];
   const ok =
     x.rank >= 1 &&
@@ -142,7 +170,6 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     const b = bias ? ` and bias ${shapeToString(bias.shape)}` : '';
     throw new Error(`linear: shapes ${shapeToString(x.shape)} and weight ${shapeToString(weight.shape)}${b} do not fit x[..., in] · W[out, in]ᵀ + b[out]`);
   }
-  return linearOp(bias ? [x, weight, bias] : [x, weight], undefined);
 }
 
 const scoresOp = defineOp({
@@ -171,6 +198,28 @@ export function attentionScores(q: Tensor, k: Tensor, scale: number): Tensor {
     throw new Error(`attentionScores: shapes ${shapeToString(q.shape)} and ${shapeToString(k.shape)} have different head dims`);
   }
   return scoresOp([q, k], { scale });
+}
+
+/**
+ * `attentionScores(q, k, scale)`, whose kernel also stores the scores plus `addend` (the attention
+ * mask, broadcast to the scores' shape) and offers that sum to `add(scores, addend)` (see
+ * `linearOffering`): the mask costs no pass of its own, and the graph keeps its `add` node.
+ */
+export function attentionScoresOffering(q: Tensor, k: Tensor, scale: number, addend: Tensor): Tensor {
+  checkRank('attentionScores', q, k, 'q [..., T, D] and k [..., S, D]');
+  const scoresShape = [...broadcastShapes('attentionScores', q.shape.slice(0, -2), k.shape.slice(0, -2)), q.shape[q.rank - 2]!, k.shape[k.rank - 2]!];
+  let fits = addend.dtype === 'f32' && q.shape[q.rank - 1] === k.shape[k.rank - 1];
+  try {
+    fits &&= sameShape(broadcastShapes('add', scoresShape, addend.shape), scoresShape);
+  } catch {
+    fits = false;
+  }
+  if (!fits) return attentionScores(q, k, scale);
+  const { product, then } = matmulThen(q, swapLast(k), { alpha: scale, then: { addend } });
+  offerResult('attentionScores', [q, k], { scale }, wrap(product));
+  const scores = scoresOp([q, k], { scale });
+  offerResult('add', [scores, addend], { scalars: [] }, wrap(then));
+  return scores;
 }
 
 const contextOp = defineOp({

@@ -19,6 +19,23 @@ import type { MatmulVariant } from './variants.js';
  * `options.memoryOrder` asks for another dense layout (then `strides` says which).
  */
 export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): KernelOutput {
+  if (options.then) throw new Error('matmul: a second result (`then`) is returned by matmulThen');
+  return launch(a, b, options).product;
+}
+
+/**
+ * The product and, from the same dispatch, a second result: `then.activation` of each element, or
+ * the product plus `then.addend` (broadcast to the product's shape). Both results have the
+ * product's layout. This is how a transformer's linear layer and the GELU after it, or the
+ * attention scores and the mask added to them, cost one pass instead of two; the autograd layer
+ * still records them as two ops (autograd/ops/fusedStores.ts).
+ */
+export function matmulThen(a: GpuView, b: GpuView, options: MatmulOptions & Required<Pick<MatmulOptions, 'then'>>): { product: KernelOutput; then: KernelOutput } {
+  const { product, then } = launch(a, b, options);
+  return { product, then: then! };
+}
+
+function launch(a: GpuView, b: GpuView, options: MatmulOptions): { product: KernelOutput; then: KernelOutput | null } {
   let plan = planMatmul(a, b, options);
   // 16-bit operands (weights) are widened as they are read by the register path's buffer readers
   // and by the packing; the shared-memory path stages f32 tiles, so it reads widened copies.
@@ -36,8 +53,11 @@ export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): Ker
   const { shape, variant: v, batch } = plan;
   const { bias, alpha = 1 } = options;
   const out = allocate('matmul', shape, 'f32');
+  const thenOut = options.then ? allocate('matmul', shape, 'f32') : null;
   // A result in another memory order (`MatmulOptions.memoryOrder`) is returned as its strided view.
-  const result: KernelOutput = options.memoryOrder ? { buffer: out, shape, dtype: 'f32', strides: plan.strides } : { buffer: out, shape, dtype: 'f32' };
+  const resultIn = (buffer: GPUBuffer): KernelOutput =>
+    options.memoryOrder ? { buffer, shape, dtype: 'f32', strides: plan.strides } : { buffer, shape, dtype: 'f32' };
+  const result = { product: resultIn(out), then: thenOut ? resultIn(thenOut) : null };
   if (numel(shape) === 0) return result;
   // The kernel's operands: the plan's, or with A packed, Bᵀ (rows shared by broadcast) and Aᵀ
   // (packed) for Cᵀ = Bᵀ·Aᵀ, stored transposed.
@@ -56,7 +76,7 @@ export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): Ker
   const view = (shape: number[], strides: number[]): GpuView => ({ buffer: k.second.buffer, shape: [...batch, ...shape], strides: [...k.sSecond, ...strides], offset: k.second.offset, dtype: k.second.dtype });
   const packed =
     k.lb === 'packed' ? packIntoTexture(view([plan.K, k.N], [k.sBk, k.sBn])) : k.lb === 'packedK' ? packIntoTexture(view([k.N, plan.K], [k.sBn, k.sBk])) : null;
-  const params = new Uint32Array(P.batchShape + 4 * rb);
+  const params = new Uint32Array(P.batchShape + 5 * rb);
   params[P.M] = k.M;
   params[P.N] = k.N;
   params[P.K] = plan.K;
@@ -74,8 +94,16 @@ export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): Ker
   params[P.sBias] = bias?.strides[0] ?? 0;
   params[P.workgroups] = workgroups;
   params[P.sCm] = plan.sCm;
+  const addend = options.then && 'addend' in options.then ? options.then.addend : null;
+  if (addend) {
+    params[P.offE] = addend.offset;
+    params[P.sEm] = plan.addend!.sEm;
+    params[P.sEn] = plan.addend!.sEn;
+  }
   params.set(batch, P.batchShape);
-  [sC, k.sFirst, packed ? contiguousStrides(batch) : k.sSecond].forEach((s, i) => params.set(s, P.batchShape + (i + 1) * rb));
+  [sC, k.sFirst, packed ? contiguousStrides(batch) : k.sSecond, plan.addend?.batchStrides ?? batch.map(() => 0)].forEach((s, i) =>
+    params.set(s, P.batchShape + (i + 1) * rb),
+  );
   const spec: MatmulSpec = {
     v: withDefaults(v),
     la: k.la,
@@ -85,11 +113,12 @@ export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): Ker
     transposedC,
     dtypeA: k.first.dtype as OperandDType,
     dtypeB: packed ? 'f32' : (k.second.dtype as OperandDType),
+    then: !options.then ? '' : 'addend' in options.then ? 'add' : options.then.activation,
   };
   const second: Binding = packed ? { textureView: packed.view } : k.second.buffer;
   runtime().dispatch({
     ...templateLaunch('matmul', spec, matmulWgsl),
-    bindings: bias ? [k.first.buffer, second, bias.buffer, out] : [k.first.buffer, second, out],
+    bindings: [k.first.buffer, second, ...(bias ? [bias.buffer] : []), out, ...(thenOut ? [thenOut] : []), ...(addend ? [addend.buffer] : [])],
     params,
     workgroups,
   });

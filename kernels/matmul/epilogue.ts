@@ -4,11 +4,13 @@
  * contiguous result, more when the caller asked for another memory order (`MatmulOptions.memoryOrder`). A transposed C (the product
  * computed as Bᵀ·Aᵀ) is stored column by column, with the bias along the kernel's rows.
  */
+import { elementwiseCode } from '../elementwise.js';
 import { P, range, type MatmulSpec } from './spec.js';
 
-/** Masked stores of the accumulators into C. */
+/** Masked stores of the accumulators into C (and of what `then` makes of them into D). */
 export function epilogue(s: MatmulSpec): string[] {
   const L = [`  let alpha = bitcast<f32>(p[${P.alpha}u]);`, `  let sCm = p[${P.sCm}u];`];
+  if (s.then === 'add') L.push(`  let sEm = p[${P.sEm}u]; let sEn = p[${P.sEn}u];`);
   for (const r of range(s.v.rows)) {
     L.push(`  if (row0 + ${r}u < M) {`);
     L.push(s.transposedC ? `    let o${r} = oc + row0 + ${r}u + col0 * sCm;` : `    let o${r} = oc + (row0 + ${r}u) * sCm + col0;`);
@@ -18,9 +20,26 @@ export function epilogue(s: MatmulSpec): string[] {
         const c = j * 4 + q;
         const biasValue = s.transposedC ? `bias${r}` : `bias[p[${P.offBias}u] + (col0 + ${c}u) * p[${P.sBias}u]]`;
         const value = s.bias ? `acc${r}_${j}[${q}] * alpha + ${biasValue}` : `acc${r}_${j}[${q}] * alpha`;
-        L.push(`    if (col0 + ${c}u < N) { C[o${r} + ${s.transposedC ? `${c}u * sCm` : `${c}u`}] = ${value}; }`);
+        const at = `o${r} + ${s.transposedC ? `${c}u * sCm` : `${c}u`}`;
+        if (s.then === '') {
+          L.push(`    if (col0 + ${c}u < N) { C[${at}] = ${value}; }`);
+          continue;
+        }
+        // The value is stored, and the op the caller fused is applied to it as the op's own kernel would.
+        const then =
+          s.then === 'add'
+            ? `v + E[oe + ${s.transposedC ? `(col0 + ${c}u) * sEm + (row0 + ${r}u) * sEn` : `(row0 + ${r}u) * sEm + (col0 + ${c}u) * sEn`}]`
+            : `then_${s.then}(v)`;
+        L.push(`    if (col0 + ${c}u < N) { let v = ${value}; C[${at}] = v; D[${at}] = ${then}; }`);
       }
     L.push('  }');
   }
   return L;
+}
+
+/** Module-scope WGSL the epilogue's `then` calls: the activation as a function, and its helpers. */
+export function thenFunctions(s: MatmulSpec): string[] {
+  if (s.then === '' || s.then === 'add') return [];
+  const { expression, support } = elementwiseCode(s.then);
+  return [...support, `fn then_${s.then}(a: f32) -> f32 { return ${expression}; }`];
 }

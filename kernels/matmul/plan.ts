@@ -3,10 +3,11 @@
  * folding, the variant, which operand a packed variant packs, and how each operand is read.
  */
 import { runtime } from '../runtime.js';
-import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, shapeToString } from '../shape.js';
+import { broadcastShapes, broadcastStrides, coalesce, contiguousStrides, numel, sameShape, shapeToString } from '../shape.js';
 import { checkVariant, packedOperand, pickMatmulVariant, type MatmulVariant } from './variants.js';
 import { broadcastAlongMFits } from './readers/broadcastA.js';
 import type { GpuView } from '../view.js';
+import type { StoreActivation } from '../elementwise.js';
 
 /** Options of one matmul launch (`matmul`, `planMatmul`): scaling, a fused bias, and overrides for tests. */
 export interface MatmulOptions {
@@ -30,6 +31,11 @@ export interface MatmulOptions {
    * stores its context [B, H, T, D] as [B, T, H, D] this way, so merging the heads needs no copy.
    */
   memoryOrder?: readonly number[];
+  /**
+   * A second result the epilogue stores beside the product (`matmulThen`): an activation of each
+   * element, or the product plus `addend` (broadcast to the result's shape, any strides).
+   */
+  then?: { activation: StoreActivation } | { addend: GpuView };
 }
 
 /**
@@ -132,6 +138,8 @@ export interface MatmulPlan {
   batch: number[];
   /** Element strides of C, A and B along each of `batch`. */
   batchStrides: [number[], number[], number[]];
+  /** The addend of `then`: its strides along C's rows and columns and along each of `batch`; null without one. */
+  addend: { sEm: number; sEn: number; batchStrides: number[] } | null;
 }
 
 /** Plans alpha · a · b: checks shapes (errors name `matmul` and both shapes), folds, picks layouts. */
@@ -162,18 +170,34 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
   const sBk = normStride(K, b.strides[b.shape.length - 2]!);
   const sBn = normStride(N, b.strides[b.shape.length - 1]!);
   const strides = resultStrides([...batch, M, N], options.memoryOrder);
+  const addend = options.then && 'addend' in options.then ? options.then.addend : null;
+  let addendStrides: number[] = [];
+  if (addend) {
+    const productShape = [...batch, M, N];
+    let fits = false;
+    try {
+      fits = sameShape(broadcastShapes('matmul', productShape, addend.shape), productShape);
+    } catch {
+      fits = false;
+    }
+    if (!fits) fail(`cannot add an addend of shape ${shapeToString(addend.shape)} to their product`);
+    addendStrides = broadcastStrides(addend.shape, addend.strides, productShape);
+    if (addend.dtype !== 'f32') fail(`need an f32 addend, got ${addend.dtype}`);
+  }
   const merged = coalesce(batch, [
     strides.slice(0, -2),
     broadcastStrides(batchA, a.strides.slice(0, -2), batch),
     broadcastStrides(batchB, b.strides.slice(0, -2), batch),
+    addendStrides.slice(0, -2).length === batch.length ? addendStrides.slice(0, -2) : batch.map(() => 0),
   ]);
   // Batch dims that only A walks, in step with its rows, are more rows: one larger product
   // (x [B, T, in] · Wᵀ becomes one [B·T, in] · [in, out] product).
   let rows = M;
   let rowStride = normStride(M, a.strides[a.shape.length - 2]!);
   let cRowStride = strides[strides.length - 2]!;
+  let eRowStride = addend ? normStride(M, addendStrides[addendStrides.length - 2]!) : 0;
   let dims = merged.shape;
-  let [sC, sA, sB] = merged.strides as [number[], number[], number[]];
+  let [sC, sA, sB, sE] = merged.strides as [number[], number[], number[], number[]];
   while (dims.length > 0) {
     const last = dims.length - 1;
     if (sB[last] !== 0) break;
@@ -181,12 +205,14 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
       // a single row has no stride of its own
       rowStride = sA[last]!;
       cRowStride = sC[last]!;
-    } else if (sA[last] !== rows * rowStride || sC[last] !== rows * cRowStride) break;
+      eRowStride = sE[last]!;
+    } else if (sA[last] !== rows * rowStride || sC[last] !== rows * cRowStride || (addend && sE[last] !== rows * eRowStride)) break;
     rows *= dims[last]!;
     dims = dims.slice(0, last);
     sC = sC.slice(0, last);
     sA = sA.slice(0, last);
     sB = sB.slice(0, last);
+    sE = sE.slice(0, last);
   }
   const sAm = normStride(rows, rowStride);
   let v = options.variant ?? pickMatmulVariant(runtime().adapterInfo, rows, N);
@@ -224,6 +250,7 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
     layoutB: packed === 'b' ? packedLayout : layoutOf(v, tileN, N, K, sBn, sBk, b.offset, sB, broadcast === 'b'),
     batch: dims,
     batchStrides: [sC, sA, sB],
+    addend: addend ? { sEm: eRowStride, sEn: normStride(N, addendStrides[addendStrides.length - 1]!), batchStrides: sE } : null,
   };
 }
 

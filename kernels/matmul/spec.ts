@@ -4,6 +4,7 @@
  */
 import type { MatmulLayout, MatmulPackedLayout } from './plan.js';
 import type { MatmulVariant } from './variants.js';
+import type { StoreActivation } from '../elementwise.js';
 
 /** What an operand's buffer holds: f32, or 16-bit weights widened as the kernel reads them. */
 export type OperandDType = 'f32' | 'f16' | 'bf16';
@@ -26,6 +27,11 @@ export type MatmulSpec = {
   dtypeA: OperandDType;
   /** Storage of the kernel's B read from a buffer (see `dtypeA`). */
   dtypeB: OperandDType;
+  /**
+   * What the epilogue also stores, into D (same layout as C): nothing (''), an activation of each
+   * result (`STORE_ACTIVATIONS`), or 'add': the result plus E, a strided view broadcast to C.
+   */
+  then: '' | StoreActivation | 'add';
 };
 
 /** Word offsets in the parameter block `p`. */
@@ -48,8 +54,12 @@ export const P = {
   workgroups: 15,
   /** C's row stride (N for a contiguous C; the kernel's column stride when `transposedC`). */
   sCm: 16,
-  /** Batch shape (batchRank words), then the batch strides of C, A and B (batchRank words each). */
-  batchShape: 17,
+  /** The addend E of `then: 'add'`: its offset and its strides along C's rows and columns. */
+  offE: 17,
+  sEm: 18,
+  sEn: 19,
+  /** Batch shape (batchRank words), then the batch strides of C, A, B and E (batchRank words each). */
+  batchShape: 20,
 } as const;
 
 /** 0 … n-1. */

@@ -10,7 +10,7 @@
 import { header, stridedOffsets, type BindingDecl } from '../wgsl/common.js';
 import { halfDecoder, halfQuadDecoder } from '../wgsl/half.js';
 import { isHalf, type HalfDType } from '../view.js';
-import { epilogue } from './epilogue.js';
+import { epilogue, thenFunctions } from './epilogue.js';
 import { readerForA, readerForB } from './readers/index.js';
 import { registerLoop } from './registerPath.js';
 import { sharedBindings, sharedDeclarations, sharedLoop } from './sharedPath.js';
@@ -32,7 +32,13 @@ export function matmulWgsl(s: MatmulSpec): string {
     operands = sharedBindings(s);
     loop = sharedLoop(s);
   }
-  const bindings: BindingDecl[] = [...operands, ...(s.bias ? [{ name: 'bias', access: 'read', type: 'f32' } as const] : []), { name: 'C', access: 'read_write', type: 'f32' }];
+  const bindings: BindingDecl[] = [
+    ...operands,
+    ...(s.bias ? [{ name: 'bias', access: 'read', type: 'f32' } as const] : []),
+    { name: 'C', access: 'read_write', type: 'f32' },
+    ...(s.then !== '' ? [{ name: 'D', access: 'read_write', type: 'f32' } as const] : []),
+    ...(s.then === 'add' ? [{ name: 'E', access: 'read', type: 'f32' } as const] : []),
+  ];
   const body = [...prologue(s), ...loop, ...epilogue(s)];
   const lane = v.broadcastA ? ', @builtin(subgroup_invocation_id) lane: u32' : '';
   const halves = [...new Set([s.dtypeA, s.dtypeB].filter(isHalf))] as HalfDType[];
@@ -40,6 +46,7 @@ export function matmulWgsl(s: MatmulSpec): string {
     ...(v.broadcastA ? ['enable subgroups;'] : []),
     header(bindings),
     ...halves.flatMap((dt) => [halfDecoder(dt), halfQuadDecoder(dt)]),
+    ...thenFunctions(s),
     ...sharedDeclarations(s),
     `@compute @workgroup_size(${v.wgCols}, ${v.wgRows})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>${lane}) {
@@ -61,6 +68,7 @@ function prologue(s: MatmulSpec): string[] {
     `  let tm = tmb % p[${P.tilesM}u];`,
     `  let batch = tmb / p[${P.tilesM}u];`,
     stridedOffsets({ flat: 'batch', rank: rb, names: ['oc', 'oa', 'ob'], shapeAt: P.batchShape, offsetsAt: P.offC, stridesAt: P.batchShape + rb }),
+    ...(s.then === 'add' ? [stridedOffsets({ flat: 'batch', rank: rb, names: ['oe'], shapeAt: P.batchShape, offsetsAt: P.offE, stridesAt: P.batchShape + 4 * rb, tag: 'e' })] : []),
     `  let row0 = tm * ${v.wgRows * v.rows}u + lid.y * ${v.rows}u;`,
     `  let col0 = tn * ${v.wgCols * v.cols}u + lid.x * ${v.cols}u;`,
   ];

@@ -5,7 +5,7 @@
  */
 import { InputError } from '../../kernels/errors.js';
 import { add } from '../../autograd/ops/elementwise.js';
-import { attentionContext, attentionScores } from '../../autograd/ops/matmul.js';
+import { attentionContext, attentionScores, attentionScoresOffering } from '../../autograd/ops/matmul.js';
 import { softmax } from '../../autograd/ops/softmax.js';
 import { permute, reshape, slice, unsqueeze } from '../../autograd/ops/view.js';
 import type { Tensor } from '../../autograd/tensor.js';
@@ -180,14 +180,18 @@ export class SelfAttention extends Module {
     const q5 = reshape(q, [B, kvHeads, groups, T, headDim]);
     const k5 = unsqueeze(k, 2);
     const v5 = unsqueeze(v, 2);
-    let scores = attentionScores(q5, k5, 1 / Math.sqrt(headDim));
+    const mask5 = mask ? unsqueeze(mask, 2) : null;
+    // Without a positional bias in between, the scores' kernel also stores scores + mask, which the
+    // `add` below takes without a dispatch of its own (the graph keeps both nodes).
+    let scores =
+      mask5 && !scoreBias ? attentionScoresOffering(q5, k5, 1 / Math.sqrt(headDim), mask5) : attentionScores(q5, k5, 1 / Math.sqrt(headDim));
     if (scoreBias) scores = positionBias([scores, biasForScores(scoreBias)], undefined);
-    if (mask) scores = add(scores, unsqueeze(mask, 2));
+    if (mask5) scores = add(scores, mask5);
     scores = tap('softmax-input', `${this.prefix}.softmax`, scores);
     const probs = tap('softmax-output', `${this.prefix}.softmax`, softmax(scores));
     // [B, Hkv, G, T, D], stored as [B, T, Hkv, G, D]: the merge below is then a view, not a copy.
     const context = attentionContext(probs, v5, [0, 3, 1, 2, 4]);
     const merged = reshape(permute(reshape(context, [B, heads, T, headDim]), [0, 2, 1, 3]), [B, T, heads * headDim]);
-    return this.o.forward(merged);
+    return this.o.forward(merged, { then: 'residual' });
   }
 }

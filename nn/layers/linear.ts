@@ -1,6 +1,8 @@
 /** Linear layer in HF layout (weight [out, in]); GPT-2's Conv1D ([in, out]) is transposed on load. */
 import { concat } from '../../autograd/ops/concat.js';
-import { linear } from '../../autograd/ops/matmul.js';
+import { linear, linearOffering } from '../../autograd/ops/matmul.js';
+import type { StoreActivation } from '../../kernels/elementwise.js';
+import { takeResidual } from '../residual.js';
 import { slice } from '../../autograd/ops/view.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { Module, type Parameter } from '../module.js';
@@ -14,6 +16,17 @@ export interface LinearOptions {
 }
 
 /** y = x·Wᵀ + b over the last axis, W of shape [out, in] as Hugging Face stores it. */
+/** Options of one `Linear.forward` call. */
+export interface LinearForwardOptions {
+  /**
+   * What the caller does next with the result: an activation, or (`'residual'`, for a sublayer's
+   * output projection) add it to the residual stream of the enclosing `withResidual`. The product's
+   * kernel stores that too and the caller's op takes it without a dispatch (`linearOffering`; the
+   * graph is unchanged). Without an enclosing residual, `'residual'` does nothing.
+   */
+  then?: StoreActivation | 'residual';
+}
+
 export class Linear extends Module {
   /** W, [outFeatures, inFeatures]; row blocks when larger than one GPU binding. */
   readonly weight: Parameter;
@@ -34,11 +47,13 @@ export class Linear extends Module {
   /**
    * Maps [..., inFeatures] → [..., outFeatures], recorded as the `linear` op (one per row block of a split weight).
    */
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, options: LinearForwardOptions = {}): Tensor {
     return this.scoped(() => {
       const shards = this.weight.rowShards();
       const bias = this.bias?.value ?? null;
-      if (shards.length === 1) return linear(x, shards[0]!, bias);
+      const residual = options.then === 'residual' ? takeResidual() : null;
+      const then = options.then === 'residual' ? (residual ? { residual } : null) : (options.then ?? null);
+      if (shards.length === 1) return then ? linearOffering(x, shards[0]!, bias, then) : linear(x, shards[0]!, bias);
       // A weight larger than one GPU binding is stored as row blocks (output features): one product
       // per block with its slice of the bias, outputs side by side. Each output feature is computed
       // exactly as unsplit, so every rule (the ε-rule sees z = Wx + b) is unchanged.

@@ -4,6 +4,7 @@ import { gatedProduct } from '../../autograd/ops/products.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { Module } from '../module.js';
 import { Linear } from './linear.js';
+import type { StoreActivation } from '../../kernels/elementwise.js';
 
 /**
  * The MLP activations, by their Hugging Face `hidden_act` names: `gelu` is the exact (erf) GELU, `gelu_new` and `gelu_pytorch_tanh` its tanh approximation.
@@ -22,6 +23,9 @@ export function activate(kind: Activation, x: Tensor): Tensor {
       return silu(x);
   }
 }
+
+/** The elementwise kernel each activation runs, which a linear layer's epilogue can store beside its result. */
+const STORED: Record<Activation, StoreActivation> = { gelu: 'geluErf', gelu_new: 'geluTanh', gelu_pytorch_tanh: 'geluTanh', silu: 'silu' };
 
 /** Every `Activation` (for validating configs). */
 export const ACTIVATIONS: readonly Activation[] = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'silu'];
@@ -49,7 +53,8 @@ export class GeluMlp extends Module {
 
   /** Maps [..., hidden] → [..., hidden]. */
   forward(x: Tensor): Tensor {
-    return this.scoped(() => this.proj.forward(activate(this.activation, this.fc.forward(x))));
+    // fc's kernel stores the activation too: the activation op below records without a dispatch.
+    return this.scoped(() => this.proj.forward(activate(this.activation, this.fc.forward(x, { then: STORED[this.activation] })), { then: 'residual' }));
   }
 }
 
@@ -74,6 +79,8 @@ export class GatedMlp extends Module {
 
   /** Maps [..., hidden] → [..., hidden]. */
   forward(x: Tensor): Tensor {
-    return this.scoped(() => this.down.forward(gatedProduct(activate(this.activation, this.gate.forward(x)), this.up.forward(x))));
+    return this.scoped(() =>
+      this.down.forward(gatedProduct(activate(this.activation, this.gate.forward(x, { then: STORED[this.activation] })), this.up.forward(x)), { then: 'residual' }),
+    );
   }
 }

@@ -6,6 +6,7 @@ import type { Tensor } from '../../autograd/tensor.js';
 import type { Parameter } from '../module.js';
 import { withModulePath } from '../modulePath.js';
 import { tap } from '../taps.js';
+import { withResidual } from '../residual.js';
 import { InputError } from '../../kernels/errors.js';
 import { lmHead } from './head.js';
 import type { ForwardOptions } from './types.js';
@@ -17,8 +18,9 @@ import type { ForwardOptions } from './types.js';
 export function preNormBlock(name: string, x: Tensor, attention: (x: Tensor) => Tensor, mlp: (x: Tensor) => Tensor): Tensor {
   return inBlock(name, () => {
     let h = tap('layer-input', name, x);
-    h = add(h, attention(h));
-    h = add(h, mlp(h));
+    // Each sublayer's output projection also stores h + output (nn/residual.ts), which add() takes.
+    h = add(h, withResidual(h, () => attention(h)));
+    h = add(h, withResidual(h, () => mlp(h)));
     return tap('layer-output', name, h);
   });
 }
