@@ -4,12 +4,17 @@
  * the sweep has passed it (unless `retainGraph`).
  */
 import { shapeToString, sameShape } from '../kernels/shape.js';
+import type { OpAttrs } from './opTypes.js';
 import { noGrad, releaseNode, type BackwardContext, type Node } from './graph.js';
 import { contextOf } from './op.js';
 import { keep, tidy } from './scope.js';
 import type { Tensor } from './tensor.js';
 import { add } from './ops/elementwise.js';
 import { full } from './ops/creation.js';
+import { ownSliceWindow } from './ops/sliceBackward.js';
+import { wrap } from './ops/wrap.js';
+import { padWindow, windowSum } from '../kernels/pad.js';
+import type { Shape } from '../kernels/shape.js';
 
 /** Options of `backward`: the seed, graph retention and a per-node observer. */
 export interface BackwardOptions {
@@ -33,8 +38,18 @@ export interface NodeVisit {
   readonly ctx: BackwardContext;
   /** The gradient that arrived at the node's output. */
   readonly gradOutput: Tensor;
-  /** What the backward returned, per input (null: none); gradients for inputs that do not need one are dropped. */
+  /**
+   * What the backward returned, per input (null: none); gradients for inputs that do not need one
+   * are dropped. Where `foldedPriors[i]` is set, `inputGrads[i]` includes it: what the node itself
+   * passed to input i is `inputGrads[i] − foldedPriors[i]`. (A slice's gradient is padded to its
+   * input's shape only when an observer reads this.)
+   */
   readonly inputGrads: readonly (Tensor | null)[];
+  /**
+   * Per input, the gradient accumulated before this node that its backward folded into
+   * `inputGrads[i]` (`BackwardContext.takeAccumulatedGrad`); null where it folded none.
+   */
+  readonly foldedPriors: readonly (Tensor | null)[];
 }
 
 /** Nodes reachable from `root`, inputs before the ops that consume them. */
@@ -91,23 +106,37 @@ export function backward(root: Tensor, options: BackwardOptions = {}): void {
   }
 
   noGrad(() => {
-    // Every gradient in `grads` is a handle owned by this sweep (see `own`): a backward may return
-    // its incoming gradient itself (add, copy, sumToShape of a same-shape tensor), the same tensor
-    // for two inputs (add), or a tensor someone else holds (a saved input, a constant), so the
-    // sweep never disposes a tensor a backward returned, only its own handles on them.
-    const grads = new Map<Tensor, Tensor>();
-    grads.set(root, seed ? own(seed) : keep(full(root.shape, 1)));
+    // Every gradient the sweep holds is a handle it owns (see `own`): a backward may return its
+    // incoming gradient itself (add, copy, sumToShape of a same-shape tensor), the same tensor for
+    // two inputs (add), or a tensor someone else holds (a saved input, a constant), so the sweep
+    // never disposes a tensor a backward returned, only its own handles on them.
+    const grads = new Map<Tensor, Pending>();
+    grads.set(root, { sum: seed ? own(seed) : keep(full(root.shape, 1)), windows: [] });
+
+    const entryOf = (target: Tensor): Pending => {
+      let entry = grads.get(target);
+      if (!entry) grads.set(target, (entry = { sum: null, windows: [] }));
+      return entry;
+    };
 
     const accumulate = (target: Tensor, g: Tensor): void => {
-      const previous = grads.get(target);
-      if (!previous) {
-        grads.set(target, g);
+      const entry = entryOf(target);
+      if (!entry.sum) {
+        entry.sum = g;
         return;
       }
-      const sum = keep(add(previous, g));
-      previous.dispose();
+      const sum = keep(add(entry.sum, g));
+      entry.sum.dispose();
       g.dispose();
-      grads.set(target, sum);
+      entry.sum = sum;
+    };
+
+    // The target's gradient, out of the map: its pending windows assembled (into the sum, if any).
+    const takeGrad = (target: Tensor): Tensor | null => {
+      const entry = grads.get(target);
+      if (!entry) return null;
+      grads.delete(target);
+      return settle(target.shape, entry);
     };
 
     const finish = (t: Tensor, g: Tensor): void => {
@@ -126,48 +155,151 @@ export function backward(root: Tensor, options: BackwardOptions = {}): void {
       }
     };
 
+    // Whatever a failed step still holds: freed by the `finally` below.
+    const inFlight: Tensor[] = [];
     try {
       for (const node of topologicalNodes(root).reverse()) {
-        const gOut = grads.get(node.output);
+        const gOut = takeGrad(node.output);
         if (gOut) {
-          const ctx = contextOf(node);
-          // Temporaries of the rule are freed by the tidy; the gradients survive as owned handles.
-          let inputGrads: (Tensor | null)[] = [];
-          tidy(() => {
-            const returned = node.backward(ctx, gOut);
-            inputGrads = returned.map((g) => (g ? own(g) : null));
-          });
-          const checked = checkGradients(node, inputGrads);
-          if (options.onNode) {
-            const visit: NodeVisit = { node, ctx, gradOutput: gOut, inputGrads: checked };
-            try {
-              tidy(() => options.onNode!(visit));
-            } catch (error) {
-              for (const g of checked) g?.dispose();
-              throw error;
-            }
-          }
-          grads.delete(node.output);
+          inFlight.push(gOut);
+          const window = ownSliceWindow(node);
+          if (window && node.inputs[0]!.requiresGrad) passWindow(node, window, gOut);
+          else runBackward(node, gOut);
+          inFlight.length = 0;
           finish(node.output, gOut);
-          node.inputs.forEach((input, i) => {
-            const g = checked[i];
-            if (!g) return;
-            if (input.requiresGrad) accumulate(input, g);
-            else g.dispose();
-          });
         }
         if (!options.retainGraph) releaseNode(node);
       }
       // Leaves: everything left in the map belongs to tensors without a node.
-      for (const [t, g] of grads) {
-        grads.delete(t);
+      for (const t of [...grads.keys()]) {
+        const entry = grads.get(t)!;
+        // A leaf's earlier grad takes the place of the sum its windows are assembled into.
+        if ((t.isLeaf || t.retainsGrad) && t.grad && !entry.sum && entry.windows.length > 0) {
+          entry.sum = t.grad;
+          t.grad = null;
+        }
+        const g = takeGrad(t)!;
         finish(t, g);
       }
     } finally {
-      // Only reached with entries left when a backward threw: free the gradients in flight.
-      for (const g of grads.values()) g.dispose();
+      // Only reached with anything left when a backward threw: free the gradients in flight.
+      for (const g of inFlight) g.dispose();
+      for (const entry of grads.values()) disposePending(entry);
+    }
+
+    /**
+     * A slice under its own backward: the gradient goes to the input as a window, assembled with
+     * the input's other contributions when the input's gradient is needed. An observer that reads
+     * `inputGrads` gets (and the input receives) the padded gradient instead.
+     */
+    function passWindow(node: Node, window: SliceAttrs, gOut: Tensor): void {
+      const input = node.inputs[0]!;
+      const part = own(gOut);
+      inFlight.push(part);
+      let padded: Tensor | null = null;
+      if (options.onNode) {
+        const ctx = contextOf(node);
+        const visit: NodeVisit = {
+          node,
+          ctx,
+          gradOutput: gOut,
+          get inputGrads() {
+            if (!padded) {
+              padded = keep(wrap(padWindow(part, input.shape, window)));
+              inFlight.push(padded);
+            }
+            return [padded];
+          },
+          foldedPriors: [null],
+        };
+        tidy(() => options.onNode!(visit));
+      }
+      if (padded) {
+        part.dispose();
+        accumulate(input, padded);
+      } else {
+        entryOf(input).windows.push({ g: part, window });
+      }
+    }
+
+    /** Any other node: its bound backward, which may fold the inputs' accumulated gradients in. */
+    function runBackward(node: Node, gOut: Tensor): void {
+      const folded: (Tensor | null)[] = node.inputs.map(() => null);
+      const base = contextOf(node);
+      const ctx: BackwardContext = {
+        ...base,
+        takeAccumulatedGrad: (i) => {
+          if (!Number.isInteger(i) || i < 0 || i >= node.inputs.length || !base.needsGrad[i] || folded[i]) return null;
+          const prior = takeGrad(node.inputs[i]!);
+          if (prior) inFlight.push((folded[i] = prior));
+          return prior;
+        },
+      };
+      // Temporaries of the rule are freed by the tidy; the gradients survive as owned handles.
+      let inputGrads: (Tensor | null)[] = [];
+      tidy(() => {
+        const returned = node.backward(ctx, gOut);
+        inputGrads = returned.map((g) => (g ? own(g) : null));
+      });
+      const checked = checkGradients(node, inputGrads);
+      inFlight.push(...checked.filter((g): g is Tensor => g !== null));
+      if (options.onNode) {
+        const visit: NodeVisit = { node, ctx, gradOutput: gOut, inputGrads: checked, foldedPriors: folded.map((prior, i) => (checked[i] ? prior : null)) };
+        tidy(() => options.onNode!(visit));
+      }
+      node.inputs.forEach((input, i) => {
+        const g = checked[i];
+        const prior = folded[i];
+        if (prior) {
+          // Returned without a gradient for the input: the prior goes back to it untouched.
+          if (g) prior.dispose();
+          else accumulate(input, prior);
+        }
+        if (!g) return;
+        if (input.requiresGrad) accumulate(input, g);
+        else g.dispose();
+      });
     }
   });
+}
+
+type SliceAttrs = OpAttrs['slice'];
+
+/** A tensor's gradient so far: a sum of full-shape contributions and windows (slice backwards) not yet assembled. */
+interface Pending {
+  sum: Tensor | null;
+  windows: { g: Tensor; window: SliceAttrs }[];
+}
+
+/**
+ * The pending gradient as one tensor of `shape`: the windows along each axis assembled into the
+ * sum in one `windowSum` dispatch (q, k and v of a fused projection: one kernel, where padding
+ * each and adding took five). Consumes the entry's handles.
+ */
+function settle(shape: Shape, entry: Pending): Tensor {
+  let sum = entry.sum;
+  const windows = entry.windows;
+  entry.sum = null;
+  entry.windows = [];
+  try {
+    for (const axis of new Set(windows.map((w) => w.window.axis))) {
+      const parts = windows.filter((w) => w.window.axis === axis).map(({ g, window }) => ({ g, start: window.start, step: window.step }));
+      const next = keep(wrap(windowSum(shape, axis, parts, sum)));
+      sum?.dispose();
+      sum = next;
+    }
+  } catch (error) {
+    sum?.dispose();
+    throw error;
+  } finally {
+    for (const { g } of windows) g.dispose();
+  }
+  return sum!;
+}
+
+function disposePending(entry: Pending): void {
+  entry.sum?.dispose();
+  for (const { g } of entry.windows) g.dispose();
 }
 
 /** A handle on `g`'s data owned by the backward sweep, independent of `g` and of any tidy scope. */
