@@ -40,7 +40,10 @@ function windowSumWgsl(rank: number, axis: number, windows: number, addend: bool
   bindings.push({ name: 'out', access: 'read_write', type: 'f32' });
   const lines = ['  if (i >= p[0]) { return; }', '  var rem = i;'];
   for (let d = rank - 1; d >= 0; d--) lines.push(`  let c${d} = rem % p[${1 + d}u]; rem = rem / p[${1 + d}u];`);
+  // Without an addend, the first window that holds the element is copied, not added to 0.0: a
+  // lone window (padding, concatenation) keeps its values bit for bit, −0 included.
   lines.push(`  var acc = ${addend ? `prior[p[${1 + rank}u] + i]` : '0.0'};`);
+  if (!addend) lines.push('  var hit = false;');
   for (let k = 0; k < windows; k++) {
     const b = headWords(rank) + k * windowWords(rank);
     const terms = Array.from({ length: rank }, (_, d) => `${d === axis ? 'w' : `c${d}`} * p[${b + 4 + d}u]`);
@@ -50,7 +53,8 @@ function windowSumWgsl(rank: number, axis: number, windows: number, addend: bool
       `    let step = p[${b + 2}u];`,
       `    let w = (c${axis} - min(c${axis}, start)) / step;`,
       `    if (c${axis} >= start && (c${axis} - start) % step == 0u && w < p[${b + 3}u]) {`,
-      `      acc += g${k}[p[${b}u]${terms.map((t) => ` + ${t}`).join('')}];`,
+      `      let v = g${k}[p[${b}u]${terms.map((t) => ` + ${t}`).join('')}];`,
+      addend ? '      acc += v;' : '      acc = select(v, acc + v, hit);\n      hit = true;',
       '    }',
       '  }',
     );
@@ -87,9 +91,9 @@ function windowsPerDispatch(addend: boolean): number {
  * plus, at each window's indices along `axis`, that window's gradient. Windows may overlap (their
  * values add) or leave gaps (zeros there). One dispatch when the windows fit the adapter's storage
  * bindings (six, or five with an addend, on the WebGPU minimum), one more per further batch.
+ * `op` names the caller in errors.
  */
-export function windowSum(shape: readonly number[], axis: number, parts: readonly WindowPart[], addend: GpuView | null = null): KernelOutput {
-  const op = 'windowSum';
+export function windowSum(shape: readonly number[], axis: number, parts: readonly WindowPart[], addend: GpuView | null = null, op = 'windowSum'): KernelOutput {
   const rank = shape.length;
   if (!Number.isInteger(axis) || axis < 0 || axis >= rank) throw new Error(`${op}: axis ${axis} is out of range for ${shapeToString(shape)}`);
   for (const part of parts) checkPart(op, part, shape, axis);
@@ -101,10 +105,10 @@ export function windowSum(shape: readonly number[], axis: number, parts: readonl
   const batch = windowsPerDispatch(addend !== null);
   if (live.length > batch) {
     // More windows than bindings: the first batch, then the rest with it as their addend.
-    const first = windowSum(shape, axis, live.slice(0, batch), addend);
+    const first = windowSum(shape, axis, live.slice(0, batch), addend, op);
     try {
       const view: GpuView = { buffer: first.buffer, shape: first.shape, strides: contiguousStrides(shape), offset: 0, dtype: 'f32' };
-      return windowSum(shape, axis, live.slice(batch), view);
+      return windowSum(shape, axis, live.slice(batch), view, op);
     } finally {
       runtime().pool.release(first.buffer);
     }
@@ -139,6 +143,5 @@ export function padWindow(g: GpuView, shape: readonly number[], window: Window):
   if (!Number.isInteger(axis) || axis < 0 || axis >= shape.length) {
     throw new Error(`padWindow: ${g.dtype}${shapeToString(g.shape)} does not fit the window ${start}::${step} along axis ${axis} of ${shapeToString(shape)}`);
   }
-  checkPart('padWindow', { g, start, step }, shape, axis);
-  return windowSum(shape, axis, [{ g, start, step }]);
+  return windowSum(shape, axis, [{ g, start, step }], null, 'padWindow');
 }
