@@ -194,11 +194,12 @@ export function backward(root: Tensor, options: BackwardOptions = {}): void {
      */
     function passWindow(node: Node, window: SliceAttrs, gOut: Tensor): void {
       const input = node.inputs[0]!;
+      // Built even when unused: it refuses a node whose graph was already freed, as for any node.
+      const ctx = contextOf(node);
       const part = own(gOut);
       inFlight.push(part);
       let padded: Tensor | null = null;
       if (options.onNode) {
-        const ctx = contextOf(node);
         const visit: NodeVisit = {
           node,
           ctx,

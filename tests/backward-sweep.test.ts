@@ -201,6 +201,16 @@ describe('slice gradients assembled by the sweep', () => {
     expect(live()).toBeLessThanOrEqual(start);
   });
 
+  it('a slice whose graph an earlier backward freed is refused, as any node', async () => {
+    const x = Tensor.fromArray(randoms(6), [2, 3]).setRequiresGrad();
+    const y = slice(x, 1, 0, 2);
+    const a = sum(y);
+    const b = sum(scale(y, 2));
+    backward(a);
+    expect(() => backward(b)).toThrow(/backward through 'slice' after its graph was freed/);
+    for (const t of [x, y, a, b]) t.dispose();
+  });
+
   it('windowSum batches windows beyond the adapter’s storage bindings', async () => {
     const limit = runtime().limits.maxStorageBuffersPerShaderStage;
     const count = Math.min(limit, 40); // at least one more than a dispatch reads
