@@ -111,27 +111,24 @@ export function backward(root: Tensor, options: BackwardOptions = {}): void {
     // two inputs (add), or a tensor someone else holds (a saved input, a constant), so the sweep
     // never disposes a tensor a backward returned, only its own handles on them.
     const grads = new Map<Tensor, Pending>();
-    grads.set(root, { sum: seed ? own(seed) : keep(full(root.shape, 1)), windows: [] });
+    grads.set(root, { parts: [{ g: seed ? own(seed) : keep(full(root.shape, 1)), window: null }] });
 
     const entryOf = (target: Tensor): Pending => {
       let entry = grads.get(target);
-      if (!entry) grads.set(target, (entry = { sum: null, windows: [] }));
+      if (!entry) grads.set(target, (entry = { parts: [] }));
       return entry;
     };
 
-    const accumulate = (target: Tensor, g: Tensor): void => {
+    // Contributions wait, unsummed, until the target's gradient is needed: then all of them take
+    // one dispatch. Past a few, they are summed at once so that pending memory stays bounded.
+    const pend = (target: Tensor, part: Part): void => {
       const entry = entryOf(target);
-      if (!entry.sum) {
-        entry.sum = g;
-        return;
-      }
-      const sum = keep(add(entry.sum, g));
-      entry.sum.dispose();
-      g.dispose();
-      entry.sum = sum;
+      entry.parts.push(part);
+      if (entry.parts.length >= MAX_PENDING_PARTS) entry.parts = [{ g: settle(target.shape, entry), window: null }];
     };
+    const accumulate = (target: Tensor, g: Tensor): void => pend(target, { g, window: null });
 
-    // The target's gradient, out of the map: its pending windows assembled (into the sum, if any).
+    // The target's gradient, out of the map: its pending contributions summed.
     const takeGrad = (target: Tensor): Tensor | null => {
       const entry = grads.get(target);
       if (!entry) return null;
@@ -159,11 +156,17 @@ export function backward(root: Tensor, options: BackwardOptions = {}): void {
     const inFlight: Tensor[] = [];
     try {
       for (const node of topologicalNodes(root).reverse()) {
-        const gOut = takeGrad(node.output);
-        if (gOut) {
+        const window = ownSliceWindow(node);
+        const entry = grads.get(node.output);
+        if (entry && window && node.inputs[0]!.requiresGrad && !node.output.retainsGrad && entry.parts.every((p) => !p.window)) {
+          // A slice's gradient contributions go on to its input as windows, still unsummed.
+          grads.delete(node.output);
+          passWindow(node, window, entry.parts.map((p) => p.g));
+          inFlight.length = 0;
+        } else if (entry) {
+          const gOut = takeGrad(node.output)!;
           inFlight.push(gOut);
-          const window = ownSliceWindow(node);
-          if (window && node.inputs[0]!.requiresGrad) passWindow(node, window, gOut);
+          if (window && node.inputs[0]!.requiresGrad) passWindow(node, window, [own(gOut)]);
           else runBackward(node, gOut);
           inFlight.length = 0;
           finish(node.output, gOut);
@@ -173,40 +176,50 @@ export function backward(root: Tensor, options: BackwardOptions = {}): void {
       // Leaves: everything left in the map belongs to tensors without a node.
       for (const t of [...grads.keys()]) {
         const entry = grads.get(t)!;
-        // A leaf's earlier grad takes the place of the sum its windows are assembled into.
-        if ((t.isLeaf || t.retainsGrad) && t.grad && !entry.sum && entry.windows.length > 0) {
-          entry.sum = t.grad;
+        // A leaf's earlier grad joins the dispatch that sums its contributions, when there is one.
+        const single = entry.parts.length === 1 && !entry.parts[0]!.window;
+        if ((t.isLeaf || t.retainsGrad) && t.grad && !single) {
+          entry.parts.unshift({ g: t.grad, window: null });
           t.grad = null;
         }
-        const g = takeGrad(t)!;
-        finish(t, g);
+        finish(t, takeGrad(t)!);
       }
     } finally {
       // Only reached with anything left when a backward threw: free the gradients in flight.
       for (const g of inFlight) g.dispose();
-      for (const entry of grads.values()) disposePending(entry);
+      for (const entry of grads.values()) for (const { g } of entry.parts) g.dispose();
     }
 
     /**
-     * A slice under its own backward: the gradient goes to the input as a window, assembled with
-     * the input's other contributions when the input's gradient is needed. An observer that reads
-     * `inputGrads` gets (and the input receives) the padded gradient instead.
+     * A slice under its own backward: its output's gradient (`parts`, owned, full-shape, summed
+     * only if an observer reads it) goes to the input as windows, assembled with the input's other
+     * contributions when the input's gradient is needed. An observer that reads `inputGrads` gets
+     * (and the input receives) the padded gradient instead.
      */
-    function passWindow(node: Node, window: SliceAttrs, gOut: Tensor): void {
+    function passWindow(node: Node, window: SliceAttrs, parts: Tensor[]): void {
+      inFlight.push(...parts);
       const input = node.inputs[0]!;
       // Built even when unused: it refuses a node whose graph was already freed, as for any node.
       const ctx = contextOf(node);
-      const part = own(gOut);
-      inFlight.push(part);
       let padded: Tensor | null = null;
+      const summed = (): Tensor => {
+        if (parts.length > 1) {
+          const sum = settle(node.output.shape, { parts: parts.map((g) => ({ g, window: null })) });
+          inFlight.push(sum);
+          parts = [sum];
+        }
+        return parts[0]!;
+      };
       if (options.onNode) {
         const visit: NodeVisit = {
           node,
           ctx,
-          gradOutput: gOut,
+          get gradOutput() {
+            return summed();
+          },
           get inputGrads() {
             if (!padded) {
-              padded = keep(wrap(padWindow(part, input.shape, window)));
+              padded = keep(wrap(padWindow(summed(), input.shape, window)));
               inFlight.push(padded);
             }
             return [padded];
@@ -216,10 +229,10 @@ export function backward(root: Tensor, options: BackwardOptions = {}): void {
         tidy(() => options.onNode!(visit));
       }
       if (padded) {
-        part.dispose();
+        for (const g of parts) g.dispose();
         accumulate(input, padded);
       } else {
-        entryOf(input).windows.push({ g: part, window });
+        for (const g of parts) pend(input, { g, window });
       }
     }
 
@@ -266,41 +279,61 @@ export function backward(root: Tensor, options: BackwardOptions = {}): void {
 
 type SliceAttrs = OpAttrs['slice'];
 
-/** A tensor's gradient so far: a sum of full-shape contributions and windows (slice backwards) not yet assembled. */
+/** Pending contributions per tensor before they are summed (and the 6 windows one `windowSum` reads on the WebGPU minimum, plus margin). */
+const MAX_PENDING_PARTS = 8;
+
+/** One gradient contribution: full-shape (`window` null) or a window of the tensor's gradient (a slice's). */
+interface Part {
+  g: Tensor;
+  window: SliceAttrs | null;
+}
+
+/** A tensor's gradient so far: contributions not yet summed. */
 interface Pending {
-  sum: Tensor | null;
-  windows: { g: Tensor; window: SliceAttrs }[];
+  parts: Part[];
 }
 
 /**
- * The pending gradient as one tensor of `shape`: the windows along each axis assembled into the
- * sum in one `windowSum` dispatch (q, k and v of a fused projection: one kernel, where padding
- * each and adding took five). Consumes the entry's handles.
+ * The pending gradient as one tensor of `shape`, consuming the entry's handles. One contribution
+ * is returned as it is; two full-shape ones take an add; anything else one `windowSum` dispatch
+ * per sliced axis: windows (overlapping, with gaps, strided) and full-shape contributions (a
+ * window spanning the axis) summed together. q, k and v of a fused projection: one kernel,
+ * where padding each and adding took five.
  */
 function settle(shape: Shape, entry: Pending): Tensor {
-  let sum = entry.sum;
-  const windows = entry.windows;
-  entry.sum = null;
-  entry.windows = [];
+  const parts = entry.parts;
+  entry.parts = [];
+  if (parts.length === 1 && !parts[0]!.window) return parts[0]!.g;
+  let sum: Tensor | null = null;
   try {
-    for (const axis of new Set(windows.map((w) => w.window.axis))) {
-      const parts = windows.filter((w) => w.window.axis === axis).map(({ g, window }) => ({ g, start: window.start, step: window.step }));
-      const next = keep(wrap(windowSum(shape, axis, parts, sum)));
+    if (shape.length === 0 || (parts.length === 2 && parts.every((p) => !p.window))) {
+      // Scalars have no axis to place windows on (and cannot be sliced); a pair takes the plain add.
+      for (const { g } of parts) {
+        const next: Tensor = sum ? keep(add(sum, g)) : own(g);
+        sum?.dispose();
+        sum = next;
+      }
+      return sum!;
+    }
+    const windowed = parts.filter((p) => p.window);
+    const axes = [...new Set(windowed.map((p) => p.window!.axis))];
+    if (axes.length === 0) axes.push(0);
+    for (const [k, axis] of axes.entries()) {
+      // Full-shape contributions go with the first axis: windows spanning it.
+      const group = parts
+        .filter((p) => (p.window ? p.window.axis === axis : k === 0))
+        .map(({ g, window }) => ({ g, start: window?.start ?? 0, step: window?.step ?? 1 }));
+      const next: Tensor = keep(wrap(windowSum(shape, axis, group, sum)));
       sum?.dispose();
       sum = next;
     }
+    return sum!;
   } catch (error) {
     sum?.dispose();
     throw error;
   } finally {
-    for (const { g } of windows) g.dispose();
+    for (const { g } of parts) g.dispose();
   }
-  return sum!;
-}
-
-function disposePending(entry: Pending): void {
-  entry.sum?.dispose();
-  for (const { g } of entry.windows) g.dispose();
 }
 
 /** A handle on `g`'s data owned by the backward sweep, independent of `g` and of any tidy scope. */

@@ -201,6 +201,44 @@ describe('slice gradients assembled by the sweep', () => {
     expect(live()).toBeLessThanOrEqual(start);
   });
 
+  it('three full-shape contributions: one dispatch, no add', async () => {
+    const x = Tensor.fromArray(randoms(10), [2, 5]).setRequiresGrad();
+    const cs = [randoms(10), randoms(10), randoms(10)];
+    const consts = cs.map((c) => Tensor.fromArray(c, [2, 5]));
+    const loss = tidy(() => {
+      const y = scale(x, 1);
+      return add(add(sum(mul(y, consts[0]!)), sum(mul(consts[1]!, y))), sum(mul(y, consts[2]!)));
+    });
+    const meter = startMeter(runtime(), { byKernel: true });
+    backward(loss);
+    meter.stop();
+    const count = (prefix: string): number => meter.kernels().filter((k) => k.key.startsWith(prefix)).reduce((n, k) => n + k.dispatches, 0);
+    expect([count('windowSum/'), count('elementwise/add')]).toEqual([1, 0]);
+    expectClose(Array.from(await x.grad!.toArray()), cs[0]!.map((v, i) => v + cs[1]![i]! + cs[2]![i]!), { rtol: 1e-6, atol: 1e-6 });
+    for (const t of [x, loss, ...consts]) t.dispose();
+  });
+
+  it('a slice used twice passes both gradients on as windows: one dispatch for the pair and the padding', async () => {
+    const x = Tensor.fromArray(randoms(12), [3, 4]).setRequiresGrad();
+    const [c1, c2] = [randoms(6), randoms(6)];
+    const consts = [Tensor.fromArray(c1, [3, 2]), Tensor.fromArray(c2, [3, 2])];
+    const loss = tidy(() => {
+      const s = slice(scale(x, 1), 1, 1, 3);
+      return add(sum(mul(s, consts[0]!)), sum(mul(s, consts[1]!)));
+    });
+    const meter = startMeter(runtime(), { byKernel: true });
+    backward(loss);
+    meter.stop();
+    const count = (prefix: string): number => meter.kernels().filter((k) => k.key.startsWith(prefix)).reduce((n, k) => n + k.dispatches, 0);
+    expect([count('windowSum/'), count('elementwise/add')]).toEqual([1, 0]);
+    const expected = Array.from({ length: 12 }, (_, i) => {
+      const [r, c] = [Math.floor(i / 4), i % 4];
+      return c >= 1 && c < 3 ? c1[r * 2 + c - 1]! + c2[r * 2 + c - 1]! : 0;
+    });
+    expectClose(Array.from(await x.grad!.toArray()), expected, { rtol: 1e-6, atol: 1e-6 });
+    for (const t of [x, loss, ...consts]) t.dispose();
+  });
+
   it('a slice whose graph an earlier backward freed is refused, as any node', async () => {
     const x = Tensor.fromArray(randoms(6), [2, 3]).setRequiresGrad();
     const y = slice(x, 1, 0, 2);
