@@ -36,7 +36,10 @@ export interface NodeVisit {
   readonly node: Node;
   /** The context the backward received: saved inputs and output, which inputs need a gradient. */
   readonly ctx: BackwardContext;
-  /** The gradient that arrived at the node's output. */
+  /**
+   * The gradient that arrived at the node's output. (For a slice, its contributions are summed
+   * only when an observer reads this: read it only when needed.)
+   */
   readonly gradOutput: Tensor;
   /**
    * What the backward returned, per input (null: none); gradients for inputs that do not need one

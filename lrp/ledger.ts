@@ -100,12 +100,12 @@ export class LedgerRecorder {
 
   /** The backward hook: books one node's loss. */
   readonly onNode = (visit: NodeVisit): void => {
-    const { node, ctx, gradOutput } = visit;
+    const { node, ctx } = visit;
     const role = opRole(node.op);
     const readsConstantPositional = ctx.inputs.some((x, i) => !ctx.needsGrad[i] && this.constantPositional.has(x.storage));
     if (!readsConstantPositional && conservesByConstruction(node, ctx.needsGrad, ctx.attrs)) return;
-    // Read only past the early return: a slice's input gradient is padded when first read.
-    const { inputGrads, foldedPriors } = visit;
+    // Read only past the early return: a slice's gradients are summed and padded when first read.
+    const { gradOutput, inputGrads, foldedPriors } = visit;
     const passed = ctx.inputs.some((_, i) => inputGrads[i] && ctx.needsGrad[i]);
     let key: string;
     if (readsConstantPositional) key = bucketKey('constantPositional');
