@@ -24,6 +24,43 @@ export interface BackwardContext<A = unknown> {
    * at no cost (the matrix products' alpha); otherwise scale g first.
    */
   readonly scaledBackward?: (gradOutput: Tensor, factor: number) => (Tensor | null)[];
+  /**
+   * Hands the gradient the sweep has accumulated so far for input `input` (from the input's other
+   * consumers, which the sweep has already passed) to this backward, which then returns, for that
+   * input, that prior plus its own gradient: a backward with a kernel of its own folds the prior
+   * in as an addend (`out = gradient + prior`) and saves the sweep's separate add.
+   *
+   * Optional in every sense: the sweep provides it to the backward bound to a node (not to the
+   * `ctx` that `defaultBackward` passes on), and a backward that never calls it keeps working
+   * unchanged. It returns null when nothing is accumulated yet, when the input needs no gradient,
+   * or when the prior was already taken. Once it has returned a tensor, the backward must return
+   * a gradient for that input that includes it exactly once (returning null for it hands the
+   * prior back to the sweep); the tensor is the sweep's, valid during the call, never to be
+   * disposed. A rule that post-processes another rule's result (calls its `backward(ctx, g)` and
+   * scales or combines what it returns) must pass that rule a context without this member, since
+   * the prior would be transformed along with the gradient. `NodeVisit.foldedPriors` tells a
+   * sweep observer which priors a node's gradients include.
+   *
+   * @example
+   * ```ts
+   * import { init, Tensor, add, backward, scale, sum, withBackwardRules, type BackwardRule } from 'transformer-lrp';
+   *
+   * await init();
+   * // Passes 2·g, with the input's earlier gradient added in (a real rule adds it in its kernel).
+   * const twice: BackwardRule = {
+   *   name: 'twice',
+   *   backward: (ctx, g) => {
+   *     const prior = ctx.takeAccumulatedGrad?.(0) ?? null;
+   *     const own = scale(g, 2);
+   *     return [prior ? add(own, prior) : own];
+   *   },
+   * };
+   * const x = Tensor.fromArray([1, 2], [2]).setRequiresGrad();
+   * const y = sum(add(x, withBackwardRules({ affine: twice }, () => scale(x, 5))));
+   * backward(y); // x.grad = [3, 3]: 1 from the add, folded into the rule's 2
+   * ```
+   */
+  readonly takeAccumulatedGrad?: (input: number) => Tensor | null;
 }
 
 /** A backward of `factor`·g (see `BackwardContext.scaledBackward`). */

@@ -1,8 +1,10 @@
 /**
- * Concatenation along one axis. No kernel of its own: each input is written into its slice of the
- * output by the strided elementwise copy (one dispatch per non-empty input).
+ * Concatenation along one axis. f32 inputs are written in one dispatch (`windowSum`, each input a
+ * window of the output; more inputs than the adapter's storage bindings take one dispatch per
+ * batch); other dtypes by the strided elementwise copy, one dispatch per non-empty input.
  */
 import { elementwise } from './elementwise.js';
+import { windowSum } from './pad.js';
 import { contiguousStrides, normalizeAxis, shapeToString } from './shape.js';
 import { allocate, type GpuView, type KernelOutput } from './view.js';
 
@@ -24,11 +26,20 @@ export function concatShape(op: string, shapes: readonly (readonly number[])[], 
   return { shape, axis: a };
 }
 
+/** `inputs` joined along `axis` in a new contiguous tensor; shapes must agree elsewhere and dtypes everywhere. */
 export function concat(inputs: readonly GpuView[], axis: number, op = 'concat'): KernelOutput {
   const { shape, axis: a } = concatShape(op, inputs.map((v) => v.shape), axis);
   const dtype = inputs[0]!.dtype;
   const mixed = inputs.find((v) => v.dtype !== dtype);
   if (mixed) throw new Error(`${op}: mixed dtypes ${dtype} and ${mixed.dtype} (shapes ${inputs.map((v) => shapeToString(v.shape)).join(', ')})`);
+  if (dtype === 'f32') {
+    let start = 0;
+    const parts = inputs.map((g) => {
+      start += g.shape[a]!;
+      return { g, start: start - g.shape[a]!, step: 1 };
+    });
+    return windowSum(shape, a, parts, null, op);
+  }
   const buffer = allocate(op, shape, dtype);
   const strides = contiguousStrides(shape);
   let start = 0;

@@ -177,13 +177,23 @@ export function normStats(op: string, x: GpuView, center: boolean, eps: number, 
  * The input gradient of a norm whose scale r = rsqrt(var + eps) (or rsqrt(mean(x²) + eps)) is
  * held constant, in one row kernel: r ⊙ (g ⊙ w − mean_row(g ⊙ w)) when centering, r ⊙ g ⊙ w
  * otherwise. The "norm scale detached" LRP rule of CP-LRP and AttnLRP; as separate kernels it
- * was the statistics, a product, a mean, a difference and a product.
+ * was the statistics, a product, a mean, a difference and a product. With `addend` (x's shape),
+ * the kernel writes addend + that gradient: the gradient already accumulated for x (the residual
+ * stream's identity path) folded in without an add of its own.
  */
-export function normScaleDetachedGrad(x: GpuView, g: GpuView, opts: { center: boolean; eps: number; weight?: GpuView | null; workgroupSize?: number }): KernelOutput {
+export function normScaleDetachedGrad(
+  x: GpuView,
+  g: GpuView,
+  opts: { center: boolean; eps: number; weight?: GpuView | null; addend?: GpuView | null; workgroupSize?: number },
+): KernelOutput {
   const op = 'normScaleDetachedGrad';
   checkX(op, x);
   if (g.dtype !== 'f32' || g.shape.length !== x.shape.length || g.shape.some((d, i) => d !== x.shape[i])) {
     throw new Error(`${op}: the gradient ${g.dtype}${shapeToString(g.shape)} does not match x ${shapeToString(x.shape)}`);
+  }
+  const addend = opts.addend ?? null;
+  if (addend && (addend.dtype !== 'f32' || addend.shape.length !== x.shape.length || addend.shape.some((d, i) => d !== x.shape[i]))) {
+    throw new Error(`${op}: the addend ${addend.dtype}${shapeToString(addend.shape)} does not match x ${shapeToString(x.shape)}`);
   }
   const shape = [...x.shape];
   const { rows, n } = rowsOf(shape);
@@ -201,6 +211,7 @@ export function normScaleDetachedGrad(x: GpuView, g: GpuView, opts: { center: bo
         { name: 'x', access: 'read', type: 'f32' },
         { name: 'g', access: 'read', type: 'f32' },
         ...(weight ? [{ name: 'w', access: 'read' as const, type: 'f32' }] : []),
+        ...(addend ? [{ name: 'prior', access: 'read' as const, type: 'f32' }] : []),
         { name: 'out', access: 'read_write', type: 'f32' },
       ],
       // count, mean, m2 of x (as normRows folds them) and Σ g ⊙ w.
@@ -215,19 +226,22 @@ export function normScaleDetachedGrad(x: GpuView, g: GpuView, opts: { center: bo
   let centre = ${center ? 'total.sgw / f32(n)' : '0.0'};
   let obase = row * n;
   for (var j = lid; j < n; j += ${wg}u) {
-    out[obase + j] = rstd * (${gw} - centre);
+    out[obase + j] = rstd * (${gw} - centre)${addend ? ' + prior[p[7] + obase + j]' : ''};
   }`,
     });
+  // Without an addend, x stands in for it (never read): one code path.
   withContiguous(x, (xc) =>
-    withContiguous(g, (gc) => {
-      runtime().dispatch({
-        key: `rows/normScaleDetachedGrad/${center ? 'center' : 'rms'}/${weight ? 'w' : ''}/wg${wg}`,
-        wgsl,
-        bindings: [xc.buffer, gc.buffer, ...(weight ? [weight.buffer] : []), out],
-        params: new Uint32Array([rows, n, xc.offset, f32Bits(opts.eps), gc.offset, weight?.offset ?? 0, weight?.strides[0] ?? 0]),
-        workgroups: rows,
-      });
-    }),
+    withContiguous(g, (gc) =>
+      withContiguous(addend ?? xc, (ac) => {
+        runtime().dispatch({
+          key: `rows/normScaleDetachedGrad/${center ? 'center' : 'rms'}/${weight ? 'w' : ''}${addend ? '/add' : ''}/wg${wg}`,
+          wgsl,
+          bindings: [xc.buffer, gc.buffer, ...(weight ? [weight.buffer] : []), ...(addend ? [ac.buffer] : []), out],
+          params: new Uint32Array([rows, n, xc.offset, f32Bits(opts.eps), gc.offset, weight?.offset ?? 0, weight?.strides[0] ?? 0, addend ? ac.offset : 0]),
+          workgroups: rows,
+        });
+      }),
+    ),
   );
   return { buffer: out, shape, dtype: 'f32' };
 }

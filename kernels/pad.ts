@@ -1,13 +1,15 @@
 /**
- * Zero padding around a window: the backward of `slice`. The result has the sliced tensor's
- * shape, zeros everywhere except the window (every `step`-th index from `start` along `axis`),
- * which holds `g`. One dispatch (it was a fill and a strided copy into the window), and `g` may be
- * any strided view.
+ * Gradients of slices, assembled from their windows: `windowSum` writes a tensor of the sliced
+ * tensor's shape holding the sum of any number of window gradients along one axis (each a strided
+ * view placed at every `step`-th index from `start`), plus an optional full-shape addend, zeros
+ * elsewhere. One dispatch for what was a padding per window and an add per extra contribution:
+ * q, k and v sliced from a fused projection get their joint gradient in one kernel. `padWindow`
+ * (the slice backward on its own) is its one-window case.
  */
 import { runtime } from './runtime.js';
-import { numel, shapeToString } from './shape.js';
-import { allocate, type GpuView, type KernelOutput } from './view.js';
-import { flatEntry, header, workgroupsFor } from './wgsl/common.js';
+import { contiguousStrides, numel, shapeToString } from './shape.js';
+import { allocate, isContiguous, type GpuView, type KernelOutput } from './view.js';
+import { flatEntry, header, workgroupsFor, type BindingDecl } from './wgsl/common.js';
 
 /** The window: `count` indices along `axis` from `start`, `step` apart. */
 export interface Window {
@@ -16,53 +18,130 @@ export interface Window {
   step: number;
 }
 
-/** Parameter layout: n, axis start, step, g offset, shape (rank), g strides (rank). */
-function padWgsl(rank: number, axis: number): string {
-  const lines = ['  if (i >= p[0]) { return; }', '  var rem = i;', '  var og = p[3];', '  var inside = true;'];
-  for (let d = rank - 1; d >= 0; d--) {
-    lines.push(`  let c${d} = rem % p[${4 + d}u]; rem = rem / p[${4 + d}u];`);
-    if (d === axis) {
-      lines.push(`  let w${d} = (c${d} - min(c${d}, p[1])) / p[2];`);
-      lines.push(`  inside = inside && c${d} >= p[1] && (c${d} - p[1]) % p[2] == 0u && w${d} < p[${4 + 2 * rank}u];`);
-      lines.push(`  og += w${d} * p[${4 + rank + d}u];`);
-    } else lines.push(`  og += c${d} * p[${4 + rank + d}u];`);
+/** One window gradient of `windowSum`: `g` placed along the shared axis from `start`, `step` apart. */
+export interface WindowPart {
+  /** The window's gradient: the full shape except along the axis, where it has the window's length. */
+  g: GpuView;
+  /** First index of the window along the axis. */
+  start: number;
+  /** Distance between the window's indices (≥ 1). */
+  step: number;
+}
+
+/** Words before the windows: n, shape (rank), addend offset. */
+const headWords = (rank: number): number => 2 + rank;
+/** Words per window: g offset, start, step, count, g strides (rank). */
+const windowWords = (rank: number): number => 4 + rank;
+
+function windowSumWgsl(rank: number, axis: number, windows: number, addend: boolean): string {
+  const bindings: BindingDecl[] = [];
+  for (let k = 0; k < windows; k++) bindings.push({ name: `g${k}`, access: 'read', type: 'f32' });
+  if (addend) bindings.push({ name: 'prior', access: 'read', type: 'f32' });
+  bindings.push({ name: 'out', access: 'read_write', type: 'f32' });
+  const lines = ['  if (i >= p[0]) { return; }', '  var rem = i;'];
+  for (let d = rank - 1; d >= 0; d--) lines.push(`  let c${d} = rem % p[${1 + d}u]; rem = rem / p[${1 + d}u];`);
+  // Without an addend, the first window that holds the element is copied, not added to 0.0: a
+  // lone window (padding, concatenation) keeps its values bit for bit, −0 included.
+  lines.push(`  var acc = ${addend ? `prior[p[${1 + rank}u] + i]` : '0.0'};`);
+  if (!addend) lines.push('  var hit = false;');
+  for (let k = 0; k < windows; k++) {
+    const b = headWords(rank) + k * windowWords(rank);
+    const terms = Array.from({ length: rank }, (_, d) => `${d === axis ? 'w' : `c${d}`} * p[${b + 4 + d}u]`);
+    lines.push(
+      '  {',
+      `    let start = p[${b + 1}u];`,
+      `    let step = p[${b + 2}u];`,
+      `    let w = (c${axis} - min(c${axis}, start)) / step;`,
+      `    if (c${axis} >= start && (c${axis} - start) % step == 0u && w < p[${b + 3}u]) {`,
+      `      let v = g${k}[p[${b}u]${terms.map((t) => ` + ${t}`).join('')}];`,
+      addend ? '      acc += v;' : '      acc = select(v, acc + v, hit);\n      hit = true;',
+      '    }',
+      '  }',
+    );
   }
-  lines.push('  out[i] = select(0.0, g[og], inside);');
-  return [
-    header([
-      { name: 'g', access: 'read', type: 'f32' },
-      { name: 'out', access: 'read_write', type: 'f32' },
-    ]),
-    flatEntry(lines.join('\n')),
-  ].join('\n\n');
+  lines.push('  out[i] = acc;');
+  return [header(bindings), flatEntry(lines.join('\n'))].join('\n\n');
+}
+
+function checkPart(op: string, part: WindowPart, shape: readonly number[], axis: number): void {
+  const { g, start, step } = part;
+  const count = g.shape[axis] ?? 0;
+  const fits =
+    g.shape.length === shape.length &&
+    g.shape.every((d, i) => i === axis || d === shape[i]) &&
+    Number.isInteger(start) &&
+    Number.isInteger(step) &&
+    start >= 0 &&
+    (count === 0 || start + (count - 1) * step < shape[axis]!);
+  if (g.dtype !== 'f32' || !fits || step < 1) {
+    throw new Error(`${op}: ${g.dtype}${shapeToString(g.shape)} does not fit the window ${start}::${step} along axis ${axis} of ${shapeToString(shape)}`);
+  }
 }
 
 /**
- * A new contiguous f32 tensor of `shape`: `g` in the window, zeros elsewhere. `g` has `shape`
- * except along `window.axis`, where it has the window's length.
+ * Windows one dispatch can read besides the output and the addend: the adapter's storage
+ * bindings per stage, less the parameter block (binding 0).
  */
-export function padWindow(g: GpuView, shape: readonly number[], window: Window): KernelOutput {
-  const { axis, start, step } = window;
+function windowsPerDispatch(addend: boolean): number {
+  return Math.max(1, (runtime().limits.maxStorageBuffersPerShaderStage ?? 8) - 2 - (addend ? 1 : 0));
+}
+
+/**
+ * A new contiguous f32 tensor of `shape`: `addend` (a contiguous f32 tensor of `shape`, or zeros)
+ * plus, at each window's indices along `axis`, that window's gradient. Windows may overlap (their
+ * values add) or leave gaps (zeros there). One dispatch when the windows fit the adapter's storage
+ * bindings (six, or five with an addend, on the WebGPU minimum), one more per further batch.
+ * `op` names the caller in errors.
+ */
+export function windowSum(shape: readonly number[], axis: number, parts: readonly WindowPart[], addend: GpuView | null = null, op = 'windowSum'): KernelOutput {
   const rank = shape.length;
-  const count = g.shape[axis] ?? 0;
-  const fits = g.shape.length === rank && g.shape.every((d, i) => i === axis || d === shape[i]) && (count === 0 || start + (count - 1) * step < shape[axis]!);
-  if (g.dtype !== 'f32' || !fits || step < 1) {
-    throw new Error(`padWindow: ${g.dtype}${shapeToString(g.shape)} does not fit the window ${start}::${step} along axis ${axis} of ${shapeToString(shape)}`);
+  if (!Number.isInteger(axis) || axis < 0 || axis >= rank) throw new Error(`${op}: axis ${axis} is out of range for ${shapeToString(shape)}`);
+  for (const part of parts) checkPart(op, part, shape, axis);
+  if (addend && (addend.dtype !== 'f32' || addend.shape.length !== rank || addend.shape.some((d, i) => d !== shape[i]) || !isContiguous(addend))) {
+    throw new Error(`${op}: the addend ${addend.dtype}${shapeToString(addend.shape)} is not a contiguous f32 tensor of shape ${shapeToString(shape)}`);
   }
-  const out = allocate('padWindow', shape, 'f32');
   const n = numel(shape);
+  const live = parts.filter((part) => (part.g.shape[axis] ?? 0) > 0);
+  const batch = windowsPerDispatch(addend !== null);
+  if (live.length > batch) {
+    // More windows than bindings: the first batch, then the rest with it as their addend.
+    const first = windowSum(shape, axis, live.slice(0, batch), addend, op);
+    try {
+      const view: GpuView = { buffer: first.buffer, shape: first.shape, strides: contiguousStrides(shape), offset: 0, dtype: 'f32' };
+      return windowSum(shape, axis, live.slice(batch), view, op);
+    } finally {
+      runtime().pool.release(first.buffer);
+    }
+  }
+  const out = allocate(op, shape, 'f32');
   if (n === 0) return { buffer: out, shape: [...shape], dtype: 'f32' };
-  const params = new Uint32Array(4 + 2 * rank + 1);
-  params.set([n, start, step, g.offset]);
-  params.set(shape, 4);
-  params.set(g.strides, 4 + rank);
-  params[4 + 2 * rank] = count;
+  const params = new Uint32Array(headWords(rank) + live.length * windowWords(rank));
+  params[0] = n;
+  params.set(shape, 1);
+  params[1 + rank] = addend?.offset ?? 0;
+  live.forEach(({ g, start, step }, k) => {
+    const b = headWords(rank) + k * windowWords(rank);
+    params.set([g.offset, start, step, g.shape[axis]!], b);
+    params.set(g.strides, b + 4);
+  });
   runtime().dispatch({
-    key: `padWindow/r${rank}/a${axis}`,
-    wgsl: () => padWgsl(rank, axis),
-    bindings: [g.buffer, out],
+    key: `windowSum/r${rank}/a${axis}/w${live.length}${addend ? '/add' : ''}`,
+    wgsl: () => windowSumWgsl(rank, axis, live.length, addend !== null),
+    bindings: [...live.map((part) => part.g.buffer), ...(addend ? [addend.buffer] : []), out],
     params,
     workgroups: workgroupsFor(n),
   });
   return { buffer: out, shape: [...shape], dtype: 'f32' };
+}
+
+/**
+ * A new contiguous f32 tensor of `shape`: `g` in the window, zeros elsewhere. `g` has `shape`
+ * except along `window.axis`, where it has the window's length; it may be any strided view.
+ */
+export function padWindow(g: GpuView, shape: readonly number[], window: Window): KernelOutput {
+  const { axis, start, step } = window;
+  if (!Number.isInteger(axis) || axis < 0 || axis >= shape.length) {
+    throw new Error(`padWindow: ${g.dtype}${shapeToString(g.shape)} does not fit the window ${start}::${step} along axis ${axis} of ${shapeToString(shape)}`);
+  }
+  return windowSum(shape, axis, [{ g, start, step }], null, 'padWindow');
 }

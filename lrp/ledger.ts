@@ -100,10 +100,12 @@ export class LedgerRecorder {
 
   /** The backward hook: books one node's loss. */
   readonly onNode = (visit: NodeVisit): void => {
-    const { node, ctx, gradOutput, inputGrads } = visit;
+    const { node, ctx } = visit;
     const role = opRole(node.op);
     const readsConstantPositional = ctx.inputs.some((x, i) => !ctx.needsGrad[i] && this.constantPositional.has(x.storage));
     if (!readsConstantPositional && conservesByConstruction(node, ctx.needsGrad, ctx.attrs)) return;
+    // Read only past the early return: a slice's gradients are summed and padded when first read.
+    const { gradOutput, inputGrads, foldedPriors } = visit;
     const passed = ctx.inputs.some((_, i) => inputGrads[i] && ctx.needsGrad[i]);
     let key: string;
     if (readsConstantPositional) key = bucketKey('constantPositional');
@@ -116,7 +118,11 @@ export class LedgerRecorder {
     this.terms.push({ key, id: this.batch.add(ctx.output, gradOutput), sign: 1 });
     ctx.inputs.forEach((x, i) => {
       const g = inputGrads[i];
-      if (g && ctx.needsGrad[i]) this.terms.push({ key, id: this.batch.add(x, g), sign: -1 });
+      if (!g || !ctx.needsGrad[i]) return;
+      this.terms.push({ key, id: this.batch.add(x, g), sign: -1 });
+      // A gradient with the input's earlier gradient folded in: only the rest is this node's.
+      const prior = foldedPriors[i];
+      if (prior) this.terms.push({ key, id: this.batch.add(x, prior), sign: 1 });
     });
   };
 

@@ -105,8 +105,9 @@ export function rmsNormScale(x: Tensor, eps = 1e-6): Tensor {
 /**
  * The input gradient of LayerNorm (`center`) or RMSNorm with the normalising scale r held
  * constant: r ⊙ (g ⊙ w − mean(g ⊙ w)) (no centring for RMSNorm), one row kernel, not recorded
- * (for backward rules). r is recomputed from `x` as the forward computed it.
+ * (for backward rules). r is recomputed from `x` as the forward computed it. With `addend` (x's
+ * shape) the result is addend + that gradient, in the same kernel.
  */
-export function normGradScaleDetached(x: Tensor, g: Tensor, weight: Tensor | null, center: boolean, eps: number): Tensor {
-  return wrap(normScaleDetachedGrad(x, g, { center, eps, weight }));
+export function normGradScaleDetached(x: Tensor, g: Tensor, weight: Tensor | null, center: boolean, eps: number, addend: Tensor | null = null): Tensor {
+  return wrap(normScaleDetachedGrad(x, g, { center, eps, weight, addend }));
 }

@@ -3,9 +3,9 @@
  * `reshape` copies only when the strides make a view impossible; `contiguous` always materialises.
  */
 import { elementwise } from '../../kernels/elementwise.js';
-import { padWindow } from '../../kernels/pad.js';
 import { contiguousStrides, normalizeAxis, numel, shapeToString, type Shape } from '../../kernels/shape.js';
 import { defineOp } from '../op.js';
+import { sliceBackward } from './sliceBackward.js';
 import { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
 import { sumToShape } from './sumToShape.js';
@@ -172,8 +172,7 @@ const sliceOp = defineOp({
     strides[axis] = x!.strides[axis]! * step;
     return view(x!, shape, strides, x!.offset + start * x!.strides[axis]!);
   },
-  // Zeros of the input's shape with the gradient in the sliced window: one kernel.
-  backward: (ctx, g) => [wrap(padWindow(g, ctx.inputs[0]!.shape, ctx.attrs))],
+  backward: sliceBackward,
 });
 
 /** Elements `start` (inclusive) to `end` (exclusive) along `axis`, every `step`-th (a view). */
