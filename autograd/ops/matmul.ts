@@ -5,16 +5,16 @@
  * attention products). All four run the one batched kernel; transposed operands are passed as
  * views with swapped strides, never copied.
  */
-import { elementwise } from '../../kernels/elementwise.js';
 import { matmul as matmulKernel } from '../../kernels/matmul.js';
 import { shapeToString } from '../../kernels/shape.js';
-import { isHalf, type GpuView } from '../../kernels/view.js';
+import type { GpuView } from '../../kernels/view.js';
 import { defineOp } from '../op.js';
 import type { BackwardContext } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
 import { sumToShape } from './sumToShape.js';
 import { reshape, transpose } from './view.js';
+import { withF32 } from './widen.js';
 import { wrap } from './wrap.js';
 
 declare module '../opTypes.js' {
@@ -38,21 +38,6 @@ function swapLast(x: GpuView): GpuView {
   [shape[r - 2], shape[r - 1]] = [shape[r - 1]!, shape[r - 2]!];
   [strides[r - 2], strides[r - 1]] = [strides[r - 1]!, strides[r - 2]!];
   return { buffer: x.buffer, shape, strides, offset: x.offset, dtype: x.dtype };
-}
-
-/**
- * Runs `fn` on `t` as the product kernel can read it: 16-bit weight storage is widened into a
- * temporary f32 copy that lives only for this one product (the graph keeps the 16-bit tensor, so
- * an explanation holds weights at 16 bits), other tensors are passed as they are.
- */
-function withF32<T>(t: Tensor, fn: (readable: Tensor) => T): T {
-  if (!isHalf(t.dtype)) return fn(t);
-  const widened = wrap(elementwise('copy', [t]));
-  try {
-    return fn(widened);
-  } finally {
-    widened.dispose();
-  }
 }
 
 /** alpha · a · b on the GPU, as a Tensor (no recording: forward and backward helpers). */

@@ -4,10 +4,11 @@
  */
 import { packIntoTexture } from '../packTexture.js';
 import { runtime, type Binding } from '../runtime.js';
+import type { ScratchTexture } from '../texturePool.js';
 import { contiguousStrides, numel } from '../shape.js';
 import { allocate, f32Bits, type GpuView, type KernelOutput } from '../view.js';
 import { templateLaunch } from '../wgsl/specKey.js';
-import { planMatmul, type MatmulOptions } from './plan.js';
+import { planMatmul, type MatmulOptions, type MatmulPlan } from './plan.js';
 import { P, type MatmulSpec } from './spec.js';
 import { matmulWgsl } from './template.js';
 import type { MatmulVariant } from './variants.js';
@@ -17,7 +18,15 @@ import type { MatmulVariant } from './variants.js';
  * Both operands must have rank ≥ 2; the result is a new contiguous tensor.
  */
 export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): KernelOutput {
-  const plan = planMatmul(a, b, options);
+  return launchMatmul(planMatmul(a, b, options), a, b, options);
+}
+
+/**
+ * Runs a planned product. `packA`, when given, makes the texture of A for a plan that packs A
+ * ('packed' layout, one layer) in place of `packIntoTexture` (kernels/matmul/prepacked.ts: a
+ * caller that writes A straight into that layout); A's buffer is then never bound.
+ */
+export function launchMatmul(plan: MatmulPlan, a: GpuView, b: GpuView, options: MatmulOptions, packA?: () => ScratchTexture): KernelOutput {
   const { shape, variant: v, batch } = plan;
   const { bias, alpha = 1 } = options;
   const out = allocate('matmul', shape, 'f32');
@@ -37,8 +46,9 @@ export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): Ker
   // The packed operand gets one texture layer per batch index, in row-major order; texels along
   // K pack its transpose [N, K] (contiguous along K: a plain copy).
   const view = (shape: number[], strides: number[]): GpuView => ({ buffer: k.second.buffer, shape: [...batch, ...shape], strides: [...k.sSecond, ...strides], offset: k.second.offset, dtype: 'f32' });
+  if (packA && !(transposedC && k.lb === 'packed' && rb === 0)) throw new Error('matmul: a prepacked A needs a plan that packs A in one layer');
   const packed =
-    k.lb === 'packed' ? packIntoTexture(view([plan.K, k.N], [k.sBk, k.sBn])) : k.lb === 'packedK' ? packIntoTexture(view([k.N, plan.K], [k.sBn, k.sBk])) : null;
+    k.lb === 'packed' ? (packA ? packA() : packIntoTexture(view([plan.K, k.N], [k.sBk, k.sBn]))) : k.lb === 'packedK' ? packIntoTexture(view([k.N, plan.K], [k.sBn, k.sBk])) : null;
   const params = new Uint32Array(P.batchShape + 4 * rb);
   params[P.M] = k.M;
   params[P.N] = k.N;
