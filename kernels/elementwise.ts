@@ -360,7 +360,8 @@ function columnSumsParams(op: ElementwiseKernel, inputs: readonly GpuView[], sca
   if (inputs.length !== def.arity) throw new Error(`${op}: expects ${def.arity} input(s), got ${inputs.length}`);
   if (scalars.length !== (def.scalars ?? 0)) throw new Error(`${op}: expects ${def.scalars ?? 0} scalar(s), got ${scalars.length}`);
   const [rows, cols] = inputs[0]!.shape as [number, number];
-  if (inputs.some((v) => v.shape.length !== 2 || v.shape[0] !== rows || v.shape[1] !== cols || v.dtype !== 'f32') || def.keepsDtype) {
+  // All inputs f32, so a kernel that keeps its input's dtype (`copy`) writes f32 like the rest.
+  if (inputs.some((v) => v.shape.length !== 2 || v.shape[0] !== rows || v.shape[1] !== cols || v.dtype !== 'f32')) {
     throw new Error(`${op} with column sums: expects f32 inputs of one 2-D shape, got ${inputs.map((v) => v.dtype + shapeToString(v.shape)).join(', ')}`);
   }
   const nScalars = scalars.length;

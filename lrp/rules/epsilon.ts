@@ -5,7 +5,7 @@
  */
 import type { BackwardRule } from '../../autograd/graph.js';
 import { epsilonScaled, epsilonScaledWithColumnSums } from '../../autograd/ops/elementwise.js';
-import { epsilonLinearGrads } from '../../autograd/ops/epsilonLinear.js';
+import { linearGradsPacked } from '../../autograd/ops/packedLinearGrads.js';
 import { linearGrads } from '../../autograd/ops/matmul.js';
 
 /** The ε of the ε-rule (and the stabiliser of the γ, αβ and z⁺ rules) unless given. */
@@ -21,7 +21,7 @@ export function epsilonRule(epsilon: number = DEFAULT_EPSILON): BackwardRule {
     backward: (ctx, g) => {
       // For a linear layer whose product packs s = g ⊙ z ⊘ (z + ε·sign z), one kernel computes s
       // into the product's texture and sums the bias gradient: s is never stored.
-      const fused = ctx.op === 'linear' ? epsilonLinearGrads(ctx, g, epsilon) : null;
+      const fused = ctx.op === 'linear' ? linearGradsPacked(ctx, { op: 'epsilonScale', inputs: [g, ctx.output], scalars: [epsilon] }) : null;
       if (fused) return fused;
       // Else s in one fused kernel; for a linear layer whose bias takes relevance, the same
       // dispatch sums the bias gradient (what linear's own backward would sum again).

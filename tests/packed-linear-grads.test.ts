@@ -1,16 +1,18 @@
 /**
- * The ε-rule's rescaling fused into the packed product's operand packing: the kernel that writes
+ * linear's output gradient fused into the packed product's operand packing: the kernel that writes
  * s = g ⊙ z ⊘ (z + ε·sign z) straight into the texture against its float64 reference and against
  * `packIntoTexture` of the stored s (texel order, zero padding); `matmulPrepackedA` against
- * `matmul` and where it declines; and the rule's gradients against the unfused path, bit for bit.
+ * `matmul` and where it declines; the ε-rule's gradients and linear's own backward (g packed as it
+ * is) against the unfused path, bit for bit.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu } from './helpers/gpu.js';
 import { expectClose, randomArray, rng } from './helpers/close.js';
-import { Tensor, transpose } from '../autograd/index.js';
+import { backward, Tensor, transpose } from '../autograd/index.js';
 import type { BackwardContext } from '../autograd/graph.js';
 import { epsilonScaledWithColumnSums } from '../autograd/ops/elementwise.js';
 import { linear, linearGrads } from '../autograd/ops/matmul.js';
+import { linearGradsPacked } from '../autograd/ops/packedLinearGrads.js';
 import { wrap } from '../autograd/ops/wrap.js';
 import { elementwiseColumnsIntoTexture, elementwiseWithColumnSums, FUSED_ELEMENTWISE } from '../kernels/elementwise.js';
 import { matmul, matmulPrepackedA, MATMUL_VARIANTS, planMatmul } from '../kernels/matmul.js';
@@ -186,5 +188,37 @@ describe('the ε-rule on linear, fused into the packing', () => {
     const wideRows = await bothPaths([2, 64, 100], 300); // rows ≥ columns of the result: W is packed, not s
     expect(wideRows.fused).toEqual(wideRows.unfused);
     expect(wideRows.dispatches).toBe(3);
+  });
+});
+
+describe("linear's own backward, fused into the packing", () => {
+  it('[2, 37, 100] · W[300, 100]ᵀ + b: g packed as it is, gx and the bias gradient equal the unfused path bit for bit, in 2 dispatches instead of 3; backward() takes this path', async () => {
+    const [xData, bData] = [randomArray(2 * 37 * 100, random), randomArray(300, random)];
+    const x = Tensor.fromArray(xData, [2, 37, 100]);
+    const w = Tensor.fromArray(randomArray(300 * 100, random, -0.2, 0.2), [300, 100]);
+    const b = Tensor.fromArray(bData, [300]);
+    const z = linear(x, w, b);
+    const gData = randomArray(z.size, random);
+    const g = Tensor.fromArray(gData, z.shape);
+    const ctx: BackwardContext = { op: 'linear', inputs: [x, w, b], output: z, attrs: undefined, needsGrad: [true, false, true], defaultBackward: (s) => linearGrads(ctx, s) };
+    const { value: fused, stats } = await measure(() => linearGradsPacked(ctx, { op: 'copy', inputs: [g] })!);
+    const unfused = linearGrads(ctx, g);
+    expect(stats.dispatches).toBe(2);
+    const read = (ts: (Tensor | null)[]) => Promise.all(ts.map((t) => (t ? t.toArray().then(bits) : null)));
+    const fusedBits = await read(fused);
+    expect(fusedBits).toEqual(await read(unfused));
+    // Through the engine: x and b leaves, W frozen (as in an explanation).
+    const [xl, bl] = [Tensor.fromArray(xData, [2, 37, 100]).setRequiresGrad(), Tensor.fromArray(bData, [300]).setRequiresGrad()];
+    const y = linear(xl, w, bl);
+    const { kernels } = await measure(() => backward(y, { seed: g }), { byKernel: true });
+    expect(kernels.map((k) => k.key.split('/')[0]).sort()).toEqual(['elementwise-colsum', 'matmul']); // no pack, no sum
+    expect([bits(await xl.grad!.toArray()), bits(await bl.grad!.toArray())]).toEqual([fusedBits[0], fusedBits[2]]);
+    // And against float64: gx = g·W, gb = Σ_rows g.
+    const wData = await w.toArray();
+    const gb = Array.from({ length: 300 }, (_, j) => Array.from({ length: 74 }, (_, r) => gData[r * 300 + j]!).reduce((a, v) => a + v, 0));
+    const gx = Array.from({ length: 74 * 100 }, (_, k) => Array.from({ length: 300 }, (_, j) => gData[Math.floor(k / 100) * 300 + j]! * wData[j * 100 + (k % 100)]!).reduce((a, v) => a + v, 0));
+    expectClose(await bl.grad!.toArray(), gb, { rtol: 1e-4, atol: 1e-5 }, 'gb');
+    expectClose(await xl.grad!.toArray(), gx, { rtol: 1e-4, atol: 1e-5 }, 'gx');
+    for (const t of [x, w, b, z, g, xl, bl, y, xl.grad, bl.grad, ...fused, ...unfused]) t?.dispose();
   });
 });
