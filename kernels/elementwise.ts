@@ -9,6 +9,8 @@ import { allocate, f32Bits, isHalf, type DType, type GpuView, type KernelOutput 
 import { flatEntry, header, NAN_HELPER, paramF32, stridedOffsets, workgroupsFor } from './wgsl/common.js';
 import { halfDecoders, loadElement, storageType } from './wgsl/half.js';
 import { erf } from './reference/math.js';
+import type { ScratchTexture } from './texturePool.js';
+import { templateLaunch } from './wgsl/specKey.js';
 
 /** WGSL helper functions some expressions call. */
 const HELPERS = {
@@ -310,6 +312,82 @@ export function elementwise(
   return { buffer: out, shape, dtype: outDtype };
 }
 
+/** Where a column-sum kernel writes its [rows, cols] values: a buffer, or a packed texture. */
+type ColumnSink = 'buffer' | 'texture';
+
+/** The template of the column-sum kernels: the op, and where the values go. */
+interface ColumnSumsSpec {
+  readonly [field: string]: string;
+  op: ElementwiseKernel;
+  sink: ColumnSink;
+}
+
+/**
+ * One invocation per column j walks the rows in order and sums as it goes (the order the reduction
+ * kernel uses, so the sums are reproducible and equal for both sinks). The 'texture' sink stores
+ * four rows at a time as texel (r/4, j), zero past the last row: `packIntoTexture`'s layout for the
+ * transposed view [cols, rows].
+ */
+function columnSumsWgsl({ op, sink }: ColumnSumsSpec): string {
+  const def = KERNELS[op];
+  const arity = def.arity;
+  const nScalars = def.scalars ?? 0;
+  // Parameter layout: rows, cols, scalars, then per input its offset and two strides.
+  const at = (k: number, w: number): string => `p[${2 + nScalars + 3 * k + w}u]`;
+  const loads = (r: string, indent: string): string[] => INPUT_NAMES.slice(0, arity).map((n, k) => `${indent}let ${n} = in_${n}[${at(k, 0)} + (${r}) * ${at(k, 1)} + j * ${at(k, 2)}];`);
+  const walk =
+    sink === 'buffer'
+      ? ['  for (var r = 0u; r < p[0]; r++) {', ...loads('r', '    '), `    let v = ${def.wgsl};`, '    out[r * p[1] + j] = v;', '    acc += v;', '  }']
+      : [
+          '  for (var r0 = 0u; r0 < p[0]; r0 += 4u) {',
+          '    var t = vec4<f32>(0.0);',
+          ...[0, 1, 2, 3].flatMap((q) => [
+            `    if (r0 + ${q}u < p[0]) {`,
+            ...loads(`r0 + ${q}u`, '      '),
+            `      let v = ${def.wgsl};`,
+            `      t[${q}] = v;`,
+            '      acc += v;',
+            '    }',
+          ]),
+          '    textureStore(out, vec2<u32>(r0 / 4u, j), 0, t);',
+          '  }',
+        ];
+  const body = [
+    '  let j = i;',
+    '  if (j >= p[1]) { return; }',
+    ...Array.from({ length: nScalars }, (_, k) => `  let s${k} = ${paramF32(2 + k)};`),
+    '  var acc = 0.0;',
+    ...walk,
+    '  sums[j] = acc;',
+  ].join('\n');
+  return [
+    header([
+      ...INPUT_NAMES.slice(0, arity).map((n) => ({ name: `in_${n}`, access: 'read' as const, type: 'f32' })),
+      sink === 'buffer' ? { name: 'out', access: 'read_write', type: 'f32' } : { name: 'out', access: 'read_write', type: 'vec4<f32>', texture: true },
+      { name: 'sums', access: 'read_write', type: 'f32' },
+    ]),
+    ...supportCode(def),
+    flatEntry(body),
+  ].join('\n\n');
+}
+
+/** Checks a column-sum kernel's inputs and returns [rows, cols] and its parameter block. */
+function columnSumsParams(op: ElementwiseKernel, inputs: readonly GpuView[], scalars: readonly number[]): { rows: number; cols: number; params: Uint32Array } {
+  const def = KERNELS[op];
+  if (inputs.length !== def.arity) throw new Error(`${op}: expects ${def.arity} input(s), got ${inputs.length}`);
+  if (scalars.length !== (def.scalars ?? 0)) throw new Error(`${op}: expects ${def.scalars ?? 0} scalar(s), got ${scalars.length}`);
+  const [rows, cols] = inputs[0]!.shape as [number, number];
+  // All inputs f32, so a kernel that keeps its input's dtype (`copy`) writes f32 like the rest.
+  if (inputs.some((v) => v.shape.length !== 2 || v.shape[0] !== rows || v.shape[1] !== cols || v.dtype !== 'f32')) {
+    throw new Error(`${op} with column sums: expects f32 inputs of one 2-D shape, got ${inputs.map((v) => v.dtype + shapeToString(v.shape)).join(', ')}`);
+  }
+  const nScalars = scalars.length;
+  const params = new Uint32Array(2 + nScalars + 3 * def.arity);
+  params.set([rows, cols, ...scalars.map(f32Bits)]);
+  inputs.forEach((v, k) => params.set([v.offset, v.strides[0]!, v.strides[1]!], 2 + nScalars + 3 * k));
+  return { rows, cols, params };
+}
+
 /**
  * An elementwise kernel over [rows, cols] operands that also sums each column of its result: one
  * dispatch for what was the kernel and a reduction over rows (a linear layer's bias gradient is
@@ -318,49 +396,39 @@ export function elementwise(
  * (any strides); both results are new and contiguous.
  */
 export function elementwiseWithColumnSums(op: ElementwiseKernel, inputs: readonly GpuView[], scalars: readonly number[] = []): { values: KernelOutput; sums: KernelOutput } {
-  const def = KERNELS[op];
-  if (inputs.length !== def.arity) throw new Error(`${op}: expects ${def.arity} input(s), got ${inputs.length}`);
-  if (scalars.length !== (def.scalars ?? 0)) throw new Error(`${op}: expects ${def.scalars ?? 0} scalar(s), got ${scalars.length}`);
-  const [rows, cols] = inputs[0]!.shape as [number, number];
-  if (inputs.some((v) => v.shape.length !== 2 || v.shape[0] !== rows || v.shape[1] !== cols || v.dtype !== 'f32') || def.keepsDtype) {
-    throw new Error(`${op} with column sums: expects f32 inputs of one 2-D shape, got ${inputs.map((v) => v.dtype + shapeToString(v.shape)).join(', ')}`);
-  }
+  const { rows, cols, params } = columnSumsParams(op, inputs, scalars);
   const values = allocate(op, [rows, cols], 'f32');
   const sums = allocate(op, [cols], 'f32');
-  const arity = def.arity;
-  const nScalars = scalars.length;
-  // Parameter layout: rows, cols, scalars, then per input its offset and two strides.
-  const params = new Uint32Array(2 + nScalars + 3 * arity);
-  params.set([rows, cols, ...scalars.map(f32Bits)]);
-  inputs.forEach((v, k) => params.set([v.offset, v.strides[0]!, v.strides[1]!], 2 + nScalars + 3 * k));
-  const wgsl = (): string => {
-    const at = (k: number, w: number): string => `p[${2 + nScalars + 3 * k + w}u]`;
-    const loads = INPUT_NAMES.slice(0, arity).map((n, k) => `    let ${n} = in_${n}[${at(k, 0)} + r * ${at(k, 1)} + j * ${at(k, 2)}];`);
-    const body = [
-      '  let j = i;',
-      '  if (j >= p[1]) { return; }',
-      ...Array.from({ length: nScalars }, (_, k) => `  let s${k} = ${paramF32(2 + k)};`),
-      '  var acc = 0.0;',
-      '  for (var r = 0u; r < p[0]; r++) {',
-      ...loads,
-      `    let v = ${def.wgsl};`,
-      '    out[r * p[1] + j] = v;',
-      '    acc += v;',
-      '  }',
-      '  sums[j] = acc;',
-    ].join('\n');
-    return [
-      header([
-        ...INPUT_NAMES.slice(0, arity).map((n) => ({ name: `in_${n}`, access: 'read' as const, type: 'f32' })),
-        { name: 'out', access: 'read_write', type: 'f32' },
-        { name: 'sums', access: 'read_write', type: 'f32' },
-      ]),
-      ...supportCode(def),
-      flatEntry(body),
-    ].join('\n\n');
-  };
   if (cols > 0) {
-    runtime().dispatch({ key: `elementwise-colsum/${op}`, wgsl, bindings: [...inputs.map((v) => v.buffer), values, sums], params, workgroups: workgroupsFor(cols) });
+    runtime().dispatch({
+      ...templateLaunch('elementwise-colsum', { op, sink: 'buffer' } satisfies ColumnSumsSpec, columnSumsWgsl),
+      bindings: [...inputs.map((v) => v.buffer), values, sums],
+      params,
+      workgroups: workgroupsFor(cols),
+    });
   }
   return { values: { buffer: values, shape: [rows, cols], dtype: 'f32' }, sums: { buffer: sums, shape: [cols], dtype: 'f32' } };
+}
+
+/**
+ * `elementwiseWithColumnSums` whose values go straight into the texture a packed matmul reads
+ * instead of a buffer: texel (x, j) = values[4x … 4x+3][j], zero past the last row, one layer
+ * (`packIntoTexture`'s layout for the transposed view [cols, rows], so the values and sums are
+ * those `elementwiseWithColumnSums` gives, bit for bit). The ε-rule's rescaled gradient s only
+ * feeds the product s·W, which packs sᵀ for Cᵀ = Wᵀ·sᵀ: this way s is never stored. The caller
+ * releases the texture to `runtime().textures` once the kernels that read it are recorded.
+ */
+export function elementwiseColumnsIntoTexture(op: ElementwiseKernel, inputs: readonly GpuView[], scalars: readonly number[] = []): { texture: ScratchTexture; sums: KernelOutput } {
+  const { rows, cols, params } = columnSumsParams(op, inputs, scalars);
+  if (rows === 0 || cols === 0) throw new Error(`${op} into a texture: needs a non-empty [rows, cols], got ${shapeToString([rows, cols])}`);
+  const rt = runtime();
+  const texture = rt.textures.acquire(Math.ceil(rows / 4), cols, 1);
+  const sums = allocate(op, [cols], 'f32');
+  rt.dispatch({
+    ...templateLaunch('elementwise-colsum', { op, sink: 'texture' } satisfies ColumnSumsSpec, columnSumsWgsl),
+    bindings: [...inputs.map((v) => v.buffer), { textureView: texture.view }, sums],
+    params,
+    workgroups: workgroupsFor(cols),
+  });
+  return { texture, sums: { buffer: sums, shape: [cols], dtype: 'f32' } };
 }

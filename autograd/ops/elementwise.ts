@@ -11,7 +11,7 @@ import { wrap } from './wrap.js';
 import { sumToShape } from './sumToShape.js';
 import { full } from './creation.js';
 import { reshape } from './view.js';
-import type { GpuView } from '../../kernels/view.js';
+import { rowsView } from './rowsView.js';
 
 /** The attributes of every elementwise op: its scalar parameters (affine's scale and shift, …). */
 export interface Scalars {
@@ -295,30 +295,11 @@ export function identityRatio(g: Tensor, y: Tensor, x: Tensor, t: number): Tenso
 }
 
 /**
- * [..., out] seen as [rows, out] without a copy, or null when the leading dims do not merge into
- * one stride (size-1 dims aside).
- */
-function asRows(t: Tensor): GpuView | null {
-  if (t.rank === 0) return null;
-  const last = t.rank - 1;
-  let rowStride: number | null = null;
-  let expected: number | null = null;
-  for (let d = last - 1; d >= 0; d--) {
-    if (t.shape[d] === 1) continue;
-    if (expected !== null && t.strides[d] !== expected) return null;
-    rowStride ??= t.strides[d]!;
-    expected = t.strides[d]! * t.shape[d]!;
-  }
-  const out = t.shape[last]!;
-  return { buffer: t.buffer, shape: [out === 0 ? 0 : t.size / out, out], strides: [rowStride ?? 0, t.strides[last]!], offset: t.offset, dtype: 'f32' };
-}
-
-/**
  * `epsilonScaled` over g and z [..., out], with the column sums of the result (Σ over every row:
  * a linear layer's bias gradient) from the same dispatch. Not recorded (for backward rules).
  */
 export function epsilonScaledWithColumnSums(g: Tensor, z: Tensor, eps: number): { scaled: Tensor; columnSums: Tensor } {
-  const [gv, zv] = [asRows(g), asRows(z)];
+  const [gv, zv] = [rowsView(g), rowsView(z)];
   if (!gv || !zv || g.shape.length !== z.shape.length || g.shape.some((d, i) => d !== z.shape[i])) {
     const scaled = epsilonScaled(g, z, eps);
     return { scaled, columnSums: sumToShape(scaled, [z.shape[z.rank - 1] ?? 1]) };

@@ -12,6 +12,7 @@ import type { GpuView } from '../../kernels/view.js';
 import { defineOp, offerResult } from '../op.js';
 import type { BackwardContext } from '../graph.js';
 import type { Tensor } from '../tensor.js';
+import { linearGradsPacked } from './packedLinearGrads.js';
 import { sum } from './reduce.js';
 import { sumToShape } from './sumToShape.js';
 import { reshape, transpose } from './view.js';
@@ -107,7 +108,8 @@ const linearOp = defineOp({
     y.dispose();
     return y1;
   },
-  backward: (ctx, g) => linearGrads(ctx, g),
+  // g goes straight into the product's packed texture where the product packs it (packedLinearGrads.ts).
+  backward: (ctx, g) => linearGradsPacked(ctx, { op: 'copy', inputs: [g] }) ?? linearGrads(ctx, g),
 });
 
 /**

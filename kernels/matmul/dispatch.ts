@@ -5,10 +5,11 @@
 import { elementwise } from '../elementwise.js';
 import { packIntoTexture } from '../packTexture.js';
 import { runtime, type Binding } from '../runtime.js';
+import type { ScratchTexture } from '../texturePool.js';
 import { contiguousStrides, numel } from '../shape.js';
 import { allocate, f32Bits, isHalf, type GpuView, type KernelOutput } from '../view.js';
 import { templateLaunch } from '../wgsl/specKey.js';
-import { planMatmul, type MatmulOptions } from './plan.js';
+import { planMatmul, type MatmulOptions, type MatmulPlan } from './plan.js';
 import { P, type MatmulSpec, type OperandDType } from './spec.js';
 import { matmulWgsl } from './template.js';
 import type { MatmulVariant } from './variants.js';
@@ -20,7 +21,16 @@ import type { MatmulVariant } from './variants.js';
  */
 export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): KernelOutput {
   if (options.then) throw new Error('matmul: a second result (`then`) is returned by matmulThen');
-  return launch(a, b, options).product;
+  return launch(a, b, options, planMatmul(a, b, options)).product;
+}
+
+/**
+ * Runs a planned product. `packA`, when given, makes the texture of A for a plan that packs A
+ * ('packed' layout, one layer) in place of `packIntoTexture` (kernels/matmul/prepacked.ts: a
+ * caller that writes A straight into that layout); A's buffer is then never bound.
+ */
+export function launchMatmul(plan: MatmulPlan, a: GpuView, b: GpuView, options: MatmulOptions, packA?: () => ScratchTexture): KernelOutput {
+  return launch(a, b, options, plan, packA).product;
 }
 
 /**
@@ -31,16 +41,15 @@ export function matmul(a: GpuView, b: GpuView, options: MatmulOptions = {}): Ker
  * still records them as two ops (autograd/ops/fusedStores.ts).
  */
 export function matmulThen(a: GpuView, b: GpuView, options: MatmulOptions & Required<Pick<MatmulOptions, 'then'>>): { product: KernelOutput; then: KernelOutput } {
-  const { product, then } = launch(a, b, options);
+  const { product, then } = launch(a, b, options, planMatmul(a, b, options));
   return { product, then: then! };
 }
 
-function launch(a: GpuView, b: GpuView, options: MatmulOptions): { product: KernelOutput; then: KernelOutput | null } {
-  let plan = planMatmul(a, b, options);
+function launch(a: GpuView, b: GpuView, options: MatmulOptions, plan: MatmulPlan, packA?: () => ScratchTexture): { product: KernelOutput; then: KernelOutput | null } {
   // 16-bit operands (weights) are widened as they are read by the register path's buffer readers
   // and by the packing; the shared-memory path stages f32 tiles, so it reads widened copies.
   const temporaries: GPUBuffer[] = [];
-  if (plan.variant.sharedK > 0 && (isHalf(a.dtype) || isHalf(b.dtype))) {
+  if (plan.variant.sharedK > 0 && (isHalf(a.dtype) || isHalf(b.dtype)) && !packA) {
     const widen = (x: GpuView): GpuView => {
       if (!isHalf(x.dtype)) return x;
       const copy = elementwise('copy', [x]);
@@ -74,8 +83,9 @@ function launch(a: GpuView, b: GpuView, options: MatmulOptions): { product: Kern
   // The packed operand gets one texture layer per batch index, in row-major order; texels along
   // K pack its transpose [N, K] (contiguous along K: a plain copy).
   const view = (shape: number[], strides: number[]): GpuView => ({ buffer: k.second.buffer, shape: [...batch, ...shape], strides: [...k.sSecond, ...strides], offset: k.second.offset, dtype: k.second.dtype });
+  if (packA && !(transposedC && k.lb === 'packed' && rb === 0)) throw new Error('matmul: a prepacked A needs a plan that packs A in one layer');
   const packed =
-    k.lb === 'packed' ? packIntoTexture(view([plan.K, k.N], [k.sBk, k.sBn])) : k.lb === 'packedK' ? packIntoTexture(view([k.N, plan.K], [k.sBn, k.sBk])) : null;
+    k.lb === 'packed' ? (packA ? packA() : packIntoTexture(view([plan.K, k.N], [k.sBk, k.sBn]))) : k.lb === 'packedK' ? packIntoTexture(view([k.N, plan.K], [k.sBn, k.sBk])) : null;
   const params = new Uint32Array(P.batchShape + 5 * rb);
   params[P.M] = k.M;
   params[P.N] = k.N;

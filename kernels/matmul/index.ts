@@ -10,13 +10,15 @@
  * - spec.ts: the template's spec (the pipeline key is derived from it) and parameter block;
  * - readers/: how the register path reads each operand (buffer, subgroup broadcast, texture);
  * - registerPath.ts, sharedPath.ts, epilogue.ts, template.ts: the WGSL;
- * - dispatch.ts: `matmul` and `matmulThen` (a second result stored by the same epilogue), the launcher.
+ * - dispatch.ts: `matmul` and `matmulThen` (a second result stored by the same epilogue), the launcher;
+ * - prepacked.ts: `matmulPrepackedA`, a product whose A the caller's kernel packs.
  * Which tile suits the adapter differs a lot. On lavapipe (CPU) invocations are the lanes of
  * 8-wide SIMD vectors, every buffer load in a loop becomes a scalar loop over the lanes, and
  * barriers switch coroutines, so the register path with one subgroup per workgroup, broadcasting
  * A and packing B, wins; a real GPU wants the shared-memory path (docs/benchmarks.md).
  */
 export { matmul, matmulThen } from './dispatch.js';
+export { matmulPrepackedA, type PrepackedOperand } from './prepacked.js';
 export { planMatmul, resultStrides, type MatmulLayout, type MatmulOptions, type MatmulPlan, type MatmulPackedLayout } from './plan.js';
 export type { MatmulSpec, OperandDType } from './spec.js';
 export { matmulWgsl } from './template.js';

@@ -5,6 +5,7 @@
  */
 import type { BackwardRule } from '../../autograd/graph.js';
 import { epsilonScaled, epsilonScaledWithColumnSums } from '../../autograd/ops/elementwise.js';
+import { linearGradsPacked } from '../../autograd/ops/packedLinearGrads.js';
 import { linearGrads } from '../../autograd/ops/matmul.js';
 
 /** The ε of the ε-rule (and the stabiliser of the γ, αβ and z⁺ rules) unless given. */
@@ -18,8 +19,12 @@ export function epsilonRule(epsilon: number = DEFAULT_EPSILON): BackwardRule {
   return {
     name: `epsilon(${epsilon})`,
     backward: (ctx, g) => {
-      // g ⊙ z ⊘ (z + ε·sign z) in one fused kernel; for a linear layer whose bias takes relevance,
-      // the same dispatch sums the bias gradient (what linear's own backward would sum again).
+      // For a linear layer whose product packs s = g ⊙ z ⊘ (z + ε·sign z), one kernel computes s
+      // into the product's texture and sums the bias gradient: s is never stored.
+      const fused = ctx.op === 'linear' ? linearGradsPacked(ctx, { op: 'epsilonScale', inputs: [g, ctx.output], scalars: [epsilon] }) : null;
+      if (fused) return fused;
+      // Else s in one fused kernel; for a linear layer whose bias takes relevance, the same
+      // dispatch sums the bias gradient (what linear's own backward would sum again).
       if (ctx.op === 'linear' && ctx.inputs.length === 3 && ctx.needsGrad[2]) {
         const { scaled, columnSums } = epsilonScaledWithColumnSums(g, ctx.output, epsilon);
         return linearGrads(ctx, scaled, columnSums);

@@ -1,0 +1,68 @@
+/**
+ * `linear`'s gradients with the kernel that makes the output gradient fused into the product's
+ * operand packing. The gradient s that reaches gx = s·W (and the bias, as its column sums) is an
+ * elementwise kernel of tensors already there: the ε-rule's g ⊙ z ⊘ (z + ε·sign z), or g itself
+ * for linear's own backward. Where the packed product would pack s (for Cᵀ = Wᵀ·sᵀ), that kernel
+ * writes s straight into the texture and sums its columns, and the product reads the texture:
+ * one dispatch fewer per layer, and s is never stored. Not recorded (for backward functions).
+ */
+import { elementwiseColumnsIntoTexture, type ElementwiseKernel } from '../../kernels/elementwise.js';
+import { matmulPrepackedA } from '../../kernels/matmul.js';
+import type { GpuView, KernelOutput } from '../../kernels/view.js';
+import type { BackwardContext } from '../graph.js';
+import type { Tensor } from '../tensor.js';
+import { rowsView } from './rowsView.js';
+import { reshape } from './view.js';
+import { wrap } from './wrap.js';
+
+/** The output gradient s of a `linear` as an elementwise kernel over tensors of the output's shape. */
+export interface LinearGradSource {
+  /** The kernel (`epsilonScale`, or `copy` for g itself). */
+  op: ElementwiseKernel;
+  /** Its inputs, each of the linear's output shape. */
+  inputs: readonly Tensor[];
+  /** Its scalars (ε for `epsilonScale`). */
+  scalars?: readonly number[];
+}
+
+/**
+ * `linearGrads(ctx, s, Σ_rows s)` for s = `source` (see `LinearGradSource`), computed with s packed
+ * by the kernel that makes it; or null where that does not apply (W needs a gradient, x needs
+ * none, an input not readable as rows, or the product would not pack s: see `matmulPrepackedA`),
+ * and the caller runs the unfused path. Where it applies, the results equal the unfused path's
+ * bit for bit: the same plan reads the same texels, and the sums add in the reduction's order.
+ */
+export function linearGradsPacked(ctx: BackwardContext, source: LinearGradSource): (Tensor | null)[] | null {
+  const [x, w, bias] = ctx.inputs as [Tensor, Tensor, Tensor | undefined];
+  const z = ctx.output;
+  if (ctx.op !== 'linear' || !ctx.needsGrad[0] || ctx.needsGrad[1]) return null;
+  const views: GpuView[] = [];
+  for (const t of source.inputs) {
+    const view = t.dtype === 'f32' && t.rank === z.rank && t.shape.every((d, i) => d === z.shape[i]) ? rowsView(t) : null;
+    if (!view) return null;
+    views.push(view);
+  }
+  const [rows, out] = views[0]!.shape as [number, number];
+  const made: { sums?: KernelOutput } = {};
+  // A 16-bit W is read as stored: the product widens it as it loads it.
+  const product = matmulPrepackedA(
+    {
+      rows,
+      cols: out,
+      pack: () => {
+        const packed = elementwiseColumnsIntoTexture(source.op, views, source.scalars ?? []);
+        made.sums = packed.sums;
+        return packed.texture;
+      },
+    },
+    w,
+  );
+  if (!product || !made.sums) return null;
+  const flat = wrap(product);
+  const gx = reshape(flat, x.shape);
+  flat.dispose();
+  const columnSums = wrap(made.sums);
+  if (bias && ctx.needsGrad[2]) return [gx, null, columnSums];
+  columnSums.dispose();
+  return bias ? [gx, null, null] : [gx, null];
+}
