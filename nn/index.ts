@@ -20,7 +20,7 @@ export { BloomForCausalLM, BloomBlock } from './models/bloom.js';
 export { GPT2LMHeadModel, Gpt2Block } from './models/gpt2.js';
 export { BertForSequenceClassification, BertBlock } from './models/bert.js';
 export { ViTForImageClassification, VitBlock } from './models/vit.js';
-export { Linear, type LinearOptions } from './layers/linear.js';
+export { Linear, type LinearForwardOptions, type LinearOptions } from './layers/linear.js';
 export { Embedding } from './layers/embedding.js';
 export { LayerNorm, RMSNorm } from './layers/norm.js';
 export { KvCache, type LayerKvCache } from './layers/kv-cache.js';
