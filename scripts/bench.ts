@@ -8,7 +8,7 @@
  *
  * --variants adds tables of every matmul variant this adapter can run (and the packed variant as
  * it was before issue 16's changes), timed round-robin at each size and on transformer-shaped
- * products (x·Wᵀ, attention), in wall-clock GFLOP/s and in GFLOP per CPU-second of the process.
+ * products (x·Wᵀ, the backward's s·W, attention), in wall-clock GFLOP/s and in GFLOP per CPU-second of the process.
  *
  * No input requires a gradient, so nothing is recorded for backward.
  *
@@ -267,6 +267,9 @@ async function variantTable(o: Options): Promise<void> {
     { label: 'x·Wᵀ 128×768·(3072×768)ᵀ', batch: [], M: 128, K: 768, N: 3072, bT: true },
     { label: 'x·Wᵀ 128×3072·(768×3072)ᵀ', batch: [], M: 128, K: 3072, N: 768, bT: true },
     { label: 'x·Wᵀ 128×768·(768×768)ᵀ', batch: [], M: 128, K: 768, N: 768, bT: true },
+    // The backward's input gradients s·W, W [out, in] read as stored (rows contiguous along M of Wᵀ).
+    { label: 's·W 128×3072·3072×768', batch: [], M: 128, K: 3072, N: 768, bT: false },
+    { label: 's·W 128×768·768×3072', batch: [], M: 128, K: 768, N: 3072, bT: false },
     { label: 'q·kᵀ 12×(128×64·(128×64)ᵀ)', batch: [12], M: 128, K: 64, N: 128, bT: true },
     { label: 'p·v 12×(128×128·128×64)', batch: [12], M: 128, K: 128, N: 64, bT: false },
   ];
