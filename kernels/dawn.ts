@@ -1,6 +1,6 @@
 /**
  * Node only: the runtime started through Dawn's Node binding (npm `webgpu`), configured by
- * LRP_ADAPTER, LRP_BACKEND and LRP_POOL_IDLE_MB. Importing this module installs Dawn as the
+ * LRP_ADAPTER, LRP_BACKEND, LRP_POOL_IDLE_MB and LRP_DAWN_POLL. Importing this module installs Dawn as the
  * starter `initRuntime()` uses (the Node entry, node.ts, and the file-system loaders import it),
  * so `init()` in Node behaves as it always has.
  *
@@ -10,10 +10,19 @@
  */
 import { create, globals } from 'webgpu';
 import { envName, envNumber } from './env.js';
+import { InputError } from './errors.js';
+import { throttleDawnPolling, type DawnPolling } from './dawnPolling.js';
 import { initRuntime as startRuntime, NoAdapterError, openRuntime, setRuntimeStarter, type GpuRuntime, type RuntimeOptions } from './runtime.js';
 
-/** Runtime options in Node: the portable ones plus Dawn's adapter and backend choice. */
+/** Runtime options in Node: the portable ones plus Dawn's adapter, backend and polling. */
 export interface NodeRuntimeOptions extends RuntimeOptions {
+  /**
+   * How Dawn's binding polls for finished GPU work (`LRP_DAWN_POLL`): `throttled` (default) backs
+   * off to one poll per millisecond after half a millisecond of waiting, so the polling does not
+   * take a core from a CPU adapter's threads; `immediate` keeps Dawn's own spinning
+   * (kernels/dawnPolling.ts).
+   */
+  polling?: DawnPolling;
   /** Dawn adapter name to require (see `LRP_ADAPTER`); default: whatever Dawn picks. */
   adapter?: string;
   /** Dawn backend (`vulkan`, `metal`, `d3d12`, ...); default: Dawn's choice (`LRP_BACKEND`). */
@@ -37,6 +46,11 @@ function optionsFromEnv(): NodeRuntimeOptions {
   const adapter = envName('LRP_ADAPTER');
   const backend = envName('LRP_BACKEND');
   const idleMb = envNumber('LRP_POOL_IDLE_MB');
+  const polling = envName('LRP_DAWN_POLL');
+  if (polling !== undefined && polling !== 'throttled' && polling !== 'immediate') {
+    throw new InputError(`LRP_DAWN_POLL="${polling}" must be throttled or immediate`);
+  }
+  if (polling !== undefined) options.polling = polling;
   if (adapter !== undefined) options.adapter = adapter;
   if (backend !== undefined) options.backend = backend;
   if (idleMb !== undefined) options.maxIdleBytes = Math.round(idleMb * 2 ** 20);
@@ -45,6 +59,7 @@ function optionsFromEnv(): NodeRuntimeOptions {
 
 async function startDawn(options: NodeRuntimeOptions): Promise<GpuRuntime> {
   Object.assign(globalThis, globals);
+  if ((options.polling ?? 'throttled') === 'throttled') throttleDawnPolling();
   const flags: string[] = [];
   if (options.backend) flags.push(`backend=${options.backend}`);
   if (options.adapter) flags.push(`adapter=${options.adapter}`);

@@ -37,4 +37,10 @@ describe('lrp as a process', () => {
     expect(r.stdout).toBe('rc=2\n');
     expect(ownStderr(r.stderr)).toBe('lrp: LRP_POOL_IDLE_MB="1MB" is not a non-negative decimal number (e.g. LRP_POOL_IDLE_MB=256)\n');
   });
+
+  it('LRP_DAWN_POLL takes throttled or immediate only', () => {
+    const r = runShell(`${explain}; echo "rc=$?"`, { LRP_DAWN_POLL: 'slow' });
+    expect(r.stdout).toBe('rc=2\n');
+    expect(ownStderr(r.stderr)).toBe('lrp: LRP_DAWN_POLL="slow" must be throttled or immediate\n');
+  });
 });
