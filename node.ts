@@ -8,6 +8,7 @@
  */
 export * from './index.js';
 export { initRuntime as init, DAWN_NO_ADAPTER_HINT, type NodeRuntimeOptions } from './kernels/dawn.js';
+export type { DawnPolling } from './kernels/dawnPolling.js';
 export { loadModel, readConfig, readCheckpoint, loadTokenizer, hasTokenizer } from './nn/folder.js';
 export { folderSource } from './nn/folderSource.js';
 export { resolveModelDir, hubCacheRoots } from './nn/hub-cache.js';
