@@ -13,8 +13,11 @@
 
 /** How long a wait polls at full speed before it backs off to one poll per timer tick. */
 export const SPIN_MS = 0.5;
-/** A gap between two polls longer than this starts a new wait. */
-const NEW_WAIT_MS = 2;
+/**
+ * A gap between two polls longer than this starts a new wait (with its own spin). Well above the
+ * throttled polls' 1 ms, so that a timer firing late on a loaded machine does not restart spinning.
+ */
+const NEW_WAIT_MS = 5;
 
 /** How the binding's polling runs: `throttled` (the default) or `immediate` (Dawn's own behaviour). */
 export type DawnPolling = 'throttled' | 'immediate';

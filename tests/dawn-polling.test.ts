@@ -28,15 +28,16 @@ async function rate(schedule: () => Promise<void>, ms: number): Promise<number> 
 describe('Dawn polling throttle', () => {
   it('spins for the first half millisecond, then polls at most about once per millisecond', async () => {
     // A promise's resolve function is a native function without a name, like the binding's callback.
-    const nativePolls = await rate(() => new Promise<void>((resolve) => setImmediate(resolve)), 60);
+    const nativePolls = await rate(() => new Promise<void>((resolve) => setImmediate(resolve)), 100);
     expect(SPIN_MS).toBeLessThan(1);
-    expect(nativePolls).toBeLessThan(200); // unthrottled: tens of thousands in 60 ms
+    // Unthrottled: over 10,000 in 100 ms here; throttled: the spin, then about one per millisecond.
+    expect(nativePolls).toBeLessThan(1000);
     expect(nativePolls).toBeGreaterThan(10);
   });
 
   it('passes other callbacks through as setImmediate, at full speed', async () => {
-    const jsPolls = await rate(() => new Promise<void>((resolve) => setImmediate(() => resolve())), 60);
-    expect(jsPolls).toBeGreaterThan(1000);
+    const jsPolls = await rate(() => new Promise<void>((resolve) => setImmediate(() => resolve())), 100);
+    expect(jsPolls).toBeGreaterThan(2000);
     // Arguments are passed on.
     const tag = await new Promise<string>((resolve) => setImmediate((value: string) => resolve(value), 'passed'));
     expect(tag).toBe('passed');
