@@ -8,7 +8,9 @@
  * `throttleDawnPolling` wraps the global `setImmediate`: a call with the binding's callback (a
  * native function without a name; what `Napi::Function::New` makes) runs at once during the first
  * `SPIN_MS` of a wait, so short waits stay short, and after that on a 0 ms timer (Node rounds it
- * to 1 ms): at most one poll per millisecond. Every other call is passed through unchanged.
+ * to 1 ms): at most one poll per millisecond. Every other call is passed through unchanged. A
+ * throttled call returns a timer, which `clearImmediate` does not cancel; the binding never cancels
+ * its polls.
  */
 
 /** How long a wait polls at full speed before it backs off to one poll per timer tick. */

@@ -15,7 +15,6 @@ export interface LinearOptions {
   conv1d?: boolean;
 }
 
-/** y = x·Wᵀ + b over the last axis, W of shape [out, in] as Hugging Face stores it. */
 /** Options of one `Linear.forward` call. */
 export interface LinearForwardOptions {
   /**
@@ -27,6 +26,7 @@ export interface LinearForwardOptions {
   then?: StoreActivation | 'residual';
 }
 
+/** y = x·Wᵀ + b over the last axis, W of shape [out, in] as Hugging Face stores it. */
 export class Linear extends Module {
   /** W, [outFeatures, inFeatures]; row blocks when larger than one GPU binding. */
   readonly weight: Parameter;
