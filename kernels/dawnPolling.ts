@@ -3,7 +3,7 @@
  * pending (a buffer read, `onSubmittedWorkDone`), the binding re-schedules its event processing
  * with `setImmediate`, i.e. as fast as the event loop turns (its own TODO, crbug.com/dawn/1127).
  * On a CPU adapter that spinning takes a core away from the driver's worker threads: on 2 cores,
- * a GPT-2-small explanation measured 2.3-2.5 s with it and 1.7 s without (docs/benchmarks.md).
+ * a GPT-2-small explanation measured 2.29 s with it and 1.27 s without (docs/benchmarks.md).
  *
  * `throttleDawnPolling` wraps the global `setImmediate`: a call with the binding's callback (a
  * native function without a name; what `Napi::Function::New` makes) runs at once during the first
