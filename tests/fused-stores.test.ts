@@ -6,6 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu } from './helpers/gpu.js';
+import { bitsOf } from './helpers/bits.js';
 import { expectClose, randomArray, rng } from './helpers/close.js';
 import { modelDir, referenceInput } from './helpers/fixtures.js';
 import { Tensor, add, geluTanh, noGrad, silu, sum, tidy, transpose, unsqueeze } from '../autograd/index.js';
@@ -26,7 +27,6 @@ beforeAll(async () => {
 });
 
 const random = rng(23);
-const bitsOf = (values: ArrayLike<number>): number[] => Array.from(new Uint32Array(Float32Array.from(values).buffer));
 const tensor = (shape: number[]): Tensor => Tensor.fromArray(randomArray(shape.reduce((a, b) => a * b, 1), random, 2), shape);
 
 describe('matmulThen stores a second result from the same epilogue', () => {

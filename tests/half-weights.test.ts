@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gpu } from './helpers/gpu.js';
+import { bf16Value, bitsOf, f16Value } from './helpers/bits.js';
 import { runCli } from './helpers/cli.js';
 import { modelDir } from './helpers/fixtures.js';
 import { Tensor } from '../autograd/tensor.js';
@@ -30,23 +31,6 @@ beforeAll(async () => {
   rt = await gpu();
 });
 
-/** f16 bits → value, by the IEEE formula (independent of the kernels and the loader). */
-function f16Value(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return sign * m * 2 ** -24;
-  if (e === 31) return m ? NaN : sign * Infinity;
-  return sign * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-/** bf16 bits → value: the top half of an f32. */
-function bf16Value(h: number): number {
-  return new Float32Array(new Uint32Array([h << 16]).buffer)[0]!;
-}
-
-/** Bit patterns of f32 values, so -0 and +0 differ and the comparison is exact. */
-const bitsOf = (values: ArrayLike<number>): number[] => Array.from(new Uint32Array(Float32Array.from(values).buffer));
 
 // Zeros of both signs, the smallest and largest subnormals, the smallest normal, the largest
 // finite value, values around 1, and an odd count (the last word holds one value).

@@ -6,6 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu } from './helpers/gpu.js';
+import { bf16Value, bitsOf, f16Value } from './helpers/bits.js';
 import { rng } from './helpers/close.js';
 import { Tensor } from '../autograd/tensor.js';
 import { slice, transpose } from '../autograd/index.js';
@@ -21,14 +22,8 @@ beforeAll(async () => {
 
 const random = rng(5);
 
-/** f16 bits → value by the IEEE formula; bf16 bits → the top half of an f32. */
-function widened(bits: number, dtype: HalfDType): number {
-  if (dtype === 'bf16') return new Float32Array(new Uint32Array([bits << 16]).buffer)[0]!;
-  const sign = bits & 0x8000 ? -1 : 1;
-  const e = (bits >> 10) & 0x1f;
-  const m = bits & 0x3ff;
-  return e === 0 ? sign * m * 2 ** -24 : sign * (1 + m / 1024) * 2 ** (e - 15);
-}
+/** The value stored bits mean, computed without the kernels. */
+const widened = (bits: number, dtype: HalfDType): number => (dtype === 'bf16' ? bf16Value(bits) : f16Value(bits));
 
 /** Random finite 16-bit values of moderate size (exponents near 1), some subnormal-free negatives. */
 function randomBits(n: number, dtype: HalfDType): Uint16Array {
@@ -72,7 +67,6 @@ function pair(op: Operand, dtype: HalfDType): { half: Tensor; full: Tensor; owne
   return { half: viewOf(Tensor.fromHalfBits(bits, [bits.length], dtype)), full: viewOf(Tensor.fromArray(values, [values.length])), owned };
 }
 
-const bitsOf = (values: ArrayLike<number>): number[] => Array.from(new Uint32Array(Float32Array.from(values).buffer));
 
 interface Case {
   label: string;
