@@ -123,7 +123,7 @@ export class Tensor implements GpuView, Disposable {
     } else {
       host = flat instanceof Float32Array ? flat : Float32Array.from(flat);
     }
-    // A pooled buffer, filled by a recorded copy from the runtime's upload ring (docs/runtime.md).
+    // A pooled buffer, filled by a recorded copy from the runtime's upload staging (docs/runtime.md).
     const buffer = rt.pool.acquire(bytes);
     rt.upload(buffer, new Uint8Array(host.buffer, host.byteOffset, bytes));
     return new Tensor(new Storage(buffer), finalShape, dtype);

@@ -14,17 +14,20 @@
 import { BufferPool, type PoolStats } from './bufferPool.js';
 import { PipelineCache } from './pipelineCache.js';
 import { TexturePool } from './texturePool.js';
+import { UploadStaging } from './uploadStaging.js';
 import { BufferUsage, MapMode } from './usage.js';
 
 /** Bytes reserved for one dispatch's parameters; storage offsets must be 256-byte aligned. */
 const PARAM_SLOT_BYTES = 256;
 const PARAM_RING_BYTES = 1 << 20;
 /**
- * Staging ring for uploads: data goes to a host mirror, one `writeBuffer` per submit copies it to
- * this never-destroyed buffer, and recorded copies move it into pooled buffers. No pooled buffer
- * ever receives `writeBuffer`, whose memory lavapipe keeps after `destroy()` (docs/runtime.md).
+ * Upload staging: mapped `MAP_WRITE` buffers reused from submit to submit (kernels/uploadStaging.ts).
+ * No pooled buffer ever receives `writeBuffer`, whose memory lavapipe keeps after `destroy()`
+ * (docs/runtime.md).
  */
-const UPLOAD_RING_BYTES = 4 << 20;
+const UPLOAD_STAGING_BYTES = 4 << 20;
+/** Staging buffers kept; a streaming upload (`uploadRoom`) never has more in flight. */
+const UPLOAD_STAGING_KEPT = 4;
 /** Dispatches recorded before a submit is forced, to bound latency and encoder size. */
 const MAX_DISPATCHES_PER_SUBMIT = 1024;
 const MAX_WORKGROUPS_PER_DIM = 65535;
@@ -122,9 +125,7 @@ export class GpuRuntime {
   private readonly paramRing: GPUBuffer;
   private readonly paramMirror = new Uint32Array(PARAM_RING_BYTES / 4);
   private paramCursor = 0;
-  private readonly uploadRing: GPUBuffer;
-  private readonly uploadMirror = new Uint8Array(UPLOAD_RING_BYTES);
-  private uploadCursor = 0;
+  private readonly staging: UploadStaging;
   private pendingDestroy: Destroyable[] = [];
   private pendingDestroyBytes = 0;
   private readonly errors: string[] = [];
@@ -170,7 +171,7 @@ export class GpuRuntime {
       usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
       label: 'param-ring',
     });
-    this.uploadRing = device.createBuffer({ size: UPLOAD_RING_BYTES, usage: BufferUsage.COPY_SRC | BufferUsage.COPY_DST, label: 'upload-ring' });
+    this.staging = new UploadStaging(device, UPLOAD_STAGING_BYTES, UPLOAD_STAGING_KEPT);
     device.addEventListener('uncapturederror', (event) => {
       this.errors.push((event as GPUUncapturedErrorEvent).error.message);
     });
@@ -236,22 +237,34 @@ export class GpuRuntime {
 
   /**
    * Records the upload of `data` into `dst` from byte `dstOffset` (default 0), in order with the
-   * dispatches around it, through the upload ring (a submit is forced whenever the ring is full).
-   * `data.byteLength` and `dstOffset` must be multiples of 4; `data` may be reused as soon as this
-   * returns, so a large tensor can be uploaded piece by piece from one reused host buffer.
+   * dispatches around it, through a mapped staging buffer (a submit is forced whenever it is
+   * full). `data.byteLength` and `dstOffset` must be multiples of 4; `data` may be reused as soon
+   * as this returns, so a large tensor can be uploaded piece by piece from one reused host buffer.
+   * Never waits; a caller streaming many pieces awaits `uploadRoom()` between them.
    */
   upload(dst: GPUBuffer, data: Uint8Array, dstOffset = 0): void {
     if (data.byteLength % 4 !== 0 || dstOffset % 4 !== 0) throw new Error(`upload: ${data.byteLength} bytes at offset ${dstOffset}: both must be multiples of 4`);
     if (dstOffset + data.byteLength > dst.size) throw new Error(`upload: ${data.byteLength} bytes at offset ${dstOffset} do not fit a buffer of ${dst.size}`);
     for (let done = 0; done < data.byteLength; ) {
-      if (this.uploadCursor === UPLOAD_RING_BYTES) this.flush();
-      const n = Math.min(data.byteLength - done, UPLOAD_RING_BYTES - this.uploadCursor);
-      this.uploadMirror.set(data.subarray(done, done + n), this.uploadCursor);
-      this.copy(this.uploadRing, this.uploadCursor, dst, dstOffset + done, n);
-      this.uploadCursor += n;
-      done += n;
+      const piece = this.staging.take(data.byteLength - done);
+      if (!piece) {
+        this.flush();
+        continue;
+      }
+      piece.bytes.set(data.subarray(done, done + piece.bytes.byteLength));
+      this.copy(piece.buffer, piece.offset, dst, dstOffset + done, piece.bytes.byteLength);
+      done += piece.bytes.byteLength;
     }
     this.uploaded += data.byteLength;
+  }
+
+  /**
+   * Resolves once `bytes` can be uploaded without a new staging buffer (at once while few uploads
+   * are in flight), so a streamed upload reuses a few 4 MiB staging buffers instead of making
+   * one per piece.
+   */
+  uploadRoom(bytes: number): Promise<void> {
+    return this.staging.room(bytes);
   }
 
   /** Submits everything recorded so far. */
@@ -259,13 +272,13 @@ export class GpuRuntime {
     this.endPass();
     if (this.encoder) {
       if (this.paramCursor > 0) this.device.queue.writeBuffer(this.paramRing, 0, this.paramMirror, 0, this.paramCursor / 4);
-      if (this.uploadCursor > 0) this.device.queue.writeBuffer(this.uploadRing, 0, this.uploadMirror, 0, this.uploadCursor);
+      const staged = this.staging.seal();
       this.device.queue.submit([this.encoder.finish()]);
+      this.staging.submitted(staged);
       this.submitted++;
       this.encoder = null;
     }
     this.paramCursor = 0;
-    this.uploadCursor = 0;
     this.dispatchesInBatch = 0;
     for (const resource of this.pendingDestroy) resource.destroy();
     this.pendingDestroy = [];
@@ -310,10 +323,11 @@ export class GpuRuntime {
   }
 
   /**
-   * Work counted since start-up: submits, recorded dispatches, compiled pipelines and uploaded bytes (for benchmarks).
+   * Work counted since start-up: submits, recorded dispatches, compiled pipelines and uploaded
+   * bytes (for benchmarks), and the upload staging buffers that exist now.
    */
-  counters(): { submits: number; dispatches: number; pipelines: number; uploadedBytes: number } {
-    return { submits: this.submitted, dispatches: this.dispatched, pipelines: this.pipelines.size, uploadedBytes: this.uploaded };
+  counters(): { submits: number; dispatches: number; pipelines: number; uploadedBytes: number; stagingBuffers: number } {
+    return { submits: this.submitted, dispatches: this.dispatched, pipelines: this.pipelines.size, uploadedBytes: this.uploaded, stagingBuffers: this.staging.size };
   }
 
   /** Calls `listener` for every dispatch recorded from now on; returns the unsubscribe. */

@@ -15,7 +15,7 @@ export interface RuntimeStats {
   submits: number;
   /** Pipelines compiled (cache misses). */
   newPipelines: number;
-  /** Bytes uploaded through the runtime's staging ring. */
+  /** Bytes uploaded through the runtime's upload staging. */
   uploadedBytes: number;
   /** Peak of the buffer pool's live + idle bytes (everything it holds on the device). */
   peakPoolBytes: number;

@@ -1,7 +1,8 @@
 /**
  * Streaming weight upload: each checkpoint tensor goes to the GPU in pieces of at most
  * `PIECE_BYTES` of file data, read with `Checkpoint.readTensorBytes`, checked, converted when the
- * stored and the GPU dtype differ, and copied through the runtime's upload ring. No whole-tensor
+ * stored and the GPU dtype differ, and copied through the runtime's upload staging (awaiting `uploadRoom`, so a
+ * few 4 MiB staging buffers serve the whole load). No whole-tensor
  * host copy exists at any time (except for GPT-2's Conv1D matrices, which are transposed on the
  * host and are small), so the host memory a load needs beyond the GPU buffers is a few pieces.
  *
@@ -152,7 +153,9 @@ async function streamInto(rt: GpuRuntime, checkpoint: Checkpoint, info: Checkpoi
     const begin = (first + done) * storedBytes;
     const raw = aligned(await checkpoint.readTensorBytes(info.name, begin, begin + n * storedBytes));
     const data = convertPiece(raw, info.dtype, tensor.dtype, info.name, first + done, source);
-    rt.upload(tensor.buffer, padToWord(data), done * outBytes);
+    const piece = padToWord(data);
+    await rt.uploadRoom(piece.byteLength);
+    rt.upload(tensor.buffer, piece, done * outBytes);
   }
 }
 
@@ -196,9 +199,24 @@ function checkFiniteF32(values: Float32Array, name: string, firstElement: number
   }
 }
 
-/** An exponent field of all ones is ±Infinity or NaN in both 16-bit formats. */
+/**
+ * An exponent field of all ones is ±Infinity or NaN in both 16-bit formats. Checked two values
+ * per 32-bit word: adding the field's lowest bit to each half carries into that half's top bit
+ * only when its field is all ones (the loader's time goes to fresh memory; this halves its own).
+ */
 function checkFiniteHalf(bits: Uint16Array, exponentMask: number, stored: string, name: string, firstElement: number, source: string): void {
-  for (let i = 0; i < bits.length; i++) {
+  const pairs = bits.byteOffset % 4 === 0 ? bits.length >> 1 : 0;
+  const words = new Int32Array(bits.buffer, bits.byteOffset, pairs);
+  const mask = exponentMask * 0x10001;
+  const carry = (exponentMask & -exponentMask) * 0x10001;
+  for (let i = 0; i < pairs; i++) {
+    if ((((words[i]! & mask) + carry) & 0x80008000) !== 0) checkFiniteHalfEach(bits, 2 * i, 2 * i + 2, exponentMask, stored, name, firstElement, source);
+  }
+  checkFiniteHalfEach(bits, 2 * pairs, bits.length, exponentMask, stored, name, firstElement, source);
+}
+
+function checkFiniteHalfEach(bits: Uint16Array, from: number, to: number, exponentMask: number, stored: string, name: string, firstElement: number, source: string): void {
+  for (let i = from; i < to; i++) {
     if ((bits[i]! & exponentMask) === exponentMask) {
       const value = stored === 'BF16' ? new Float32Array(new Uint32Array([bits[i]! << 16]).buffer)[0]! : float16Table()[bits[i]!]!;
       throw nonFinite(source, name, value, firstElement + i);
@@ -210,7 +228,6 @@ function checkFiniteHalf(bits: Uint16Array, exponentMask: number, stored: string
 function nonFinite(source: string, name: string, value: number, element: number): InputError {
   return new InputError(`${source}: tensor ${name} holds a non-finite value (${value}) at element ${element}`);
 }
-
 
 /**
  * GPT-2's Conv1D matrices are stored [in, out] and used [out, in]: read whole, transposed on the
@@ -228,7 +245,9 @@ async function uploadTransposed(rt: GpuRuntime, checkpoint: Checkpoint, item: Up
   const tensor = allocateTensor(rt, [cols, rows], target);
   const bytes = new Uint8Array(transposed.buffer, transposed.byteOffset, rows * cols * size);
   for (let done = 0; done < bytes.byteLength; done += PIECE_BYTES) {
-    rt.upload(tensor.buffer, padToWord(bytes.subarray(done, Math.min(bytes.byteLength, done + PIECE_BYTES))), done);
+    const piece = padToWord(bytes.subarray(done, Math.min(bytes.byteLength, done + PIECE_BYTES)));
+    await rt.uploadRoom(piece.byteLength);
+    rt.upload(tensor.buffer, piece, done);
   }
   return tensor;
 }

@@ -2,6 +2,7 @@
  * The measuring harness the model benchmarks share: per phase, wall and CPU time, peak RSS, peak
  * GPU pool bytes and the runtime's dispatch, submit and pipeline counts (kernels/stats.ts).
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Tensor } from '../autograd/tensor.js';
 import type { GpuRuntime } from '../kernels/runtime.js';
@@ -10,6 +11,19 @@ import { startMeter, type RuntimeMeter, type RuntimeStats } from '../kernels/sta
 export const MiB = 2 ** 20;
 export const fmtMiB = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
 export const fmtS = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+/**
+ * Linux's transparent-huge-page setting for shared memory ('never', 'within_size', …; 'n/a'
+ * elsewhere). Lavapipe's buffers are shared memory (memfd), so it decides what their first touch
+ * costs, which is most of what a load costs on lavapipe (docs/benchmarks.md).
+ */
+export function shmemHugePages(): string {
+  try {
+    return /\[([a-z_]+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/shmem_enabled', 'utf8'))?.[1] ?? 'n/a';
+  } catch {
+    return 'n/a';
+  }
+}
+
 export const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 
 /** Reads a tensor back to the CPU and releases it. */

@@ -1,6 +1,6 @@
 /**
  * What uploading weights costs on this adapter, below the loader: 256 MiB written into fresh GPU
- * buffers (a) through the runtime's upload ring (what loadModel uses), (b) by `queue.writeBuffer`
+ * buffers (a) through the runtime's upload staging (what loadModel uses), (b) by `queue.writeBuffer`
  * straight into the destination, and (c) the first touch of 256 MiB of fresh host memory alone,
  * which on lavapipe every new GPU buffer pays. Then (d) whether each upload path's memory is
  * returned when the buffer is destroyed: five rounds of create, fill 128 MiB, destroy.
@@ -13,6 +13,7 @@ import { cpuUsage, memoryUsage } from 'node:process';
 import { type GpuRuntime } from '../kernels/runtime.js';
 import { initRuntime } from '../kernels/dawn.js';
 import { BufferUsage } from '../kernels/usage.js';
+import { shmemHugePages } from './bench-shared.js';
 
 const MiB = 2 ** 20;
 const TOTAL = 256 * MiB;
@@ -37,9 +38,18 @@ function storageBuffer(rt: GpuRuntime, bytes: number): GPUBuffer {
 async function main(): Promise<void> {
   const rt = await initRuntime();
   const piece = new Uint8Array(PIECE).fill(7);
-  console.log(`Adapter: ${rt.adapterInfo.description}; load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  console.log(`Adapter: ${rt.adapterInfo.description}; shmem huge pages ${shmemHugePages()}; load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   console.log('| 256 MiB into fresh memory | wall | CPU | per CPU second |\n|---|---:|---:|---:|');
-  await timed('upload ring (rt.upload, 4 MiB pieces)', TOTAL, async () => {
+  await timed('upload staging, streamed (rt.upload, 4 MiB pieces, awaiting uploadRoom: what loadModel does)', TOTAL, async () => {
+    const dst = storageBuffer(rt, TOTAL);
+    for (let offset = 0; offset < TOTAL; offset += PIECE) {
+      await rt.uploadRoom(PIECE);
+      rt.upload(dst, piece, offset);
+    }
+    await rt.sync();
+    dst.destroy();
+  });
+  await timed('upload staging, not awaiting uploadRoom (a staging buffer per piece)', TOTAL, async () => {
     const dst = storageBuffer(rt, TOTAL);
     for (let offset = 0; offset < TOTAL; offset += PIECE) rt.upload(dst, piece, offset);
     await rt.sync();
@@ -58,12 +68,15 @@ async function main(): Promise<void> {
   const [a, b] = [new Uint8Array(TOTAL).fill(1), new Uint8Array(TOTAL).fill(2)];
   await timed('memcpy between warm host buffers', TOTAL, async () => b.set(a));
   console.log('\nRSS after each round of create, fill 128 MiB, destroy:');
-  for (const path of ['upload ring', 'writeBuffer'] as const) {
+  for (const path of ['upload staging', 'writeBuffer'] as const) {
     const rss: string[] = [];
     for (let round = 0; round < 5; round++) {
       const dst = storageBuffer(rt, 128 * MiB);
       for (let offset = 0; offset < 128 * MiB; offset += PIECE) {
-        if (path === 'upload ring') rt.upload(dst, piece, offset);
+        if (path === 'upload staging') {
+          await rt.uploadRoom(PIECE);
+          rt.upload(dst, piece, offset);
+        }
         else rt.device.queue.writeBuffer(dst, offset, piece);
       }
       await rt.sync();

@@ -7,6 +7,8 @@
  *
  *   npm run build && node --expose-gc dist/scripts/explain-phases.js --dir DIR [--tokens 128] [--pairs 6] [--method pa-lrp] [--seed 1]
  *
+ * `--pairs 0` times the load alone (wall and process CPU time).
+ *
  * Run it with LRP_DAWN_POLL=immediate to see Dawn's own polling (docs/runtime.md, "Polling").
  */
 import { statSync } from 'node:fs';
@@ -20,7 +22,7 @@ import { explainRecorded } from '../lrp/explain.js';
 import { isMethodName } from '../lrp/methods.js';
 import { loadModel } from '../nn/folder.js';
 import { randomIds } from './bench-checkpoint.js';
-import { readAndDispose } from './bench-shared.js';
+import { readAndDispose, shmemHugePages } from './bench-shared.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,8 +35,8 @@ const { values } = parseArgs({
 });
 const [tokens, pairs, seed] = [Number(values.tokens), Number(values.pairs), Number(values.seed)];
 const method = values.method!;
-if (!values.dir || !isMethodName(method) || ![tokens, pairs, seed].every((n) => Number.isInteger(n) && n >= 1)) {
-  console.error('explain-phases: --dir DIR is required; --tokens, --pairs, --seed are positive integers; --method a method name');
+if (!values.dir || !isMethodName(method) || ![tokens, seed].every((n) => Number.isInteger(n) && n >= 1) || !(Number.isInteger(pairs) && pairs >= 0)) {
+  console.error('explain-phases: --dir DIR is required; --tokens, --seed are positive integers, --pairs a count (0: time the load only); --method a method name');
   process.exit(2);
 }
 
@@ -42,10 +44,16 @@ const seconds = (t0: number): number => (performance.now() - t0) / 1000;
 const rt = await initRuntime();
 const bytes = statSync(join(values.dir, 'model.safetensors')).size;
 let t0 = performance.now();
+const cpu0 = process.cpuUsage();
 const model = await loadModel(values.dir);
 await rt.sync();
 const load = seconds(t0);
-console.log(`load: ${(bytes / 1e6).toFixed(0)} MB in ${load.toFixed(2)} s (${(bytes / 1e6 / load).toFixed(0)} MB/s); polling ${process.env['LRP_DAWN_POLL'] || 'throttled'}; load average ${loadavg()[0]!.toFixed(2)}`);
+const loadCpu = process.cpuUsage(cpu0);
+console.log(`load: ${(bytes / 1e6).toFixed(0)} MB in ${load.toFixed(2)} s (${(bytes / 1e6 / load).toFixed(0)} MB/s), ${((loadCpu.user + loadCpu.system) / 1e6).toFixed(2)} s CPU; polling ${process.env['LRP_DAWN_POLL'] || 'throttled'}; shmem huge pages ${shmemHugePages()}; load average ${loadavg()[0]!.toFixed(2)}`);
+if (pairs === 0) {
+  model.dispose();
+  process.exit(0);
+}
 
 const ids = randomIds(tokens, model.info.vocabSize, seed);
 const forward = async (): Promise<void> => {

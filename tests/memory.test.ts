@@ -1,7 +1,7 @@
 /**
  * Memory stays bounded: uploads reuse pooled buffers and do not leak host memory (docs/runtime.md,
  * "Uploads": on lavapipe a buffer that ever received `queue.writeBuffer` keeps its memory after
- * `destroy()`; uploads here are copies from one reused staging ring), a disposed module's weights
+ * `destroy()`; uploads here are copies from a few reused staging buffers), a disposed module's weights
  * are destroyed rather than parked in the pool, tidy scopes return the pool's live bytes to where
  * they started, and a training-style loop of forward + backward allocates nothing new once warm.
  */

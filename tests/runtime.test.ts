@@ -207,11 +207,11 @@ describe('batching', () => {
 });
 
 describe('uploads', () => {
-  it('arrive intact through the staging ring: larger than the ring, and more than fit in it before a submit', async () => {
+  it('arrive intact through the staging buffers: larger than one, and more than fit in one before a submit', async () => {
     const rt = runtime();
     await rt.sync();
     const submits = rt.counters().submits;
-    // 9 MiB in one tensor: spans three fillings of the 4 MiB ring.
+    // 9 MiB in one tensor: spans three 4 MiB staging buffers.
     const big = new Float32Array((9 * 2 ** 20) / 4).map((_, i) => (i % 4099) - 2000);
     const t = Tensor.fromArray(big);
     // 1,200 uploads of 4 KiB with a dispatch reading each, nothing read back in between (4.7 MiB).
