@@ -25,6 +25,7 @@ export { InputError, ComputationError } from './errors.js';
 export { BufferPool, sizeClass, type PoolStats } from './bufferPool.js';
 export { measure, startMeter, type RuntimeStats, type RuntimeMeter, type MeterOptions, type KernelCount } from './stats.js';
 export { PipelineCache, type CachedPipeline } from './pipelineCache.js';
+export type { TimedTag } from './dispatchTimer.js';
 export { TexturePool, type ScratchTexture, type TexturePoolStats } from './texturePool.js';
 export { packIntoTexture } from './packTexture.js';
 export * from './shape.js';

@@ -15,6 +15,7 @@ import { BufferPool, type PoolStats } from './bufferPool.js';
 import { PipelineCache } from './pipelineCache.js';
 import { TexturePool } from './texturePool.js';
 import { UploadStaging } from './uploadStaging.js';
+import { DispatchTimer, type TimedTag } from './dispatchTimer.js';
 import { BufferUsage, MapMode } from './usage.js';
 
 /** Bytes reserved for one dispatch's parameters; storage offsets must be 256-byte aligned. */
@@ -126,6 +127,8 @@ export class GpuRuntime {
   private readonly paramMirror = new Uint32Array(PARAM_RING_BYTES / 4);
   private paramCursor = 0;
   private readonly staging: UploadStaging;
+  /** While `timeDispatches` runs: the timer, and how a dispatch is tagged. */
+  private timing: { timer: DispatchTimer; tag: (launch: Launch) => string } | null = null;
   private pendingDestroy: Destroyable[] = [];
   private pendingDestroyBytes = 0;
   private readonly errors: string[] = [];
@@ -216,13 +219,14 @@ export class GpuRuntime {
     launch.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'textureView' in b ? b.textureView : { buffer: b } }));
     const bindGroup = this.device.createBindGroup({ layout, entries });
 
-    const pass = this.computePass();
+    const pass = this.timing ? this.timedPass(this.timing.timer.passFor(this.timing.tag(launch))) : this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     const x = Math.min(launch.workgroups, MAX_WORKGROUPS_PER_DIM);
     const y = Math.ceil(launch.workgroups / x);
     if (y > MAX_WORKGROUPS_PER_DIM) throw new Error(`${launch.key}: ${launch.workgroups} workgroups exceed the dispatch limit`);
     pass.dispatchWorkgroups(x, y);
+    if (this.timing) this.endPass();
     this.dispatchesInBatch++;
     this.dispatched++;
     for (const listener of this.dispatchListeners) listener(launch);
@@ -273,8 +277,10 @@ export class GpuRuntime {
     if (this.encoder) {
       if (this.paramCursor > 0) this.device.queue.writeBuffer(this.paramRing, 0, this.paramMirror, 0, this.paramCursor / 4);
       const staged = this.staging.seal();
+      const readTimes = this.timing?.timer.resolve(this.encoder);
       this.device.queue.submit([this.encoder.finish()]);
       this.staging.submitted(staged);
+      readTimes?.();
       this.submitted++;
       this.encoder = null;
     }
@@ -330,6 +336,37 @@ export class GpuRuntime {
     return { submits: this.submitted, dispatches: this.dispatched, pipelines: this.pipelines.size, uploadedBytes: this.uploaded, stagingBuffers: this.staging.size };
   }
 
+  /** Whether `timeDispatches` can run here (the device has `timestamp-query`). */
+  get canTimeDispatches(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
+  /**
+   * Times every dispatch recorded from now on on the GPU, summed under `tag(launch)` (called
+   * inside `dispatch`, so a stack trace there shows who recorded it). Each timed dispatch gets a
+   * compute pass of its own (kernels/dispatchTimer.ts). `stop()` ends the timing, waits for the
+   * last submit's timestamps and returns the totals by tag, most time first. Throws when the
+   * device has no `timestamp-query` (`canTimeDispatches`) or a timing already runs.
+   */
+  timeDispatches(tag: (launch: Launch) => string): { stop: () => Promise<TimedTag[]> } {
+    if (!this.canTimeDispatches) throw new Error('timeDispatches: this device has no timestamp-query feature');
+    if (this.timing) throw new Error('timeDispatches: a timing already runs');
+    this.flush(); // dispatches recorded before are not timed
+    const timer = new DispatchTimer(this.device);
+    this.timing = { timer, tag };
+    return {
+      stop: async () => {
+        this.flush();
+        this.timing = null;
+        try {
+          return await timer.results();
+        } finally {
+          timer.destroy();
+        }
+      },
+    };
+  }
+
   /** Calls `listener` for every dispatch recorded from now on; returns the unsubscribe. */
   onDispatch(listener: (launch: Launch) => void): () => void {
     this.dispatchListeners.add(listener);
@@ -338,6 +375,12 @@ export class GpuRuntime {
 
   private commandEncoder(): GPUCommandEncoder {
     return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  /** A pass of its own for one timed dispatch. */
+  private timedPass(descriptor: GPUComputePassDescriptor): GPUComputePassEncoder {
+    this.endPass();
+    return (this.pass = this.commandEncoder().beginComputePass(descriptor));
   }
 
   private computePass(): GPUComputePassEncoder {
@@ -421,6 +464,8 @@ export async function openRuntime(gpu: GPU, options: RuntimeOptions, request: Ad
   for (const name of wanted) requiredLimits[name] = adapter.limits[name] as number;
   // Subgroup operations let a CPU adapter share one lane's load with its SIMD vector (matmul).
   const requiredFeatures: GPUFeatureName[] = adapter.features.has('subgroups') ? ['subgroups'] : [];
+  // Timestamps only for `timeDispatches` (profiling); nothing is timed unless asked.
+  if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'transformer-lrp' });
   return new GpuRuntime(gpu, adapter, device, options);
 }

@@ -8,16 +8,24 @@
  *
  * The phase of a dispatch is read from the JavaScript stack that recorded it (which module files
  * are on it), so the counting run is slower than a normal one; the timed run is not hooked.
+ *
+ * Where the device has timestamp queries (lavapipe does), a plain forward (last position's logits,
+ * as `lrp forward` runs it) and one more explanation are then run with every dispatch timed on
+ * the GPU (`runtime().timeDispatches`), and their GPU time is shown by phase, split into the
+ * products (matmul) and everything else, and by kernel family.
  */
 import { performance } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
 import type { Launch } from '../kernels/runtime.js';
 import { initRuntime } from '../kernels/dawn.js';
+import { noGrad } from '../autograd/graph.js';
+import { tidy } from '../autograd/scope.js';
 import { explain } from '../lrp/explain.js';
 import { isMethodName } from '../lrp/methods.js';
 import type { MethodName } from '../lrp/result.js';
 import { loadModel } from '../nn/folder.js';
 import { randomIds } from './bench-checkpoint.js';
+import { readAndDispose } from './bench-shared.js';
 
 interface Options {
   dir: string;
@@ -115,6 +123,49 @@ async function main(): Promise<void> {
   table('phase', sorted(byPhase));
   table('kernel family', sorted(byKey).slice(0, o.keys));
   table('phase · kernel family', sorted(byPhaseKey).slice(0, o.keys));
+
+  if (!rt.canTimeDispatches) {
+    console.log('\nThis device has no timestamp-query: no GPU times.');
+  } else {
+    const familyOf = (launch: Launch): string => launch.key.split('/').slice(0, 2).join('/');
+    const isProduct = (tag: string): boolean => tag.includes('matmul/');
+    const forward = () => readAndDispose(tidy(() => noGrad(() => model.forward({ ids: [ids] }, { lastPositionOnly: true }))));
+    await forward(); // compiles the forward's own pipelines (lastPositionOnly)
+    let timing = rt.timeDispatches((launch) => `forward · ${familyOf(launch)}`);
+    await forward();
+    const plain = await timing.stop();
+    Error.stackTraceLimit = 200;
+    timing = rt.timeDispatches((launch) => `${phaseOf(new Error().stack ?? '')} · ${familyOf(launch)}`);
+    await run();
+    const explained = await timing.stop();
+    Error.stackTraceLimit = limit;
+    const sum = (rows: { seconds: number }[]): number => rows.reduce((t, r) => t + r.seconds, 0);
+    const split = (rows: { tag: string; seconds: number }[]): [number, number, number] => [sum(rows), sum(rows.filter((r) => isProduct(r.tag))), sum(rows.filter((r) => !isProduct(r.tag)))];
+    const phases = new Map<string, typeof explained>();
+    for (const r of explained) {
+      const phase = r.tag.split(' · ')[0]!;
+      phases.set(phase, [...(phases.get(phase) ?? []), r]);
+    }
+    const [plainAll, plainProducts, plainRest] = split(plain);
+    const fmt = (sec: number): string => `${(sec * 1000).toFixed(0)} ms`;
+    console.log(`\nGPU time of every dispatch (timestamp queries; one pass per dispatch), load average ${loadavg()[0]!.toFixed(2)}:\n`);
+    console.log('| run · phase | dispatches | GPU time | products (matmul) | everything else | × plain forward |\n|---|---:|---:|---:|---:|---:|');
+    const row = (name: string, rows: typeof explained): void => {
+      const [all, products, rest] = split(rows);
+      const n = rows.reduce((t, r) => t + r.dispatches, 0);
+      console.log(`| ${name} | ${n} | ${fmt(all)} | ${fmt(products)} | ${fmt(rest)} | ${(all / plainAll).toFixed(2)}× |`);
+    };
+    row('plain forward', plain);
+    for (const [phase, rows] of [...phases.entries()].sort((a, b) => sum(b[1]) - sum(a[1]))) row(`explanation · ${phase}`, rows);
+    row('explanation, all phases', explained);
+    const [, explainedProducts] = split(explained);
+    console.log(
+      `\nplain forward: products ${fmt(plainProducts)}, the rest ${fmt(plainRest)}; the explanation's products alone take ` +
+        `${(explainedProducts / plainAll).toFixed(2)}× the plain forward's GPU time.`,
+    );
+    console.log('\n| explanation · phase · kernel family (GPU time) | dispatches | GPU time |\n|---|---:|---:|');
+    for (const r of explained.slice(0, o.keys)) console.log(`| ${r.tag} | ${r.dispatches} | ${fmt(r.seconds)} |`);
+  }
   model.dispose();
 }
 

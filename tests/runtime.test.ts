@@ -206,6 +206,51 @@ describe('batching', () => {
   });
 });
 
+/** `buf[0]` = a hash iterated `p[0]` times by one invocation: a dispatch whose time grows with p[0]. */
+function spinWgsl(): string {
+  return `${header([{ name: 'buf', access: 'read_write', type: 'u32' }])}
+@compute @workgroup_size(1)
+fn main() {
+  var h = buf[0];
+  for (var k = 0u; k < p[0]; k++) { h = h * 1664525u + 1013904223u; }
+  buf[0] = h;
+}`;
+}
+
+describe('dispatch timing (timestamp queries)', () => {
+  it('times every dispatch under its tag, across submits, without changing results', async () => {
+    const rt = runtime();
+    expect(rt.canTimeDispatches).toBe(true); // lavapipe has timestamp-query
+    const buffer = rt.pool.acquire(64 * 4);
+    const zero = full([64], 0, 'i32');
+    rt.copy(zero.buffer, 0, buffer, 0, 64 * 4);
+    zero.dispose();
+    rt.dispatch({ key: 'test/increment', wgsl: incrementWgsl, bindings: [buffer], params: new Uint32Array([64]), workgroups: 1 }); // before: not timed
+    let k = 0;
+    const timing = rt.timeDispatches((launch) => (launch.key === 'test/spin' ? 'spin' : k++ % 2 === 0 ? 'even' : 'odd'));
+    expect(() => rt.timeDispatches(() => 'x')).toThrow(/already runs/);
+    const spin = rt.pool.acquire(4);
+    rt.dispatch({ key: 'test/spin', wgsl: spinWgsl, bindings: [spin], params: new Uint32Array([2_000_000]), workgroups: 1 });
+    const before = rt.counters().submits;
+    for (let r = 0; r < 2500; r++) rt.dispatch({ key: 'test/increment', wgsl: incrementWgsl, bindings: [buffer], params: new Uint32Array([64]), workgroups: 1 });
+    const times = await timing.stop();
+    expect(rt.counters().submits - before).toBeGreaterThanOrEqual(3); // 2,500 dispatches span submits
+    const byTag = Object.fromEntries(times.map((t) => [t.tag, t]));
+    expect([byTag['even']!.dispatches, byTag['odd']!.dispatches, byTag['spin']!.dispatches]).toEqual([1250, 1250, 1]);
+    // Two million dependent steps take far longer than a 64-element increment.
+    expect(byTag['spin']!.seconds).toBeGreaterThan(1e-3);
+    expect(byTag['spin']!.seconds).toBeGreaterThan(20 * (byTag['even']!.seconds / 1250));
+    expect(times.map((t) => t.seconds)).toEqual([...times.map((t) => t.seconds)].sort((a, b) => b - a));
+    expect(Array.from(await readU32(buffer, 64))).toEqual(new Array(64).fill(2501));
+    // Timing has stopped: a new one may start, and untimed dispatches are not counted by it.
+    rt.dispatch({ key: 'test/increment', wgsl: incrementWgsl, bindings: [buffer], params: new Uint32Array([64]), workgroups: 1 });
+    const again = rt.timeDispatches(() => 'again');
+    expect(await again.stop()).toEqual([]);
+    rt.pool.release(buffer);
+    rt.pool.release(spin);
+  });
+});
+
 describe('uploads', () => {
   it('arrive intact through the staging buffers: larger than one, and more than fit in one before a submit', async () => {
     const rt = runtime();
