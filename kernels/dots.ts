@@ -4,8 +4,8 @@
  * the report. Each was a `mul` and a `sum` (two dispatches, and a read per value); here any
  * number of pairs, up to `dotPairLimit()`, go in one dispatch.
  *
- * Each pair (same shape, any strides) is cut into chunks of `DOT_CHUNK` elements; workgroup w
- * reduces one chunk (pairwise across its invocations) and writes its partial sum to
+ * Each pair (same shape, any strides) is cut into chunks of `DOT_CHUNK` elements (four times as
+ * many when every pair can be read as vec4s); workgroup w reduces one chunk (pairwise across its invocations) and writes its partial sum to
  * `out[outOffset + w]`. The caller adds a pair's partials (in float64, on the host, after one
  * read of the whole partials buffer). One pipeline
  * per pair count serves every batch.
@@ -22,6 +22,11 @@ import { header, type BindingDecl } from './wgsl/common.js';
 const WG = 64;
 /** Elements one workgroup reduces: 64 per invocation. */
 export const DOT_CHUNK = WG * 64;
+/**
+ * Elements one workgroup reduces when it reads vec4s: 64 vec4s per invocation, so each lane adds
+ * as many terms as in the scalar kernel and a quarter of the workgroups pay the barrier tree.
+ */
+const QUAD_CHUNK = 4 * DOT_CHUNK;
 /** Pair ranks after coalescing are padded to this; a pair with more dims is refused. */
 export const DOT_MAX_RANK = 4;
 /** Parameter words per pair: n, first workgroup, two unused, offsets of a and b, shape, strides of a and b. */
@@ -50,7 +55,7 @@ export function dotPairLimit(): number {
   return Math.max(1, Math.floor((runtime().limits.maxStorageBuffersPerShaderStage - 2) / 2));
 }
 
-/** Partial-sum slots `dotPartials` writes for a pair of `n` elements: one per workgroup. */
+/** Partial-sum slots `dotPartials` may write for a pair of `n` elements (it returns how many it did: fewer when it reads vec4s). */
 export function dotSlotCount(n: number): number {
   return Math.ceil(n / DOT_CHUNK);
 }
@@ -60,7 +65,8 @@ export function dotSlotCount(n: number): number {
  * function once, so no element load goes through a switch (lavapipe runs every case of a switch
  * under a lane mask, which made a per-element buffer switch cost as many loads as cases).
  */
-function dotsWgsl(pairs: number): string {
+function dotsWgsl(pairs: number, quads: boolean): string {
+  if (quads) return dotsQuadsWgsl(pairs);
   const inputs: BindingDecl[] = Array.from({ length: 2 * pairs }, (_, k) => ({ name: `in${k}`, access: 'read' as const, type: 'f32' }));
   const R = DOT_MAX_RANK;
   // Element e → offsets of a and b (shape padded to DOT_MAX_RANK, the innermost dim last).
@@ -93,10 +99,32 @@ ${offsets('b', 6 + 2 * R)}
   }
   return acc;
 }`;
+  return [header([...inputs, { name: 'out', access: 'read_write', type: 'f32' }]), ...Array.from({ length: pairs }, (_, k) => pairFn(k)), dotsMain(pairs, DOT_CHUNK)].join('\n\n');
+}
+
+/**
+ * Every pair contiguous, at offsets and of lengths that are multiples of 4: the inputs are read
+ * as vec4s, a quarter of the loads (on lavapipe each is a lane-by-lane, bounds-checked load).
+ * Workgroups take chunks of `QUAD_CHUNK` elements: a pair needs at most its `dotSlotCount` slots.
+ */
+function dotsQuadsWgsl(pairs: number): string {
+  const inputs: BindingDecl[] = Array.from({ length: 2 * pairs }, (_, k) => ({ name: `in${k}`, access: 'read' as const, type: 'vec4<f32>' }));
+  const pairFn = (k: number): string => `fn dot${k}(base: u32, start: u32, end: u32, lid: u32) -> f32 {
+  var acc = 0.0;
+  let oa = p[base + 4u] / 4u;
+  let ob = p[base + 5u] / 4u;
+  for (var e = start / 4u + lid; e < end / 4u; e += ${WG}u) {
+    acc += dot(in${2 * k}[oa + e], in${2 * k + 1}[ob + e]);
+  }
+  return acc;
+}`;
+  return [header([...inputs, { name: 'out', access: 'read_write', type: 'f32' }]), ...Array.from({ length: pairs }, (_, k) => pairFn(k)), dotsMain(pairs, QUAD_CHUNK)].join('\n\n');
+}
+
+/** The entry point: the workgroup's pair and chunk, its pair's loop, and the pairwise sum of the workgroup. */
+function dotsMain(pairs: number, chunk: number): string {
   const cases = Array.from({ length: pairs }, (_, k) => `    case ${k}u: { acc = dot${k}(base, start, end, lid); }`).join('\n');
   return [
-    header([...inputs, { name: 'out', access: 'read_write', type: 'f32' }]),
-    ...Array.from({ length: pairs }, (_, k) => pairFn(k)),
     `var<workgroup> partial: array<f32, ${WG}>;`,
     `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -108,8 +136,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     pair = k;
   }
   let base = ${HEAD_WORDS}u + pair * ${PAIR_WORDS}u;
-  let start = (w - p[base + 1u]) * ${DOT_CHUNK}u;
-  let end = min(p[base], start + ${DOT_CHUNK}u);
+  let start = (w - p[base + 1u]) * ${chunk}u;
+  let end = min(p[base], start + ${chunk}u);
   var acc = 0.0;
   switch pair {
 ${cases}
@@ -139,15 +167,24 @@ export function dotPartials(pairs: readonly DotPair[], out: GPUBuffer, outOffset
   const params = new Uint32Array(HEAD_WORDS + pairs.length * PAIR_WORDS);
   const slots: DotSlots[] = [];
   let workgroups = 0;
-  pairs.forEach(({ a, b }, k) => {
+  const merges = pairs.map(({ a, b }, k) => {
     if (!sameShape(a.shape, b.shape)) throw new Error(`dots: pair ${k} has shapes ${shapeToString(a.shape)} and ${shapeToString(b.shape)}`);
     if (a.dtype !== 'f32' || b.dtype !== 'f32') throw new Error(`dots: pair ${k} is not f32`);
     if (a.buffer === out || b.buffer === out) throw new Error('dots: the output buffer is also an input');
     const merged = coalesce(a.shape, [a.strides, b.strides]);
-    const rank = merged.shape.length;
-    if (rank > DOT_MAX_RANK) throw new Error(`dots: pair ${k} has ${rank} dims after merging (at most ${DOT_MAX_RANK})`);
+    if (merged.shape.length > DOT_MAX_RANK) throw new Error(`dots: pair ${k} has ${merged.shape.length} dims after merging (at most ${DOT_MAX_RANK})`);
+    return merged;
+  });
+  const quads = pairs.every(({ a, b }, k) => {
+    const { shape, strides } = merges[k]!;
     const n = numel(a.shape);
-    const count = dotSlotCount(n);
+    return n === 0 || (shape.length === 1 && strides[0]![0] === 1 && strides[1]![0] === 1 && n % 4 === 0 && a.offset % 4 === 0 && b.offset % 4 === 0);
+  });
+  pairs.forEach(({ a, b }, k) => {
+    const merged = merges[k]!;
+    const rank = merged.shape.length;
+    const n = numel(a.shape);
+    const count = quads ? Math.ceil(n / QUAD_CHUNK) : dotSlotCount(n);
     const at = HEAD_WORDS + k * PAIR_WORDS;
     const pad = DOT_MAX_RANK - rank;
     params[at] = n;
@@ -170,8 +207,8 @@ export function dotPartials(pairs: readonly DotPair[], out: GPUBuffer, outOffset
   params[1] = outOffset;
   if (workgroups > 0) {
     runtime().dispatch({
-      key: `dots/p${pairs.length}`,
-      wgsl: () => dotsWgsl(pairs.length),
+      key: `dots/p${pairs.length}${quads ? '/v4' : ''}`,
+      wgsl: () => dotsWgsl(pairs.length, quads),
       bindings: [...pairs.flatMap((q) => [q.a.buffer, q.b.buffer]), out],
       params,
       workgroups,

@@ -33,16 +33,22 @@ const headWords = (rank: number): number => 2 + rank;
 /** Words per window: g offset, start, step, count, g strides (rank). */
 const windowWords = (rank: number): number => 4 + rank;
 
-function windowSumWgsl(rank: number, axis: number, windows: number, addend: boolean): string {
+/**
+ * `quads`: every binding is read as vec4<f32> and `p` holds shape, strides and offsets in units
+ * of four elements along the last axis (see `quadsFit`), so the index arithmetic, which lavapipe
+ * runs lane by lane, is paid once per four elements.
+ */
+function windowSumWgsl(rank: number, axis: number, windows: number, addend: boolean, quads: boolean): string {
+  const type = quads ? 'vec4<f32>' : 'f32';
   const bindings: BindingDecl[] = [];
-  for (let k = 0; k < windows; k++) bindings.push({ name: `g${k}`, access: 'read', type: 'f32' });
-  if (addend) bindings.push({ name: 'prior', access: 'read', type: 'f32' });
-  bindings.push({ name: 'out', access: 'read_write', type: 'f32' });
+  for (let k = 0; k < windows; k++) bindings.push({ name: `g${k}`, access: 'read', type });
+  if (addend) bindings.push({ name: 'prior', access: 'read', type });
+  bindings.push({ name: 'out', access: 'read_write', type });
   const lines = ['  if (i >= p[0]) { return; }', '  var rem = i;'];
   for (let d = rank - 1; d >= 0; d--) lines.push(`  let c${d} = rem % p[${1 + d}u]; rem = rem / p[${1 + d}u];`);
   // Without an addend, the first window that holds the element is copied, not added to 0.0: a
   // lone window (padding, concatenation) keeps its values bit for bit, −0 included.
-  lines.push(`  var acc = ${addend ? `prior[p[${1 + rank}u] + i]` : '0.0'};`);
+  lines.push(`  var acc = ${addend ? `prior[p[${1 + rank}u] + i]` : `${type}(0.0)`};`);
   if (!addend) lines.push('  var hit = false;');
   for (let k = 0; k < windows; k++) {
     const b = headWords(rank) + k * windowWords(rank);
@@ -76,6 +82,18 @@ function checkPart(op: string, part: WindowPart, shape: readonly number[], axis:
   if (g.dtype !== 'f32' || !fits || step < 1) {
     throw new Error(`${op}: ${g.dtype}${shapeToString(g.shape)} does not fit the window ${start}::${step} along axis ${axis} of ${shapeToString(shape)}`);
   }
+}
+
+/**
+ * Whether the dispatch can move four elements along the last axis at a time: the windows run
+ * along another axis, the last axis has a multiple of 4 elements, and every window (and the
+ * addend) is contiguous along it with offsets and other strides on whole vec4s.
+ */
+function quadsFit(shape: readonly number[], axis: number, parts: readonly WindowPart[], addend: GpuView | null): boolean {
+  const last = shape.length - 1;
+  if (axis === last || shape[last]! % 4 !== 0) return false;
+  const whole = (view: GpuView): boolean => view.offset % 4 === 0 && view.strides[last] === 1 && view.strides.every((st, d) => d === last || st % 4 === 0);
+  return parts.every((part) => whole(part.g)) && (addend === null || addend.offset % 4 === 0);
 }
 
 /**
@@ -115,21 +133,24 @@ export function windowSum(shape: readonly number[], axis: number, parts: readonl
   }
   const out = allocate(op, shape, 'f32');
   if (n === 0) return { buffer: out, shape: [...shape], dtype: 'f32' };
+  const quads = quadsFit(shape, axis, live, addend);
+  // In vec4 units when `quads`: the last axis, offsets and the other strides divide by 4.
+  const unit = quads ? 4 : 1;
   const params = new Uint32Array(headWords(rank) + live.length * windowWords(rank));
-  params[0] = n;
-  params.set(shape, 1);
-  params[1 + rank] = addend?.offset ?? 0;
+  params[0] = n / unit;
+  params.set(shape.map((d, i) => (i === rank - 1 ? d / unit : d)), 1);
+  params[1 + rank] = (addend?.offset ?? 0) / unit;
   live.forEach(({ g, start, step }, k) => {
     const b = headWords(rank) + k * windowWords(rank);
-    params.set([g.offset, start, step, g.shape[axis]!], b);
-    params.set(g.strides, b + 4);
+    params.set([g.offset / unit, start, step, g.shape[axis]!], b);
+    params.set(g.strides.map((st, d) => (d === rank - 1 ? st : st / unit)), b + 4);
   });
   runtime().dispatch({
-    key: `windowSum/r${rank}/a${axis}/w${live.length}${addend ? '/add' : ''}`,
-    wgsl: () => windowSumWgsl(rank, axis, live.length, addend !== null),
+    key: `windowSum/r${rank}/a${axis}/w${live.length}${addend ? '/add' : ''}${quads ? '/v4' : ''}`,
+    wgsl: () => windowSumWgsl(rank, axis, live.length, addend !== null, quads),
     bindings: [...live.map((part) => part.g.buffer), ...(addend ? [addend.buffer] : []), out],
     params,
-    workgroups: workgroupsFor(n),
+    workgroups: workgroupsFor(n / unit),
   });
   return { buffer: out, shape: [...shape], dtype: 'f32' };
 }

@@ -249,6 +249,37 @@ describe('slice gradients assembled by the sweep', () => {
     for (const t of [x, y, a, b]) t.dispose();
   });
 
+  it('windowSum moves four elements at a time when the last axis allows it (q/k/v from attention layout), and matches the host', async () => {
+    // [B, T, 3H, D] assembled along axis 2 from three [B, H, T, D] gradients viewed as [B, T, H, D]
+    // (the attention backward's layout), with and without an addend; and a last axis of 6, which
+    // cannot go four at a time, for the same result through the scalar kernel.
+    for (const [B, T, H, D, addend] of [[2, 5, 3, 8, false], [1, 7, 2, 4, true], [2, 3, 2, 6, true]] as const) {
+      const shape = [B, T, 3 * H, D];
+      const grads = [0, 1, 2].map(() => Tensor.fromArray(randoms(B * H * T * D), [B, H, T, D]));
+      const views = grads.map((g) => permute(g, [0, 2, 1, 3]));
+      const prior = addend ? Tensor.fromArray(randoms(numel(shape)), shape) : null;
+      const keys: string[] = [];
+      const stop = runtime().onDispatch((launch) => keys.push(launch.key));
+      const out = wrap(windowSum(shape, 2, views.map((v, k) => ({ g: v, start: k * H, step: 1 })), prior));
+      stop();
+      expect(keys.some((key) => key.endsWith('/v4'))).toBe(D % 4 === 0);
+      const host = await Promise.all(grads.map(async (g) => Array.from(await g.toArray())));
+      const p = prior ? Array.from(await prior.toArray()) : null;
+      const expected: number[] = [];
+      for (let b = 0; b < B; b++)
+        for (let t = 0; t < T; t++)
+          for (let c = 0; c < 3 * H; c++)
+            for (let d = 0; d < D; d++) {
+              const [k, h] = [Math.floor(c / H), c % H];
+              const i = expected.length;
+              expected.push(host[k]![((b * H + h) * T + t) * D + d]! + (p ? p[i]! : 0));
+            }
+      // Each element is one window's value (plus the addend): exact, not merely close.
+      expect(Array.from(await out.toArray())).toEqual(Array.from(new Float32Array(expected)));
+      for (const t of [out, ...views, ...grads, ...(prior ? [prior] : [])]) t.dispose();
+    }
+  });
+
   it('windowSum batches windows beyond the adapter’s storage bindings', async () => {
     const limit = runtime().limits.maxStorageBuffersPerShaderStage;
     const count = Math.min(limit, 40); // at least one more than a dispatch reads

@@ -62,6 +62,39 @@ describe('batched dot products', () => {
     for (const t of [...tensors.flat(), mt, nt, empty, out]) t.dispose();
   });
 
+  it('dotPartials reads vec4s when every pair is contiguous at offsets and lengths of whole vec4s, and scalars otherwise', async () => {
+    const base = randomArray(3 * DOT_CHUNK + 40, random);
+    const other = randomArray(3 * DOT_CHUNK + 40, random);
+    const [x, y] = [Tensor.fromArray(base, [base.length]), Tensor.fromArray(other, [other.length])];
+    // [start, length] windows of x and y: whole vec4s in the first set, one odd offset in the second.
+    for (const [windows, quads] of [
+      [[[0, 4], [8, DOT_CHUNK], [4, 3 * DOT_CHUNK + 12]], true],
+      [[[0, 4], [2, 8]], false],
+    ] as const) {
+      const views = windows.map(([start, n]) => [slice(x, 0, start, start + n), slice(y, 0, start + 4, start + 4 + n)] as const);
+      const pairs = views.map(([a, b]) => ({ a, b }));
+      const total = pairs.reduce((t, q) => t + dotSlotCount(q.a.size), 0);
+      const out = Tensor.fromArray(new Float32Array(total), [total]);
+      const keys: string[] = [];
+      const stop = runtime().onDispatch((launch) => keys.push(launch.key));
+      const slots = dotPartials(pairs, out.buffer, 0);
+      stop();
+      expect(keys).toEqual([`dots/p${pairs.length}${quads ? '/v4' : ''}`]);
+      // Reading vec4s, a workgroup takes four times the chunk: fewer slots than dotSlotCount allows.
+      expect(slots.map((q) => q.count)).toEqual(quads ? [1, 1, 1] : [1, 1]);
+      const partials = await out.toArray();
+      slots.forEach((s, k) => {
+        const [start, n] = windows[k]!;
+        let got = 0;
+        for (let i = 0; i < s.count; i++) got += partials[s.first + i]!;
+        expect(got, `pair ${k}`).toBeCloseTo(dot(base.subarray(start, start + n), other.subarray(start + 4, start + 4 + n)), 3);
+      });
+      for (const t of [...views.flat(), out]) t.dispose();
+    }
+    x.dispose();
+    y.dispose();
+  });
+
   it('DotBatch: more pairs than one dispatch takes, read back in one go, nothing left behind', async () => {
     const before = runtime().memory().liveBytes;
     const batch = new DotBatch();
