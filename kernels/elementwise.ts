@@ -134,6 +134,8 @@ export const FUSED_ELEMENTWISE = {
     wgsl: 'a * (b / (b + s0 * select(-1.0, 1.0, b >= 0.0)))',
     ref: ([a, b], [s0]) => a! * (b! / (b! + s0! * (b! >= 0 ? 1 : -1))),
   },
+  /** a ⊙ b · s: a product's input gradient with a factor folded in (the uniform rule's ½: mul after affine). */
+  mulScaled: { arity: 2, scalars: 1, wgsl: 'a * b * s0', ref: ([a, b], [s0]) => a! * b! * s0! },
   /** (g ⊙ y) ⊘ (x + t·sign x), sign(0) = +1: the identity rule's gradient (stabilizedDiv after mul). */
   identityRatio: {
     arity: 3,

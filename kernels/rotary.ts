@@ -10,18 +10,21 @@
  */
 import { runtime } from './runtime.js';
 import { broadcastShapes, broadcastStrides, numel, shapeToString } from './shape.js';
-import { allocate, type GpuView, type KernelOutput } from './view.js';
+import { allocate, f32Bits, type GpuView, type KernelOutput } from './view.js';
 import { flatEntry, header, stridedOffsets, workgroupsFor } from './wgsl/common.js';
 import { templateLaunch } from './wgsl/specKey.js';
 
 /**
  * Parameter layout: n, D, R, offsets (x, cos, sin), shape (rank), strides of x, cos, sin (rank
- * words each). The output is contiguous, so the feature index is i % D.
+ * words each), then (adjoint only) a factor on the result. The output is contiguous, so the
+ * feature index is i % D.
  */
 function rotaryWgsl(rank: number, transposed: boolean): string {
   const shapeAt = 6;
   const stridesAt = shapeAt + rank;
   const last = (k: number): string => `p[${stridesAt + k * rank + rank - 1}u]`;
+  // The backward's factor (the uniform rule's ½): exact for powers of two, so ½·(a + b) is (½a) + (½b).
+  const scale = transposed ? ` * bitcast<f32>(p[${stridesAt + 3 * rank}u])` : '';
   // Partner of feature d in the other half, at ±h features; its sign; and (adjoint) where sin is read.
   const partner = transposed
     ? ['  let sx = select(-x[ox - h * xs], x[ox + h * xs], d < h);', '  let sn = select(sine[os - h * ss], sine[os + h * ss], d < h);']
@@ -30,12 +33,12 @@ function rotaryWgsl(rank: number, transposed: boolean): string {
     '  if (i >= p[0]) { return; }',
     stridedOffsets({ flat: 'i', rank, names: ['ox', 'oc', 'os'], shapeAt, offsetsAt: 3, stridesAt }),
     '  let d = i % p[1];',
-    '  if (d >= p[2]) { out[i] = x[ox]; return; }',
+    `  if (d >= p[2]) { out[i] = x[ox]${scale}; return; }`,
     '  let h = p[2] / 2u;',
     `  let xs = ${last(0)};`,
     `  let ss = ${last(2)};`,
     ...partner,
-    '  out[i] = x[ox] * cosine[oc] + sx * sn;',
+    `  out[i] = (x[ox] * cosine[oc] + sx * sn)${scale};`,
   ].join('\n');
   return [
     header([
@@ -70,8 +73,12 @@ export function checkRotary(op: string, x: GpuView, cos: GpuView, sin: GpuView):
   return R;
 }
 
-/** The fused rotary kernel (or its adjoint with respect to x when `transposed`). */
-export function rotary(x: GpuView, cos: GpuView, sin: GpuView, transposed = false, op = 'rotary'): KernelOutput {
+/**
+ * The fused rotary kernel, or its adjoint with respect to x when `transposed`, whose result is
+ * multiplied by `factor` (the forward takes no factor).
+ */
+export function rotary(x: GpuView, cos: GpuView, sin: GpuView, transposed = false, op = 'rotary', factor = 1): KernelOutput {
+  if (!transposed && factor !== 1) throw new Error(`${op}: a factor applies to the adjoint only`);
   const R = checkRotary(op, x, cos, sin);
   const shape = [...x.shape];
   const out = allocate(op, shape, 'f32');
@@ -80,12 +87,13 @@ export function rotary(x: GpuView, cos: GpuView, sin: GpuView, transposed = fals
   const D = shape[rank - 1]!;
   // cos/sin walk x's coordinates; their last dim has R ≤ D entries and is read only for d < R.
   const tableShape = [...shape.slice(0, -1), R];
-  const params = new Uint32Array(6 + 4 * rank);
+  const params = new Uint32Array(7 + 4 * rank);
   params.set([n, D, R, x.offset, cos.offset, sin.offset]);
   params.set(shape, 6);
   params.set(x.strides, 6 + rank);
   params.set(broadcastStrides(cos.shape, cos.strides, tableShape), 6 + 2 * rank);
   params.set(broadcastStrides(sin.shape, sin.strides, tableShape), 6 + 3 * rank);
+  params[6 + 4 * rank] = f32Bits(factor);
   runtime().dispatch({
     ...templateLaunch('rotary', { rank, transposed }, (s) => rotaryWgsl(s.rank, s.transposed)),
     bindings: [x.buffer, cos.buffer, sin.buffer, out],

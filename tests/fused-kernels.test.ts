@@ -126,6 +126,7 @@ describe('fused elementwise chains', () => {
   const cases: Record<FusedElementwise, { lo: number; hi: number; scalar: number }> = {
     epsilonScale: { lo: -2, hi: 2, scalar: 0.01 },
     identityRatio: { lo: -2, hi: 2, scalar: 1e-12 },
+    mulScaled: { lo: -2, hi: 2, scalar: 0.5 },
   };
   for (const op of Object.keys(cases) as FusedElementwise[]) {
     it(`${op} matches its reference, exact zeros included`, async () => {

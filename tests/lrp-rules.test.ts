@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backward } from '../autograd/backward.js';
 import { withBackwardRules, type BackwardRule } from '../autograd/graph.js';
-import { geluTanh } from '../autograd/ops/elementwise.js';
+import { geluTanh, mul } from '../autograd/ops/elementwise.js';
 import { attentionScores, linear } from '../autograd/ops/matmul.js';
 import { layerNorm, rmsNorm } from '../autograd/ops/norm.js';
 import { gatedProduct } from '../autograd/ops/products.js';
@@ -19,6 +19,7 @@ import { normScaleDetachedRule } from '../lrp/rules/normScale.js';
 import { softmaxRule } from '../lrp/rules/softmax.js';
 import { uniformRule } from '../lrp/rules/uniform.js';
 import { gpu } from './helpers/gpu.js';
+import { runtime } from '../kernels/runtime.js';
 import { expectClose, randomArray, rng } from './helpers/close.js';
 
 beforeAll(async () => {
@@ -112,6 +113,48 @@ describe('uniform rule (products of two variable operands)', () => {
     const expected = Float64Array.from(out, (v, i) => (v * seed[i]!) / 2);
     expectClose(R[0]!, expected, { rtol: 1e-5, atol: 1e-6 }, 'gate');
     expectClose(R[1]!, expected, { rtol: 1e-5, atol: 1e-6 }, 'up');
+  });
+});
+
+describe('uniform rule on an elementwise product', () => {
+  it('a ⊙ b (b broadcast): half to each, the ½ folded into the product gradients (no affine)', async () => {
+    const a = randomArray(2 * 3, random);
+    const b = randomArray(3, random);
+    const keys: string[] = [];
+    const stop = runtime().onDispatch((launch) => keys.push(launch.key));
+    const { out, seed, R } = await relevance({ mul: uniformRule }, [{ data: a, shape: [2, 3] }, { data: b, shape: [3] }], ([x, y]) => mul(x!, y!));
+    stop();
+    const total = sum(Float32Array.from(out, (v, i) => v * seed[i]!));
+    expectClose(R[0]!, Float64Array.from(out, (v, i) => (v * seed[i]!) / 2), { rtol: 1e-5, atol: 1e-6 }, 'a');
+    expect(sum(R[1]!)).toBeCloseTo(total / 2, 5);
+    expect(keys.filter((key) => key.includes('affine'))).toEqual([]);
+    expect(keys.filter((key) => key.includes('mulScaled')).length).toBe(2);
+  });
+});
+
+describe('the uniform rule costs no halving dispatch', () => {
+  it('on gatedProduct and rotary the ½ is folded into their backward kernels', async () => {
+    const [T, D] = [3, 4];
+    const cases: [string, Record<string, BackwardRule>, { data: Float32Array; shape: number[] }[], (xs: Tensor[]) => Tensor][] = [
+      ['gatedProduct', { gatedProduct: uniformRule }, [{ data: randomArray(6, random), shape: [6] }, { data: randomArray(6, random), shape: [6] }], ([x, y]) => gatedProduct(x!, y!)],
+      [
+        'rotary',
+        { rotary: uniformRule },
+        [{ data: randomArray(2 * T * D, random), shape: [2, T, D] }, { data: randomArray(T * D, random), shape: [T, D] }, { data: randomArray(T * D, random), shape: [T, D] }],
+        ([x, c, s]) => rotary(x!, c!, s!),
+      ],
+    ];
+    for (const [name, rules, inputs, f] of cases) {
+      const keys: string[] = [];
+      const stop = runtime().onDispatch((launch) => keys.push(launch.key));
+      const { out, seed, R } = await relevance(rules, inputs, f);
+      stop();
+      expect(keys.filter((key) => key.includes('affine')), name).toEqual([]);
+      // Still half each way: the operands (or x against cos + sin) share the relevance equally.
+      const total = sum(Float32Array.from(out, (v, i) => v * seed[i]!));
+      expect(sum(R[0]!), name).toBeCloseTo(total / 2, 4);
+      expect(R.slice(1).reduce((t, r) => t + sum(r), 0), name).toBeCloseTo(total / 2, 4);
+    }
   });
 });
 

@@ -8,6 +8,7 @@ import type { BackwardContext } from '../graph.js';
 import type { OpRole } from '../opTypes.js';
 import type { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
+import { scaledProduct } from './scaledProduct.js';
 import { sumToShape } from './sumToShape.js';
 import { full } from './creation.js';
 import { reshape } from './view.js';
@@ -173,8 +174,21 @@ const ROLE: { [Op in ElementwiseOp]: OpRole } = {
   where: 'structural',
 };
 
+/**
+ * Backwards that fold a factor on the incoming gradient into their own kernels: the uniform rule
+ * halves a product's gradient without an `affine` of its own. (g·s)·b and g·b·s are the same
+ * numbers for s = ½.
+ */
+const BACKWARD_SCALED: { [Op in ElementwiseOp]?: (ctx: BackwardContext<Scalars>, g: Tensor, factor: number) => Grads } = {
+  mul: (ctx, g, factor) => {
+    const [a, b] = ctx.inputs as [Tensor, Tensor];
+    return toInputs(ctx, [ctx.needsGrad[0] ? scaledProduct(g, b, factor) : null, ctx.needsGrad[1] ? scaledProduct(g, a, factor) : null]);
+  },
+};
+
 const ops = new Map<ElementwiseOp, OpFn<Scalars>>();
 for (const name of Object.keys(BACKWARD) as ElementwiseOp[]) {
+  const scaled = BACKWARD_SCALED[name];
   ops.set(
     name,
     defineOp({
@@ -182,6 +196,7 @@ for (const name of Object.keys(BACKWARD) as ElementwiseOp[]) {
       role: ROLE[name],
       forward: (inputs, { scalars }) => run(name, inputs, scalars),
       backward: BACKWARD[name] as (ctx: BackwardContext<Scalars>, g: Tensor) => Grads,
+      ...(scaled ? { backwardScaled: scaled } : {}),
     }),
   );
 }

@@ -8,6 +8,7 @@ import { defineOp } from '../op.js';
 import type { Tensor } from '../tensor.js';
 import { mul } from './elementwise.js';
 import { sumToShape } from './sumToShape.js';
+import { scaledProduct } from './scaledProduct.js';
 import { wrap } from './wrap.js';
 
 declare module '../opTypes.js' {
@@ -26,6 +27,14 @@ const gatedProductOp = defineOp({
     return [
       ctx.needsGrad[0] ? sumToShape(mul(g, up), gate.shape) : null,
       ctx.needsGrad[1] ? sumToShape(mul(g, gate), up.shape) : null,
+    ];
+  },
+  // The uniform rule's ½ folded into the two products (no separate halving of g).
+  backwardScaled: (ctx, g, factor) => {
+    const [gate, up] = ctx.inputs as [Tensor, Tensor];
+    return [
+      ctx.needsGrad[0] ? sumToShape(scaledProduct(g, up, factor), gate.shape) : null,
+      ctx.needsGrad[1] ? sumToShape(scaledProduct(g, gate, factor), up.shape) : null,
     ];
   },
 });

@@ -10,6 +10,7 @@ import { wrap } from './wrap.js';
 import { concat } from './concat.js';
 import { mul, neg } from './elementwise.js';
 import { sumToShape } from './sumToShape.js';
+import { scaledProduct } from './scaledProduct.js';
 import { slice } from './view.js';
 
 declare module '../opTypes.js' {
@@ -35,22 +36,26 @@ const rotaryOp = defineOp({
   name: 'rotary',
   role: 'positional',
   forward: ([x, cos, sin]) => wrap(rotaryKernel(x!, cos!, sin!)),
-  backward: (ctx, g) => {
-    const [x, cos, sin] = ctx.inputs as [Tensor, Tensor, Tensor];
-    const [needX, needCos, needSin] = ctx.needsGrad;
-    // g_x = g ⊙ cos + rotateHalfᵀ(g ⊙ sin): the same fused kernel in its adjoint form.
-    const gx = needX ? wrap(rotaryKernel(g, cos, sin, true)) : null;
-    if (!needCos && !needSin) return [gx, null, null];
-    // Only the first R features of x were rotated; cos/sin see just those.
-    const R = cos.shape[cos.rank - 1]!;
-    const D = x.shape[x.rank - 1]!;
-    const xr = R < D ? slice(x, -1, 0, R) : x;
-    const gr = R < D ? slice(g, -1, 0, R) : g;
-    const gcos = needCos ? sumToShape(mul(gr, xr), cos.shape) : null;
-    const gsin = needSin ? sumToShape(mul(gr, rotateHalf(xr)), sin.shape) : null;
-    return [gx, gcos, gsin];
-  },
+  backward: (ctx, g) => rotaryGrads(ctx.inputs as [Tensor, Tensor, Tensor], ctx.needsGrad, g, 1),
+  // The uniform rule's ½ folded into the adjoint kernel and the table products.
+  backwardScaled: (ctx, g, factor) => rotaryGrads(ctx.inputs as [Tensor, Tensor, Tensor], ctx.needsGrad, g, factor),
 });
+
+/** The gradients of x, cos and sin for the incoming gradient `factor`·g. */
+function rotaryGrads([x, cos, sin]: [Tensor, Tensor, Tensor], [needX, needCos, needSin]: readonly boolean[], g: Tensor, factor: number): (Tensor | null)[] {
+  // g_x = g ⊙ cos + rotateHalfᵀ(g ⊙ sin): the same fused kernel in its adjoint form.
+  const gx = needX ? wrap(rotaryKernel(g, cos, sin, true, 'rotary', factor)) : null;
+  if (!needCos && !needSin) return [gx, null, null];
+  // Only the first R features of x were rotated; cos/sin see just those.
+  const R = cos.shape[cos.rank - 1]!;
+  const D = x.shape[x.rank - 1]!;
+  const xr = R < D ? slice(x, -1, 0, R) : x;
+  const gr = R < D ? slice(g, -1, 0, R) : g;
+  const product = (a: Tensor, b: Tensor): Tensor => (factor === 1 ? mul(a, b) : scaledProduct(a, b, factor));
+  const gcos = needCos ? sumToShape(product(gr, xr), cos.shape) : null;
+  const gsin = needSin ? sumToShape(product(gr, rotateHalf(xr)), sin.shape) : null;
+  return [gx, gcos, gsin];
+}
 
 /**
  * out = x ⊙ cos + rotateHalf(x) ⊙ sin on the first R features of x's last dim D (R = cos.shape[-1]
