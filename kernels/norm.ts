@@ -8,7 +8,7 @@ import { runtime } from './runtime.js';
 import { numel, shapeToString } from './shape.js';
 import { allocate, f32Bits, type GpuView, type KernelOutput } from './view.js';
 import { NAN_HELPER, type BindingDecl } from './wgsl/common.js';
-import { checkWorkgroupSize, rowKernelWgsl, rowsOf, rowWorkgroupSize, withContiguous } from './softmax.js';
+import { checkWorkgroupSize, rowKernelWgsl, rowLayout, rowLayoutKey, rowsOf, rowWorkgroups, withContiguous, type RowLayout } from './softmax.js';
 
 export interface NormOptions {
   /** Subtract the row mean (LayerNorm) or not (RMSNorm). */
@@ -28,7 +28,7 @@ interface Variant {
   output: 'y' | 'stats';
   weight: boolean;
   bias: boolean;
-  wg: number;
+  layout: RowLayout;
 }
 
 /**
@@ -79,7 +79,7 @@ function normWgsl(v: Variant): string {
   const write =
     v.output === 'y'
       ? `  let obase = row * n;
-  for (var j = lid; j < n; j += ${v.wg}u) {
+  for (var j = lid; j < n; j += ${v.layout.lanes}u) {
     let v = x[base + j];
     out[obase + j] = ${y};
   }`
@@ -87,7 +87,8 @@ function normWgsl(v: Variant): string {
 ${v.center ? '    mean_out[row] = mean;\n' : ''}    rstd_out[row] = rstd;
   }`;
   return rowKernelWgsl({
-    workgroupSize: v.wg,
+    workgroupSize: v.layout.lanes,
+    subgroup: v.layout.subgroup,
     bindings,
     stateFields: 'count: f32, mean: f32, m2: f32',
     init: 'State(0.0, 0.0, 0.0)',
@@ -113,7 +114,7 @@ function checkParam(op: string, what: string, x: GpuView, param: GpuView | null 
 }
 
 function launch(op: string, x: GpuView, v: Variant, eps: number, outputs: GPUBuffer[], rows: number, n: number, weight?: GpuView | null, bias?: GpuView | null): void {
-  const key = `rows/norm/${v.center ? 'center' : 'rms'}/${v.output}/${v.weight ? 'w' : ''}${v.bias ? 'b' : ''}/wg${v.wg}`;
+  const key = `rows/norm/${v.center ? 'center' : 'rms'}/${v.output}/${v.weight ? 'w' : ''}${v.bias ? 'b' : ''}/${rowLayoutKey(v.layout)}`;
   withContiguous(x, (xc) => {
     runtime().dispatch({
       key,
@@ -129,7 +130,7 @@ function launch(op: string, x: GpuView, v: Variant, eps: number, outputs: GPUBuf
         bias?.offset ?? 0,
         bias?.strides[0] ?? 0,
       ]),
-      workgroups: rows,
+      workgroups: rowWorkgroups(rows, v.layout),
     });
   });
 }
@@ -148,7 +149,7 @@ export function normRows(op: string, x: GpuView, opts: NormOptions): KernelOutpu
   checkParam(op, 'bias', x, opts.bias, n);
   const out = allocate(op, shape, 'f32');
   if (rows > 0) {
-    const v: Variant = { center: opts.center, output: 'y', weight: !!opts.weight, bias: !!opts.bias, wg: checkWorkgroupSize(op, opts.workgroupSize) ?? rowWorkgroupSize(n) };
+    const v: Variant = { center: opts.center, output: 'y', weight: !!opts.weight, bias: !!opts.bias, layout: rowLayout(n, checkWorkgroupSize(op, opts.workgroupSize)) };
     launch(op, x, v, opts.eps, [out], rows, n, opts.weight, opts.bias);
   }
   return { buffer: out, shape, dtype: 'f32' };
@@ -167,7 +168,7 @@ export function normStats(op: string, x: GpuView, center: boolean, eps: number, 
   const mean = center ? allocate(op, shape, 'f32') : null;
   const rstd = allocate(op, shape, 'f32');
   if (rows > 0) {
-    const v: Variant = { center, output: 'stats', weight: false, bias: false, wg: checkWorkgroupSize(op, workgroupSize) ?? rowWorkgroupSize(n) };
+    const v: Variant = { center, output: 'stats', weight: false, bias: false, layout: rowLayout(n, checkWorkgroupSize(op, workgroupSize)) };
     launch(op, x, v, eps, mean ? [mean, rstd] : [rstd], rows, n);
   }
   return { mean: mean && { buffer: mean, shape, dtype: 'f32' }, rstd: { buffer: rstd, shape: [...shape], dtype: 'f32' } };
@@ -202,11 +203,13 @@ export function normScaleDetachedGrad(
   if (rows === 0) return { buffer: out, shape, dtype: 'f32' };
   const { center } = opts;
   const weight = opts.weight ?? null;
-  const wg = checkWorkgroupSize(op, opts.workgroupSize) ?? rowWorkgroupSize(n);
+  const layout = rowLayout(n, checkWorkgroupSize(op, opts.workgroupSize));
+  const wg = layout.lanes;
   const gw = weight ? 'g[gbase + j] * w[p[5] + j * p[6]]' : 'g[gbase + j]';
   const wgsl = (): string =>
     rowKernelWgsl({
       workgroupSize: wg,
+      subgroup: layout.subgroup,
       bindings: [
         { name: 'x', access: 'read', type: 'f32' },
         { name: 'g', access: 'read', type: 'f32' },
@@ -234,11 +237,11 @@ export function normScaleDetachedGrad(
     withContiguous(g, (gc) =>
       withContiguous(addend ?? xc, (ac) => {
         runtime().dispatch({
-          key: `rows/normScaleDetachedGrad/${center ? 'center' : 'rms'}/${weight ? 'w' : ''}${addend ? '/add' : ''}/wg${wg}`,
+          key: `rows/normScaleDetachedGrad/${center ? 'center' : 'rms'}/${weight ? 'w' : ''}${addend ? '/add' : ''}/${rowLayoutKey(layout)}`,
           wgsl,
           bindings: [xc.buffer, gc.buffer, ...(weight ? [weight.buffer] : []), ...(addend ? [ac.buffer] : []), out],
           params: new Uint32Array([rows, n, xc.offset, f32Bits(opts.eps), gc.offset, weight?.offset ?? 0, weight?.strides[0] ?? 0, addend ? ac.offset : 0]),
-          workgroups: rows,
+          workgroups: rowWorkgroups(rows, layout),
         });
       }),
     ),

@@ -17,7 +17,13 @@ import { header, type BindingDecl } from './wgsl/common.js';
 export const F32_MAX = '0x1.fffffep+127f';
 
 export interface RowKernelSpec {
+  /** Invocations that share one row: the workgroup, or with `subgroup` the subgroup (`RowLayout.lanes`). */
   workgroupSize: number;
+  /**
+   * Rows go to subgroups of `workgroupSize` lanes, `SUBGROUP_ROWS_WORKGROUP / workgroupSize` rows
+   * per workgroup, and each row's states are combined with subgroup shuffles: no barrier at all.
+   */
+  subgroup?: boolean;
   /** Bindings after the parameter block `p`. */
   bindings: readonly BindingDecl[];
   /** Fields of `struct State` (e.g. `m: f32, s: f32`). */
@@ -50,6 +56,7 @@ export interface RowKernelSpec {
  * of 64 and 256); the serial combine costs one invocation `size` steps per row.
  */
 export function rowKernelWgsl(spec: RowKernelSpec): string {
+  if (spec.subgroup) return subgroupRowKernelWgsl(spec);
   const wg = spec.workgroupSize;
   return [
     header(spec.bindings),
@@ -80,6 +87,84 @@ ${spec.step}
 ${spec.finish}
 }`,
   ].join('\n\n');
+}
+
+/** Invocations per workgroup when rows go to subgroups (`RowLayout.subgroup`). */
+export const SUBGROUP_ROWS_WORKGROUP = 64;
+
+/**
+ * `rowKernelWgsl` with one row per subgroup: each lane folds every `lanes`-th element, the lanes'
+ * states are combined by a butterfly of `subgroupShuffleXor` (log2(lanes) steps), and lane 0's
+ * total is broadcast, so every lane finishes with the same numbers. Rows are assigned by local
+ * index (row = lidx / lanes), which assumes a workgroup's subgroups are runs of consecutive local
+ * indices, as on CPU adapters (lavapipe's SIMD groups); the row tests check it on the adapter.
+ * Whole subgroups return together for padding rows, so subgroup operations stay convergent.
+ */
+function subgroupRowKernelWgsl(spec: RowKernelSpec): string {
+  const lanes = spec.workgroupSize;
+  const perGroup = SUBGROUP_ROWS_WORKGROUP / lanes;
+  const fields = spec.stateFields.split(',').map((f) => f.split(':')[0]!.trim());
+  const each = (fn: (field: string) => string): string => `State(${fields.map(fn).join(', ')})`;
+  const butterfly: string[] = [];
+  for (let mask = 1; mask < lanes; mask *= 2) butterfly.push(`  st = combine(st, ${each((f) => `subgroupShuffleXor(st.${f}, ${mask}u)`)});`);
+  return [
+    'enable subgroups;',
+    // Padding rows return per subgroup (whole subgroups), which the uniformity analysis cannot see.
+    'diagnostic(off, subgroup_uniformity);',
+    header(spec.bindings),
+    ...(spec.functions ?? []),
+    `struct State { ${spec.stateFields} }`,
+    `fn combine(a: State, b: State) -> State {\n${spec.combine}\n}`,
+    `@compute @workgroup_size(${SUBGROUP_ROWS_WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lidx: u32, @builtin(subgroup_invocation_id) lid: u32) {
+  let row = (wid.x + wid.y * nwg.x) * ${perGroup}u + lidx / ${lanes}u;
+  if (row >= p[0]) { return; }
+  let n = p[1];
+  let base = p[2] + row * n;
+${spec.prelude ?? ''}
+  var st: State = ${spec.init};
+  for (var j = lid; j < n; j += ${lanes}u) {
+    let v = ${spec.load};
+${spec.step}
+  }
+${butterfly.join('\n')}
+  let total = ${each((f) => `subgroupBroadcast(st.${f}, 0u)`)};
+${spec.finish}
+}`,
+  ].join('\n\n');
+}
+
+/** How a row kernel lays rows on invocations (`rowLayout`). */
+export interface RowLayout {
+  /** Invocations that share one row; the kernels' loops stride by it. */
+  lanes: number;
+  /** True: `lanes` is the subgroup size and rows are reduced with subgroup operations. */
+  subgroup: boolean;
+}
+
+/**
+ * The layout of a row kernel over rows of `n` elements. An explicit `workgroupSize` gives one
+ * row per workgroup of that size. Otherwise, on a CPU adapter with a fixed subgroup size (the
+ * `subgroups` feature; lavapipe: 8 lanes), one row per subgroup: no barriers, which on lavapipe
+ * switch every invocation of a workgroup in turn (a [1536, 128] softmax ran 3.5× faster,
+ * `docs/benchmarks.md`). Elsewhere one row per workgroup of `rowWorkgroupSize(n)`.
+ */
+export function rowLayout(n: number, workgroupSize?: number): RowLayout {
+  if (workgroupSize !== undefined) return { lanes: workgroupSize, subgroup: false };
+  const rt = runtime();
+  const S = rt.adapterInfo.subgroupSize;
+  if (rt.adapterInfo.isSoftware && S !== null && rt.device.features.has('subgroups') && SUBGROUP_ROWS_WORKGROUP % S === 0) return { lanes: S, subgroup: true };
+  return { lanes: rowWorkgroupSize(n), subgroup: false };
+}
+
+/** Workgroups a row kernel dispatches for `rows` rows in `layout`. */
+export function rowWorkgroups(rows: number, layout: RowLayout): number {
+  return layout.subgroup ? Math.ceil(rows / (SUBGROUP_ROWS_WORKGROUP / layout.lanes)) : rows;
+}
+
+/** The part of a row kernel's cache key that names its layout: `wg64`, `sg8`. */
+export function rowLayoutKey(layout: RowLayout): string {
+  return `${layout.subgroup ? 'sg' : 'wg'}${layout.lanes}`;
 }
 
 /**
@@ -133,7 +218,8 @@ export type SoftmaxMode = 'softmax' | 'logSoftmax';
  * there (not 0/0 = NaN) and log-softmax writes −∞ (log of probability 0). Finite masks such as
  * −3.4e38 are ordinary values: a row masked everywhere is uniform, as in PyTorch.
  */
-function softmaxWgsl(mode: SoftmaxMode, wg: number): string {
+function softmaxWgsl(mode: SoftmaxMode, layout: RowLayout): string {
+  const wg = layout.lanes;
   const write =
     mode === 'softmax'
       ? 'select(exp(v - total.m) / total.s, 0.0, total.s == 0.0)'
@@ -141,6 +227,7 @@ function softmaxWgsl(mode: SoftmaxMode, wg: number): string {
         'select(v - total.m - log(total.s), v, total.s == 0.0)';
   return rowKernelWgsl({
     workgroupSize: wg,
+    subgroup: layout.subgroup,
     bindings: [
       { name: 'x', access: 'read', type: 'f32' },
       { name: 'out', access: 'read_write', type: 'f32' },
@@ -170,14 +257,14 @@ export function softmaxRows(x: GpuView, mode: SoftmaxMode = 'softmax', workgroup
   const out = allocate(mode, shape, 'f32');
   const { rows, n } = rowsOf(shape);
   if (rows === 0) return { buffer: out, shape, dtype: 'f32' };
-  const wg = checkWorkgroupSize(mode, workgroupSize) ?? rowWorkgroupSize(n);
+  const layout = rowLayout(n, checkWorkgroupSize(mode, workgroupSize));
   withContiguous(x, (v) => {
     runtime().dispatch({
-      key: `rows/${mode}/wg${wg}`,
-      wgsl: () => softmaxWgsl(mode, wg),
+      key: `rows/${mode}/${rowLayoutKey(layout)}`,
+      wgsl: () => softmaxWgsl(mode, layout),
       bindings: [v.buffer, out],
       params: new Uint32Array([rows, n, v.offset]),
-      workgroups: rows,
+      workgroups: rowWorkgroups(rows, layout),
     });
   });
   return { buffer: out, shape, dtype: 'f32' };
@@ -197,14 +284,16 @@ export function softmaxBackwardRows(s: GpuView, g: GpuView, workgroupSize?: numb
   const out = allocate(op, shape, 'f32');
   const { rows, n } = rowsOf(shape);
   if (rows === 0) return { buffer: out, shape, dtype: 'f32' };
-  const wg = checkWorkgroupSize(op, workgroupSize) ?? rowWorkgroupSize(n);
+  const layout = rowLayout(n, checkWorkgroupSize(op, workgroupSize));
+  const wg = layout.lanes;
   withContiguous(s, (sc) =>
     withContiguous(g, (gc) => {
       runtime().dispatch({
-        key: `rows/softmaxBackward/wg${wg}`,
+        key: `rows/softmaxBackward/${rowLayoutKey(layout)}`,
         wgsl: () =>
           rowKernelWgsl({
             workgroupSize: wg,
+            subgroup: layout.subgroup,
             bindings: [
               { name: 'x', access: 'read', type: 'f32' },
               { name: 'g', access: 'read', type: 'f32' },
@@ -223,7 +312,7 @@ export function softmaxBackwardRows(s: GpuView, g: GpuView, workgroupSize?: numb
           }),
         bindings: [sc.buffer, gc.buffer, out],
         params: new Uint32Array([rows, n, sc.offset, gc.offset]),
-        workgroups: rows,
+        workgroups: rowWorkgroups(rows, layout),
       });
     }),
   );

@@ -5,7 +5,8 @@ import { expectClose, randomArray, rng } from './helpers/close.js';
 import { Tensor, logSoftmax, mul, slice, softmax, sum, transpose } from '../autograd/index.js';
 import { gradcheck } from '../autograd/gradcheck.js';
 import { refLogSoftmax, refSoftmax } from '../kernels/reference/softmax.js';
-import { rowWorkgroupSize, softmaxRows } from '../kernels/softmax.js';
+import { rowLayout, rowWorkgroupSize, softmaxRows } from '../kernels/softmax.js';
+import { runtime } from '../kernels/runtime.js';
 import { wrap } from '../autograd/ops/wrap.js';
 import { refPermute, refTensor } from '../kernels/reference/tensor.js';
 import { backward } from '../autograd/backward.js';
@@ -59,6 +60,26 @@ describe('softmax and logSoftmax kernels match the float64 reference', () => {
     // the policy: GPUs round the row up to a power of two in [32, 256]; software adapters use 64
     expect([1, 32, 33, 200, 50000].map((n) => rowWorkgroupSize(n, false))).toEqual([32, 32, 64, 256, 256]);
     expect([1, 50000].map((n) => rowWorkgroupSize(n, true))).toEqual([64, 64]);
+  });
+
+  it('on lavapipe rows go to subgroups (no barriers), and match the one-row-per-workgroup kernel', async () => {
+    expect(rowLayout(128)).toEqual({ lanes: 8, subgroup: true });
+    expect(rowLayout(128, 64)).toEqual({ lanes: 64, subgroup: false });
+    const random = rng(9);
+    // Row counts that leave a workgroup of 8 rows part-empty; row lengths below, at and above 8 lanes.
+    for (const [rows, n] of [[13, 1], [9, 7], [17, 129], [3, 5000]] as const) {
+      const data = randomArray(rows * n, random, -5, 5);
+      const x = Tensor.fromArray(data, [rows, n]);
+      const keys: string[] = [];
+      const stop = runtime().onDispatch((launch) => keys.push(launch.key));
+      const viaSubgroups = wrap(softmaxRows(x, 'softmax'));
+      stop();
+      expect(keys).toEqual(['rows/softmax/sg8']);
+      const perWorkgroup = wrap(softmaxRows(x, 'softmax', 64));
+      expectClose(await viaSubgroups.toArray(), refSoftmax(refTensor([rows, n], data)).data, { rtol: 2e-5, atol: 1e-7 }, `[${rows}, ${n}]`);
+      expectClose(await viaSubgroups.toArray(), await perWorkgroup.toArray(), { rtol: 1e-6, atol: 1e-8 }, `[${rows}, ${n}] against wg64`);
+      for (const t of [x, viaSubgroups, perWorkgroup]) t.dispose();
+    }
   });
 
   it('0-d input is one row of one element; empty tensors give empty results', async () => {
