@@ -96,8 +96,11 @@ ${v.center ? '    mean_out[row] = mean;\n' : ''}    rstd_out[row] = rstd;
     load: v.center ? 'x[base + j] - pivot' : 'x[base + j]',
     step,
     combine,
+    // A row whose squares overflow f32 (an element near 1e20 or more) has an infinite M2, and
+    // rsqrt(∞) = 0 would make its output silently 0: NaN instead, which the forward's finite
+    // check reports with the layer. (Bits, not a compare: lavapipe folds NaN compares away.)
     finish: `  let eps = bitcast<f32>(p[3]);
-  let rstd = inverseSqrt(total.m2 / f32(n) + eps);
+  let rstd = select(inverseSqrt(total.m2 / f32(n) + eps), nan_f32(), (bitcast<u32>(total.m2) & 0x7f800000u) == 0x7f800000u);
 ${v.center ? '  let mean = select(pivot + total.mean, nan_f32(), n == 0u);\n' : ''}${write}`,
     functions: [NAN_HELPER],
   });

@@ -247,7 +247,10 @@ describe('two-layer attention block', () => {
     expectClose(custom.x, builtin.x, { rtol: 1e-5, atol: 1e-7 }, 'dL/dx');
     for (const i of [0, 1]) {
       for (const name of ATTENTION_PARAMS) {
-        expectClose(custom.layers[i]![name], builtin.layers[i]![name], { rtol: 1e-5, atol: 1e-7 }, `layer ${i + 1} ${name}`);
+        // k's bias has a true gradient of 0 (softmax ignores a shift of a whole row of scores): both
+        // sides give float32 rounding noise there, from sums taken in different orders.
+        const tol = name === 'k_bias' ? { rtol: 0, atol: 1e-6 } : { rtol: 1e-5, atol: 1e-7 };
+        expectClose(custom.layers[i]![name], builtin.layers[i]![name], tol, `layer ${i + 1} ${name}`);
       }
     }
     const x = refTensor([B, T, DIM], X);

@@ -80,6 +80,24 @@ describe('layerNorm and rmsNorm kernels match the float64 reference', () => {
     }
   });
 
+  it('a row whose squares overflow f32 gives NaN, not a silent 0, in both row layouts; other rows are untouched', async () => {
+    const [rows, n] = [3, 32];
+    const data = randomArray(rows * n, rng(4), -1, 1);
+    data[n + 5] = 3e38; // row 1: its variance (or mean square) overflows
+    const x = Tensor.fromArray(data, [rows, n]);
+    for (const center of [true, false]) {
+      const input = refTensor([rows, n], data);
+      const ref = (center ? refLayerNorm(input, null, null, 1e-5) : refRmsNorm(input, null, 1e-5)).data;
+      for (const workgroupSize of [undefined, 64]) {
+        const y = Array.from(await wrap(normRows('norm', x, { center, eps: 1e-5, ...(workgroupSize ? { workgroupSize } : {}) })).toArray());
+        const label = `${center ? 'LayerNorm' : 'RMSNorm'}, ${workgroupSize ? `wg${workgroupSize}` : 'default layout'}`;
+        expect(y.slice(n, 2 * n).every(Number.isNaN), label).toBe(true);
+        expectClose([...y.slice(0, n), ...y.slice(2 * n)], [...ref.slice(0, n), ...ref.slice(2 * n)], { rtol: 1e-5, atol: 1e-6 }, label);
+      }
+    }
+    x.dispose();
+  });
+
   it('many rows (more workgroups than one dispatch dimension holds)', async () => {
     const rows = 70_000;
     const data = randomArray(rows * 3, rng(9), -2, 2);
