@@ -1,10 +1,10 @@
 /**
  * Streaming weight upload: each checkpoint tensor goes to the GPU in pieces of at most
  * `PIECE_BYTES` of file data, read with `Checkpoint.readTensorBytes`, checked, converted when the
- * stored and the GPU dtype differ, and copied through the runtime's upload staging (awaiting `uploadRoom`, so a
- * few 4 MiB staging buffers serve the whole load). No whole-tensor
- * host copy exists at any time (except for GPT-2's Conv1D matrices, which are transposed on the
- * host and are small), so the host memory a load needs beyond the GPU buffers is a few pieces.
+ * stored and the GPU dtype differ, and copied through the runtime's upload staging (awaiting
+ * `uploadRoom`, so a few 4 MiB staging buffers serve the whole load). No whole-tensor host copy
+ * exists at any time (except for GPT-2's Conv1D matrices, which are read whole and are small),
+ * so the host memory a load needs beyond the GPU buffers is a few pieces.
  *
  * F16 and BF16 matrices that the model reads only through products and lookups stay 16-bit on
  * the GPU (`halfStorage` parameters) unless `dtype: 'f32'` is asked for; everything else is
@@ -14,7 +14,8 @@ import { Storage } from '../autograd/storage.js';
 import { Tensor } from '../autograd/tensor.js';
 import { InputError } from '../kernels/errors.js';
 import type { GpuRuntime } from '../kernels/runtime.js';
-import type { DType } from '../kernels/view.js';
+import { elementwise } from '../kernels/elementwise.js';
+import type { DType, GpuView } from '../kernels/view.js';
 import type { Parameter } from './module.js';
 import { float16Table, type Checkpoint, type CheckpointTensorInfo } from './safetensors.js';
 
@@ -192,6 +193,12 @@ function padToWord(data: Uint8Array): Uint8Array {
 }
 
 function checkFiniteF32(values: Float32Array, name: string, firstElement: number, source: string): void {
+  // A float64 sum of f32 values is finite exactly when every term is (it cannot overflow at these
+  // lengths): one add per element, about twice as fast here as testing each element's bits,
+  // which only a non-finite sum needs, to name the element.
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i]!;
+  if (Number.isFinite(sum)) return;
   // Int32, not Uint32: words ≥ 2³¹ would leave V8's small-integer path.
   const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
   for (let i = 0; i < bits.length; i++) {
@@ -230,8 +237,9 @@ function nonFinite(source: string, name: string, value: number, element: number)
 }
 
 /**
- * GPT-2's Conv1D matrices are stored [in, out] and used [out, in]: read whole, transposed on the
- * host (they are small: the largest in GPT-2 XL is 39 MiB in f32), uploaded in pieces.
+ * GPT-2's Conv1D matrices are stored [in, out] and used [out, in]: read whole (they are small: the
+ * largest in GPT-2 XL is 39 MiB in f32) and uploaded in pieces, then transposed by a copy kernel
+ * into their own buffer when f32, or transposed on the host before the upload when 16-bit.
  */
 async function uploadTransposed(rt: GpuRuntime, checkpoint: Checkpoint, item: UploadItem, target: DType, source: string): Promise<Tensor> {
   const [rows, cols] = item.info.shape as [number, number];
@@ -241,22 +249,40 @@ async function uploadTransposed(rt: GpuRuntime, checkpoint: Checkpoint, item: Up
   if (rows * cols * size > rt.maxBindingBytes) {
     throw new InputError(`${source}: tensor ${item.info.name} (${rows * cols * size} bytes, transposed on load) exceeds the adapter's binding limit`);
   }
-  const transposed = size === 4 ? transpose(new Uint32Array(data.buffer, data.byteOffset, rows * cols), rows, cols) : transpose(new Uint16Array(data.buffer, data.byteOffset, rows * cols), rows, cols);
   const tensor = allocateTensor(rt, [cols, rows], target);
-  const bytes = new Uint8Array(transposed.buffer, transposed.byteOffset, rows * cols * size);
+  if (size === 4) {
+    // f32: uploaded as stored, then transposed by a copy kernel on the GPU (the host transpose
+    // was the largest part of a GPT-2 load's main-thread time).
+    const stored = rt.pool.acquire(rows * cols * 4);
+    try {
+      await uploadPieces(rt, stored, new Uint8Array(data.buffer, data.byteOffset, rows * cols * 4));
+      const storedT: GpuView = { buffer: stored, shape: [cols, rows], strides: [1, cols], offset: 0, dtype: 'f32' };
+      elementwise('copy', [storedT], [], { buffer: tensor.buffer, shape: [cols, rows], strides: [rows, 1], offset: 0, dtype: 'f32' });
+    } finally {
+      // Queued work runs in order: the copy has read `stored` before the pool hands it out again.
+      rt.pool.release(stored);
+    }
+    return tensor;
+  }
+  const transposed = transpose(new Uint16Array(data.buffer, data.byteOffset, rows * cols), rows, cols);
+  await uploadPieces(rt, tensor.buffer, new Uint8Array(transposed.buffer, transposed.byteOffset, rows * cols * size));
+  return tensor;
+}
+
+/** Uploads `bytes` into `buffer` from its start, piece by piece, through the staging buffers. */
+async function uploadPieces(rt: GpuRuntime, buffer: GPUBuffer, bytes: Uint8Array): Promise<void> {
   for (let done = 0; done < bytes.byteLength; done += PIECE_BYTES) {
     const piece = padToWord(bytes.subarray(done, Math.min(bytes.byteLength, done + PIECE_BYTES)));
     await rt.uploadRoom(piece.byteLength);
-    rt.upload(tensor.buffer, piece, done);
+    rt.upload(buffer, piece, done);
   }
-  return tensor;
 }
 
 /** Tile edge of the transpose: a tile's rows and columns stay in cache (row by row, every write misses). */
 const TILE = 32;
 
-function transpose<T extends Uint32Array | Uint16Array>(data: T, rows: number, cols: number): T {
-  const out = new (data.constructor as { new (n: number): T })(data.length);
+function transpose(data: Uint16Array, rows: number, cols: number): Uint16Array {
+  const out = new Uint16Array(data.length);
   for (let r0 = 0; r0 < rows; r0 += TILE) {
     const r1 = Math.min(rows, r0 + TILE);
     for (let c0 = 0; c0 < cols; c0 += TILE) {
