@@ -14,8 +14,8 @@
  * PyTorch is a benchmark dependency only: without it this script refuses with exit code 2.
  *
  *   npm run bench:compare -- [--dir DIR] [--tokens 128] [--methods gi,cp-lrp,pa-lrp] [--repeat 3]
- *                            [--threads 2] [--layers N] [--seed 1] [--python PATH] [--keep]
- *                            [--config NAME]
+ *                            [--rounds 1] [--threads 2] [--layers N] [--seed 1] [--python PATH]
+ *                            [--keep] [--config NAME]
  *
  * --layers keeps the first N layers (default: all; GPT-2 small has 12).
  *
@@ -23,6 +23,10 @@
  * logits read back, an explanation with its result on the host; beside them the least process
  * CPU time of the runs (user + system over all threads, lavapipe's and OpenBLAS's included),
  * which a shared machine disturbs less than wall time.
+ *
+ * --rounds N runs the two sides N times in turn (engine, PyTorch, engine, …), each round loading
+ * the checkpoint afresh: the table then takes the best over all rounds, and a line gives each
+ * round's ratio and their median, so a machine whose speed drifts in phases weighs on both sides.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -31,7 +35,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { MethodName } from '../lrp/result.js';
-import type { EngineRun } from './bench-compare-engine.js';
+import type { EngineResult, EngineRun } from './bench-compare-engine.js';
 import { BENCH_CONFIGS } from './published-configs.js';
 
 /** The methods both sides implement (scripts/compare-pytorch.py). */
@@ -43,6 +47,8 @@ export interface Options {
   tokens: number;
   methods: MethodName[];
   repeat: number;
+  /** Rounds of engine then PyTorch, in turn. */
+  rounds: number;
   threads: number;
   /** null: the model's own depth. */
   layers: number | null;
@@ -72,6 +78,7 @@ export function options(argv: string[]): Options {
       tokens: { type: 'string', default: '128' },
       methods: { type: 'string', default: 'gi,cp-lrp,pa-lrp' },
       repeat: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '1' },
       threads: { type: 'string', default: '2' },
       layers: { type: 'string' },
       config: { type: 'string' },
@@ -90,6 +97,7 @@ export function options(argv: string[]): Options {
     tokens: positiveInt('--tokens', values.tokens, 1),
     methods: methods as MethodName[],
     repeat: positiveInt('--repeat', values.repeat, 1),
+    rounds: positiveInt('--rounds', values.rounds, 1),
     threads: positiveInt('--threads', values.threads, 1),
     layers: values.layers === undefined ? null : positiveInt('--layers', values.layers, 1),
     config: values.config ?? null,
@@ -150,6 +158,24 @@ function relativeMaxDiff(a: readonly number[], b: readonly number[]): number {
 }
 
 const best = (seconds: readonly number[]): number => Math.min(...seconds);
+const median = (xs: readonly number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** All rounds as one result per side: their runs together, everything else from the first round. */
+function mergeRounds(rounds: readonly { engine: EngineResult; torch: TorchResult }[]): { engine: EngineResult; torch: TorchResult } {
+  const [first, ...rest] = rounds;
+  const runsOf = <R extends { seconds: number[]; cpu: number[] }>(runs: R[]): R => ({ ...runs[0]!, seconds: runs.flatMap((x) => x.seconds), cpu: runs.flatMap((x) => x.cpu) });
+  const all = [first!, ...rest];
+  const methods = new Map([...first!.engine.methods.keys()].map((name) => [name, runsOf(all.map((r) => r.engine.methods.get(name)!))] as const));
+  const torchMethods = Object.fromEntries(Object.keys(first!.torch.methods).map((name) => [name, runsOf(all.map((r) => r.torch.methods[name]!))]));
+  return {
+    engine: { ...first!.engine, forward: runsOf(all.map((r) => r.engine.forward)), methods },
+    torch: { ...first!.torch, forward: runsOf(all.map((r) => r.torch.forward)), methods: torchMethods },
+  };
+}
 const fmtRuns = (seconds: readonly number[]): string => seconds.map((s) => s.toFixed(2)).join(', ');
 const fmtLoad = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
 
@@ -168,9 +194,15 @@ async function main(o: Options): Promise<void> {
     console.error(`bench-compare: ${what}, checkpoint in ${dir}`);
     if (!(await ensureCheckpoint(dir, plan))) console.error('  checkpoint: reusing the one already there');
     const ids = randomIds(o.tokens, vocab, o.seed);
-    const engine = await runEngine(dir, ids, o);
-    gc();
-    const torch = await runTorch(python, dir, work, { ids, threads: o.threads, repeat: o.repeat, methods: [...engine.methods].map(([name, m]) => ({ name, target: m.target })), engineLogits: engine.forward.logits }, o.threads);
+    const rounds: { engine: EngineResult; torch: TorchResult }[] = [];
+    for (let r = 0; r < o.rounds; r++) {
+      if (o.rounds > 1) console.error(`  round ${r + 1} of ${o.rounds}`);
+      const engine = await runEngine(dir, ids, o);
+      gc();
+      const torch = await runTorch(python, dir, work, { ids, threads: o.threads, repeat: o.repeat, methods: [...engine.methods].map(([name, m]) => ({ name, target: m.target })), engineLogits: engine.forward.logits }, o.threads);
+      rounds.push({ engine, torch });
+    }
+    const { engine, torch } = mergeRounds(rounds);
     const loadAfter = loadavg();
 
     const blas = torch.blas;
@@ -179,7 +211,7 @@ async function main(o: Options): Promise<void> {
       console.log('!!! python3-torch then uses reference BLAS (about 6 GFLOP/s), and its times below are meaningless.');
       console.log('!!! Install it: apt-get install libopenblas0-pthread (check: dpkg -l libopenblas0-pthread).\n');
     }
-    console.log(`\n${what}; ${o.tokens} tokens; best of ${o.repeat} warm runs each`);
+    console.log(`\n${what}; ${o.tokens} tokens; best of ${o.repeat * o.rounds} warm runs each${o.rounds > 1 ? ` (${o.rounds} rounds of ${o.repeat}, the two sides in turn)` : ''}`);
     console.log(`Engine: ${engine.adapter}, LP_NUM_THREADS=${process.env['LP_NUM_THREADS']}`);
     console.log(`PyTorch ${blas.torch}, ${blas.threads} threads, BLAS: ${blas.libraries.join(', ') || 'none mapped'}${blas.openblas ? '' : ' (NOT OpenBLAS)'}; 1024³ product ${blas.gflops_1024.toFixed(1)} GFLOP/s (256³ vs float64: ${blas.f64_relative_error_256.toExponential(1)}); OPENBLAS_CORETYPE ${blas.env['OPENBLAS_CORETYPE'] ?? 'unset'}, OPENBLAS_L2_SIZE ${blas.env['OPENBLAS_L2_SIZE'] ?? 'unset'}`);
     const reference = torch.check.max_abs_logit_diff === null ? 'skipped (over 200M parameters)' : `max |logit diff| ${torch.check.max_abs_logit_diff.toExponential(2)} (max |logit| ${torch.check.max_abs_logit.toFixed(3)})`;
@@ -204,6 +236,18 @@ async function main(o: Options): Promise<void> {
     }
     console.log('\nAll runs:');
     for (const line of runs) console.log(`- ${line}`);
+    if (o.rounds > 1) {
+      console.log('\nEngine / PyTorch per round (best of each round\'s runs), and the median:');
+      const perRound = (name: string, pick: (r: { engine: EngineResult; torch: TorchResult }) => [number[], number[]]): string => {
+        const ratios = rounds.map((r) => {
+          const [e, t] = pick(r);
+          return best(e) / best(t);
+        });
+        return `- ${name}: ${ratios.map((x) => `${x.toFixed(2)}×`).join(', ')}; median ${median(ratios).toFixed(2)}×`;
+      };
+      console.log(perRound('forward', (r) => [r.engine.forward.seconds, r.torch.forward.seconds]));
+      for (const name of engine.methods.keys()) console.log(perRound(name, (r) => [r.engine.methods.get(name)!.seconds, r.torch.methods[name]!.seconds]));
+    }
   } finally {
     if (o.dir === null && !o.keep) await rm(work, { recursive: true, force: true });
     else {

@@ -26,7 +26,9 @@ describe('bench:compare', () => {
   });
 
   it('reads its options, and refuses unknown ones and methods it does not compare', () => {
-    expect(options([])).toMatchObject({ tokens: 128, methods: ['gi', 'cp-lrp', 'pa-lrp'], repeat: 3, threads: 2, layers: null, config: null });
+    expect(options([])).toMatchObject({ tokens: 128, methods: ['gi', 'cp-lrp', 'pa-lrp'], repeat: 3, rounds: 1, threads: 2, layers: null, config: null });
+    expect(options(['--rounds', '3'])).toMatchObject({ rounds: 3 });
+    expect(() => options(['--rounds', '0'])).toThrow(/--rounds expects an integer >= 1, got 0/);
     expect(options(['--config', 'Qwen2.5-0.5B', '--methods', 'pa-lrp', '--layers', '2'])).toMatchObject({ config: 'Qwen2.5-0.5B', methods: ['pa-lrp'], layers: 2 });
     expect(() => options(['--frobnicate'])).toThrow(/frobnicate/);
     expect(() => options(['--methods', 'attnlrp'])).toThrow(/--methods takes gi, cp-lrp, pa-lrp, got attnlrp/);
