@@ -56,68 +56,45 @@ export interface RowKernelSpec {
  * of 64 and 256); the serial combine costs one invocation `size` steps per row.
  */
 export function rowKernelWgsl(spec: RowKernelSpec): string {
-  if (spec.subgroup) return subgroupRowKernelWgsl(spec);
-  const wg = spec.workgroupSize;
-  return [
-    header(spec.bindings),
-    ...(spec.functions ?? []),
-    `struct State { ${spec.stateFields} }`,
-    `fn combine(a: State, b: State) -> State {\n${spec.combine}\n}`,
-    `var<workgroup> wg_state: array<State, ${wg}>;`,
-    `@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.x + wid.y * nwg.x;
-  if (row >= p[0]) { return; }
-  let n = p[1];
-  let base = p[2] + row * n;
-${spec.prelude ?? ''}
-  var st: State = ${spec.init};
-  for (var j = lid; j < n; j += ${wg}u) {
-    let v = ${spec.load};
-${spec.step}
-  }
-  wg_state[lid] = st;
-  workgroupBarrier();
-  if (lid == 0u) {
-    var acc = wg_state[0];
-    for (var k = 1u; k < ${wg}u; k++) { acc = combine(acc, wg_state[k]); }
-    wg_state[0] = acc;
-  }
-  let total = workgroupUniformLoad(&wg_state[0]);
-${spec.finish}
-}`,
-  ].join('\n\n');
-}
-
-/** Invocations per workgroup when rows go to subgroups (`RowLayout.subgroup`). */
-export const SUBGROUP_ROWS_WORKGROUP = 64;
-
-/**
- * `rowKernelWgsl` with one row per subgroup: each lane folds every `lanes`-th element, the lanes'
- * states are combined by a butterfly of `subgroupShuffleXor` (log2(lanes) steps), and lane 0's
- * total is broadcast, so every lane finishes with the same numbers. Rows are assigned by local
- * index (row = lidx / lanes), which assumes a workgroup's subgroups are runs of consecutive local
- * indices, as on CPU adapters (lavapipe's SIMD groups); the row tests check it on the adapter.
- * Whole subgroups return together for padding rows, so subgroup operations stay convergent.
- */
-function subgroupRowKernelWgsl(spec: RowKernelSpec): string {
   const lanes = spec.workgroupSize;
-  const perGroup = SUBGROUP_ROWS_WORKGROUP / lanes;
+  const sub = spec.subgroup === true;
+  // Subgroups: each lane folds every `lanes`-th element, a butterfly of `subgroupShuffleXor`
+  // (log2(lanes) steps) combines the lanes, and lane 0's total is broadcast, so every lane
+  // finishes with the same numbers. Rows are assigned by local index (row = lidx / lanes), which
+  // assumes a workgroup's subgroups are runs of consecutive local indices, as on CPU adapters
+  // (lavapipe's SIMD groups); the row tests check it on the adapter. Padding rows return per
+  // whole subgroup, so subgroup operations stay convergent.
   const fields = spec.stateFields.split(',').map((f) => f.split(':')[0]!.trim());
   const each = (fn: (field: string) => string): string => `State(${fields.map(fn).join(', ')})`;
   const butterfly: string[] = [];
   for (let mask = 1; mask < lanes; mask *= 2) butterfly.push(`  st = combine(st, ${each((f) => `subgroupShuffleXor(st.${f}, ${mask}u)`)});`);
+  const combineLanes = sub
+    ? [...butterfly, `  let total = ${each((f) => `subgroupBroadcast(st.${f}, 0u)`)};`]
+    : [
+        '  wg_state[lid] = st;',
+        '  workgroupBarrier();',
+        '  if (lid == 0u) {',
+        '    var acc = wg_state[0];',
+        `    for (var k = 1u; k < ${lanes}u; k++) { acc = combine(acc, wg_state[k]); }`,
+        '    wg_state[0] = acc;',
+        '  }',
+        '  let total = workgroupUniformLoad(&wg_state[0]);',
+      ];
+  const ids = sub
+    ? '@builtin(local_invocation_index) lidx: u32, @builtin(subgroup_invocation_id) lid: u32'
+    : '@builtin(local_invocation_index) lid: u32';
+  const row = sub ? `(wid.x + wid.y * nwg.x) * ${SUBGROUP_ROWS_WORKGROUP / lanes}u + lidx / ${lanes}u` : 'wid.x + wid.y * nwg.x';
   return [
-    'enable subgroups;',
     // Padding rows return per subgroup (whole subgroups), which the uniformity analysis cannot see.
-    'diagnostic(off, subgroup_uniformity);',
+    ...(sub ? ['enable subgroups;', 'diagnostic(off, subgroup_uniformity);'] : []),
     header(spec.bindings),
     ...(spec.functions ?? []),
     `struct State { ${spec.stateFields} }`,
     `fn combine(a: State, b: State) -> State {\n${spec.combine}\n}`,
-    `@compute @workgroup_size(${SUBGROUP_ROWS_WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lidx: u32, @builtin(subgroup_invocation_id) lid: u32) {
-  let row = (wid.x + wid.y * nwg.x) * ${perGroup}u + lidx / ${lanes}u;
+    ...(sub ? [] : [`var<workgroup> wg_state: array<State, ${lanes}>;`]),
+    `@compute @workgroup_size(${sub ? SUBGROUP_ROWS_WORKGROUP : lanes})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ${ids}) {
+  let row = ${row};
   if (row >= p[0]) { return; }
   let n = p[1];
   let base = p[2] + row * n;
@@ -127,12 +104,14 @@ ${spec.prelude ?? ''}
     let v = ${spec.load};
 ${spec.step}
   }
-${butterfly.join('\n')}
-  let total = ${each((f) => `subgroupBroadcast(st.${f}, 0u)`)};
+${combineLanes.join('\n')}
 ${spec.finish}
 }`,
   ].join('\n\n');
 }
+
+/** Invocations per workgroup when rows go to subgroups (`RowLayout.subgroup`). */
+export const SUBGROUP_ROWS_WORKGROUP = 64;
 
 /** How a row kernel lays rows on invocations (`rowLayout`). */
 export interface RowLayout {

@@ -41,6 +41,12 @@ const k = {
 const toInputs = (ctx: BackwardContext<Scalars>, grads: Grads): Grads =>
   grads.map((g, i) => (g && ctx.needsGrad[i] ? sumToShape(g, ctx.inputs[i]!.shape) : null));
 
+/** a ⊙ b's input gradients for the incoming gradient factor · g. */
+function productGrads(ctx: BackwardContext<Scalars>, g: Tensor, factor: number): Grads {
+  const [a, b] = ctx.inputs as [Tensor, Tensor];
+  return toInputs(ctx, [ctx.needsGrad[0] ? scaledProduct(g, b, factor) : null, ctx.needsGrad[1] ? scaledProduct(g, a, factor) : null]);
+}
+
 const zeroGrad: ElementwiseBackward = (ctx) => ctx.inputs.map(() => null);
 const unaryChain = (derivative: (x: Tensor, y: Tensor, s: number[]) => Tensor): ElementwiseBackward => (ctx, g) => [
   k.mul(g, derivative(ctx.inputs[0]!, ctx.output, ctx.attrs.scalars)),
@@ -73,10 +79,7 @@ const BACKWARD: { [Op in ElementwiseOp]: ElementwiseBackward } = {
   siluGrad: zeroGrad,
   add: (ctx, g) => toInputs(ctx, [g, g]),
   sub: (ctx, g) => toInputs(ctx, [g, ctx.needsGrad[1] ? k.neg(g) : null]),
-  mul: (ctx, g) => {
-    const [a, b] = ctx.inputs as [Tensor, Tensor];
-    return toInputs(ctx, [ctx.needsGrad[0] ? k.mul(g, b) : null, ctx.needsGrad[1] ? k.mul(g, a) : null]);
-  },
+  mul: (ctx, g) => productGrads(ctx, g, 1),
   div: (ctx, g) => {
     const b = ctx.inputs[1]!;
     const ga = ctx.needsGrad[0] ? k.div(g, b) : null;
@@ -180,10 +183,7 @@ const ROLE: { [Op in ElementwiseOp]: OpRole } = {
  * numbers for s = ½.
  */
 const BACKWARD_SCALED: { [Op in ElementwiseOp]?: (ctx: BackwardContext<Scalars>, g: Tensor, factor: number) => Grads } = {
-  mul: (ctx, g, factor) => {
-    const [a, b] = ctx.inputs as [Tensor, Tensor];
-    return toInputs(ctx, [ctx.needsGrad[0] ? scaledProduct(g, b, factor) : null, ctx.needsGrad[1] ? scaledProduct(g, a, factor) : null]);
-  },
+  mul: (ctx, g, factor) => productGrads(ctx, g, factor),
 };
 
 const ops = new Map<ElementwiseOp, OpFn<Scalars>>();

@@ -6,7 +6,6 @@
 import { elementwise } from '../../kernels/elementwise.js';
 import { defineOp } from '../op.js';
 import type { Tensor } from '../tensor.js';
-import { mul } from './elementwise.js';
 import { sumToShape } from './sumToShape.js';
 import { scaledProduct } from './scaledProduct.js';
 import { wrap } from './wrap.js';
@@ -22,22 +21,18 @@ const gatedProductOp = defineOp({
   name: 'gatedProduct',
   role: 'product',
   forward: ([gate, up]) => wrap(elementwise('mul', [gate!, up!])),
-  backward: (ctx, g) => {
-    const [gate, up] = ctx.inputs as [Tensor, Tensor];
-    return [
-      ctx.needsGrad[0] ? sumToShape(mul(g, up), gate.shape) : null,
-      ctx.needsGrad[1] ? sumToShape(mul(g, gate), up.shape) : null,
-    ];
-  },
+  backward: (ctx, g) => gatedProductGrads(ctx.inputs as [Tensor, Tensor], ctx.needsGrad, g, 1),
   // The uniform rule's ½ folded into the two products (no separate halving of g).
-  backwardScaled: (ctx, g, factor) => {
-    const [gate, up] = ctx.inputs as [Tensor, Tensor];
-    return [
-      ctx.needsGrad[0] ? sumToShape(scaledProduct(g, up, factor), gate.shape) : null,
-      ctx.needsGrad[1] ? sumToShape(scaledProduct(g, gate, factor), up.shape) : null,
-    ];
-  },
+  backwardScaled: (ctx, g, factor) => gatedProductGrads(ctx.inputs as [Tensor, Tensor], ctx.needsGrad, g, factor),
 });
+
+/** The gate's and up's gradients for the incoming gradient factor · g. */
+function gatedProductGrads([gate, up]: [Tensor, Tensor], needsGrad: readonly boolean[], g: Tensor, factor: number): (Tensor | null)[] {
+  return [
+    needsGrad[0] ? sumToShape(scaledProduct(g, up, factor), gate.shape) : null,
+    needsGrad[1] ? sumToShape(scaledProduct(g, gate, factor), up.shape) : null,
+  ];
+}
 
 /** gate ⊙ up, as the op `gatedProduct`. */
 export function gatedProduct(gate: Tensor, up: Tensor): Tensor {

@@ -8,7 +8,7 @@ import { defineOp } from '../op.js';
 import { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
 import { concat } from './concat.js';
-import { mul, neg } from './elementwise.js';
+import { neg } from './elementwise.js';
 import { sumToShape } from './sumToShape.js';
 import { scaledProduct } from './scaledProduct.js';
 import { slice } from './view.js';
@@ -51,9 +51,8 @@ function rotaryGrads([x, cos, sin]: [Tensor, Tensor, Tensor], [needX, needCos, n
   const D = x.shape[x.rank - 1]!;
   const xr = R < D ? slice(x, -1, 0, R) : x;
   const gr = R < D ? slice(g, -1, 0, R) : g;
-  const product = (a: Tensor, b: Tensor): Tensor => (factor === 1 ? mul(a, b) : scaledProduct(a, b, factor));
-  const gcos = needCos ? sumToShape(product(gr, xr), cos.shape) : null;
-  const gsin = needSin ? sumToShape(product(gr, rotateHalf(xr)), sin.shape) : null;
+  const gcos = needCos ? sumToShape(scaledProduct(gr, xr, factor), cos.shape) : null;
+  const gsin = needSin ? sumToShape(scaledProduct(gr, rotateHalf(xr), factor), sin.shape) : null;
   return [gx, gcos, gsin];
 }
 
