@@ -12,7 +12,7 @@ import { tidy } from '../autograd/scope.js';
 import type { Storage } from '../autograd/storage.js';
 import { Tensor } from '../autograd/tensor.js';
 import { InputError } from '../kernels/errors.js';
-import type { ForwardOptions, ModelInput, TransformerModel } from '../nn/models/types.js';
+import type { ForwardOptions, LogitRowHead, ModelInput, TransformerModel } from '../nn/models/types.js';
 import { withTaps, type TapInfo, type TapKind } from '../nn/taps.js';
 import { captureSet, inRequestOrder, readCaptured, type Captured } from './capture.js';
 import { relevancePerPosition } from './positions.js';
@@ -209,6 +209,14 @@ export interface PositionTarget {
   target?: number;
 }
 
+/** one-hot(target) − one-hot(contrast) over a row of `classes` logits. */
+function oneHotSeed(classes: number, target: number, contrast: number | undefined): Float32Array {
+  const oneHot = new Float32Array(classes);
+  oneHot[target] = 1;
+  if (contrast !== undefined) oneHot[contrast] = -1;
+  return oneHot;
+}
+
 /** Zeroes the gradients a backward left on `tensors`, so the next backward over the same graph starts clean. */
 function clearGrads(tensors: readonly Tensor[]): void {
   for (const t of tensors) {
@@ -301,22 +309,32 @@ export async function explainRecorded(
   let logits: Tensor | null = null;
   let ledger: LedgerRecorder | null = null;
   const toDispose: Tensor[] = [];
+  // The explained logits recorded from a row's head, one per step: graphs of their own to release.
+  const narrowRoots: Tensor[] = [];
   try {
     // Several positions: one head product per position, so each backward runs through its own only.
     const rows: Tensor[] = [];
+    // Causal LMs: each row's head, from which the explained logits alone are recorded after the forward.
+    const heads: LogitRowHead[] = [];
+    const onLogitRow = (i: number, row: Tensor, head: LogitRowHead): void => {
+      rows[i] = row;
+      heads[i] = head;
+    };
     const forwardOptions: ForwardOptions =
-      positions === null ? { lastPositionOnly: true } : { logitPositions: positions.map((p) => p.position), onLogitRow: (i, row) => (rows[i] = row) };
+      positions === null ? { lastPositionOnly: true, onLogitRow } : { logitPositions: positions.map((p) => p.position), onLogitRow };
+    const resolver = ruleResolver(spec);
     const forward = tidy(() =>
-      withBackwardRules(ruleResolver(spec), () =>
+      withBackwardRules(resolver, () =>
         withTaps(observer, () => {
           const out = model.forward(input, forwardOptions);
           // A tensor both tapped and captured is kept (and later disposed) once.
-          return { out, rows, kept: [...new Set([...tapped.map((t) => t.tensor), ...captured.map((c) => c.tensor), ...biases])] };
+          const kept = [...new Set([...tapped.map((t) => t.tensor), ...captured.map((c) => c.tensor), ...biases, ...rows, ...heads.map((h) => h.hidden)])];
+          return { out, kept };
         }),
       ),
     );
     logits = forward.out;
-    toDispose.push(...forward.kept, ...forward.rows);
+    toDispose.push(...forward.kept);
     if (positions !== null && rows.length !== positions.length) throw new Error(`explain: ${model.info.modelType} gave ${rows.length} logit rows for ${positions.length} positions`);
     const values = await logits.toArray();
     // No argmax over NaN: a non-finite output is an error naming the layer where it began.
@@ -332,9 +350,6 @@ export async function explainRecorded(
       // The row of logits this output reads: the only row (last position only), or the step's.
       const offset = positions === null ? 0 : step * classes;
       const row = values.subarray(offset, offset + classes);
-      // What the backward starts from: the logits, or the step's own row of them.
-      const root = positions === null ? logits : rows[step]!;
-      const rules = rulesApplied(root);
       let target = requests[step]!.target;
       if (target === undefined) {
         target = 0;
@@ -344,6 +359,14 @@ export async function explainRecorded(
         checkedId(contrast, 'contrast', classes, model);
         if (contrast === target) throw new InputError(`explain: contrast ${contrast} is the target itself (the difference would be 0)`);
       }
+      // What the backward starts from: the explained logits alone, recorded from the row's head (a
+      // backward then reads those rows of the head matrix, not all V); without a head (classifiers),
+      // the logits, or the step's own row of them.
+      const head = heads[step];
+      const explainedIds = contrast === undefined ? [target] : [target, contrast];
+      const root = head ? tidy(() => withBackwardRules(resolver, () => head.logitsOf(explainedIds))) : positions === null ? logits : rows[step]!;
+      if (head) narrowRoots.push(root);
+      const rules = rulesApplied(root);
       const logit = row[target]!;
       // The explained output: the target's logit, or its difference from the contrast's.
       const explained = contrast === undefined ? logit : logit - row[contrast]!;
@@ -358,10 +381,7 @@ export async function explainRecorded(
       const retainGraph = step < requests.length - 1;
       const sums = tidy(() => {
         // Relevance is linear in the seed: one-hot(target) − one-hot(contrast) explains the difference.
-        const oneHot = new Float32Array(classes);
-        oneHot[target!] = 1;
-        if (contrast !== undefined) oneHot[contrast] = -1;
-        const seed = Tensor.fromArray(oneHot, root.shape);
+        const seed = Tensor.fromArray(head ? Float32Array.from(explainedIds, (_, k) => (k === 0 ? 1 : -1)) : oneHotSeed(classes, target!, contrast), root.shape);
         backward(root, { seed, onNode, retainGraph });
         return noGrad(() => ({
           tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? inputRelevance(t) : null)),
@@ -421,6 +441,10 @@ export async function explainRecorded(
     // After the last backward the graph is already released; after an error it may not be.
     ledger?.dispose();
     if (logits) releaseGraph(logits);
+    for (const root of narrowRoots) {
+      releaseGraph(root);
+      root.dispose();
+    }
     logits?.dispose();
     for (const t of toDispose) t.dispose();
   }

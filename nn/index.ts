@@ -14,7 +14,7 @@ export { LOAD_DTYPES, type WeightDtype } from './upload.js';
 export { filesSource, MAX_FILE_BYTES, type ModelSource, type RandomAccessFile, type FileData } from './source.js';
 export { urlSource, type UrlSourceOptions } from './urlSource.js';
 export { FAMILIES, familyOf, type Family } from './models/registry.js';
-export type { TransformerModel, ModelInfo, ModelInput, ForwardOptions, ModelKind, PositionalKind } from './models/types.js';
+export type { TransformerModel, ModelInfo, ModelInput, ForwardOptions, LogitRowHead, ModelKind, PositionalKind } from './models/types.js';
 export { LlamaForCausalLM, LlamaBlock, type LlamaConfig } from './models/llama.js';
 export { BloomForCausalLM, BloomBlock } from './models/bloom.js';
 export { GPT2LMHeadModel, Gpt2Block } from './models/gpt2.js';

@@ -4,19 +4,22 @@
  * by kernel key and by phase (forward, backward of the ops' own gradients, LRP rules, the
  * conservation ledger, the relevance sums read at the end), and times three more (best of three).
  *
- *   npm run build && node dist/scripts/profile-explain.js --dir DIR [--tokens 128] [--method pa-lrp] [--keys 40]
+ *   npm run build && node dist/scripts/profile-explain.js --dir DIR [--tokens 128] [--method pa-lrp] [--keys 40] [--rounds 3]
  *
  * The phase of a dispatch is read from the JavaScript stack that recorded it (which module files
  * are on it), so the counting run is slower than a normal one; the timed run is not hooked.
  *
  * Where the device has timestamp queries (lavapipe does), a plain forward (last position's logits,
- * as `lrp forward` runs it) and one more explanation are then run with every dispatch timed on
- * the GPU (`runtime().timeDispatches`), and their GPU time is shown by phase, split into the
- * products (matmul) and everything else, and by kernel family.
+ * as `lrp forward` runs it) and one more explanation are then run in turn, `--rounds` times, with
+ * every dispatch timed on the GPU (`runtime().timeDispatches`): each round's ratio and their
+ * median are printed (the machine's speed drifts between rounds, less within one), and the GPU
+ * time per round, averaged, by phase, split into the products (matmul) and everything else, and
+ * by kernel family.
  */
 import { performance } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
 import type { Launch } from '../kernels/runtime.js';
+import type { TimedTag } from '../kernels/dispatchTimer.js';
 import { initRuntime } from '../kernels/dawn.js';
 import { noGrad } from '../autograd/graph.js';
 import { tidy } from '../autograd/scope.js';
@@ -32,10 +35,11 @@ interface Options {
   tokens: number;
   method: MethodName;
   keys: number;
+  rounds: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Partial<Options> = { tokens: 128, method: 'pa-lrp', keys: 40 };
+  const o: Partial<Options> = { tokens: 128, method: 'pa-lrp', keys: 40, rounds: 3 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = argv[++i];
@@ -43,12 +47,14 @@ function parseArgs(argv: string[]): Options {
     if (flag === '--dir') o.dir = value;
     else if (flag === '--tokens') o.tokens = Number(value);
     else if (flag === '--keys') o.keys = Number(value);
+    else if (flag === '--rounds') o.rounds = Number(value);
     else if (flag === '--method') {
       if (!isMethodName(value)) throw new Error(`--method: unknown method ${value}`);
       o.method = value;
     } else throw new Error(`unknown option ${flag}`);
   }
   if (!o.dir) throw new Error('--dir DIR is required');
+  if (!Number.isInteger(o.rounds) || o.rounds! < 1) throw new Error('--rounds: a whole number >= 1');
   return o as Options;
 }
 
@@ -131,14 +137,41 @@ async function main(): Promise<void> {
     const isProduct = (tag: string): boolean => tag.includes('matmul/');
     const forward = () => readAndDispose(tidy(() => noGrad(() => model.forward({ ids: [ids] }, { lastPositionOnly: true }))));
     await forward(); // compiles the forward's own pipelines (lastPositionOnly)
-    let timing = rt.timeDispatches((launch) => `forward · ${familyOf(launch)}`);
-    await forward();
-    const plain = await timing.stop();
-    Error.stackTraceLimit = 200;
-    timing = rt.timeDispatches((launch) => `${phaseOf(new Error().stack ?? '')} · ${familyOf(launch)}`);
-    await run();
-    const explained = await timing.stop();
-    Error.stackTraceLimit = limit;
+    // Per tag, summed over the rounds (divided by their number below).
+    const totals = (into: Map<string, TimedTag>, rows: TimedTag[]): void => {
+      for (const r of rows) {
+        const t = into.get(r.tag) ?? { ...r, dispatches: 0, seconds: 0 };
+        into.set(r.tag, { ...t, dispatches: t.dispatches + r.dispatches, seconds: t.seconds + r.seconds });
+      }
+    };
+    const plainSum = new Map<string, TimedTag>();
+    const explainedSum = new Map<string, TimedTag>();
+    const ratios: number[] = [];
+    const seconds = (rows: TimedTag[]): number => rows.reduce((t, r) => t + r.seconds, 0);
+    for (let round = 0; round < o.rounds; round++) {
+      let timing = rt.timeDispatches((launch) => `forward · ${familyOf(launch)}`);
+      await forward();
+      const plainRound = await timing.stop();
+      Error.stackTraceLimit = 200;
+      timing = rt.timeDispatches((launch) => `${phaseOf(new Error().stack ?? '')} · ${familyOf(launch)}`);
+      await run();
+      const explainedRound = await timing.stop();
+      Error.stackTraceLimit = limit;
+      totals(plainSum, plainRound);
+      totals(explainedSum, explainedRound);
+      ratios.push(seconds(explainedRound) / seconds(plainRound));
+      console.log(
+        `GPU time, round ${round + 1}: plain forward ${(seconds(plainRound) * 1000).toFixed(0)} ms, explanation ${(seconds(explainedRound) * 1000).toFixed(0)} ms, ` +
+          `${ratios[round]!.toFixed(2)}× (load average ${loadavg()[0]!.toFixed(2)})`,
+      );
+    }
+    const middle = [...ratios].sort((a, b) => a - b);
+    const median = middle.length % 2 ? middle[(middle.length - 1) / 2]! : (middle[middle.length / 2 - 1]! + middle[middle.length / 2]!) / 2;
+    console.log(`GPU time, median over ${o.rounds} rounds: the explanation takes ${median.toFixed(2)}× the plain forward`);
+    const perRound = (m: Map<string, TimedTag>): TimedTag[] =>
+      [...m.values()].map((r) => ({ ...r, dispatches: r.dispatches / o.rounds, seconds: r.seconds / o.rounds })).sort((a, b) => b.seconds - a.seconds);
+    const plain = perRound(plainSum);
+    const explained = perRound(explainedSum);
     const sum = (rows: { seconds: number }[]): number => rows.reduce((t, r) => t + r.seconds, 0);
     const split = (rows: { tag: string; seconds: number }[]): [number, number, number] => [sum(rows), sum(rows.filter((r) => isProduct(r.tag))), sum(rows.filter((r) => !isProduct(r.tag)))];
     const phases = new Map<string, typeof explained>();
@@ -148,7 +181,7 @@ async function main(): Promise<void> {
     }
     const [plainAll, plainProducts, plainRest] = split(plain);
     const fmt = (sec: number): string => `${(sec * 1000).toFixed(0)} ms`;
-    console.log(`\nGPU time of every dispatch (timestamp queries; one pass per dispatch), load average ${loadavg()[0]!.toFixed(2)}:\n`);
+    console.log(`\nGPU time of every dispatch (timestamp queries; one pass per dispatch), per round (mean of ${o.rounds}), load average ${loadavg()[0]!.toFixed(2)}:\n`);
     console.log('| run · phase | dispatches | GPU time | products (matmul) | everything else | × plain forward |\n|---|---:|---:|---:|---:|---:|');
     const row = (name: string, rows: typeof explained): void => {
       const [all, products, rest] = split(rows);

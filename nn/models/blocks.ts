@@ -8,8 +8,8 @@ import { withModulePath } from '../modulePath.js';
 import { tap } from '../taps.js';
 import { withResidual } from '../residual.js';
 import { InputError } from '../../kernels/errors.js';
-import { lmHead } from './head.js';
-import type { ForwardOptions } from './types.js';
+import { lmHead, lmHeadRows } from './head.js';
+import type { ForwardOptions, LogitRowHead } from './types.js';
 
 /**
  * x + attention(x), then + mlp(x), each sublayer normalising its own input (GPT-2, LLaMA, ViT);
@@ -33,9 +33,15 @@ export function inBlock(name: string, fn: () => Tensor): Tensor {
   return withModulePath(name, () => tap('module-output', name, fn()));
 }
 
-/** Logits of one position from the hidden states [B, T, D]: [B, V]. */
-function positionLogits(hidden: Tensor, weight: Parameter, position: number): Tensor {
-  return squeeze(lmHead(slice(hidden, 1, position, position + 1), weight), 1);
+/**
+ * Logits of one position from the hidden states [B, T, D]: [B, V]. `onRow` (ForwardOptions.onLogitRow)
+ * receives them with their head (the hidden row, and chosen ids' logits from it).
+ */
+function positionLogits(hidden: Tensor, weight: Parameter, position: number, onRow?: (logits: Tensor, head: LogitRowHead) => void): Tensor {
+  const row = slice(hidden, 1, position, position + 1);
+  const logits = squeeze(lmHead(row, weight), 1);
+  onRow?.(logits, { hidden: row, logitsOf: (ids) => squeeze(lmHeadRows(row, weight, ids), 1) });
+  return logits;
 }
 
 /**
@@ -45,17 +51,16 @@ function positionLogits(hidden: Tensor, weight: Parameter, position: number): Te
 export function causalLmLogits(hidden: Tensor, weight: Parameter, options: ForwardOptions = {}): Tensor {
   const T = hidden.shape[1]!;
   const positions = options.logitPositions;
+  const onRow = options.onLogitRow;
   if (positions !== undefined) {
     if (options.lastPositionOnly) throw new InputError('forward: give lastPositionOnly or logitPositions, not both');
     if (positions.length === 0) throw new InputError('forward: logitPositions is empty');
     const rows = positions.map((p, i) => {
       if (!Number.isInteger(p) || p < 0 || p >= T) throw new InputError(`forward: logit position ${p} is outside the sequence (${T} tokens)`);
-      const row = positionLogits(hidden, weight, p);
-      options.onLogitRow?.(i, row);
-      return unsqueeze(row, 1);
+      return unsqueeze(positionLogits(hidden, weight, p, onRow && ((row, head) => onRow(i, row, head))), 1);
     });
     return rows.length === 1 ? rows[0]! : concat(rows, 1);
   }
   if (!options.lastPositionOnly) return lmHead(hidden, weight);
-  return positionLogits(hidden, weight, T - 1);
+  return positionLogits(hidden, weight, T - 1, onRow && ((row, head) => onRow(0, row, head)));
 }

@@ -66,6 +66,23 @@ export interface ModelInput {
   };
 }
 
+/**
+ * The head of one logit row: what an explanation differentiates instead of the whole row, since a
+ * backward from the row's V logits reads all of the [V, D] head matrix for one or two non-zero seeds.
+ */
+export interface LogitRowHead {
+  /**
+   * The normalised hidden state the row's logits were computed from, [B, 1, D]. It belongs to the
+   * forward's scope: keep it (return it from your tidy) to call `logitsOf` after the forward.
+   */
+  readonly hidden: Tensor;
+  /**
+   * Records, on the graph, the logits of these vocabulary ids alone, [B, ids.length], from
+   * `hidden` by products with those rows of the head only: equal to those columns of the row.
+   */
+  logitsOf(ids: readonly number[]): Tensor;
+}
+
 /** Options of `TransformerModel.forward`. */
 export interface ForwardOptions {
   /** Causal LMs: compute logits of the last position only ([B, V]). */
@@ -76,11 +93,12 @@ export interface ForwardOptions {
    */
   logitPositions?: readonly number[];
   /**
-   * With `logitPositions`: receives each position's logits [B, V] (the i-th of the list) as the
-   * graph computes them, so that a backward from one position's logits runs through that
-   * position's head only, not through every position's.
+   * With `logitPositions` or `lastPositionOnly`: receives each position's logits [B, V] (the i-th
+   * of the list; 0 for the last position) as the graph computes them, so that a backward from one
+   * position's logits runs through that position's head only, not through every position's; and
+   * that position's `LogitRowHead`, to record chosen ids' logits alone after the forward.
    */
-  onLogitRow?: (index: number, logits: Tensor) => void;
+  onLogitRow?: (index: number, logits: Tensor, head: LogitRowHead) => void;
   /**
    * Causal LMs, generation only: a key/value cache (from `kvCache`). The input ids are the
    * positions after the cached ones; the forward attends over the cached keys and values, appends
