@@ -235,8 +235,14 @@ function supportCode(def: ElementwiseDef): string[] {
 /**
  * Parameter layout: n, then scalars, then offsets (output, then inputs), shape (rank), strides
  * (output, then inputs; rank words each).
+ *
+ * `quads`: every operand is f32 and contiguous from an offset that is a multiple of 4, so each
+ * invocation loads one vec4 per input and stores one vec4: a quarter of the loads and stores,
+ * each of which lavapipe runs lane by lane with a bounds check. The op's expression is then a
+ * function over f32 applied to each component (WGSL's comparisons and the helpers take no
+ * vector-scalar mix), and n and the offsets count vec4s; there is no shape.
  */
-function elementwiseWgsl(op: ElementwiseKernel, rank: number, inDtypes: readonly DType[]): string {
+function elementwiseWgsl(op: ElementwiseKernel, rank: number, inDtypes: readonly DType[], quads = false): string {
   const def = KERNELS[op];
   const nScalars = def.scalars ?? 0;
   const arity = def.arity;
@@ -244,22 +250,39 @@ function elementwiseWgsl(op: ElementwiseKernel, rank: number, inDtypes: readonly
   const shapeAt = offsetsAt + arity + 1;
   const stridesAt = shapeAt + rank;
   const outType = outputDtype(def, inDtypes[0]!);
+  const names = INPUT_NAMES.slice(0, arity);
+  const scalars = Array.from({ length: nScalars }, (_, k) => `  let s${k} = ${paramF32(1 + k)};`);
+  if (quads) {
+    const args = [...names.map((n) => `${n}: f32`), ...scalars.map((_, k) => `s${k}: f32`)].join(', ');
+    const component = (c: string): string => `value(${[...names.map((n) => `q${n}.${c}`), ...scalars.map((_, k) => `s${k}`)].join(', ')})`;
+    const body = [
+      '  if (i >= p[0]) { return; }',
+      ...names.map((n, k) => `  let q${n} = in_${n}[p[${offsetsAt + 1 + k}u] + i];`),
+      ...scalars,
+      `  out[p[${offsetsAt}u] + i] = vec4<f32>(${['x', 'y', 'z', 'w'].map(component).join(', ')});`,
+    ].join('\n');
+    return [
+      header([...names.map((n) => ({ name: `in_${n}`, access: 'read' as const, type: 'vec4<f32>' })), { name: 'out', access: 'read_write', type: 'vec4<f32>' }]),
+      ...supportCode(def),
+      `fn value(${args}) -> f32 {\n  return ${def.wgsl};\n}`,
+      flatEntry(body),
+    ].join('\n\n');
+  }
   // 16-bit inputs are widened to f32 as they load (so `copy` of a 16-bit view is its widening).
-  const loads = INPUT_NAMES.slice(0, arity).map((n, k) => {
+  const loads = names.map((n, k) => {
     const value = loadElement(inDtypes[k]!, `in_${n}`, `o${n}`);
     return def.keepsDtype ? `  let ${n} = ${value};` : `  let ${n} = f32(${value});`;
   });
-  const scalars = Array.from({ length: nScalars }, (_, k) => `  let s${k} = ${paramF32(1 + k)};`);
   const body = [
     '  if (i >= p[0]) { return; }',
-    stridedOffsets({ flat: 'i', rank, names: ['oout', ...INPUT_NAMES.slice(0, arity).map((n) => `o${n}`)], shapeAt, offsetsAt, stridesAt }),
+    stridedOffsets({ flat: 'i', rank, names: ['oout', ...names.map((n) => `o${n}`)], shapeAt, offsetsAt, stridesAt }),
     ...loads,
     ...scalars,
     `  out[oout] = ${def.wgsl};`,
   ].join('\n');
   return [
     header([
-      ...INPUT_NAMES.slice(0, arity).map((n, k) => ({ name: `in_${n}`, access: 'read' as const, type: storageType(inDtypes[k]!) })),
+      ...names.map((n, k) => ({ name: `in_${n}`, access: 'read' as const, type: storageType(inDtypes[k]!) })),
       { name: 'out', access: 'read_write', type: outType },
     ]),
     ...halfDecoders(inDtypes),
@@ -296,20 +319,25 @@ export function elementwise(
   ]);
   const rank = merged.shape.length;
   const dtypes = inputs.map((v) => v.dtype);
-  const params = new Uint32Array(2 + scalars.length + def.arity + rank + (def.arity + 1) * rank);
+  const offsets = [into ? into.offset : 0, ...inputs.map((v) => v.offset)];
+  // Every operand contiguous (one dim of stride 1 after merging), f32, and starting on a vec4.
+  const quads =
+    outDtype === 'f32' && dtypes.every((d) => d === 'f32') && n % 4 === 0 && rank === 1 && merged.strides.every((s) => s[0] === 1) && offsets.every((o) => o % 4 === 0);
+  const params = quads ? new Uint32Array(2 + scalars.length + def.arity) : new Uint32Array(2 + scalars.length + def.arity + rank + (def.arity + 1) * rank);
   let w = 0;
-  params[w++] = n;
+  params[w++] = quads ? n / 4 : n;
   for (const s of scalars) params[w++] = f32Bits(s);
-  params[w++] = into ? into.offset : 0;
-  for (const v of inputs) params[w++] = v.offset;
-  for (const d of merged.shape) params[w++] = d;
-  for (const s of merged.strides) for (const x of s) params[w++] = x;
+  for (const o of offsets) params[w++] = quads ? o / 4 : o;
+  if (!quads) {
+    for (const d of merged.shape) params[w++] = d;
+    for (const s of merged.strides) for (const x of s) params[w++] = x;
+  }
   runtime().dispatch({
-    key: `elementwise/${op}/r${rank}/${dtypes.join(',')}`,
-    wgsl: () => elementwiseWgsl(op, rank, dtypes),
+    key: quads ? `elementwise/${op}/v4` : `elementwise/${op}/r${rank}/${dtypes.join(',')}`,
+    wgsl: () => elementwiseWgsl(op, rank, dtypes, quads),
     bindings: [...inputs.map((v) => v.buffer), out],
     params,
-    workgroups: workgroupsFor(n),
+    workgroups: workgroupsFor(quads ? n / 4 : n),
   });
   return { buffer: out, shape, dtype: outDtype };
 }

@@ -4,6 +4,7 @@ import { expectClose, randomArray, rng } from './helpers/close.js';
 import { ELEMENTWISE, elementwise, type ElementwiseDef, type ElementwiseOp } from '../kernels/elementwise.js';
 import { refMap, refPermute, refTensor, type RefTensor } from '../kernels/reference/tensor.js';
 import { numel } from '../kernels/shape.js';
+import { runtime } from '../kernels/runtime.js';
 import { gradcheck } from '../autograd/gradcheck.js';
 import { wrap } from '../autograd/ops/wrap.js';
 import {
@@ -116,12 +117,18 @@ describe('every elementwise kernel matches its float64 reference', () => {
   for (const op of OPS) {
     it(op, async () => {
       const c = CASES[op]!;
-      const shape = [3, 37];
-      const data = c.inputs.map((d) => draw(numel(shape), d, random));
-      const out = wrap(elementwise(op, data.map((v) => Tensor.fromArray(v, shape)), c.scalars ?? []));
-      expect(out.shape).toEqual(shape);
-      const expected = reference(op, data.map((v) => refTensor(shape, v)), c.scalars);
-      expectClose(await out.toArray(), expected.data, { rtol: c.rtol ?? 1e-6, atol: c.atol ?? 1e-7 }, op);
+      // 111 elements: one per invocation; 108: contiguous f32 in vec4s (the `/v4` kernel).
+      for (const [shape, quads] of [[[3, 37], false], [[3, 36], true]] as const) {
+        const data = c.inputs.map((d) => draw(numel(shape), d, random));
+        const keys: string[] = [];
+        const stop = runtime().onDispatch((launch) => keys.push(launch.key));
+        const out = wrap(elementwise(op, data.map((v) => Tensor.fromArray(v, [...shape])), c.scalars ?? []));
+        stop();
+        expect(keys.filter((k) => k.startsWith('elementwise/')).map((k) => k.endsWith('/v4'))).toEqual([quads]);
+        expect(out.shape).toEqual(shape);
+        const expected = reference(op, data.map((v) => refTensor([...shape], v)), c.scalars);
+        expectClose(await out.toArray(), expected.data, { rtol: c.rtol ?? 1e-6, atol: c.atol ?? 1e-7 }, `${op} ${quads ? 'vec4' : 'scalar'}`);
+      }
     });
   }
 
@@ -138,6 +145,12 @@ describe('every elementwise kernel matches its float64 reference', () => {
       const inputs = shapes.map((shape) => refTensor(shape, special));
       const out = wrap(elementwise(op, shapes.map((shape) => Tensor.fromArray(special, shape)), scalars));
       expectClose(await out.toArray(), reference(op, inputs, scalars).data, { rtol: 1e-5, atol: 0 }, `${op} on special values`);
+      // The same combinations as contiguous operands of equal shape (a multiple of 4: the vec4 kernel).
+      const combos = Array.from({ length: k ** def.arity * 2 }, (_, i) => Array.from({ length: def.arity }, (_, a) => special[Math.floor(i / k ** a) % k]!));
+      const columns = Array.from({ length: def.arity }, (_, a) => combos.map((c) => c[a]!));
+      const flat = wrap(elementwise(op, columns.map((v) => Tensor.fromArray(v, [v.length])), scalars));
+      const expected = reference(op, columns.map((v) => refTensor([v.length], v)), scalars);
+      expectClose(await flat.toArray(), expected.data, { rtol: 1e-5, atol: 0 }, `${op} on special values, vec4`);
     }
   });
 

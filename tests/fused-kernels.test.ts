@@ -132,14 +132,16 @@ describe('fused elementwise chains', () => {
     it(`${op} matches its reference, exact zeros included`, async () => {
       const { lo, hi, scalar } = cases[op];
       const def = FUSED_ELEMENTWISE[op];
-      const n = 1000;
-      const inputs = Array.from({ length: def.arity }, () => randomArray(n, random, lo, hi));
-      inputs[def.arity - 1]![0] = 0; // the stabilised denominator at 0
-      const ts = inputs.map((a) => Tensor.fromArray(a, [n]));
-      const out = wrap(elementwise(op, ts, [scalar]));
-      const expected = Array.from({ length: n }, (_, i) => def.ref(inputs.map((a) => a[i]!), [scalar]));
-      expectClose(await out.toArray(), expected, { rtol: 1e-5, atol: 1e-6 }, op);
-      for (const t of [...ts, out]) t.dispose();
+      // 1000: read as vec4s; 999: one element per invocation.
+      for (const n of [1000, 999]) {
+        const inputs = Array.from({ length: def.arity }, () => randomArray(n, random, lo, hi));
+        inputs[def.arity - 1]![0] = 0; // the stabilised denominator at 0
+        const ts = inputs.map((a) => Tensor.fromArray(a, [n]));
+        const out = wrap(elementwise(op, ts, [scalar]));
+        const expected = Array.from({ length: n }, (_, i) => def.ref(inputs.map((a) => a[i]!), [scalar]));
+        expectClose(await out.toArray(), expected, { rtol: 1e-5, atol: 1e-6 }, `${op}, ${n} elements`);
+        for (const t of [...ts, out]) t.dispose();
+      }
     });
   }
 });
