@@ -102,3 +102,100 @@ export function rotary(x: GpuView, cos: GpuView, sin: GpuView, transposed = fals
   });
   return { buffer: out, shape, dtype: 'f32' };
 }
+
+/**
+ * Parameter layout of the table-gradient kernel: count, h (= R/2), factor, offsets of g and x, then
+ * per dim of x (rank words each): the table's size (1 where it was broadcast), the size summed
+ * over (x's where the table's is 1, else 1), g's stride, x's stride.
+ */
+function rotaryTableGradsWgsl(rank: number): string {
+  const at = (what: 0 | 1 | 2 | 3, d: number): string => `p[${5 + what * rank + d}u]`;
+  const kept = (d: number): string => at(0, d);
+  const summed = (d: number): string => at(1, d);
+  const lines = ['  if (i >= p[0]) { return; }', '  var og = p[3];', '  var ox = p[4];', '  var rem = i;'];
+  // The table element's coordinates (its last dim is the feature r < R) give the base offsets.
+  for (let d = rank - 1; d >= 0; d--) {
+    lines.push(`  { let c = rem % ${kept(d)}; rem = rem / ${kept(d)}; og += c * ${at(2, d)}; ox += c * ${at(3, d)}; }`);
+    if (d === rank - 1) lines.push(`  let r = i % ${kept(d)};`);
+  }
+  const count = Array.from({ length: rank }, (_, d) => summed(d)).join(' * ');
+  // rotateHalf(x)[r] = −x[r + h] for r < h, x[r − h] above: its partner along the feature dim.
+  const xs = at(3, rank - 1);
+  lines.push(
+    '  let h = p[1];',
+    `  let partner = select(-i32(h), i32(h), r < h) * i32(${xs});`,
+    '  let flip = select(1.0, -1.0, r < h);',
+    '  var gc = 0.0;',
+    '  var gs = 0.0;',
+    `  let m = ${count};`,
+    '  for (var j = 0u; j < m; j++) {',
+    '    var og2 = og;',
+    '    var ox2 = ox;',
+    '    var rest = j;',
+    ...Array.from({ length: rank }, (_, k) => {
+      const d = rank - 1 - k;
+      return `    { let c = rest % ${summed(d)}; rest = rest / ${summed(d)}; og2 += c * ${at(2, d)}; ox2 += c * ${at(3, d)}; }`;
+    }),
+    '    let gv = g[og2];',
+    '    gc += gv * x[ox2];',
+    '    gs += gv * flip * x[u32(i32(ox2) + partner)];',
+    '  }',
+    '  let factor = bitcast<f32>(p[2]);',
+    '  gcos[i] = gc * factor;',
+    '  gsin[i] = gs * factor;',
+  );
+  return [
+    header([
+      { name: 'g', access: 'read', type: 'f32' },
+      { name: 'x', access: 'read', type: 'f32' },
+      { name: 'gcos', access: 'read_write', type: 'f32' },
+      { name: 'gsin', access: 'read_write', type: 'f32' },
+    ]),
+    flatEntry(lines.join('\n')),
+  ].join('\n\n');
+}
+
+/**
+ * The gradients of rotary's tables in one dispatch: `factor` · Σ g ⊙ x and `factor` · Σ g ⊙
+ * rotateHalf(x), each summed over the dims along which the table was broadcast to x, so shaped as
+ * the table (`tableShape`, e.g. [T, R] against x [B, H, T, D]). Only x's first R features are read
+ * (R = the table's last dim). What PA-LRP's relevance into the rotary tables costs per rotary node:
+ * one pass over g and x instead of a negation, a concatenation, two products and two reductions.
+ * Each table element sums its terms in order, one invocation per element.
+ */
+export function rotaryTableGrads(g: GpuView, x: GpuView, tableShape: readonly number[], factor = 1): { gcos: KernelOutput; gsin: KernelOutput } {
+  const rank = x.shape.length;
+  const R = tableShape[tableShape.length - 1]!;
+  if (g.shape.length !== rank || g.shape.some((d, i) => d !== x.shape[i])) {
+    throw new Error(`rotaryTableGrads: g ${shapeToString(g.shape)} and x ${shapeToString(x.shape)} differ`);
+  }
+  if (g.dtype !== 'f32' || x.dtype !== 'f32') throw new Error('rotaryTableGrads: g and x must be f32');
+  if (tableShape.length > rank || R % 2 !== 0 || R > x.shape[rank - 1]!) {
+    throw new Error(`rotaryTableGrads: table ${shapeToString(tableShape)} does not fit x ${shapeToString(x.shape)}`);
+  }
+  const padded = [...new Array<number>(rank - tableShape.length).fill(1), ...tableShape];
+  const keptSizes = padded.map((t, d) => (d === rank - 1 ? R : t));
+  const summedSizes = padded.map((t, d) => {
+    if (d === rank - 1) return 1;
+    if (t !== 1 && t !== x.shape[d]) throw new Error(`rotaryTableGrads: table ${shapeToString(tableShape)} does not broadcast to x ${shapeToString(x.shape)}`);
+    return t === 1 ? x.shape[d]! : 1;
+  });
+  const count = numel(tableShape);
+  const gcos = allocate('rotaryTableGrads', [...tableShape], 'f32');
+  const gsin = allocate('rotaryTableGrads', [...tableShape], 'f32');
+  if (count > 0) {
+    const params = new Uint32Array(5 + 4 * rank);
+    params.set([count, R / 2, f32Bits(factor), g.offset, x.offset]);
+    params.set(keptSizes, 5);
+    params.set(summedSizes, 5 + rank);
+    params.set(g.strides, 5 + 2 * rank);
+    params.set(x.strides, 5 + 3 * rank);
+    runtime().dispatch({
+      ...templateLaunch('rotaryTableGrads', { rank }, (s) => rotaryTableGradsWgsl(s.rank)),
+      bindings: [g.buffer, x.buffer, gcos, gsin],
+      params,
+      workgroups: workgroupsFor(count),
+    });
+  }
+  return { gcos: { buffer: gcos, shape: [...tableShape], dtype: 'f32' }, gsin: { buffer: gsin, shape: [...tableShape], dtype: 'f32' } };
+}

@@ -11,6 +11,8 @@ import { gradcheck } from '../autograd/gradcheck.js';
 import { refPermute, refTensor } from '../kernels/reference/tensor.js';
 import { refRotary, refRotaryTables, refRotateHalf } from '../kernels/reference/rotary.js';
 import { numel } from '../kernels/shape.js';
+import { rotaryTableGrads } from '../kernels/rotary.js';
+import { wrap } from '../autograd/ops/wrap.js';
 import { backward } from '../autograd/backward.js';
 
 beforeAll(async () => {
@@ -130,6 +132,43 @@ describe('rotary backward', () => {
       ref: ([x]) => refRotateHalf(x!),
     });
     expect(report.ok, JSON.stringify(report)).toBe(true);
+  });
+});
+
+describe('rotaryTableGrads: the tables\' gradients in one dispatch', () => {
+  // x read through a permuted view, partial rotary (R < D), tables shared by heads (and batch rows).
+  for (const table of [[5, 4], [2, 1, 5, 4]]) {
+    it(`x [2, 3, 5, 6] (strided), table [${table.join(', ')}], factor ½: Σ g ⊙ x and Σ g ⊙ rotateHalf(x) over the broadcast dims`, async () => {
+      const random = rng(31);
+      const [B, H, T, D, R] = [2, 3, 5, 6, 4];
+      const xData = randomArray(B * T * H * D, random); // stored [B, T, H, D]
+      const gData = randomArray(B * H * T * D, random);
+      const x = permute(Tensor.fromArray(xData, [B, T, H, D]), [0, 2, 1, 3]);
+      const g = Tensor.fromArray(gData, [B, H, T, D]);
+      const { gcos, gsin } = rotaryTableGrads(g, x, table, 0.5);
+      const perBatch = table.length === 4;
+      const expected = (rotated: boolean): number[] => {
+        const out = new Array<number>(numel(table)).fill(0);
+        for (let b = 0; b < B; b++)
+          for (let hd = 0; hd < H; hd++)
+            for (let t = 0; t < T; t++)
+              for (let r = 0; r < R; r++) {
+                const xAt = (d: number): number => xData[((b * T + t) * H + hd) * D + d]!;
+                const xv = rotated ? (r < R / 2 ? -xAt(r + R / 2) : xAt(r - R / 2)) : xAt(r);
+                out[((perBatch ? b : 0) * T + t) * R + r] += 0.5 * gData[((b * H + hd) * T + t) * D + r]! * xv;
+              }
+        return out;
+      };
+      expect(gcos.shape).toEqual(table);
+      expectClose(await wrap(gcos).toArray(), expected(false), { rtol: 1e-5, atol: 1e-6 }, 'cos');
+      expectClose(await wrap(gsin).toArray(), expected(true), { rtol: 1e-5, atol: 1e-6 }, 'sin');
+    });
+  }
+
+  it('refuses a table that does not broadcast to x', () => {
+    const x = Tensor.fromArray(new Float32Array(2 * 5 * 6), [2, 5, 6]);
+    expect(() => rotaryTableGrads(x, x, [3, 4])).toThrow('rotaryTableGrads: table [3, 4] does not broadcast to x [2, 5, 6]');
+    expect(() => rotaryTableGrads(x, x, [5, 8])).toThrow('does not fit');
   });
 });
 

@@ -3,14 +3,12 @@
  * dispatch; the backward gives gradients to x, cos AND sin, because positional attribution in LRP
  * needs relevance flowing into the tables.
  */
-import { rotary as rotaryKernel, checkRotary } from '../../kernels/rotary.js';
+import { rotary as rotaryKernel, rotaryTableGrads, checkRotary } from '../../kernels/rotary.js';
 import { defineOp } from '../op.js';
 import { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
 import { concat } from './concat.js';
 import { neg } from './elementwise.js';
-import { sumToShape } from './sumToShape.js';
-import { scaledProduct } from './scaledProduct.js';
 import { slice } from './view.js';
 
 declare module '../opTypes.js' {
@@ -46,14 +44,12 @@ function rotaryGrads([x, cos, sin]: [Tensor, Tensor, Tensor], [needX, needCos, n
   // g_x = g ⊙ cos + rotateHalfᵀ(g ⊙ sin): the same fused kernel in its adjoint form.
   const gx = needX ? wrap(rotaryKernel(g, cos, sin, true, 'rotary', factor)) : null;
   if (!needCos && !needSin) return [gx, null, null];
-  // Only the first R features of x were rotated; cos/sin see just those.
-  const R = cos.shape[cos.rank - 1]!;
-  const D = x.shape[x.rank - 1]!;
-  const xr = R < D ? slice(x, -1, 0, R) : x;
-  const gr = R < D ? slice(g, -1, 0, R) : g;
-  const gcos = needCos ? sumToShape(scaledProduct(gr, xr, factor), cos.shape) : null;
-  const gsin = needSin ? sumToShape(scaledProduct(gr, rotateHalf(xr), factor), sin.shape) : null;
-  return [gx, gcos, gsin];
+  // Σ g ⊙ x and Σ g ⊙ rotateHalf(x) over the first R features, summed to the tables' shape: one dispatch.
+  const tables = rotaryTableGrads(g, x, cos.shape, factor);
+  const [gcos, gsin] = [wrap(tables.gcos), wrap(tables.gsin)];
+  if (!needCos) gcos.dispose();
+  if (!needSin) gsin.dispose();
+  return [gx, needCos ? gcos : null, needSin ? gsin : null];
 }
 
 /**
