@@ -155,7 +155,8 @@ describe('rotaryTableGrads: the tables\' gradients in one dispatch', () => {
               for (let r = 0; r < R; r++) {
                 const xAt = (d: number): number => xData[((b * T + t) * H + hd) * D + d]!;
                 const xv = rotated ? (r < R / 2 ? -xAt(r + R / 2) : xAt(r - R / 2)) : xAt(r);
-                out[((perBatch ? b : 0) * T + t) * R + r] += 0.5 * gData[((b * H + hd) * T + t) * D + r]! * xv;
+                const at = ((perBatch ? b : 0) * T + t) * R + r;
+                out[at] = out[at]! + 0.5 * gData[((b * H + hd) * T + t) * D + r]! * xv;
               }
         return out;
       };

@@ -84,8 +84,15 @@ function launch(a: GpuView, b: GpuView, options: MatmulOptions, plan: MatmulPlan
   // K pack its transpose [N, K] (contiguous along K: a plain copy).
   const view = (shape: number[], strides: number[]): GpuView => ({ buffer: k.second.buffer, shape: [...batch, ...shape], strides: [...k.sSecond, ...strides], offset: k.second.offset, dtype: k.second.dtype });
   if (packA && !(transposedC && k.lb === 'packed' && rb === 0)) throw new Error('matmul: a prepacked A needs a plan that packs A in one layer');
-  const packed =
-    k.lb === 'packed' ? (packA ? packA() : packIntoTexture(view([plan.K, k.N], [k.sBk, k.sBn]))) : k.lb === 'packedK' ? packIntoTexture(view([k.N, plan.K], [k.sBn, k.sBk])) : null;
+  const pack =
+    k.lb === 'packed'
+      ? packA
+        ? { texture: packA(), shared: false }
+        : packShared(view([plan.K, k.N], [k.sBk, k.sBn]))
+      : k.lb === 'packedK'
+        ? packShared(view([k.N, plan.K], [k.sBn, k.sBk]))
+        : null;
+  const packed = pack?.texture ?? null;
   const params = new Uint32Array(P.batchShape + 5 * rb);
   params[P.M] = k.M;
   params[P.N] = k.N;
@@ -132,10 +139,58 @@ function launch(a: GpuView, b: GpuView, options: MatmulOptions, plan: MatmulPlan
     params,
     workgroups,
   });
-  // Later dispatches may reuse the texture at once: they run after this one.
-  if (packed) runtime().textures.release(packed);
+  // Later dispatches may reuse the texture at once: they run after this one (a shared one, once its scope ends).
+  if (pack && !pack.shared) runtime().textures.release(pack.texture);
   for (const t of temporaries) runtime().pool.release(t);
   return result;
+}
+
+/** The scope of `sharingPacksOf`: the buffer whose views' packed textures are kept, by view. */
+interface PackSharing {
+  buffer: GPUBuffer;
+  textures: Map<string, ScratchTexture>;
+}
+
+let sharing: PackSharing | null = null;
+
+/** A view's identity within its buffer: what makes two packings of it equal. */
+function packKey(v: GpuView): string {
+  return `${v.dtype}@${v.offset}:${v.shape.join(',')}/${v.strides.join(',')}`;
+}
+
+/**
+ * `packIntoTexture`, or within `sharingPacksOf(buffer)` for a view of that buffer, the texture
+ * already packed from that view; `shared` textures are released by the scope, not the product.
+ */
+function packShared(v: GpuView): { texture: ScratchTexture; shared: boolean } {
+  if (!sharing || v.buffer !== sharing.buffer) return { texture: packIntoTexture(v), shared: false };
+  const key = packKey(v);
+  let texture = sharing.textures.get(key);
+  if (!texture) {
+    texture = packIntoTexture(v);
+    sharing.textures.set(key, texture);
+  }
+  return { texture, shared: true };
+}
+
+/**
+ * Runs `fn` with every product that packs a view of `buffer` (into the texture a packed variant
+ * reads) packing each view once: products that multiply the same activations by different
+ * weights (a transformer's q, k and v projections; a gated MLP's gate and up) then share one
+ * packing. The textures are released when `fn` returns. The caller keeps the tensor that owns
+ * `buffer` alive for the whole call, so the buffer's contents cannot change within it (tensors
+ * are never written after they are made, and a live tensor's buffer is not handed out again).
+ */
+export function sharingPacksOf<T>(buffer: GPUBuffer, fn: () => T): T {
+  const outer = sharing;
+  const scope: PackSharing = { buffer, textures: new Map() };
+  sharing = scope;
+  try {
+    return fn();
+  } finally {
+    sharing = outer;
+    for (const texture of scope.textures.values()) runtime().textures.release(texture);
+  }
 }
 
 /** The variant with its optional switches spelt out, so equal variants give equal keys. */

@@ -17,7 +17,7 @@
  * barriers switch coroutines, so the register path with one subgroup per workgroup, broadcasting
  * A and packing B, wins; a real GPU wants the shared-memory path (docs/benchmarks.md).
  */
-export { matmul, matmulThen } from './dispatch.js';
+export { matmul, matmulThen, sharingPacksOf } from './dispatch.js';
 export { matmulPrepackedA, type PrepackedOperand } from './prepacked.js';
 export { planMatmul, resultStrides, type MatmulLayout, type MatmulOptions, type MatmulPlan, type MatmulPackedLayout } from './plan.js';
 export type { MatmulSpec, OperandDType } from './spec.js';

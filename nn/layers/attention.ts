@@ -4,6 +4,7 @@
  * share them, without copying. The products and the softmax are the named ops LRP rules target.
  */
 import { InputError } from '../../kernels/errors.js';
+import { sharingPacksOf } from '../../kernels/matmul.js';
 import { add } from '../../autograd/ops/elementwise.js';
 import { attentionContext, attentionScores, attentionScoresOffering } from '../../autograd/ops/matmul.js';
 import { softmax } from '../../autograd/ops/softmax.js';
@@ -162,9 +163,8 @@ export class SelfAttention extends Module {
       k = slice(fused, 2, heads, heads + kvHeads);
       v = slice(fused, 2, heads + kvHeads);
     } else {
-      q = this.q!.forward(x);
-      k = this.k!.forward(x);
-      v = this.v!.forward(x);
+      // Three products of the same x: its packing for the kernels is made once.
+      [q, k, v] = sharingPacksOf(x.buffer, () => [this.q!.forward(x), this.k!.forward(x), this.v!.forward(x)]);
     }
     // [B, T, H·D] → [B, T, H, D] (per-head norms here) → [B, H, T, D]
     q = reshape(q, [B, T, heads, headDim]);

@@ -5,6 +5,7 @@ import type { Tensor } from '../../autograd/tensor.js';
 import { Module } from '../module.js';
 import { Linear } from './linear.js';
 import type { StoreActivation } from '../../kernels/elementwise.js';
+import { sharingPacksOf } from '../../kernels/matmul.js';
 
 /**
  * The MLP activations, by their Hugging Face `hidden_act` names: `gelu` is the exact (erf) GELU, `gelu_new` and `gelu_pytorch_tanh` its tanh approximation.
@@ -79,8 +80,10 @@ export class GatedMlp extends Module {
 
   /** Maps [..., hidden] → [..., hidden]. */
   forward(x: Tensor): Tensor {
-    return this.scoped(() =>
-      this.down.forward(gatedProduct(activate(this.activation, this.gate.forward(x, { then: STORED[this.activation] })), this.up.forward(x)), { then: 'residual' }),
-    );
+    return this.scoped(() => {
+      // Two products of the same x: its packing for the kernels is made once.
+      const [gate, up] = sharingPacksOf(x.buffer, () => [this.gate.forward(x, { then: STORED[this.activation] }), this.up.forward(x)]);
+      return this.down.forward(gatedProduct(activate(this.activation, gate), up), { then: 'residual' });
+    });
   }
 }
