@@ -342,8 +342,11 @@ export function elementwise(
   return { buffer: out, shape, dtype: outDtype };
 }
 
-/** Where a column-sum kernel writes its [rows, cols] values: a buffer, or a packed texture. */
-type ColumnSink = 'buffer' | 'texture';
+/**
+ * Where a column-sum kernel writes its [rows, cols] values: a buffer (row-major), a packed texture,
+ * or a buffer column by column ([cols, rows] row-major: the packed texture's bytes, for a copy).
+ */
+type ColumnSink = 'buffer' | 'texture' | 'columns';
 
 /** The template of the column-sum kernels: the op, and where the values go. */
 interface ColumnSumsSpec {
@@ -366,8 +369,8 @@ function columnSumsWgsl({ op, sink }: ColumnSumsSpec): string {
   const at = (k: number, w: number): string => `p[${2 + nScalars + 3 * k + w}u]`;
   const loads = (r: string, indent: string): string[] => INPUT_NAMES.slice(0, arity).map((n, k) => `${indent}let ${n} = in_${n}[${at(k, 0)} + (${r}) * ${at(k, 1)} + j * ${at(k, 2)}];`);
   const walk =
-    sink === 'buffer'
-      ? ['  for (var r = 0u; r < p[0]; r++) {', ...loads('r', '    '), `    let v = ${def.wgsl};`, '    out[r * p[1] + j] = v;', '    acc += v;', '  }']
+    sink !== 'texture'
+      ? ['  for (var r = 0u; r < p[0]; r++) {', ...loads('r', '    '), `    let v = ${def.wgsl};`, `    out[${sink === 'buffer' ? 'r * p[1] + j' : 'j * p[0] + r'}] = v;`, '    acc += v;', '  }']
       : [
           '  for (var r0 = 0u; r0 < p[0]; r0 += 4u) {',
           '    var t = vec4<f32>(0.0);',
@@ -393,7 +396,7 @@ function columnSumsWgsl({ op, sink }: ColumnSumsSpec): string {
   return [
     header([
       ...INPUT_NAMES.slice(0, arity).map((n) => ({ name: `in_${n}`, access: 'read' as const, type: 'f32' })),
-      sink === 'buffer' ? { name: 'out', access: 'read_write', type: 'f32' } : { name: 'out', access: 'read_write', type: 'vec4<f32>', texture: true },
+      sink === 'texture' ? { name: 'out', access: 'read_write', type: 'vec4<f32>', texture: true } : { name: 'out', access: 'read_write', type: 'f32' },
       { name: 'sums', access: 'read_write', type: 'f32' },
     ]),
     ...supportCode(def),
@@ -440,25 +443,53 @@ export function elementwiseWithColumnSums(op: ElementwiseKernel, inputs: readonl
   return { values: { buffer: values, shape: [rows, cols], dtype: 'f32' }, sums: { buffer: sums, shape: [cols], dtype: 'f32' } };
 }
 
+/** Options of `elementwiseColumnsIntoTexture`. */
+export interface ColumnsIntoTextureOptions {
+  /**
+   * false: store the texels from the kernel even where a buffer copy could fill the texture
+   * (tests compare the two ways); default: copy where the rows make whole 256-byte copy rows.
+   */
+  copy?: boolean;
+}
+
 /**
  * `elementwiseWithColumnSums` whose values go straight into the texture a packed matmul reads
  * instead of a buffer: texel (x, j) = values[4x … 4x+3][j], zero past the last row, one layer
  * (`packIntoTexture`'s layout for the transposed view [cols, rows], so the values and sums are
  * those `elementwiseWithColumnSums` gives, bit for bit). The ε-rule's rescaled gradient s only
- * feeds the product s·W, which packs sᵀ for Cᵀ = Wᵀ·sᵀ: this way s is never stored. The caller
- * releases the texture to `runtime().textures` once the kernels that read it are recorded.
+ * feeds the product s·W, which packs sᵀ for Cᵀ = Wᵀ·sᵀ: this way it is not stored row-major and
+ * packed by a second kernel. Where one column's rows make whole 256-byte copy rows (rows a
+ * multiple of 64), the kernel writes s column by column into a scratch buffer (the texture's
+ * bytes) and a buffer-to-texture copy fills the texture: on lavapipe every texel store is a call,
+ * and the copy is cheaper. The caller releases the texture to `runtime().textures` once the
+ * kernels that read it are recorded.
  */
-export function elementwiseColumnsIntoTexture(op: ElementwiseKernel, inputs: readonly GpuView[], scalars: readonly number[] = []): { texture: ScratchTexture; sums: KernelOutput } {
+export function elementwiseColumnsIntoTexture(
+  op: ElementwiseKernel,
+  inputs: readonly GpuView[],
+  scalars: readonly number[] = [],
+  options: ColumnsIntoTextureOptions = {},
+): { texture: ScratchTexture; sums: KernelOutput } {
   const { rows, cols, params } = columnSumsParams(op, inputs, scalars);
   if (rows === 0 || cols === 0) throw new Error(`${op} into a texture: needs a non-empty [rows, cols], got ${shapeToString([rows, cols])}`);
   const rt = runtime();
   const texture = rt.textures.acquire(Math.ceil(rows / 4), cols, 1);
   const sums = allocate(op, [cols], 'f32');
+  // A texture row is one column's rows: where that is a whole number of 256-byte copy rows, the
+  // kernel stores plain floats column by column and a buffer copy fills the texture. lavapipe
+  // runs each texel store as a call, which made the stores most of the kernel's time.
+  const byCopy = (rows * 4) % 256 === 0 && options.copy !== false;
+  const staged = byCopy ? allocate(op, [cols, rows], 'f32') : null;
   rt.dispatch({
-    ...templateLaunch('elementwise-colsum', { op, sink: 'texture' } satisfies ColumnSumsSpec, columnSumsWgsl),
-    bindings: [...inputs.map((v) => v.buffer), { textureView: texture.view }, sums],
+    ...templateLaunch('elementwise-colsum', { op, sink: byCopy ? 'columns' : 'texture' } satisfies ColumnSumsSpec, columnSumsWgsl),
+    bindings: [...inputs.map((v) => v.buffer), staged ?? { textureView: texture.view }, sums],
     params,
     workgroups: workgroupsFor(cols),
   });
+  if (staged) {
+    rt.copyToTexture(staged, rows * 4, texture);
+    // Later commands may reuse the buffer at once: they run after the copy.
+    rt.pool.release(staged);
+  }
   return { texture, sums: { buffer: sums, shape: [cols], dtype: 'f32' } };
 }

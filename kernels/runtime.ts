@@ -13,7 +13,7 @@
  */
 import { BufferPool, type PoolStats } from './bufferPool.js';
 import { PipelineCache } from './pipelineCache.js';
-import { TexturePool } from './texturePool.js';
+import { TexturePool, type ScratchTexture } from './texturePool.js';
 import { UploadStaging } from './uploadStaging.js';
 import { DispatchTimer, type TimedTag } from './dispatchTimer.js';
 import { BufferUsage, MapMode } from './usage.js';
@@ -237,6 +237,21 @@ export class GpuRuntime {
     if (bytes === 0) return;
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /**
+   * Records a copy of rows of `bytesPerRow` bytes (a multiple of 256) from `src` into the whole of
+   * a scratch texture (`textures.acquire`), in order with the dispatches around it: texel row y of
+   * layer z from byte (z · height + y) · bytesPerRow.
+   */
+  copyToTexture(src: GPUBuffer, bytesPerRow: number, target: ScratchTexture): void {
+    if (bytesPerRow % 256 !== 0 || bytesPerRow !== target.width * 16) throw new Error(`copyToTexture: ${bytesPerRow} bytes per row for a texture ${target.width} texels wide`);
+    this.endPass();
+    this.commandEncoder().copyBufferToTexture(
+      { buffer: src, bytesPerRow, rowsPerImage: target.height },
+      { texture: target.texture },
+      [target.width, target.height, target.layers],
+    );
   }
 
   /**

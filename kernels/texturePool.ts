@@ -9,7 +9,7 @@ import { TextureUsage } from './usage.js';
 
 /** An rgba32float 2-D texture array and the view kernels bind. */
 export interface ScratchTexture {
-  /** The texture (usage STORAGE_BINDING). */
+  /** The texture (usage STORAGE_BINDING and COPY_DST: a kernel or a buffer copy fills it). */
   texture: GPUTexture;
   /** A '2d-array' view of the whole texture. */
   view: GPUTextureView;
@@ -57,7 +57,7 @@ export class TexturePool {
       const texture = this.device.createTexture({
         size: [width, height, layers],
         format: 'rgba32float',
-        usage: TextureUsage.STORAGE_BINDING,
+        usage: TextureUsage.STORAGE_BINDING | TextureUsage.COPY_DST,
         label: `scratch ${key}`,
       });
       scratch = { texture, view: texture.createView({ dimension: '2d-array' }), width, height, layers, bytes: width * height * layers * BYTES_PER_TEXEL };

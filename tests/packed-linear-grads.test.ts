@@ -92,6 +92,29 @@ describe('elementwiseColumnsIntoTexture', () => {
     });
   }
 
+  // Rows a multiple of 64: the kernel writes the texture's bytes into a buffer and a copy fills it.
+  for (const [rows, cols] of [[64, 5], [128, 300], [192, 771]] as const) {
+    it(`epsilonScale [${rows}, ${cols}] by a buffer copy: the texels and sums of the kernel's own texel stores, bit for bit`, async () => {
+      const g = Tensor.fromArray(randomArray(rows * cols, random), [rows, cols]);
+      const zData = randomArray(rows * cols, random);
+      zData[1] = 0;
+      const z = Tensor.fromArray(zData, [rows, cols]);
+      const keys: string[] = [];
+      const stop = runtime().onDispatch((launch) => keys.push(launch.key));
+      const copied = elementwiseColumnsIntoTexture('epsilonScale', [g, z], [EPS]);
+      const stored = elementwiseColumnsIntoTexture('epsilonScale', [g, z], [EPS], { copy: false });
+      stop();
+      expect(keys.map((k) => /"sink":"(\w+)"/.exec(k)?.[1])).toEqual(['columns', 'texture']);
+      expect(bits(await readTexture(copied.texture))).toEqual(bits(await readTexture(stored.texture)));
+      const [a, b] = [wrap(copied.sums), wrap(stored.sums)];
+      expect(bits(await a.toArray())).toEqual(bits(await b.toArray()));
+      const ref = refColumnsIntoTexture(FUSED_ELEMENTWISE.epsilonScale.ref, [refTensor([rows, cols], await g.toArray()), refTensor([rows, cols], zData)], [EPS]);
+      expectClose(await readTexture(copied.texture), ref.texels, { rtol: 1e-5, atol: 1e-6 }, 'texels');
+      for (const t of [copied.texture, stored.texture]) runtime().textures.release(t);
+      for (const t of [g, z, a, b]) t.dispose();
+    });
+  }
+
   it('rejects inputs of different shapes and empty ones', () => {
     const a = Tensor.fromArray(new Float32Array(6), [2, 3]);
     const b = Tensor.fromArray(new Float32Array(6), [3, 2]);
