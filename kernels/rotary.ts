@@ -9,19 +9,20 @@
  * (Equal to the inverse rotation only when sin's two halves are equal, as in HF's tables.)
  */
 import { runtime } from './runtime.js';
-import { broadcastShapes, broadcastStrides, numel, shapeToString } from './shape.js';
+import { broadcastShapes, broadcastStrides, contiguousStrides, isDenseLayout, numel, shapeToString } from './shape.js';
 import { allocate, f32Bits, type GpuView, type KernelOutput } from './view.js';
 import { flatEntry, header, stridedOffsets, workgroupsFor } from './wgsl/common.js';
 import { templateLaunch } from './wgsl/specKey.js';
 
 /**
  * Parameter layout: n, D, R, offsets (x, cos, sin), shape (rank), strides of x, cos, sin (rank
- * words each), then (adjoint only) a factor on the result. The output is contiguous, so the
- * feature index is i % D.
+ * words each), then (adjoint only) a factor on the result, then (`stridedOut`) the output's
+ * strides (rank words). Without them the output is contiguous, so the feature index is i % D.
  */
-function rotaryWgsl(rank: number, transposed: boolean): string {
+function rotaryWgsl(rank: number, transposed: boolean, stridedOut: boolean): string {
   const shapeAt = 6;
   const stridesAt = shapeAt + rank;
+  const outStridesAt = stridesAt + 3 * rank + (transposed ? 1 : 0);
   const last = (k: number): string => `p[${stridesAt + k * rank + rank - 1}u]`;
   // The backward's factor (the uniform rule's ½): exact for powers of two, so ½·(a + b) is (½a) + (½b).
   const scale = transposed ? ` * bitcast<f32>(p[${stridesAt + 3 * rank}u])` : '';
@@ -29,16 +30,23 @@ function rotaryWgsl(rank: number, transposed: boolean): string {
   const partner = transposed
     ? ['  let sx = select(-x[ox - h * xs], x[ox + h * xs], d < h);', '  let sn = select(sine[os - h * ss], sine[os + h * ss], d < h);']
     : ['  let sx = select(x[ox - h * xs], -x[ox + h * xs], d < h);', '  let sn = sine[os];'];
+  // A strided output: its offset from the same coordinates (the fourth operand's strides).
+  const offsets = stridedOut
+    ? stridedOffsets({ flat: 'i', rank, names: ['ox', 'oc', 'os'], shapeAt, offsetsAt: 3, stridesAt }) +
+      '\n' +
+      stridedOffsets({ flat: 'i', rank, names: ['oo'], shapeAt, offsetsAt: null, stridesAt: outStridesAt, tag: 'o' })
+    : stridedOffsets({ flat: 'i', rank, names: ['ox', 'oc', 'os'], shapeAt, offsetsAt: 3, stridesAt });
+  const at = stridedOut ? 'oo' : 'i';
   const body = [
     '  if (i >= p[0]) { return; }',
-    stridedOffsets({ flat: 'i', rank, names: ['ox', 'oc', 'os'], shapeAt, offsetsAt: 3, stridesAt }),
+    offsets,
     '  let d = i % p[1];',
-    `  if (d >= p[2]) { out[i] = x[ox]${scale}; return; }`,
+    `  if (d >= p[2]) { out[${at}] = x[ox]${scale}; return; }`,
     '  let h = p[2] / 2u;',
     `  let xs = ${last(0)};`,
     `  let ss = ${last(2)};`,
     ...partner,
-    `  out[i] = (x[ox] * cosine[oc] + sx * sn)${scale};`,
+    `  out[${at}] = (x[ox] * cosine[oc] + sx * sn)${scale};`,
   ].join('\n');
   return [
     header([
@@ -75,33 +83,41 @@ export function checkRotary(op: string, x: GpuView, cos: GpuView, sin: GpuView):
 
 /**
  * The fused rotary kernel, or its adjoint with respect to x when `transposed`, whose result is
- * multiplied by `factor` (the forward takes no factor).
+ * multiplied by `factor` (the forward takes no factor). `outStrides`: the result's element strides,
+ * a dense layout of x's shape (default row-major): the adjoint writes x's gradient in x's own
+ * memory order, so a gradient that goes back through x's permute and reshape needs no copy.
  */
-export function rotary(x: GpuView, cos: GpuView, sin: GpuView, transposed = false, op = 'rotary', factor = 1): KernelOutput {
+export function rotary(x: GpuView, cos: GpuView, sin: GpuView, transposed = false, op = 'rotary', factor = 1, outStrides?: readonly number[]): KernelOutput {
   if (!transposed && factor !== 1) throw new Error(`${op}: a factor applies to the adjoint only`);
   const R = checkRotary(op, x, cos, sin);
   const shape = [...x.shape];
-  const out = allocate(op, shape, 'f32');
   const n = numel(shape);
   const rank = shape.length;
+  const stridedOut = outStrides !== undefined && outStrides.some((s, i) => s !== contiguousStrides(shape)[i]);
+  if (outStrides !== undefined && (outStrides.length !== rank || !isDenseLayout(shape, outStrides))) {
+    throw new Error(`${op}: output strides [${outStrides.join(', ')}] are not a dense layout of ${shapeToString(shape)}`);
+  }
+  const out = allocate(op, shape, 'f32');
   const D = shape[rank - 1]!;
   // cos/sin walk x's coordinates; their last dim has R ≤ D entries and is read only for d < R.
   const tableShape = [...shape.slice(0, -1), R];
-  const params = new Uint32Array(7 + 4 * rank);
+  const params = new Uint32Array(7 + 5 * rank);
   params.set([n, D, R, x.offset, cos.offset, sin.offset]);
   params.set(shape, 6);
   params.set(x.strides, 6 + rank);
   params.set(broadcastStrides(cos.shape, cos.strides, tableShape), 6 + 2 * rank);
   params.set(broadcastStrides(sin.shape, sin.strides, tableShape), 6 + 3 * rank);
   params[6 + 4 * rank] = f32Bits(factor);
+  if (stridedOut) params.set(outStrides!, 6 + 4 * rank + (transposed ? 1 : 0));
   runtime().dispatch({
-    ...templateLaunch('rotary', { rank, transposed }, (s) => rotaryWgsl(s.rank, s.transposed)),
+    ...templateLaunch('rotary', { rank, transposed, stridedOut }, (s) => rotaryWgsl(s.rank, s.transposed, s.stridedOut)),
     bindings: [x.buffer, cos.buffer, sin.buffer, out],
     params,
     workgroups: workgroupsFor(n),
   });
-  return { buffer: out, shape, dtype: 'f32' };
+  return stridedOut ? { buffer: out, shape, dtype: 'f32', strides: [...outStrides!] } : { buffer: out, shape, dtype: 'f32' };
 }
+
 
 /**
  * Parameter layout of the table-gradient kernel: count, h (= R/2), factor, offsets of g and x, then

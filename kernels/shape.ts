@@ -87,3 +87,15 @@ export function coalesce(shape: Shape, stridesPerOperand: readonly (readonly num
   }
   return { shape: dims, strides };
 }
+
+/** Whether `strides` lay `shape` out densely (a permutation of some row-major order, no gaps or overlaps). */
+export function isDenseLayout(shape: readonly number[], strides: readonly number[]): boolean {
+  const dims = shape.map((d, i) => ({ d, s: strides[i]! })).filter((e) => e.d > 1);
+  dims.sort((a, b) => a.s - b.s);
+  let step = 1;
+  for (const { d, s } of dims) {
+    if (s !== step) return false;
+    step *= d;
+  }
+  return true;
+}

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu } from './helpers/gpu.js';
 import { expectClose, randomArray, rng } from './helpers/close.js';
-import { Tensor, permute, rotary, rotaryTables, rotateHalf } from '../autograd/index.js';
+import { Tensor, permute, reshape, rotary, rotaryTables, rotateHalf } from '../autograd/index.js';
+import { runtime } from '../kernels/runtime.js';
 import { gradcheck } from '../autograd/gradcheck.js';
 import { refPermute, refTensor } from '../kernels/reference/tensor.js';
 import { refRotary, refRotaryTables, refRotateHalf } from '../kernels/reference/rotary.js';
@@ -122,6 +123,44 @@ describe('rotary backward', () => {
       ref: ([x, c, s]) => refRotary(x!, c!, s!),
     });
     expect(report.ok, JSON.stringify(report)).toBe(true);
+  });
+
+  it('gradchecks x given as a permuted view (q and k as [B, H, T, D] views of [B, T, H, D])', async () => {
+    const report = await gradcheck({
+      name: 'rotary permuted x',
+      inputs: [{ shape: [2, 5, 3, 6] }, { shape: [5, 6] }, { shape: [5, 6] }],
+      gpu: ([x, c, s]) => rotary(permute(x!, [0, 2, 1, 3]), c!, s!),
+      ref: ([x, c, s]) => refRotary(refPermute(x!, [0, 2, 1, 3]), c!, s!),
+    });
+    expect(report.ok, JSON.stringify(report)).toBe(true);
+  });
+
+  it("writes x's gradient in x's memory order: back through the permute and reshape without a copy", async () => {
+    const random = rng(17);
+    const [B, T, H, D] = [1, 5, 3, 8];
+    const flat = Tensor.fromArray(randomArray(B * T * H * D, random), [B, T, H * D]);
+    flat.setRequiresGrad(true);
+    const { cos, sin } = rotaryTables(T, D);
+    const y = rotary(permute(reshape(flat, [B, T, H, D]), [0, 2, 1, 3]), cos, sin);
+    const seed = Tensor.fromArray(randomArray(B * H * T * D, random), [B, H, T, D]);
+    const keys: string[] = [];
+    const stop = runtime().onDispatch((launch) => keys.push(launch.key));
+    backward(y, { seed });
+    stop();
+    expect(keys.filter((k) => k.startsWith('elementwise/'))).toEqual([]);
+    expect(keys.some((k) => k.includes('"stridedOut":true'))).toBe(true);
+    // The adjoint by hand: g ⊙ cos + rotateHalfᵀ(g ⊙ sin), rotateHalfᵀ(y) = concat(y[h:], −y[:h]).
+    const [g, c, sn] = [await seed.toArray(), await cos.toArray(), await sin.toArray()];
+    const expected = new Array<number>(B * T * H * D).fill(0);
+    for (let hd = 0; hd < H; hd++)
+      for (let t = 0; t < T; t++)
+        for (let d = 0; d < D; d++) {
+          const h = D / 2;
+          const at = (dd: number): number => g[(hd * T + t) * D + dd]! * sn[t * D + dd]!;
+          const partner = d < h ? at(d + h) : -at(d - h);
+          expected[(t * H + hd) * D + d] = g[(hd * T + t) * D + d]! * c[t * D + d]! + partner;
+        }
+    expectClose(await flat.grad!.toArray(), expected, { rtol: 1e-5, atol: 1e-6 }, 'x gradient');
   });
 
   it('rotateHalf is differentiable', async () => {

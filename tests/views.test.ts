@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu } from './helpers/gpu.js';
 import { expectClose, randomArray, rng } from './helpers/close.js';
 import { refPermute, refTensor, type RefTensor } from '../kernels/reference/tensor.js';
+import { isDenseLayout } from '../kernels/shape.js';
 import { gradcheck } from '../autograd/gradcheck.js';
 import {
   Tensor,
@@ -256,5 +257,16 @@ describe('gradients of the view ops (gradcheck against the reference)', () => {
     const x = Tensor.fromArray([1, 2, 3, 4]).setRequiresGrad();
     backward(sum(mul(slice(x, 0, 0, 3), slice(x, 0, 1, 4)))); // x0x1 + x1x2 + x2x3
     expect(Array.from(await x.grad!.toArray())).toEqual([2, 4, 6, 3]);
+  });
+});
+
+describe('isDenseLayout', () => {
+  it('accepts every permutation of a row-major layout and refuses gaps, overlaps and broadcasts', () => {
+    expect(isDenseLayout([2, 3, 4], [12, 4, 1])).toBe(true);
+    expect(isDenseLayout([2, 3, 4], [4, 8, 1])).toBe(true); // [2, 4]·[3] permuted: q's [B, H, T, D] view
+    expect(isDenseLayout([2, 1, 4], [4, 99, 1])).toBe(true); // a size-1 dim's stride does not matter
+    expect(isDenseLayout([2, 3, 4], [24, 4, 1])).toBe(false); // a gap: a slice of something larger
+    expect(isDenseLayout([2, 3, 4], [0, 4, 1])).toBe(false); // broadcast
+    expect(isDenseLayout([2, 3, 4], [4, 4, 1])).toBe(false); // overlapping
   });
 });

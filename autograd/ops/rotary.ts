@@ -4,6 +4,7 @@
  * needs relevance flowing into the tables.
  */
 import { rotary as rotaryKernel, rotaryTableGrads, checkRotary } from '../../kernels/rotary.js';
+import { isDenseLayout } from '../../kernels/shape.js';
 import { defineOp } from '../op.js';
 import { Tensor } from '../tensor.js';
 import { wrap } from './wrap.js';
@@ -41,8 +42,11 @@ const rotaryOp = defineOp({
 
 /** The gradients of x, cos and sin for the incoming gradient `factor`·g. */
 function rotaryGrads([x, cos, sin]: [Tensor, Tensor, Tensor], [needX, needCos, needSin]: readonly boolean[], g: Tensor, factor: number): (Tensor | null)[] {
-  // g_x = g ⊙ cos + rotateHalfᵀ(g ⊙ sin): the same fused kernel in its adjoint form.
-  const gx = needX ? wrap(rotaryKernel(g, cos, sin, true, 'rotary', factor)) : null;
+  // g_x = g ⊙ cos + rotateHalfᵀ(g ⊙ sin): the same fused kernel in its adjoint form, written in
+  // x's memory order when x is a dense permuted view (q and k as [B, H, T, D] views of the
+  // projections' [B, T, H·D]), so the gradient goes back through that permute and reshape as views.
+  const layout = isDenseLayout(x.shape, x.strides) ? x.strides : undefined;
+  const gx = needX ? wrap(rotaryKernel(g, cos, sin, true, 'rotary', factor, layout)) : null;
   if (!needCos && !needSin) return [gx, null, null];
   // Σ g ⊙ x and Σ g ⊙ rotateHalf(x) over the first R features, summed to the tables' shape: one dispatch.
   const tables = rotaryTableGrads(g, x, cos.shape, factor);
