@@ -234,6 +234,11 @@ async function main(o: Options): Promise<void> {
       console.log(row(`${name} explanation`, e, t, diff.toExponential(1)));
       runs.push(`${name}: engine ${fmtRuns(e.seconds)} s (CPU ${fmtRuns(e.cpu)}); PyTorch ${fmtRuns(t.seconds)} s (CPU ${fmtRuns(t.cpu)}); target ${e.target} (PyTorch argmax ${t.argmax}), logit ${e.logit.toFixed(4)} vs ${t.logit.toFixed(4)}`);
     }
+    // The issue's "within 2× of our own forward", next to the same ratio of the PyTorch implementation.
+    const ownForward = [...engine.methods].map(
+      ([name, e]) => `${name} engine ${(best(e.seconds) / best(engine.forward.seconds)).toFixed(2)}×, PyTorch ${(best(torch.methods[name]!.seconds) / best(torch.forward.seconds)).toFixed(2)}×`,
+    );
+    console.log(`\nExplanation / its own forward (best over best): ${ownForward.join('; ')}`);
     console.log('\nAll runs:');
     for (const line of runs) console.log(`- ${line}`);
     if (o.rounds > 1) {
