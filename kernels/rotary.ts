@@ -31,11 +31,10 @@ function rotaryWgsl(rank: number, transposed: boolean, stridedOut: boolean): str
     ? ['  let sx = select(-x[ox - h * xs], x[ox + h * xs], d < h);', '  let sn = select(sine[os - h * ss], sine[os + h * ss], d < h);']
     : ['  let sx = select(x[ox - h * xs], -x[ox + h * xs], d < h);', '  let sn = sine[os];'];
   // A strided output: its offset from the same coordinates (the fourth operand's strides).
-  const offsets = stridedOut
-    ? stridedOffsets({ flat: 'i', rank, names: ['ox', 'oc', 'os'], shapeAt, offsetsAt: 3, stridesAt }) +
-      '\n' +
-      stridedOffsets({ flat: 'i', rank, names: ['oo'], shapeAt, offsetsAt: null, stridesAt: outStridesAt, tag: 'o' })
-    : stridedOffsets({ flat: 'i', rank, names: ['ox', 'oc', 'os'], shapeAt, offsetsAt: 3, stridesAt });
+  const offsets = [
+    stridedOffsets({ flat: 'i', rank, names: ['ox', 'oc', 'os'], shapeAt, offsetsAt: 3, stridesAt }),
+    ...(stridedOut ? [stridedOffsets({ flat: 'i', rank, names: ['oo'], shapeAt, offsetsAt: null, stridesAt: outStridesAt, tag: 'o' })] : []),
+  ].join('\n');
   const at = stridedOut ? 'oo' : 'i';
   const body = [
     '  if (i >= p[0]) { return; }',
@@ -93,7 +92,8 @@ export function rotary(x: GpuView, cos: GpuView, sin: GpuView, transposed = fals
   const shape = [...x.shape];
   const n = numel(shape);
   const rank = shape.length;
-  const stridedOut = outStrides !== undefined && outStrides.some((s, i) => s !== contiguousStrides(shape)[i]);
+  const rowMajor = contiguousStrides(shape);
+  const stridedOut = outStrides !== undefined && outStrides.some((s, i) => s !== rowMajor[i]);
   if (outStrides !== undefined && (outStrides.length !== rank || !isDenseLayout(shape, outStrides))) {
     throw new Error(`${op}: output strides [${outStrides.join(', ')}] are not a dense layout of ${shapeToString(shape)}`);
   }
