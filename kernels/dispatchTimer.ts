@@ -14,7 +14,7 @@ import { BufferUsage, MapMode } from './usage.js';
 export interface TimedTag {
   /** The tag the caller's function gave the dispatches. */
   tag: string;
-  /** Dispatches timed under it. */
+  /** Dispatches (or copies, for a copy's tag) timed under it. */
   dispatches: number;
   /** Their summed GPU time, in seconds. */
   seconds: number;
@@ -42,6 +42,17 @@ export class DispatchTimer {
     const first = 2 * this.tags.length;
     this.tags.push(tag);
     return { timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: first, endOfPassWriteIndex: first + 1 } };
+  }
+
+  /**
+   * Descriptors of two empty passes around a copy, tagged `tag`: the first writes its end where a
+   * dispatch's beginning goes, the second its beginning where the end goes, so the pair times
+   * what ran between them (copies have no timestamps of their own in WebGPU).
+   */
+  spanFor(tag: string): [GPUComputePassDescriptor, GPUComputePassDescriptor] {
+    const { timestampWrites } = this.passFor(tag);
+    const { querySet, beginningOfPassWriteIndex: first, endOfPassWriteIndex: second } = timestampWrites!;
+    return [{ timestampWrites: { querySet, endOfPassWriteIndex: first } }, { timestampWrites: { querySet, beginningOfPassWriteIndex: second } }];
   }
 
   /** Before a submit: resolves this submit's queries and copies them to a buffer to read; returns the read to start after the submit. */

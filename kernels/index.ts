@@ -18,6 +18,7 @@ export {
   type RuntimeOptions,
   type AdapterDescription,
   type Launch,
+  type TimedWork,
   type Binding,
   type TextureBinding,
 } from './runtime.js';

@@ -90,6 +90,12 @@ export interface Launch {
   workgroups: number;
 }
 
+/**
+ * What `timeDispatches` tags: a dispatch (its launch) or a copy between buffers and textures,
+ * whose key is `copy/bufferToBuffer` or `copy/bufferToTexture`.
+ */
+export type TimedWork = Pick<Launch, 'key'>;
+
 /** What to do when no WebGPU is found outside Node (the Node entry gives Dawn's own advice). */
 const PORTABLE_NO_ADAPTER_HINT =
   'This JavaScript runtime gives no WebGPU adapter: use a browser or runtime with WebGPU (navigator.gpu), ' +
@@ -127,8 +133,8 @@ export class GpuRuntime {
   private readonly paramMirror = new Uint32Array(PARAM_RING_BYTES / 4);
   private paramCursor = 0;
   private readonly staging: UploadStaging;
-  /** While `timeDispatches` runs: the timer, and how a dispatch is tagged. */
-  private timing: { timer: DispatchTimer; tag: (launch: Launch) => string } | null = null;
+  /** While `timeDispatches` runs: the timer, and how a dispatch or copy is tagged. */
+  private timing: { timer: DispatchTimer; tag: (work: TimedWork) => string } | null = null;
   private pendingDestroy: Destroyable[] = [];
   private pendingDestroyBytes = 0;
   private readonly errors: string[] = [];
@@ -235,8 +241,7 @@ export class GpuRuntime {
   /** Records a buffer-to-buffer copy in order with the dispatches around it. */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     if (bytes === 0) return;
-    this.endPass();
-    this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.timedCopy('copy/bufferToBuffer', () => this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes));
   }
 
   /**
@@ -246,12 +251,24 @@ export class GpuRuntime {
    */
   copyToTexture(src: GPUBuffer, bytesPerRow: number, target: ScratchTexture): void {
     if (bytesPerRow % 256 !== 0 || bytesPerRow !== target.width * 16) throw new Error(`copyToTexture: ${bytesPerRow} bytes per row for a texture ${target.width} texels wide`);
-    this.endPass();
-    this.commandEncoder().copyBufferToTexture(
-      { buffer: src, bytesPerRow, rowsPerImage: target.height },
-      { texture: target.texture },
-      [target.width, target.height, target.layers],
+    this.timedCopy('copy/bufferToTexture', () =>
+      this.commandEncoder().copyBufferToTexture(
+        { buffer: src, bytesPerRow, rowsPerImage: target.height },
+        { texture: target.texture },
+        [target.width, target.height, target.layers],
+      ),
     );
+  }
+
+  /** Records a copy outside any pass; while `timeDispatches` runs, between two timed empty passes. */
+  private timedCopy(key: string, record: () => void): void {
+    this.endPass();
+    const span = this.timing?.timer.spanFor(this.timing.tag({ key }));
+    if (span) this.timedPass(span[0]);
+    this.endPass();
+    record();
+    if (span) this.timedPass(span[1]);
+    this.endPass();
   }
 
   /**
@@ -363,7 +380,7 @@ export class GpuRuntime {
    * last submit's timestamps and returns the totals by tag, most time first. Throws when the
    * device has no `timestamp-query` (`canTimeDispatches`) or a timing already runs.
    */
-  timeDispatches(tag: (launch: Launch) => string): { stop: () => Promise<TimedTag[]> } {
+  timeDispatches(tag: (work: TimedWork) => string): { stop: () => Promise<TimedTag[]> } {
     if (!this.canTimeDispatches) throw new Error('timeDispatches: this device has no timestamp-query feature');
     if (this.timing) throw new Error('timeDispatches: a timing already runs');
     this.flush(); // dispatches recorded before are not timed

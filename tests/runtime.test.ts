@@ -251,6 +251,37 @@ describe('dispatch timing (timestamp queries)', () => {
   });
 });
 
+describe('copy timing', () => {
+  it('times buffer and texture copies under copy tags (each between two empty timed passes), and the data arrives', async () => {
+    const rt = runtime();
+    const bytes = 32 * 2 ** 20;
+    const source = Tensor.fromArray(new Float32Array(bytes / 4).map((_, i) => i % 1000));
+    const [big, small] = [rt.pool.acquire(bytes), rt.pool.acquire(256)];
+    const texture = rt.textures.acquire(16, 4, 1); // 16 texels × 16 bytes = one 256-byte copy row
+    const tags: string[] = [];
+    const timing = rt.timeDispatches((work) => {
+      tags.push(work.key);
+      return work.key.startsWith('copy/') ? `${work.key} ${tags.length}` : 'dispatch';
+    });
+    rt.copy(source.buffer, 0, big, 0, bytes);
+    rt.copy(source.buffer, 0, small, 0, 256);
+    rt.copyToTexture(source.buffer, 256, texture);
+    const times = await timing.stop();
+    expect(tags).toEqual(['copy/bufferToBuffer', 'copy/bufferToBuffer', 'copy/bufferToTexture']);
+    const byTag = Object.fromEntries(times.map((t) => [t.tag.split(' ')[0] + (t.tag.endsWith(' 1') ? ':big' : ''), t]));
+    expect(times.map((t) => t.dispatches)).toEqual([1, 1, 1]);
+    // 32 MiB take measurably longer than 256 bytes: the span is the copy's, not zero or the passes'.
+    expect(byTag['copy/bufferToBuffer:big']!.seconds).toBeGreaterThan(1e-4);
+    expect(byTag['copy/bufferToBuffer:big']!.seconds).toBeGreaterThan(byTag['copy/bufferToBuffer']!.seconds);
+    const read = await readU32(big, bytes / 4);
+    expect(new Float32Array(read.buffer).slice(-3)).toEqual(new Float32Array([(bytes / 4 - 3) % 1000, (bytes / 4 - 2) % 1000, (bytes / 4 - 1) % 1000]));
+    rt.textures.release(texture);
+    rt.pool.release(big);
+    rt.pool.release(small);
+    source.dispose();
+  });
+});
+
 describe('uploads', () => {
   it('arrive intact through the staging buffers: larger than one, and more than fit in one before a submit', async () => {
     const rt = runtime();
