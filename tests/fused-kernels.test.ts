@@ -122,6 +122,39 @@ describe('batched dot products', () => {
   });
 });
 
+describe('DotBatch: a pair queued twice', () => {
+  it('is summed once (either order, other handles on the same views), while other views of the same data are not merged', async () => {
+    const before = runtime().memory().liveBytes;
+    const batch = new DotBatch();
+    const [a, b] = [randomArray(64, random), randomArray(64, random)];
+    const [ta, tb] = [Tensor.fromArray(a, [8, 8]), Tensor.fromArray(b, [8, 8])];
+    const dispatches = runtime().counters().dispatches;
+    const first = batch.add(ta, tb);
+    const aliases = [ta.savedAlias(), tb.savedAlias()];
+    const again = [batch.add(tb, ta), batch.add(aliases[0]!, aliases[1]!)];
+    // Same storages, other geometry: each its own sum.
+    const [ra, rb] = [reshape(ta, [64]), reshape(tb, [64])];
+    const [tta, ttb] = [transpose(ta), transpose(tb)];
+    const [sa, sb] = [slice(ta, 0, 0, 4), slice(tb, 0, 4, 8)];
+    const others = [batch.add(ra, rb), batch.add(tta, tb), batch.add(tta, ttb), batch.add(sa, sb), batch.add(ta, ta)];
+    for (const t of [ta, tb, ...aliases, ra, rb, tta, ttb, sa, sb]) t.dispose();
+    const values = await batch.read();
+    expect(again).toEqual([first, first]);
+    expect(new Set([first, ...others]).size).toBe(6);
+    const at = (m: ArrayLike<number>, r: number, c: number): number => m[r * 8 + c]!;
+    const transposedDot = Array.from({ length: 64 }, (_, k) => at(a, k % 8, Math.floor(k / 8)) * b[k]!).reduce((s, v) => s + v, 0);
+    expect(values[first]).toBeCloseTo(dot(a, b), 4);
+    expect(values[others[0]!]).toBeCloseTo(dot(a, b), 4);
+    expect(values[others[1]!]).toBeCloseTo(transposedDot, 4);
+    expect(values[others[2]!]).toBeCloseTo(dot(a, b), 4);
+    expect(values[others[3]!]).toBeCloseTo(dot(a.subarray(0, 32), b.subarray(32, 64)), 4);
+    expect(values[others[4]!]).toBeCloseTo(dot(a, a), 4);
+    // Six sums in one dispatch where seven would fit: the repeats took no slot of their own.
+    expect(runtime().counters().dispatches - dispatches).toBe(Math.ceil(6 / dotPairLimit()));
+    expect(runtime().memory().liveBytes).toBe(before);
+  });
+});
+
 describe('fused elementwise chains', () => {
   const cases: Record<FusedElementwise, { lo: number; hi: number; scalar: number }> = {
     epsilonScale: { lo: -2, hi: 2, scalar: 0.01 },
