@@ -348,12 +348,19 @@ export function elementwise(
  */
 type ColumnSink = 'buffer' | 'texture' | 'columns';
 
-/** The template of the column-sum kernels: the op, and where the values go. */
+/**
+ * The template of the column-sum kernels: the op, where the values go, and whether each column's
+ * Σ_rows in0 ⊙ in1 (the op's first two inputs) goes to a `dots` buffer as well ('yes'/'no').
+ */
 interface ColumnSumsSpec {
   readonly [field: string]: string;
   op: ElementwiseKernel;
   sink: ColumnSink;
+  inputDots: 'yes' | 'no';
 }
+
+/** Rows summed in sequence before their sum joins the column's total (see the input dots). */
+const DOT_BLOCK_ROWS = 64;
 
 /**
  * One invocation per column j walks the rows in order and sums as it goes (the order the reduction
@@ -361,16 +368,21 @@ interface ColumnSumsSpec {
  * four rows at a time as texel (r/4, j), zero past the last row: `packIntoTexture`'s layout for the
  * transposed view [cols, rows].
  */
-function columnSumsWgsl({ op, sink }: ColumnSumsSpec): string {
+function columnSumsWgsl({ op, sink, inputDots }: ColumnSumsSpec): string {
   const def = KERNELS[op];
   const arity = def.arity;
   const nScalars = def.scalars ?? 0;
-  // Parameter layout: rows, cols, scalars, then per input its offset and two strides.
+  const dots = inputDots === 'yes';
+  // Parameter layout: rows, cols, scalars, then per input its offset and two strides, then the dots' offset.
   const at = (k: number, w: number): string => `p[${2 + nScalars + 3 * k + w}u]`;
   const loads = (r: string, indent: string): string[] => INPUT_NAMES.slice(0, arity).map((n, k) => `${indent}let ${n} = in_${n}[${at(k, 0)} + (${r}) * ${at(k, 1)} + j * ${at(k, 2)}];`);
+  // The input dot in two levels, blocks of DOT_BLOCK_ROWS rows and their sums: its rounding grows
+  // with the block and the block count, not the row count (the ledger takes differences of such totals).
+  const dot = (r: string, indent: string): string[] =>
+    dots ? [`${indent}block += a * b;`, `${indent}if (((${r}) % ${DOT_BLOCK_ROWS}u) == ${DOT_BLOCK_ROWS - 1}u) { dot += block; block = 0.0; }`] : [];
   const walk =
     sink !== 'texture'
-      ? ['  for (var r = 0u; r < p[0]; r++) {', ...loads('r', '    '), `    let v = ${def.wgsl};`, `    out[${sink === 'buffer' ? 'r * p[1] + j' : 'j * p[0] + r'}] = v;`, '    acc += v;', '  }']
+      ? ['  for (var r = 0u; r < p[0]; r++) {', ...loads('r', '    '), `    let v = ${def.wgsl};`, `    out[${sink === 'buffer' ? 'r * p[1] + j' : 'j * p[0] + r'}] = v;`, '    acc += v;', ...dot('r', '    '), '  }']
       : [
           '  for (var r0 = 0u; r0 < p[0]; r0 += 4u) {',
           '    var t = vec4<f32>(0.0);',
@@ -380,6 +392,7 @@ function columnSumsWgsl({ op, sink }: ColumnSumsSpec): string {
             `      let v = ${def.wgsl};`,
             `      t[${q}] = v;`,
             '      acc += v;',
+            ...dot(`r0 + ${q}u`, '      '),
             '    }',
           ]),
           '    textureStore(out, vec2<u32>(r0 / 4u, j), 0, t);',
@@ -390,14 +403,17 @@ function columnSumsWgsl({ op, sink }: ColumnSumsSpec): string {
     '  if (j >= p[1]) { return; }',
     ...Array.from({ length: nScalars }, (_, k) => `  let s${k} = ${paramF32(2 + k)};`),
     '  var acc = 0.0;',
+    ...(dots ? ['  var dot = 0.0;', '  var block = 0.0;'] : []),
     ...walk,
     '  sums[j] = acc;',
+    ...(dots ? [`  dots[p[${2 + nScalars + 3 * arity}u] + j] = dot + block;`] : []),
   ].join('\n');
   return [
     header([
       ...INPUT_NAMES.slice(0, arity).map((n) => ({ name: `in_${n}`, access: 'read' as const, type: 'f32' })),
       sink === 'texture' ? { name: 'out', access: 'read_write', type: 'vec4<f32>', texture: true } : { name: 'out', access: 'read_write', type: 'f32' },
       { name: 'sums', access: 'read_write', type: 'f32' },
+      ...(dots ? [{ name: 'dots', access: 'read_write' as const, type: 'f32' }] : []),
     ]),
     ...supportCode(def),
     flatEntry(body),
@@ -434,7 +450,7 @@ export function elementwiseWithColumnSums(op: ElementwiseKernel, inputs: readonl
   const sums = allocate(op, [cols], 'f32');
   if (cols > 0) {
     runtime().dispatch({
-      ...templateLaunch('elementwise-colsum', { op, sink: 'buffer' } satisfies ColumnSumsSpec, columnSumsWgsl),
+      ...templateLaunch('elementwise-colsum', { op, sink: 'buffer', inputDots: 'no' } satisfies ColumnSumsSpec, columnSumsWgsl),
       bindings: [...inputs.map((v) => v.buffer), values, sums],
       params,
       workgroups: workgroupsFor(cols),
@@ -450,6 +466,12 @@ export interface ColumnsIntoTextureOptions {
    * (tests compare the two ways); default: copy where the rows make whole 256-byte copy rows.
    */
   copy?: boolean;
+  /**
+   * Where the kernel also writes, for each column j, Σ_rows inputs[0] ⊙ inputs[1] (at `offset + j`
+   * of `buffer`, f32): a relevance total read from the values the kernel loads anyway (the ε-rule's
+   * g and z give the layer's output relevance). Needs an op of at least two inputs.
+   */
+  inputDots?: { buffer: GPUBuffer; offset: number };
 }
 
 /**
@@ -470,8 +492,11 @@ export function elementwiseColumnsIntoTexture(
   scalars: readonly number[] = [],
   options: ColumnsIntoTextureOptions = {},
 ): { texture: ScratchTexture; sums: KernelOutput } {
-  const { rows, cols, params } = columnSumsParams(op, inputs, scalars);
+  const { rows, cols, params: base } = columnSumsParams(op, inputs, scalars);
   if (rows === 0 || cols === 0) throw new Error(`${op} into a texture: needs a non-empty [rows, cols], got ${shapeToString([rows, cols])}`);
+  const dots = options.inputDots ?? null;
+  if (dots && KERNELS[op].arity < 2) throw new Error(`${op} into a texture: input dots need two inputs`);
+  const params = dots ? Uint32Array.from([...base, dots.offset]) : base;
   const rt = runtime();
   const texture = rt.textures.acquire(Math.ceil(rows / 4), cols, 1);
   const sums = allocate(op, [cols], 'f32');
@@ -481,8 +506,8 @@ export function elementwiseColumnsIntoTexture(
   const byCopy = (rows * 4) % 256 === 0 && options.copy !== false;
   const staged = byCopy ? allocate(op, [cols, rows], 'f32') : null;
   rt.dispatch({
-    ...templateLaunch('elementwise-colsum', { op, sink: byCopy ? 'columns' : 'texture' } satisfies ColumnSumsSpec, columnSumsWgsl),
-    bindings: [...inputs.map((v) => v.buffer), staged ?? { textureView: texture.view }, sums],
+    ...templateLaunch('elementwise-colsum', { op, sink: byCopy ? 'columns' : 'texture', inputDots: dots ? 'yes' : 'no' } satisfies ColumnSumsSpec, columnSumsWgsl),
+    bindings: [...inputs.map((v) => v.buffer), staged ?? { textureView: texture.view }, sums, ...(dots ? [dots.buffer] : [])],
     params,
     workgroups: workgroupsFor(cols),
   });

@@ -73,6 +73,38 @@ export class DotBatch {
     return id;
   }
 
+  /**
+   * Slots for `count` partial sums of Σ a ⊙ b that a kernel recorded next will write (at `offset`
+   * of `buffer`, f32), so that `add(a, b)` later returns this pair's id without a dispatch of its
+   * own; null when the pair is already queued. `read()` adds the slots like any pair's partials.
+   */
+  reserve(a: Tensor, b: Tensor, count: number): { buffer: GPUBuffer; offset: number } | null {
+    const key = this.pairKey(a, b);
+    if (this.byPair.has(key)) return null;
+    const id = this.where.length;
+    this.byPair.set(key, id);
+    const out = this.slotsFor(count);
+    this.where.push({ buffer: this.outputs.length - 1, first: this.cursor, count });
+    const offset = this.cursor;
+    this.cursor += count;
+    this.used[this.used.length - 1] = this.cursor;
+    return { buffer: out.buffer, offset };
+  }
+
+  /** The output buffer with room for `count` more slots after the cursor (a new one when the last is full). */
+  private slotsFor(count: number): Tensor {
+    let out = this.outputs[this.outputs.length - 1];
+    if (!out || this.cursor + count > out.size) {
+      const slots = Math.max(SLOTS_PER_BUFFER, count);
+      // Untracked: flushes happen inside the callers' tidy scopes.
+      out = new Tensor(new Storage(runtime().pool.acquire(slots * 4)), [slots], 'f32', undefined, 0, false);
+      this.outputs.push(out);
+      this.used.push(0);
+      this.cursor = 0;
+    }
+    return out;
+  }
+
   /** The two views a pair reads, as a string: storage, offset, strides and shape of each, in a fixed order. */
   private pairKey(a: Tensor, b: Tensor): string {
     const view = (t: Tensor): string => {
@@ -88,15 +120,7 @@ export class DotBatch {
   flush(): void {
     if (this.pending.length === 0) return;
     const needed = this.pending.reduce((n, p) => n + dotSlotCount(p.a.size), 0);
-    let out = this.outputs[this.outputs.length - 1];
-    if (!out || this.cursor + needed > out.size) {
-      const slots = Math.max(SLOTS_PER_BUFFER, needed);
-      // Untracked: flushes happen inside the callers' tidy scopes.
-      out = new Tensor(new Storage(runtime().pool.acquire(slots * 4)), [slots], 'f32', undefined, 0, false);
-      this.outputs.push(out);
-      this.used.push(0);
-      this.cursor = 0;
-    }
+    const out = this.slotsFor(needed);
     const slots = dotPartials(this.pending.map((p) => ({ a: p.a, b: p.b })), out.buffer, this.cursor);
     this.pending.forEach((p, k) => {
       this.where[p.id] = { buffer: this.outputs.length - 1, first: this.cursor + slots[k]!.first, count: slots[k]!.count };
@@ -141,4 +165,28 @@ export class DotBatch {
     // Ids handed out so far name freed sums: a pair queued again is summed again.
     this.byPair.clear();
   }
+}
+
+/** The batch `withDotBatch` has made current, if any. */
+let active: DotBatch | null = null;
+
+/**
+ * Runs `fn` with `batch` as the batch that backward rules may hand partial sums to
+ * (`activeDotBatch`): explain() runs its backward sweep so, and a rule whose kernel reads a pair
+ * the ledger will measure (the ε-rule: a layer's output and its gradient) reserves the pair's
+ * slots and writes them, so the ledger's `add` finds the pair summed.
+ */
+export function withDotBatch<T>(batch: DotBatch, fn: () => T): T {
+  const outer = active;
+  active = batch;
+  try {
+    return fn();
+  } finally {
+    active = outer;
+  }
+}
+
+/** The batch of the innermost `withDotBatch`, or null outside one. */
+export function activeDotBatch(): DotBatch | null {
+  return active;
 }

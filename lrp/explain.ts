@@ -19,7 +19,7 @@ import { relevancePerPosition } from './positions.js';
 import { ruleResolver } from './composites.js';
 import { buildReport, type TappedRelevance } from './conservation.js';
 import { LedgerRecorder } from './ledger.js';
-import { DotBatch } from './dotBatch.js';
+import { DotBatch, withDotBatch } from './dotBatch.js';
 import { assertFiniteLogits, assertFiniteRelevance, locateFirstNonFiniteTap } from './finite.js';
 import { DEFAULT_EPSILON, isMethodName, methodSpec, METHOD_NAMES, type MethodSpec } from './methods.js';
 import type { Explanation, MethodName, PositionAggregation } from './result.js';
@@ -382,7 +382,8 @@ export async function explainRecorded(
       const sums = tidy(() => {
         // Relevance is linear in the seed: one-hot(target) − one-hot(contrast) explains the difference.
         const seed = Tensor.fromArray(head ? Float32Array.from(explainedIds, (_, k) => (k === 0 ? 1 : -1)) : oneHotSeed(classes, target!, contrast), root.shape);
-        backward(root, { seed, onNode, retainGraph });
+        // Rules that read a pair the ledger measures may sum it in their own kernel (the ε-rule).
+        withDotBatch(batch, () => backward(root, { seed, onNode, retainGraph }));
         return noGrad(() => ({
           tapped: tapped.map((t) => (INPUT_KINDS.has(t.kind) ? inputRelevance(t) : null)),
           totals: tapped.map((t) => (!INPUT_KINDS.has(t.kind) ? relevanceTotal(batch, t.tensor) : null)),

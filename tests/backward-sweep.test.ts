@@ -33,6 +33,9 @@ import { backward, type NodeVisit } from '../autograd/backward.js';
 import { wrap } from '../autograd/ops/wrap.js';
 import { normScaleDetachedRule } from '../lrp/rules/normScale.js';
 import { LedgerRecorder } from '../lrp/ledger.js';
+import { withDotBatch } from '../lrp/dotBatch.js';
+import { epsilonRule } from '../lrp/rules/epsilon.js';
+import { linear } from '../autograd/ops/matmul.js';
 import { explain } from '../lrp/explain.js';
 import { loadModel } from '../nn/folder.js';
 import { Rng } from '../autograd/rng.js';
@@ -401,6 +404,46 @@ describe('gradients folded into a backward’s own kernel', () => {
       expectClose(Array.from(await x.grad!.toArray()), cs.map((v) => 3 * v), { rtol: 1e-6, atol: 1e-6 });
       ledger.dispose();
       for (const t of [x, c, loss]) t.dispose();
+    }
+  });
+});
+
+describe('relevance summed where a rule’s kernel reads it', () => {
+  it('the ε-rule’s kernel sums a linear layer’s output relevance: the ledger books it, with no dot product of its own', async () => {
+    const [rows, inputs, outputs, eps] = [74, 100, 300, 0.01];
+    const [xs, ws, bs, cs] = [randoms(rows * inputs), randoms(outputs * inputs), randoms(outputs), randoms(rows * outputs)];
+    for (const fused of [true, false]) {
+      const x = Tensor.fromArray(xs, [rows, inputs]).setRequiresGrad();
+      const w = Tensor.fromArray(ws, [outputs, inputs]);
+      const b = Tensor.fromArray(bs, [outputs]).setRequiresGrad();
+      const c = Tensor.fromArray(cs, [rows, outputs]);
+      const y = withBackwardRules({ linear: epsilonRule(eps) }, () => linear(x, w, b));
+      const loss = sum(mul(y, c));
+      const ledger = new LedgerRecorder(new Set(), new Map());
+      const keys: string[] = [];
+      const stop = runtime().onDispatch((launch) => keys.push(launch.key));
+      const sweep = (): void => backward(loss, { onNode: ledger.onNode });
+      if (fused) withDotBatch(ledger.batch, sweep);
+      else sweep();
+      const losses = await ledger.read();
+      stop();
+      // Only the linear node is measured (the mul by a constant and the sum conserve): y ⊙ ĝ from
+      // the ε-rule's kernel where fused, x ⊙ g_x and b ⊙ g_b as dot products.
+      expect(keys.some((k) => k.startsWith('elementwise-colsum/') && k.includes('"inputDots":"yes"'))).toBe(fused);
+      expect(keys.filter((k) => k.startsWith('dots/')).map((k) => k.split('/')[1])).toEqual([fused ? 'p2' : 'p3']);
+      const [yv, gx, gb] = await Promise.all([y.toArray(), x.grad!.toArray(), b.grad!.toArray()]);
+      // In float64 from the same float32 tensors; each total is rounded in float32 on the GPU, so
+      // the tolerance scales with the totals whose difference the loss is (as in lrp-ledger.test.ts).
+      const terms = [0, 0, 0];
+      for (let i = 0; i < yv.length; i++) terms[0]! += yv[i]! * cs[i]!;
+      for (let i = 0; i < gx.length; i++) terms[1]! += xs[i]! * gx[i]!;
+      for (let j = 0; j < outputs; j++) terms[2]! += bs[j]! * gb[j]!;
+      const expected = terms[0]! - terms[1]! - terms[2]!;
+      const scale = terms.reduce((t, v) => t + Math.abs(v), 0);
+      expect(Math.abs(expected)).toBeGreaterThan(1e-3 * scale); // ε absorbs something measurable
+      expect(Math.abs(losses.stabilizers - expected)).toBeLessThan(2e-6 * scale);
+      ledger.dispose();
+      for (const t of [x, w, b, c, y, loss]) t.dispose();
     }
   });
 });

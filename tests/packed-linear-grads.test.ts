@@ -57,6 +57,34 @@ async function readTexture(t: ScratchTexture): Promise<Float32Array> {
 
 const bits = (a: ArrayLike<number>): Uint32Array => new Uint32Array(Float32Array.from(a).buffer);
 
+describe('elementwiseColumnsIntoTexture with input dots', () => {
+  // 192 rows: plain floats and a buffer copy (three 64-row blocks); 150: texel stores, a partial block.
+  for (const [rows, cols, copy] of [[192, 40, true], [150, 33, false], [192, 40, false]] as const) {
+    it(`[${rows}, ${cols}]${copy ? '' : ', texel stores'}: Σ_rows g ⊙ z per column at the given slots, the texels and sums unchanged`, async () => {
+      const gData = randomArray(rows * cols, random);
+      const zData = randomArray(rows * cols, random);
+      const [g, z] = [Tensor.fromArray(gData, [rows, cols]), Tensor.fromArray(zData, [rows, cols])];
+      const plain = elementwiseColumnsIntoTexture('epsilonScale', [g, z], [EPS], { copy });
+      const dots = Tensor.fromArray(new Float32Array(cols + 7).fill(-1), [cols + 7]);
+      const dotted = elementwiseColumnsIntoTexture('epsilonScale', [g, z], [EPS], { copy, inputDots: { buffer: dots.buffer, offset: 5 } });
+      expect(bits(await readTexture(dotted.texture))).toEqual(bits(await readTexture(plain.texture)));
+      const [s0, s1] = [wrap(plain.sums), wrap(dotted.sums)];
+      expect(bits(await s1.toArray())).toEqual(bits(await s0.toArray()));
+      const got = await dots.toArray();
+      const expected = Array.from({ length: cols }, (_, j) => {
+        let t = 0;
+        for (let r = 0; r < rows; r++) t += gData[r * cols + j]! * zData[r * cols + j]!;
+        return t;
+      });
+      expect(Array.from(got.subarray(0, 5))).toEqual([-1, -1, -1, -1, -1]);
+      expectClose(got.subarray(5, 5 + cols), expected, { rtol: 1e-5, atol: 1e-5 }, 'input dots');
+      expect(Array.from(got.subarray(5 + cols))).toEqual([-1, -1]);
+      for (const t of [plain.texture, dotted.texture]) runtime().textures.release(t);
+      for (const t of [g, z, dots, s0, s1]) t.dispose();
+    });
+  }
+});
+
 describe('elementwiseColumnsIntoTexture', () => {
   // Rows not a multiple of 4 (zero padding in the last texel), columns not a multiple of 4 or 16.
   for (const [rows, cols] of [[37, 300], [1, 5], [74, 301], [130, 771]] as const) {

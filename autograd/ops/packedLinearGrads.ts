@@ -23,6 +23,12 @@ export interface LinearGradSource {
   inputs: readonly Tensor[];
   /** Its scalars (ε for `epsilonScale`). */
   scalars?: readonly number[];
+  /**
+   * Where the kernel should also write Σ_rows inputs[0] ⊙ inputs[1] per output column (`out`
+   * slots), asked for just before it is recorded; null: nowhere. The ε-rule's inputs g and z give
+   * the layer's output relevance, which the conservation ledger reads (lrp/dotBatch.ts).
+   */
+  inputDots?: (out: number) => { buffer: GPUBuffer; offset: number } | null;
 }
 
 /**
@@ -50,7 +56,8 @@ export function linearGradsPacked(ctx: BackwardContext, source: LinearGradSource
       rows,
       cols: out,
       pack: () => {
-        const packed = elementwiseColumnsIntoTexture(source.op, views, source.scalars ?? []);
+        const inputDots = source.inputDots?.(out) ?? undefined;
+        const packed = elementwiseColumnsIntoTexture(source.op, views, source.scalars ?? [], { inputDots });
         made.sums = packed.sums;
         return packed.texture;
       },

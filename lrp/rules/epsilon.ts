@@ -7,6 +7,7 @@ import type { BackwardRule } from '../../autograd/graph.js';
 import { epsilonScaled, epsilonScaledWithColumnSums } from '../../autograd/ops/elementwise.js';
 import { linearGradsPacked } from '../../autograd/ops/packedLinearGrads.js';
 import { linearGrads } from '../../autograd/ops/matmul.js';
+import { activeDotBatch } from '../dotBatch.js';
 
 /** The ε of the ε-rule (and the stabiliser of the γ, αβ and z⁺ rules) unless given. */
 export const DEFAULT_EPSILON = 1e-6;
@@ -21,7 +22,10 @@ export function epsilonRule(epsilon: number = DEFAULT_EPSILON): BackwardRule {
     backward: (ctx, g) => {
       // For a linear layer whose product packs s = g ⊙ z ⊘ (z + ε·sign z), one kernel computes s
       // into the product's texture and sums the bias gradient: s is never stored.
-      const fused = ctx.op === 'linear' ? linearGradsPacked(ctx, { op: 'epsilonScale', inputs: [g, ctx.output], scalars: [epsilon] }) : null;
+      // The same kernel sums g ⊙ z per column, the layer's output relevance, where the ledger will ask for it.
+      const batch = activeDotBatch();
+      const inputDots = batch ? (columns: number) => batch.reserve(ctx.output, g, columns) : undefined;
+      const fused = ctx.op === 'linear' ? linearGradsPacked(ctx, { op: 'epsilonScale', inputs: [g, ctx.output], scalars: [epsilon], inputDots }) : null;
       if (fused) return fused;
       // Else s in one fused kernel; for a linear layer whose bias takes relevance, the same
       // dispatch sums the bias gradient (what linear's own backward would sum again).
