@@ -28,8 +28,8 @@ export interface WindowPart {
   step: number;
 }
 
-/** Words before the windows: n, addend offset (the shape is written into the kernel). */
-const HEAD_WORDS = 2;
+/** Words before the windows: n, addend offset, the axis's length (the rest of the shape is written into the kernel). */
+const HEAD_WORDS = 3;
 /** Words per window: g offset, start, step, count, g strides (rank). */
 const windowWords = (rank: number): number => 4 + rank;
 
@@ -45,9 +45,16 @@ function windowSumWgsl(rank: number, axis: number, windows: number, addend: bool
   if (addend) bindings.push({ name: 'prior', access: 'read', type });
   bindings.push({ name: 'out', access: 'read_write', type });
   const lines = ['  if (i >= p[0]) { return; }', '  var rem = i;'];
-  // The shape is part of the kernel: lavapipe divides by a parameter lane by lane (a scalar
-  // division per lane and dim), by a constant with a multiply and shifts (2× faster here).
-  for (let d = rank - 1; d >= 0; d--) lines.push(`  let c${d} = rem % ${dims[d]}u; rem = rem / ${dims[d]}u;`);
+  // The shape but the axis is part of the kernel: lavapipe divides by a parameter lane by lane (a
+  // scalar division per lane and dim), by a constant with a multiply and shifts (q/k/v's gradient
+  // assembly took half the time). The axis's length stays a parameter: a growing cache
+  // concatenated along it would otherwise compile a kernel per length. The outermost coordinate
+  // is what remains (i < n).
+  for (let d = rank - 1; d > 0; d--) {
+    const dim = d === axis ? 'p[2u]' : `${dims[d]}u`;
+    lines.push(`  let c${d} = rem % ${dim}; rem = rem / ${dim};`);
+  }
+  lines.push('  let c0 = rem;');
   // Without an addend, the first window that holds the element is copied, not added to 0.0: a
   // lone window (padding, concatenation) keeps its values bit for bit, −0 included.
   lines.push(`  var acc = ${addend ? `prior[p[1u] + i]` : `${type}(0.0)`};`);
@@ -148,13 +155,16 @@ export function windowSum(shape: readonly number[], axis: number, parts: readonl
   params[0] = n / unit;
   const dims = shape.map((d, i) => (i === rank - 1 ? d / unit : d));
   params[1] = (addend?.offset ?? 0) / unit;
+  params[2] = dims[axis]!;
+  // The kernel's shape (the axis's length and the outermost dim are not in it).
+  const fixed = dims.map((d, i) => (i === axis || i === 0 ? '*' : d));
   live.forEach(({ g, start, step }, k) => {
     const b = HEAD_WORDS + k * windowWords(rank);
     params.set([g.offset / unit, start, step, g.shape[axis]!], b);
     params.set(g.strides.map((st, d) => (d === rank - 1 ? st : st / unit)), b + 4);
   });
   runtime().dispatch({
-    key: `windowSum/r${rank}/a${axis}/w${live.length}${addend ? '/add' : ''}${quads ? '/v4' : ''}${unitSteps ? '/s1' : ''}/${dims.join('x')}`,
+    key: `windowSum/r${rank}/a${axis}/w${live.length}${addend ? '/add' : ''}${quads ? '/v4' : ''}${unitSteps ? '/s1' : ''}/${fixed.join('x')}`,
     wgsl: () => windowSumWgsl(rank, axis, live.length, addend !== null, quads, unitSteps, dims),
     bindings: [...live.map((part) => part.g.buffer), ...(addend ? [addend.buffer] : []), out],
     params,

@@ -283,21 +283,31 @@ describe('slice gradients assembled by the sweep', () => {
     }
   });
 
-  it('windowSum writes the shape into its kernel: shapes that differ only there get kernels of their own', async () => {
-    // Same rank, axis, windows and vec4 layout; a kernel reused across shapes would divide by the
-    // first shape's dims and place the second's values wrongly.
-    for (const shape of [[2, 5, 6, 8], [3, 2, 6, 8], [2, 5, 6, 12]]) {
-      const [B, T, , D] = shape as [number, number, number, number];
-      const parts = [0, 1].map(() => Tensor.fromArray(randoms(B * T * 3 * D), [B, T, 3, D]));
+  it('windowSum writes the shape but the axis into its kernel: shapes that differ there get kernels of their own, the axis and outer dim a parameter', async () => {
+    // Same rank, axis, windows and vec4 layout. A kernel reused across shapes that differ in a
+    // written dim would place the second's values wrongly; [2, 5, 4, 8] and [4, 5, 6, 8] reuse the
+    // first's kernel (the axis's length and the outermost dim are parameters), as a growing
+    // key/value cache concatenated along its sequence axis does.
+    const cases = [
+      { shape: [2, 5, 6, 8], key: '*x5x*x2' },
+      { shape: [3, 2, 6, 8], key: '*x2x*x2' },
+      { shape: [2, 5, 6, 12], key: '*x5x*x3' },
+      { shape: [2, 5, 4, 8], key: '*x5x*x2' },
+      { shape: [4, 5, 6, 8], key: '*x5x*x2' },
+    ];
+    for (const { shape, key } of cases) {
+      const [B, T, C, D] = shape as [number, number, number, number];
+      const half = C / 2;
+      const parts = [0, 1].map(() => Tensor.fromArray(randoms(B * T * half * D), [B, T, half, D]));
       const keys: string[] = [];
       const stop = runtime().onDispatch((launch) => keys.push(launch.key));
-      const out = wrap(windowSum(shape, 2, parts.map((g, k) => ({ g, start: 3 * k, step: 1 })), null));
+      const out = wrap(windowSum(shape, 2, parts.map((g, k) => ({ g, start: half * k, step: 1 })), null));
       stop();
-      expect(keys).toEqual([`windowSum/r4/a2/w2/v4/s1/${B}x${T}x6x${D / 4}`]);
+      expect(keys).toEqual([`windowSum/r4/a2/w2/v4/s1/${key}`]);
       const host = await Promise.all(parts.map(async (g) => Array.from(await g.toArray())));
       const expected = Array.from({ length: numel(shape) }, (_, i) => {
-        const [d, c, bt] = [i % D, Math.floor(i / D) % 6, Math.floor(i / (6 * D))];
-        return host[Math.floor(c / 3)]![(bt * 3 + (c % 3)) * D + d]!;
+        const [d, c, bt] = [i % D, Math.floor(i / D) % C, Math.floor(i / (C * D))];
+        return host[Math.floor(c / half)]![(bt * half + (c % half)) * D + d]!;
       });
       expect(Array.from(await out.toArray())).toEqual(Array.from(new Float32Array(expected)));
       for (const t of [out, ...parts]) t.dispose();
