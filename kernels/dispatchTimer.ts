@@ -36,6 +36,11 @@ export class DispatchTimer {
     this.resolveBuffer = device.createBuffer({ size: MAX_QUERIES * 8, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
   }
 
+  /** Whether this submit's queries are used up: the runtime submits before timing anything more. */
+  get full(): boolean {
+    return 2 * this.tags.length + 2 > MAX_QUERIES;
+  }
+
   /** The pass descriptor for the next dispatch, tagged `tag` (the runtime submits before a submit's queries run out). */
   passFor(tag: string): GPUComputePassDescriptor {
     if (2 * this.tags.length + 2 > MAX_QUERIES) throw new Error(`DispatchTimer: more than ${MAX_QUERIES / 2} dispatches in one submit`);

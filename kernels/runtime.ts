@@ -216,7 +216,9 @@ export class GpuRuntime {
     const paramBytes = Math.max(16, Math.ceil((launch.params.length * 4) / 16) * 16);
     const slotBytes = Math.ceil(paramBytes / PARAM_SLOT_BYTES) * PARAM_SLOT_BYTES;
     if (slotBytes > PARAM_RING_BYTES) throw new Error(`${launch.key}: parameter block of ${paramBytes} bytes is too large`);
+    // Timed copies use queries too: a submit may run out of them before it has its dispatches.
     if (this.paramCursor + slotBytes > PARAM_RING_BYTES || this.dispatchesInBatch >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+    else this.roomToTime();
     const offset = this.paramCursor;
     this.paramMirror.set(launch.params, offset / 4);
     this.paramCursor += slotBytes;
@@ -241,7 +243,20 @@ export class GpuRuntime {
   /** Records a buffer-to-buffer copy in order with the dispatches around it. */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     if (bytes === 0) return;
+    this.roomToTime();
+    this.recordCopy(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  private recordCopy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.timedCopy('copy/bufferToBuffer', () => this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes));
+  }
+
+  /**
+   * While timing, submits when this submit's queries are used up. Never between taking a staging
+   * piece and recording its copy: a submit seals the pieces taken so far.
+   */
+  private roomToTime(): void {
+    if (this.timing?.timer.full) this.flush();
   }
 
   /**
@@ -251,6 +266,7 @@ export class GpuRuntime {
    */
   copyToTexture(src: GPUBuffer, bytesPerRow: number, target: ScratchTexture): void {
     if (bytesPerRow % 256 !== 0 || bytesPerRow !== target.width * 16) throw new Error(`copyToTexture: ${bytesPerRow} bytes per row for a texture ${target.width} texels wide`);
+    this.roomToTime();
     this.timedCopy('copy/bufferToTexture', () =>
       this.commandEncoder().copyBufferToTexture(
         { buffer: src, bytesPerRow, rowsPerImage: target.height },
@@ -282,13 +298,14 @@ export class GpuRuntime {
     if (data.byteLength % 4 !== 0 || dstOffset % 4 !== 0) throw new Error(`upload: ${data.byteLength} bytes at offset ${dstOffset}: both must be multiples of 4`);
     if (dstOffset + data.byteLength > dst.size) throw new Error(`upload: ${data.byteLength} bytes at offset ${dstOffset} do not fit a buffer of ${dst.size}`);
     for (let done = 0; done < data.byteLength; ) {
+      this.roomToTime();
       const piece = this.staging.take(data.byteLength - done);
       if (!piece) {
         this.flush();
         continue;
       }
       piece.bytes.set(data.subarray(done, done + piece.bytes.byteLength));
-      this.copy(piece.buffer, piece.offset, dst, dstOffset + done, piece.bytes.byteLength);
+      this.recordCopy(piece.buffer, piece.offset, dst, dstOffset + done, piece.bytes.byteLength);
       done += piece.bytes.byteLength;
     }
     this.uploaded += data.byteLength;

@@ -282,6 +282,27 @@ describe('copy timing', () => {
   });
 });
 
+describe('copy timing in a full submit', () => {
+  it('copies and dispatches past one submit’s queries are all timed (the runtime submits when they run out)', async () => {
+    const rt = runtime();
+    const buffer = rt.pool.acquire(64 * 4);
+    const source = Tensor.fromArray(new Int32Array(64).fill(7), [64], 'i32');
+    const timing = rt.timeDispatches((work) => (work.key.startsWith('copy/') ? 'copy' : 'dispatch'));
+    for (let k = 0; k < 700; k++) {
+      rt.copy(source.buffer, 0, buffer, 0, 64 * 4);
+      rt.dispatch({ key: 'test/increment', wgsl: incrementWgsl, bindings: [buffer], params: new Uint32Array([64]), workgroups: 1 });
+      // An upload through the staging ring now and then, while the queries run out too.
+      if (k % 100 === 0) rt.upload(buffer, new Uint8Array(new Int32Array(64).fill(7).buffer));
+    }
+    const times = await timing.stop();
+    const byTag = Object.fromEntries(times.map((t) => [t.tag, t.dispatches]));
+    expect(byTag).toEqual({ copy: 707, dispatch: 700 });
+    expect(Array.from(await readU32(buffer, 64))).toEqual(new Array(64).fill(8));
+    rt.pool.release(buffer);
+    source.dispose();
+  });
+});
+
 describe('uploads', () => {
   it('arrive intact through the staging buffers: larger than one, and more than fit in one before a submit', async () => {
     const rt = runtime();
