@@ -205,21 +205,29 @@ export class Tensor implements GpuView, Disposable {
 
   /** Copies the data back to the host, in logical (row-major) order (16-bit storage widened to f32). */
   async toArray(): Promise<Float32Array | Int32Array> {
-    let source: GpuView = this;
-    let temp: GPUBuffer | null = null;
-    if (!this.contiguous || isHalf(this.dtype)) {
-      // A copy materialises the view; of 16-bit storage it is the exact f32 widening.
-      const copy = elementwise('copy', [this]);
-      temp = copy.buffer;
-      source = { buffer: temp, shape: this.shape, strides: contiguousStrides(this.shape), offset: 0, dtype: copy.dtype };
-    }
-    const n = this.size;
-    const bytes = BYTES_PER_ELEMENT[source.dtype];
+    return (await Tensor.toArrays([this]))[0]!;
+  }
+
+  /**
+   * The values of several tensors, read back in one submit (`toArray` on each would wait for the
+   * GPU once per tensor): f32 for float (and 16-bit) tensors, i32 for i32 ones.
+   */
+  static async toArrays(tensors: readonly Tensor[]): Promise<(Float32Array | Int32Array)[]> {
+    const temps: GPUBuffer[] = [];
     try {
-      const data = await runtime().read(source.buffer, source.offset * bytes, n * bytes);
-      return source.dtype === 'i32' ? new Int32Array(data) : new Float32Array(data);
+      const sources = tensors.map((t): GpuView => {
+        if (t.contiguous && !isHalf(t.dtype)) return t;
+        // A copy materialises the view; of 16-bit storage it is the exact f32 widening.
+        const copy = elementwise('copy', [t]);
+        temps.push(copy.buffer);
+        return { buffer: copy.buffer, shape: t.shape, strides: contiguousStrides(t.shape), offset: 0, dtype: copy.dtype };
+      });
+      const data = await runtime().readMany(
+        sources.map((v) => ({ buffer: v.buffer, offset: v.offset * BYTES_PER_ELEMENT[v.dtype], bytes: numel(v.shape) * BYTES_PER_ELEMENT[v.dtype] })),
+      );
+      return data.map((d, k) => (sources[k]!.dtype === 'i32' ? new Int32Array(d) : new Float32Array(d)));
     } finally {
-      if (temp) runtime().pool.release(temp);
+      for (const temp of temps) runtime().pool.release(temp);
     }
   }
 

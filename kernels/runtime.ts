@@ -342,17 +342,31 @@ export class GpuRuntime {
 
   /** Copies `bytes` from `buffer` at `offset` back to the CPU; flushes pending work first. */
   async read(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
-    const alignedStart = offset - (offset % 4);
-    const alignedBytes = Math.max(4, Math.ceil((offset + bytes - alignedStart) / 4) * 4);
-    const staging = this.device.createBuffer({ size: alignedBytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-    this.copy(buffer, alignedStart, staging, 0, alignedBytes);
+    return (await this.readMany([{ buffer, offset, bytes }]))[0]!;
+  }
+
+  /**
+   * Copies several spans back to the CPU in one submit (`read` for each would submit and wait
+   * once per span): an explanation's per-position relevance of every positional tap, for one.
+   */
+  async readMany(spans: readonly { buffer: GPUBuffer; offset: number; bytes: number }[]): Promise<ArrayBuffer[]> {
+    const staged = spans.map(({ buffer, offset, bytes }) => {
+      const alignedStart = offset - (offset % 4);
+      const alignedBytes = Math.max(4, Math.ceil((offset + bytes - alignedStart) / 4) * 4);
+      const staging = this.device.createBuffer({ size: alignedBytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+      this.copy(buffer, alignedStart, staging, 0, alignedBytes);
+      return { staging, lead: offset - alignedStart, bytes };
+    });
     this.flush();
     try {
-      await staging.mapAsync(MapMode.READ);
-      const lead = offset - alignedStart;
-      return staging.getMappedRange().slice(lead, lead + bytes);
+      return await Promise.all(
+        staged.map(async ({ staging, lead, bytes }) => {
+          await staging.mapAsync(MapMode.READ);
+          return staging.getMappedRange().slice(lead, lead + bytes);
+        }),
+      );
     } finally {
-      staging.destroy();
+      for (const { staging } of staged) staging.destroy();
       this.throwIfErrors();
     }
   }

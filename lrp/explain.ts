@@ -391,19 +391,24 @@ export async function explainRecorded(
           captured: captured.map((c) => (c.tensor.grad ? mul(c.tensor, c.tensor.grad) : null)),
         }));
       });
-      const dots = await batch.read();
-      const read = async (t: Tensor | null): Promise<number[] | null> => {
-        if (!t) return null;
-        const v = Array.from(await t.toArray());
-        t.dispose();
-        return v;
+      // The positional taps' per-position relevance in one submit, beside the batch's.
+      const readAll = async (ts: readonly (Tensor | null)[]): Promise<(number[] | null)[]> => {
+        const present = ts.filter((t): t is Tensor => t !== null);
+        try {
+          const values = await Tensor.toArrays(present);
+          let k = 0;
+          return ts.map((t) => (t ? Array.from(values[k++]!) : null));
+        } finally {
+          for (const t of present) t.dispose();
+        }
       };
+      const [dots, perPosition] = await Promise.all([batch.read(), readAll(sums.tapped)]);
       // Causal masking: the logit at `position` depends on the first L tokens only.
       const L = position + 1;
       const relevance: TappedRelevance[] = [];
       for (let i = 0; i < tapped.length; i++) {
         const total = sums.totals[i];
-        const values = total === null || total === undefined ? await read(sums.tapped[i]!) : total < 0 ? null : [dots[total]!];
+        const values = total === null || total === undefined ? perPosition[i]! : total < 0 ? null : [dots[total]!];
         const kind = tapped[i]!.kind;
         const none = kind === 'position-bias' ? L * L : INPUT_KINDS.has(kind) ? L : 1;
         relevance.push({ kind, name: tapped[i]!.name, values: values ? prefixOf(values, kind, T, L) : new Array<number>(none).fill(0) });

@@ -359,6 +359,27 @@ describe('readback', () => {
     expect(Array.from(await empty.toArray())).toEqual([]);
     for (const x of [t, window, strided, one, empty]) x.dispose();
   });
+
+  it('Tensor.toArrays reads several tensors (views, i32, 16-bit, empty) in one submit, each as toArray does', async () => {
+    const rt = runtime();
+    const data = Array.from({ length: 12 }, (_, i) => i * 0.75 - 2);
+    const t = Tensor.fromArray(data, [3, 4]);
+    const ints = Tensor.fromArray([5, -6, 7], [3], 'i32');
+    const half = Tensor.fromHalfBits(Uint16Array.from([0x3f80, 0xc000, 0x4040]), [3], 'bf16'); // 1, −2, 3
+    const tensors = [t, permute(t, [1, 0]), slice(t, 1, 1, 3), ints, half, slice(t, 0, 2, 2)];
+    await rt.sync();
+    const submits = rt.counters().submits;
+    const got = await Tensor.toArrays(tensors);
+    expect(rt.counters().submits - submits).toBe(1);
+    const one = await Promise.all(tensors.map((x) => x.toArray()));
+    expect(got.map((a) => a.constructor.name)).toEqual(['Float32Array', 'Float32Array', 'Float32Array', 'Int32Array', 'Float32Array', 'Float32Array']);
+    expect(got.map((a) => Array.from(a))).toEqual(one.map((a) => Array.from(a)));
+    expect(Array.from(got[1]!)).toEqual([0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11].map((i) => data[i]));
+    expect(Array.from(got[4]!)).toEqual([1, -2, 3]);
+    expect(Array.from(got[5]!)).toEqual([]);
+    expect(await Tensor.toArrays([])).toEqual([]);
+    for (const x of tensors) x.dispose();
+  });
 });
 
 describe('binding-size limit', () => {
