@@ -4,7 +4,7 @@
  * any view can be reduced without a copy.
  */
 import { runtime } from './runtime.js';
-import { coalesce, numel, shapeToString } from './shape.js';
+import { coalesce, numel, sameShape, shapeToString } from './shape.js';
 import { allocate, f32Bits, type DType, type GpuView, type KernelOutput } from './view.js';
 import { flatEntry, header, NAN_HELPER, paramF32, stridedOffsets, workgroupsFor } from './wgsl/common.js';
 
@@ -48,23 +48,26 @@ const REDUCE: Record<ReduceOp, ReduceDef> = {
 const IS_NAN = `fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }`;
 
 /**
- * Parameter layout: nOut, nRed, correction (f32), offset, outShape (ro), redShape (rr),
- * outStrides (ro), redStrides (rr).
+ * Parameter layout: nOut, nRed, correction (f32), then per operand (x, and y for a sum of
+ * products) its offset, outShape (ro), redShape (rr), per operand its outStrides (ro), per operand
+ * its redStrides (rr).
  */
-function reduceWgsl(op: ReduceOp, ro: number, rr: number, inType: DType): string {
+function reduceWgsl(op: ReduceOp, ro: number, rr: number, inType: DType, product = false): string {
   const def = REDUCE[op];
-  const outShapeAt = 4;
+  const operands = product ? 2 : 1;
+  const outShapeAt = 3 + operands;
   const redShapeAt = outShapeAt + ro;
   const outStridesAt = redShapeAt + rr;
-  const redStridesAt = outStridesAt + ro;
+  const redStridesAt = outStridesAt + operands * ro;
+  const names = product ? ['base', 'baseY'] : ['base'];
   const body = [
     '  if (i >= p[0]) { return; }',
     `  let correction = ${paramF32(2)};`,
-    stridedOffsets({ flat: 'i', rank: ro, names: ['base'], shapeAt: outShapeAt, offsetsAt: 3, stridesAt: outStridesAt }),
+    stridedOffsets({ flat: 'i', rank: ro, names, shapeAt: outShapeAt, offsetsAt: 3, stridesAt: outStridesAt }),
     `  ${def.init}`,
     '  for (var j = 0u; j < p[1]; j++) {',
-    stridedOffsets({ flat: 'j', rank: rr, names: ['o'], shapeAt: redShapeAt, offsetsAt: null, stridesAt: redStridesAt, tag: 'r' }),
-    '    let v = f32(x[base + o]);',
+    stridedOffsets({ flat: 'j', rank: rr, names: product ? ['o', 'oY'] : ['o'], shapeAt: redShapeAt, offsetsAt: null, stridesAt: redStridesAt, tag: 'r' }),
+    product ? '    let v = f32(x[base + o]) * f32(y[baseY + oY]);' : '    let v = f32(x[base + o]);',
     `    ${def.step}`,
     '  }',
     `  out[i] = ${def.result};`,
@@ -72,6 +75,7 @@ function reduceWgsl(op: ReduceOp, ro: number, rr: number, inType: DType): string
   return [
     header([
       { name: 'x', access: 'read', type: inType },
+      ...(product ? [{ name: 'y', access: 'read' as const, type: inType }] : []),
       { name: 'out', access: 'read_write', type: def.outDtype },
     ]),
     NAN_HELPER,
@@ -137,4 +141,41 @@ export function reduce(op: ReduceOp, x: GpuView, axes: readonly number[], keepDi
     workgroups: workgroupsFor(nOut),
   });
   return { buffer: out, shape, dtype: def.outDtype };
+}
+
+/**
+ * Σ x ⊙ y over `axes` (x and y of one shape, any strides) in one pass: the relevance x ⊙ grad of a
+ * positional tensor summed per position (lrp/positions.ts), where a `mul` and a `sum` took two
+ * dispatches and a tensor in between. f32 inputs; the products add in the order `reduce` adds.
+ */
+export function reduceProduct(x: GpuView, y: GpuView, axes: readonly number[], keepDim: boolean): KernelOutput {
+  if (!sameShape(x.shape, y.shape) || x.dtype !== 'f32' || y.dtype !== 'f32') {
+    throw new Error(`reduceProduct: needs two f32 tensors of one shape, got ${x.dtype}${shapeToString(x.shape)} and ${y.dtype}${shapeToString(y.shape)}`);
+  }
+  const axisSet = new Set(axes);
+  const dims = { out: [] as number[], red: [] as number[] };
+  const strides = { out: [[], []] as number[][], red: [[], []] as number[][] };
+  x.shape.forEach((d, i) => {
+    const side = axisSet.has(i) ? 'red' : 'out';
+    dims[side].push(d);
+    strides[side][0]!.push(x.strides[i]!);
+    strides[side][1]!.push(y.strides[i]!);
+  });
+  const shape = reducedShape(x.shape, axes, keepDim);
+  const out = allocate('reduceProduct', shape, 'f32');
+  const nOut = numel(dims.out);
+  if (nOut === 0) return { buffer: out, shape, dtype: 'f32' };
+  const kept = coalesce(dims.out, strides.out);
+  const red = coalesce(dims.red, strides.red);
+  const [ro, rr] = [kept.shape.length, red.shape.length];
+  const params = new Uint32Array(5 + 3 * ro + 3 * rr);
+  params.set([nOut, numel(dims.red), 0, x.offset, y.offset, ...kept.shape, ...red.shape, ...kept.strides[0]!, ...kept.strides[1]!, ...red.strides[0]!, ...red.strides[1]!]);
+  runtime().dispatch({
+    key: `reduce/sum/o${ro}/r${rr}/f32/product`,
+    wgsl: () => reduceWgsl('sum', ro, rr, 'f32', true),
+    bindings: [x.buffer, y.buffer, out],
+    params,
+    workgroups: workgroupsFor(nOut),
+  });
+  return { buffer: out, shape, dtype: 'f32' };
 }

@@ -6,6 +6,8 @@ import { numel } from '../kernels/shape.js';
 import { gradcheck } from '../autograd/gradcheck.js';
 import { Tensor, argmax, max, mean, min, mul, permute, slice, sum, transpose, variance } from '../autograd/index.js';
 import { backward } from '../autograd/backward.js';
+import { wrap } from '../autograd/ops/wrap.js';
+import { reduceProduct } from '../kernels/reduce.js';
 
 beforeAll(async () => {
   await gpu();
@@ -209,5 +211,44 @@ describe('gradients (gradcheck against the reference)', () => {
     const idx = argmax(x, 1, true); // [[1], [0]]
     backward(sum(mul(x, idx)));
     expect(Array.from(await x.grad!.toArray())).toEqual([1, 1, 1, 0, 0, 0]);
+  });
+});
+
+describe('reduceProduct (Σ x ⊙ y over axes, one kernel)', () => {
+  const random = rng(23);
+  // Contiguous, a transposed x against a contiguous y, a permuted y, keepDim, every axis, none.
+  const cases: { shape: number[]; axes: number[]; keepDim: boolean; view: 'plain' | 'transposedX' | 'permutedY' }[] = [
+    { shape: [2, 5, 6], axes: [0, 2], keepDim: false, view: 'plain' },
+    { shape: [4, 7], axes: [1], keepDim: true, view: 'transposedX' },
+    { shape: [3, 4, 5], axes: [0, 1], keepDim: false, view: 'permutedY' },
+    { shape: [3, 4], axes: [0, 1], keepDim: false, view: 'plain' },
+    { shape: [3, 4], axes: [], keepDim: false, view: 'plain' },
+  ];
+  for (const { shape, axes, keepDim, view } of cases) {
+    it(`[${shape}] over [${axes}]${keepDim ? ', keepDim' : ''} (${view}): as mul then sum, against float64`, async () => {
+      const [xs, ys] = [randomArray(numel(shape), random), randomArray(numel(shape), random)];
+      const rank = shape.length;
+      const reversed = Array.from({ length: rank }, (_, i) => rank - 1 - i);
+      // x (or y) stored in reversed dim order and permuted back: same values, other strides.
+      const stored = (data: Float32Array): Tensor => permute(Tensor.fromArray(refPermute(refTensor(shape, data), reversed).data, [...shape].reverse()), reversed);
+      const x = view === 'transposedX' ? stored(xs) : Tensor.fromArray(xs, shape);
+      const y = view === 'permutedY' ? stored(ys) : Tensor.fromArray(ys, shape);
+      const got = wrap(reduceProduct(x, y, axes, keepDim));
+      const product = mul(x, y);
+      const twoPass = axes.length > 0 ? sum(product, axes, keepDim) : product;
+      const expected = refReduce(refTensor(shape, Float64Array.from(xs, (v, i) => v * ys[i]!)), axes, keepDim, REF.sum);
+      expect(got.shape).toEqual(expected.shape);
+      expectClose(await got.toArray(), expected.data, { rtol: 1e-5, atol: 1e-6 });
+      expect(Array.from(await got.toArray())).toEqual(Array.from(await twoPass.toArray()));
+      for (const t of [x, y, got, product, twoPass]) t.dispose();
+    });
+  }
+
+  it('refuses operands of two shapes or a 16-bit one', () => {
+    const [a, b] = [Tensor.fromArray([1, 2, 3, 4], [2, 2]), Tensor.fromArray([1, 2, 3, 4], [4])];
+    expect(() => reduceProduct(a, b, [0], false)).toThrow(/one shape/);
+    const h = Tensor.fromHalfBits(Uint16Array.from([0x3f80, 0x3f80, 0x3f80, 0x3f80]), [2, 2], 'bf16');
+    expect(() => reduceProduct(a, h, [0], false)).toThrow(/f32/);
+    for (const t of [a, b, h]) t.dispose();
   });
 });
