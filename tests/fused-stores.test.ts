@@ -68,6 +68,28 @@ describe('matmulThen stores a second result from the same epilogue', () => {
       expectClose(await wrap(ordered.then).toArray(), await silu(wrap(ordered.product)).toArray(), { rtol: 0, atol: 0 }, 'ordered');
     });
 
+  for (const [name, variant, packed] of variants.map(([n, v, p]) => [n, v, p] as const))
+    it(`${name}: accumulate adds a view into the product's own store, equal to the product then an add, bit for bit`, async (ctx) => {
+      if (variant.textureB && runtime().adapterInfo.subgroupSize !== 8) ctx.skip();
+      const x = tensor([2, 37, 24]);
+      const w = tensor([70, 24]);
+      const bias = tensor([70]);
+      const wt = transpose(w);
+      // A transposed view as the addend, and a row broadcast along the first dims.
+      const store = tensor([70, 2, 37]);
+      const prior = transpose(transpose(store, 0, 2), 0, 1); // [2, 37, 70], strided
+      for (const addend of [prior, tensor([70])]) {
+        const dispatches = runtime().counters().dispatches;
+        const summed = wrap(matmulKernel(x, wt, { variant, packed, bias, alpha: 0.5, accumulate: addend }));
+        const packs = packed ? 1 : 0;
+        expect(runtime().counters().dispatches - dispatches).toBe(1 + packs);
+        const plain = wrap(matmulKernel(x, wt, { variant, packed, bias, alpha: 0.5 }));
+        const separate = wrap(elementwise('add', [plain, addend]));
+        expect(bitsOf(await summed.toArray())).toEqual(bitsOf(await separate.toArray()));
+      }
+      expect(() => matmulThen(x, wt, { variant, packed, then: { activation: 'silu' }, accumulate: prior })).toThrow(/not both/);
+    });
+
   it('refuses an addend that does not broadcast to the product', () => {
     const a = tensor([4, 3]);
     const b = tensor([3, 5]);

@@ -8,7 +8,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu } from './helpers/gpu.js';
 import { expectClose, randomArray, rng } from './helpers/close.js';
-import { backward, Tensor, transpose } from '../autograd/index.js';
+import { add, backward, mul, sum, tidy, Tensor, transpose } from '../autograd/index.js';
+import { LedgerRecorder } from '../lrp/ledger.js';
 import type { BackwardContext } from '../autograd/graph.js';
 import { epsilonScaledWithColumnSums } from '../autograd/ops/elementwise.js';
 import { linear, linearGrads } from '../autograd/ops/matmul.js';
@@ -271,5 +272,53 @@ describe("linear's own backward, fused into the packing", () => {
     expectClose(await bl.grad!.toArray(), gb, { rtol: 1e-4, atol: 1e-5 }, 'gb');
     expectClose(await xl.grad!.toArray(), gx, { rtol: 1e-4, atol: 1e-5 }, 'gx');
     for (const t of [x, w, b, z, g, xl, bl, y, xl.grad, bl.grad, ...fused, ...unfused]) t?.dispose();
+  });
+
+  it('x read by three linear layers (q, k, v of one input): each product adds the gradient so far in its store, no add in the sweep, the ledger books each layer its own', async () => {
+    const xData = randomArray(2 * 37 * 100, random);
+    const outs = [300, 200, 120];
+    const ws = outs.map((o) => Tensor.fromArray(randomArray(o * 100, random, -0.2, 0.2), [o, 100]));
+    const seeds = outs.map((o) => randomArray(74 * o, random));
+    const cs = seeds.map((d, k) => Tensor.fromArray(d, [2, 37, outs[k]!]));
+    const run = async () => {
+      const x = Tensor.fromArray(xData, [2, 37, 100]).setRequiresGrad();
+      // The three products recorded in turn; their sum is the loss (a pure sum: nothing measured there).
+      const loss = tidy(() => ws.map((w, k) => sum(mul(linear(x, w), cs[k]!))).reduce((a, b) => add(a, b)));
+      const priors: number[] = [];
+      const ledger = new LedgerRecorder(new Set(), new Map());
+      const { kernels } = await measure(
+        () =>
+          backward(loss, {
+            onNode: (visit) => {
+              ledger.onNode(visit);
+              if (visit.node.op === 'linear') priors.push(visit.foldedPriors.filter(Boolean).length);
+            },
+          }),
+        { byKernel: true },
+      );
+      const losses = await ledger.read();
+      const grad = await x.grad!.toArray();
+      for (const t of [x, loss, x.grad]) t?.dispose();
+      const count = (prefix: string): number => kernels.filter((k) => k.key.startsWith(prefix)).reduce((n, k) => n + k.dispatches, 0);
+      return { count, priors, losses, grad };
+    };
+    const fused = await run();
+    // The first product's gradient goes to the sweep; the next two fold it in, in their store.
+    expect(fused.priors).toEqual([0, 1, 1]);
+    expect([fused.count('elementwise/add'), fused.count('matmul/'), fused.count('elementwise-colsum/')]).toEqual([0, 3, 3]);
+    // Against float64: gx = Σ_k c_k · W_k.
+    const wData = await Promise.all(ws.map((w) => w.toArray()));
+    const gx = Array.from({ length: 74 * 100 }, (_, i) => {
+      const [r, c] = [Math.floor(i / 100), i % 100];
+      let t = 0;
+      outs.forEach((o, k) => {
+        for (let j = 0; j < o; j++) t += seeds[k]![r * o + j]! * wData[k]![j * 100 + c]!;
+      });
+      return t;
+    });
+    expectClose(fused.grad, gx, { rtol: 1e-4, atol: 1e-5 }, 'gx');
+    // Linear layers without a bias under their own gradient conserve: every layer's booked loss is 0 up to rounding.
+    expect(Math.abs(fused.losses.stabilizers)).toBeLessThan(1e-3);
+    for (const t of [...ws, ...cs]) t.dispose();
   });
 });

@@ -13,6 +13,7 @@ import type { BackwardContext } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 import { rowsView } from './rowsView.js';
 import { reshape } from './view.js';
+import { add } from './elementwise.js';
 import { wrap } from './wrap.js';
 
 /** The output gradient s of a `linear` as an elementwise kernel over tensors of the output's shape. */
@@ -49,7 +50,7 @@ export function linearGradsPacked(ctx: BackwardContext, source: LinearGradSource
     views.push(view);
   }
   const [rows, out] = views[0]!.shape as [number, number];
-  const made: { sums?: KernelOutput } = {};
+  const made: { sums?: KernelOutput; prior?: Tensor } = {};
   // A 16-bit W is read as stored: the product widens it as it loads it.
   const product = matmulPrepackedA(
     {
@@ -61,11 +62,23 @@ export function linearGradsPacked(ctx: BackwardContext, source: LinearGradSource
         made.sums = packed.sums;
         return packed.texture;
       },
+      // x's gradient so far (from its other consumers: q, k and v of one input, a gated MLP's
+      // gate and up) is added in the product's store instead of by the sweep's add. Taken only
+      // now that the product runs; a prior that cannot be read as rows is added after it.
+      accumulate: () => {
+        made.prior = ctx.takeAccumulatedGrad?.(0) ?? undefined;
+        return made.prior ? rowsView(made.prior) : null;
+      },
     },
     w,
   );
   if (!product || !made.sums) return null;
-  const flat = wrap(product);
+  let flat = wrap(product);
+  if (made.prior && !rowsView(made.prior)) {
+    const summed = add(flat, reshape(made.prior, flat.shape));
+    flat.dispose();
+    flat = summed;
+  }
   const gx = reshape(flat, x.shape);
   flat.dispose();
   const columnSums = wrap(made.sums);

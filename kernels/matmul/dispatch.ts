@@ -9,7 +9,7 @@ import type { ScratchTexture } from '../texturePool.js';
 import { contiguousStrides, numel } from '../shape.js';
 import { allocate, f32Bits, isHalf, type GpuView, type KernelOutput } from '../view.js';
 import { templateLaunch } from '../wgsl/specKey.js';
-import { planMatmul, type MatmulOptions, type MatmulPlan } from './plan.js';
+import { addendOf, planMatmul, type MatmulOptions, type MatmulPlan } from './plan.js';
 import { P, type MatmulSpec, type OperandDType } from './spec.js';
 import { matmulWgsl } from './template.js';
 import type { MatmulVariant } from './variants.js';
@@ -111,7 +111,7 @@ function launch(a: GpuView, b: GpuView, options: MatmulOptions, plan: MatmulPlan
   params[P.sBias] = bias?.strides[0] ?? 0;
   params[P.workgroups] = workgroups;
   params[P.sCm] = plan.sCm;
-  const addend = options.then && 'addend' in options.then ? options.then.addend : null;
+  const addend = addendOf(options);
   if (addend) {
     params[P.offE] = addend.offset;
     params[P.sEm] = plan.addend!.sEm;
@@ -130,7 +130,7 @@ function launch(a: GpuView, b: GpuView, options: MatmulOptions, plan: MatmulPlan
     transposedC,
     dtypeA: k.first.dtype as OperandDType,
     dtypeB: packed ? 'f32' : (k.second.dtype as OperandDType),
-    then: !options.then ? '' : 'addend' in options.then ? 'add' : options.then.activation,
+    then: options.accumulate ? 'accumulate' : !options.then ? '' : 'addend' in options.then ? 'add' : options.then.activation,
   };
   const second: Binding = packed ? { textureView: packed.view } : k.second.buffer;
   runtime().dispatch({

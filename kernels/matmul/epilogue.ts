@@ -10,7 +10,8 @@ import { P, range, type MatmulSpec } from './spec.js';
 /** Masked stores of the accumulators into C (and of what `then` makes of them into D). */
 export function epilogue(s: MatmulSpec): string[] {
   const L = [`  let alpha = bitcast<f32>(p[${P.alpha}u]);`, `  let sCm = p[${P.sCm}u];`];
-  if (s.then === 'add') L.push(`  let sEm = p[${P.sEm}u]; let sEn = p[${P.sEn}u];`);
+  const withE = s.then === 'add' || s.then === 'accumulate';
+  if (withE) L.push(`  let sEm = p[${P.sEm}u]; let sEn = p[${P.sEn}u];`);
   for (const r of range(s.v.rows)) {
     L.push(`  if (row0 + ${r}u < M) {`);
     L.push(s.transposedC ? `    let o${r} = oc + row0 + ${r}u + col0 * sCm;` : `    let o${r} = oc + (row0 + ${r}u) * sCm + col0;`);
@@ -25,11 +26,13 @@ export function epilogue(s: MatmulSpec): string[] {
           L.push(`    if (col0 + ${c}u < N) { C[${at}] = ${value}; }`);
           continue;
         }
+        const e = `E[oe + ${s.transposedC ? `(col0 + ${c}u) * sEm + (row0 + ${r}u) * sEn` : `(row0 + ${r}u) * sEm + (col0 + ${c}u) * sEn`}]`;
+        if (s.then === 'accumulate') {
+          L.push(`    if (col0 + ${c}u < N) { C[${at}] = ${value} + ${e}; }`);
+          continue;
+        }
         // The value is stored, and the op the caller fused is applied to it as the op's own kernel would.
-        const then =
-          s.then === 'add'
-            ? `v + E[oe + ${s.transposedC ? `(col0 + ${c}u) * sEm + (row0 + ${r}u) * sEn` : `(row0 + ${r}u) * sEm + (col0 + ${c}u) * sEn`}]`
-            : `then_${s.then}(v)`;
+        const then = s.then === 'add' ? `v + ${e}` : `then_${s.then}(v)`;
         L.push(`    if (col0 + ${c}u < N) { let v = ${value}; C[${at}] = v; D[${at}] = ${then}; }`);
       }
     L.push('  }');
@@ -39,7 +42,7 @@ export function epilogue(s: MatmulSpec): string[] {
 
 /** Module-scope WGSL the epilogue's `then` calls: the activation as a function, and its helpers. */
 export function thenFunctions(s: MatmulSpec): string[] {
-  if (s.then === '' || s.then === 'add') return [];
+  if (s.then === '' || s.then === 'add' || s.then === 'accumulate') return [];
   const { expression, support } = elementwiseCode(s.then);
   return [...support, `fn then_${s.then}(a: f32) -> f32 { return ${expression}; }`];
 }

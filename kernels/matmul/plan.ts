@@ -36,6 +36,17 @@ export interface MatmulOptions {
    * element, or the product plus `addend` (broadcast to the result's shape, any strides).
    */
   then?: { activation: StoreActivation } | { addend: GpuView };
+  /**
+   * Added to the product in its store, which is then the one result: a view broadcast to the
+   * result's shape, any strides (a gradient accumulated before, folded into the product that
+   * makes the next one). Not with `then`.
+   */
+  accumulate?: GpuView;
+}
+
+/** The view the epilogue adds: `then.addend` or `accumulate`. */
+export function addendOf(options: MatmulOptions): GpuView | null {
+  return options.accumulate ?? (options.then && 'addend' in options.then ? options.then.addend : null);
 }
 
 /**
@@ -170,7 +181,8 @@ export function planMatmul(a: GpuView, b: GpuView, options: MatmulOptions = {}):
   const sBk = normStride(K, b.strides[b.shape.length - 2]!);
   const sBn = normStride(N, b.strides[b.shape.length - 1]!);
   const strides = resultStrides([...batch, M, N], options.memoryOrder);
-  const addend = options.then && 'addend' in options.then ? options.then.addend : null;
+  if (options.accumulate && options.then) fail('takes a second result (`then`) or an addend to accumulate, not both');
+  const addend = addendOf(options);
   let addendStrides: number[] = [];
   if (addend) {
     const productShape = [...batch, M, N];

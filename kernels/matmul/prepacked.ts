@@ -21,6 +21,12 @@ export interface PrepackedOperand {
    * The product releases the texture once it is recorded.
    */
   pack(): ScratchTexture;
+  /**
+   * Asked once the product is known to run here, before `pack`: a view to add to the product in
+   * its store (`MatmulOptions.accumulate`), or null. A caller that hands over something it must
+   * then see included (a gradient accumulated before) learns this way that it will be.
+   */
+  accumulate?(): GpuView | null;
 }
 
 /**
@@ -36,5 +42,9 @@ export function matmulPrepackedA(a: PrepackedOperand, b: GpuView, options: Matmu
   const stand: GpuView = { buffer: b.buffer, shape: [a.rows, a.cols], strides: [a.cols, 1], offset: 0, dtype: 'f32' };
   const plan = planMatmul(stand, b, options);
   if (plan.layoutA !== 'packed' || plan.batch.length !== 0) return null;
-  return launchMatmul(plan, stand, b, options, () => a.pack());
+  const addend = a.accumulate?.() ?? null;
+  if (!addend) return launchMatmul(plan, stand, b, options, () => a.pack());
+  // The addend changes only the epilogue's strides, not the layouts checked above.
+  const withAddend = { ...options, accumulate: addend };
+  return launchMatmul(planMatmul(stand, b, withAddend), stand, b, withAddend, () => a.pack());
 }

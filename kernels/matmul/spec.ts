@@ -30,8 +30,9 @@ export type MatmulSpec = {
   /**
    * What the epilogue also stores, into D (same layout as C): nothing (''), an activation of each
    * result (`STORE_ACTIVATIONS`), or 'add': the result plus E, a strided view broadcast to C.
+   * 'accumulate' stores the result plus E into C itself, and there is no D.
    */
-  then: '' | StoreActivation | 'add';
+  then: '' | StoreActivation | 'add' | 'accumulate';
 };
 
 /** Word offsets in the parameter block `p`. */
@@ -54,7 +55,7 @@ export const P = {
   workgroups: 15,
   /** C's row stride (N for a contiguous C; the kernel's column stride when `transposedC`). */
   sCm: 16,
-  /** The addend E of `then: 'add'`: its offset and its strides along C's rows and columns. */
+  /** The addend E of `then: 'add'` or 'accumulate': its offset and its strides along C's rows and columns. */
   offE: 17,
   sEm: 18,
   sEn: 19,

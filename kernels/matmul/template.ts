@@ -36,8 +36,8 @@ export function matmulWgsl(s: MatmulSpec): string {
     ...operands,
     ...(s.bias ? [{ name: 'bias', access: 'read', type: 'f32' } as const] : []),
     { name: 'C', access: 'read_write', type: 'f32' },
-    ...(s.then !== '' ? [{ name: 'D', access: 'read_write', type: 'f32' } as const] : []),
-    ...(s.then === 'add' ? [{ name: 'E', access: 'read', type: 'f32' } as const] : []),
+    ...(s.then !== '' && s.then !== 'accumulate' ? [{ name: 'D', access: 'read_write', type: 'f32' } as const] : []),
+    ...(s.then === 'add' || s.then === 'accumulate' ? [{ name: 'E', access: 'read', type: 'f32' } as const] : []),
   ];
   const body = [...prologue(s), ...loop, ...epilogue(s)];
   const lane = v.broadcastA ? ', @builtin(subgroup_invocation_id) lane: u32' : '';
@@ -68,7 +68,7 @@ function prologue(s: MatmulSpec): string[] {
     `  let tm = tmb % p[${P.tilesM}u];`,
     `  let batch = tmb / p[${P.tilesM}u];`,
     stridedOffsets({ flat: 'batch', rank: rb, names: ['oc', 'oa', 'ob'], shapeAt: P.batchShape, offsetsAt: P.offC, stridesAt: P.batchShape + rb }),
-    ...(s.then === 'add' ? [stridedOffsets({ flat: 'batch', rank: rb, names: ['oe'], shapeAt: P.batchShape, offsetsAt: P.offE, stridesAt: P.batchShape + 4 * rb, tag: 'e' })] : []),
+    ...(s.then === 'add' || s.then === 'accumulate' ? [stridedOffsets({ flat: 'batch', rank: rb, names: ['oe'], shapeAt: P.batchShape, offsetsAt: P.offE, stridesAt: P.batchShape + 4 * rb, tag: 'e' })] : []),
     `  let row0 = tm * ${v.wgRows * v.rows}u + lid.y * ${v.rows}u;`,
     `  let col0 = tn * ${v.wgCols * v.cols}u + lid.x * ${v.cols}u;`,
   ];
