@@ -274,14 +274,20 @@ describe("linear's own backward, fused into the packing", () => {
     for (const t of [x, w, b, z, g, xl, bl, y, xl.grad, bl.grad, ...fused, ...unfused]) t?.dispose();
   });
 
-  it('x read by three linear layers (q, k, v of one input): each product adds the gradient so far in its store, no add in the sweep, the ledger books each layer its own', async () => {
-    const xData = randomArray(2 * 37 * 100, random);
-    const outs = [300, 200, 120];
-    const ws = outs.map((o) => Tensor.fromArray(randomArray(o * 100, random, -0.2, 0.2), [o, 100]));
-    const seeds = outs.map((o) => randomArray(74 * o, random));
-    const cs = seeds.map((d, k) => Tensor.fromArray(d, [2, 37, outs[k]!]));
+  // [2, 37, 100] into 300, 200, 120 features: s packed by the ε kernel (linearGradsPacked); [1, 128, 96]
+  // into 16 each: the weight packed, the unfused product (linearGrads). Both fold.
+  for (const { rows, inF, outs, fused } of [
+    { rows: [2, 37], inF: 100, outs: [300, 200, 120], fused: true },
+    { rows: [1, 128], inF: 96, outs: [16, 16, 16], fused: false },
+  ])
+  it(`x [${rows}, ${inF}] read by three linear layers (q, k, v of one input), ${fused ? 's packed by its kernel' : 'the unfused product'}: each product adds the gradient so far in its store, no add in the sweep`, async () => {
+    const n = rows[0]! * rows[1]!;
+    const xData = randomArray(n * inF, random);
+    const ws = outs.map((o) => Tensor.fromArray(randomArray(o * inF, random, -0.2, 0.2), [o, inF]));
+    const seeds = outs.map((o) => randomArray(n * o, random));
+    const cs = seeds.map((d, k) => Tensor.fromArray(d, [...rows, outs[k]!]));
     const run = async () => {
-      const x = Tensor.fromArray(xData, [2, 37, 100]).setRequiresGrad();
+      const x = Tensor.fromArray(xData, [...rows, inF]).setRequiresGrad();
       // The three products recorded in turn; their sum is the loss (a pure sum: nothing measured there).
       const loss = tidy(() => ws.map((w, k) => sum(mul(linear(x, w), cs[k]!))).reduce((a, b) => add(a, b)));
       const priors: number[] = [];
@@ -302,23 +308,24 @@ describe("linear's own backward, fused into the packing", () => {
       const count = (prefix: string): number => kernels.filter((k) => k.key.startsWith(prefix)).reduce((n, k) => n + k.dispatches, 0);
       return { count, priors, losses, grad };
     };
-    const fused = await run();
+    const byKernel = fused;
+    const result = await run();
     // The first product's gradient goes to the sweep; the next two fold it in, in their store.
-    expect(fused.priors).toEqual([0, 1, 1]);
-    expect([fused.count('elementwise/add'), fused.count('matmul/'), fused.count('elementwise-colsum/')]).toEqual([0, 3, 3]);
+    expect(result.priors).toEqual([0, 1, 1]);
+    expect([result.count('elementwise/add'), result.count('matmul/'), result.count('elementwise-colsum/')]).toEqual([0, 3, byKernel ? 3 : 0]);
     // Against float64: gx = Σ_k c_k · W_k.
     const wData = await Promise.all(ws.map((w) => w.toArray()));
-    const gx = Array.from({ length: 74 * 100 }, (_, i) => {
-      const [r, c] = [Math.floor(i / 100), i % 100];
+    const gx = Array.from({ length: n * inF }, (_, i) => {
+      const [r, c] = [Math.floor(i / inF), i % inF];
       let t = 0;
       outs.forEach((o, k) => {
-        for (let j = 0; j < o; j++) t += seeds[k]![r * o + j]! * wData[k]![j * 100 + c]!;
+        for (let j = 0; j < o; j++) t += seeds[k]![r * o + j]! * wData[k]![j * inF + c]!;
       });
       return t;
     });
-    expectClose(fused.grad, gx, { rtol: 1e-4, atol: 1e-5 }, 'gx');
+    expectClose(result.grad, gx, { rtol: 1e-4, atol: 1e-5 }, 'gx');
     // Linear layers without a bias under their own gradient conserve: every layer's booked loss is 0 up to rounding.
-    expect(Math.abs(fused.losses.stabilizers)).toBeLessThan(1e-3);
+    expect(Math.abs(result.losses.stabilizers)).toBeLessThan(1e-3);
     for (const t of [...ws, ...cs]) t.dispose();
   });
 });

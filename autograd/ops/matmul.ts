@@ -13,6 +13,8 @@ import { defineOp, offerResult } from '../op.js';
 import type { BackwardContext } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 import { linearGradsPacked } from './packedLinearGrads.js';
+import { add } from './elementwise.js';
+import { rowsView } from './rowsView.js';
 import { sum } from './reduce.js';
 import { sumToShape } from './sumToShape.js';
 import { reshape, transpose } from './view.js';
@@ -121,8 +123,15 @@ export function linearGrads(ctx: BackwardContext, g: Tensor, biasGrad: Tensor | 
   const [x, w, bias] = ctx.inputs as [Tensor, Tensor, Tensor | undefined];
   const out = w.shape[0]!;
   const inF = w.shape[1]!;
-  // gx = g · W: W [out, in] is already the [K, N] operand.
-  const gx = ctx.needsGrad[0] ? reshape(product(reshape(g, [-1, out]), w), x.shape) : null;
+  // gx = g · W: W [out, in] is already the [K, N] operand. The gradient x has accumulated so far
+  // (its other consumers': q, k and v of one input) is added in the product's store, not by the sweep.
+  const prior = ctx.needsGrad[0] ? (ctx.takeAccumulatedGrad?.(0) ?? null) : null;
+  const priorRows = prior ? rowsView(prior) : null;
+  let gx: Tensor | null = null;
+  if (ctx.needsGrad[0]) {
+    const flat = wrap(matmulKernel(reshape(g, [-1, out]), w, priorRows ? { accumulate: priorRows } : {}));
+    gx = reshape(prior && !priorRows ? add(flat, reshape(prior, flat.shape)) : flat, x.shape);
+  }
   // gW = Σ_rows gᵀ · x, one [out, rows] · [rows, in] product.
   const gw = ctx.needsGrad[1] ? product(transpose(reshape(g, [-1, out])), reshape(x, [-1, inF])) : null;
   const grads: (Tensor | null)[] = [gx, gw];
