@@ -46,7 +46,7 @@ export class DotBatch {
    * A pair of views queued before (in either order) is not summed again: its first id is
    * returned. Tensors are never written in place, so the same views hold the same values; the
    * ledger and the report meet the same pairs (a softmax's input is also the masked scores' output
-   * and a tap), a quarter of an explanation's elements for GPT-2.
+   * and a tap).
    */
   add(a: Tensor, b: Tensor): number {
     const key = this.pairKey(a, b);
