@@ -12,8 +12,7 @@ import type { GpuView } from '../../kernels/view.js';
 import { defineOp, offerResult } from '../op.js';
 import type { BackwardContext } from '../graph.js';
 import type { Tensor } from '../tensor.js';
-import { linearGradsPacked } from './packedLinearGrads.js';
-import { add } from './elementwise.js';
+import { linearGradsPacked, withPrior } from './packedLinearGrads.js';
 import { rowsView } from './rowsView.js';
 import { sum } from './reduce.js';
 import { sumToShape } from './sumToShape.js';
@@ -130,7 +129,7 @@ export function linearGrads(ctx: BackwardContext, g: Tensor, biasGrad: Tensor | 
   let gx: Tensor | null = null;
   if (ctx.needsGrad[0]) {
     const flat = wrap(matmulKernel(reshape(g, [-1, out]), w, priorRows ? { accumulate: priorRows } : {}));
-    gx = reshape(prior && !priorRows ? add(flat, reshape(prior, flat.shape)) : flat, x.shape);
+    gx = reshape(withPrior(flat, prior, priorRows !== null), x.shape);
   }
   // gW = Σ_rows gᵀ · x, one [out, rows] · [rows, in] product.
   const gw = ctx.needsGrad[1] ? product(transpose(reshape(g, [-1, out])), reshape(x, [-1, inF])) : null;

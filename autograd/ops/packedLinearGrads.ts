@@ -16,6 +16,18 @@ import { reshape } from './view.js';
 import { add } from './elementwise.js';
 import { wrap } from './wrap.js';
 
+/**
+ * A linear layer's input gradient `flat` ([rows, in], the product s·W) with the input's earlier
+ * gradient `prior` included: the product added it in its store when `folded` (the prior could be
+ * read as rows, `MatmulOptions.accumulate`), else it is added here. Consumes `flat`.
+ */
+export function withPrior(flat: Tensor, prior: Tensor | null, folded: boolean): Tensor {
+  if (!prior || folded) return flat;
+  const summed = add(flat, reshape(prior, flat.shape));
+  flat.dispose();
+  return summed;
+}
+
 /** The output gradient s of a `linear` as an elementwise kernel over tensors of the output's shape. */
 export interface LinearGradSource {
   /** The kernel (`epsilonScale`, or `copy` for g itself). */
@@ -50,7 +62,7 @@ export function linearGradsPacked(ctx: BackwardContext, source: LinearGradSource
     views.push(view);
   }
   const [rows, out] = views[0]!.shape as [number, number];
-  const made: { sums?: KernelOutput; prior?: Tensor } = {};
+  const made: { sums?: KernelOutput; prior: Tensor | null; priorRows: GpuView | null } = { prior: null, priorRows: null };
   // A 16-bit W is read as stored: the product widens it as it loads it.
   const product = matmulPrepackedA(
     {
@@ -66,19 +78,15 @@ export function linearGradsPacked(ctx: BackwardContext, source: LinearGradSource
       // gate and up) is added in the product's store instead of by the sweep's add. Taken only
       // now that the product runs; a prior that cannot be read as rows is added after it.
       accumulate: () => {
-        made.prior = ctx.takeAccumulatedGrad?.(0) ?? undefined;
-        return made.prior ? rowsView(made.prior) : null;
+        made.prior = ctx.takeAccumulatedGrad?.(0) ?? null;
+        made.priorRows = made.prior ? rowsView(made.prior) : null;
+        return made.priorRows;
       },
     },
     w,
   );
   if (!product || !made.sums) return null;
-  let flat = wrap(product);
-  if (made.prior && !rowsView(made.prior)) {
-    const summed = add(flat, reshape(made.prior, flat.shape));
-    flat.dispose();
-    flat = summed;
-  }
+  const flat = withPrior(wrap(product), made.prior, made.priorRows !== null);
   const gx = reshape(flat, x.shape);
   flat.dispose();
   const columnSums = wrap(made.sums);
