@@ -7,8 +7,10 @@
  *   npm run bench -- [--sizes 128,256,512,1024] [--rows 1024] [--cols 1024] [--seconds 0.5] [--trials 3] [--variants]
  *
  * --variants adds tables of every matmul variant this adapter can run (and the packed variant as
- * it was before issue 16's changes), timed round-robin at each size and on transformer-shaped
- * products (x·Wᵀ, the backward's s·W, attention), in wall-clock GFLOP/s and in GFLOP per CPU-second of the process.
+ * it was before issue 16's changes, and with one element per store), timed round-robin at each
+ * size and on transformer-shaped products (x·Wᵀ, the backward's s·W, attention), in wall-clock
+ * GFLOP/s and in GFLOP per CPU-second of the process; and a table of a linear layer's product
+ * with what its epilogue stores beside it (GELU, residual sum), with either kind of store.
  *
  * No input requires a gradient, so nothing is recorded for backward.
  *
@@ -24,7 +26,7 @@ import { linear, matmul } from '../autograd/ops/matmul.js';
 import { layerNorm } from '../autograd/ops/norm.js';
 import { softmax } from '../autograd/ops/softmax.js';
 import { Tensor } from '../autograd/tensor.js';
-import { MATMUL_VARIANTS, matmul as matmulKernel, pickMatmulVariant, type MatmulVariant } from '../kernels/matmul.js';
+import { MATMUL_VARIANTS, matmul as matmulKernel, matmulThen, pickMatmulVariant, type MatmulOptions, type MatmulVariant } from '../kernels/matmul.js';
 import { transpose } from '../autograd/ops/view.js';
 import { wrap } from '../autograd/ops/wrap.js';
 import { initRuntime } from '../kernels/dawn.js';
@@ -254,12 +256,15 @@ interface Shape {
  */
 async function variantTable(o: Options): Promise<void> {
   const info = runtime().adapterInfo;
-  const runs: { name: string; variant: MatmulVariant; packAlong?: 'n' | 'k' }[] = [];
+  const runs: { name: string; variant: MatmulVariant; packAlong?: 'n' | 'k'; scalarStores?: boolean }[] = [];
   for (const [name, variant] of Object.entries(MATMUL_VARIANTS) as [string, MatmulVariant][]) {
     if (/OneRow|FewRows/.test(name)) continue; // tiles for products of 1-4 rows
     if (variant.broadcastA && info.subgroupSize !== variant.wgCols) continue;
     runs.push({ name, variant });
-    if (variant === MATMUL_VARIANTS.softwarePacked) runs.push({ name: `${name} before (steps in order, texels along N)`, ...PACKED_BEFORE });
+    if (variant === MATMUL_VARIANTS.softwarePacked) {
+      runs.push({ name: `${name}, one element per store`, variant, scalarStores: true });
+      runs.push({ name: `${name} before (steps in order, texels along N)`, ...PACKED_BEFORE });
+    }
   }
   const shapes: Shape[] = [
     ...o.sizes.map((n) => ({ label: `${n}³`, batch: [], M: n, K: n, N: n, bT: false })),
@@ -279,7 +284,7 @@ async function variantTable(o: Options): Promise<void> {
     const a = Tensor.fromArray(randomData(numel([...s.batch, s.M, s.K]), 6), [...s.batch, s.M, s.K]);
     const stored = Tensor.fromArray(randomData(numel([...s.batch, s.K, s.N]), 7), s.bT ? [...s.batch, s.N, s.K] : [...s.batch, s.K, s.N]);
     const b = s.bT ? transpose(stored) : stored;
-    const calls = runs.map((r) => () => wrap(matmulKernel(a, b, { variant: r.variant, packAlong: r.packAlong })).dispose());
+    const calls = runs.map((r) => () => wrap(matmulKernel(a, b, { variant: r.variant, packAlong: r.packAlong, scalarStores: r.scalarStores })).dispose());
     const times = await timeRoundRobin(calls, o);
     const flops = 2 * numel([...s.batch, s.M, s.K, s.N]);
     times.forEach((t, i) => {
@@ -298,6 +303,44 @@ async function variantTable(o: Options): Promise<void> {
     console.log(`|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
     runs.forEach((r, i) => console.log(`| ${[r.name, ...table[i]!].join(' | ')} |`));
   }
+  await epilogueTable(o);
+}
+
+/**
+ * A linear layer's product with what its epilogue stores beside it (the GELU, the residual sum),
+ * with the picked variant's stores and with one element per store, timed round-robin: what the
+ * fused stores cost over the bare product.
+ */
+async function epilogueTable(o: Options): Promise<void> {
+  const [M, K, N] = [128, 768, 3072];
+  const x = Tensor.fromArray(randomData(M * K, 8), [M, K]);
+  const w = Tensor.fromArray(randomData(N * K, 9), [N, K]);
+  const bias = Tensor.fromArray(randomData(N, 10), [N]);
+  const residual = Tensor.fromArray(randomData(M * N, 11), [M, N]);
+  const wt = transpose(w);
+  const kinds: [string, MatmulOptions['then']][] = [
+    ['x·Wᵀ + b', undefined],
+    ['x·Wᵀ + b, GELU stored beside', { activation: 'geluTanh' }],
+    ['x·Wᵀ + b, residual sum stored beside', { addend: residual }],
+  ];
+  const runs = kinds.flatMap(([label, then]) =>
+    [false, true].map((scalarStores) => ({
+      label: `${label}${scalarStores ? ', one element per store' : ''}`,
+      call: (): void => {
+        if (!then) return wrap(matmulKernel(x, wt, { bias, scalarStores })).dispose();
+        const r = matmulThen(x, wt, { bias, scalarStores, then });
+        wrap(r.product).dispose();
+        wrap(r.then).dispose();
+      },
+    })),
+  );
+  const times = await timeRoundRobin(
+    runs.map((r) => r.call),
+    o,
+  );
+  console.log(`\n| epilogue of x·Wᵀ ${M}×${K}·(${N}×${K})ᵀ (picked variant) | ms per call | GFLOP/s (wall clock) |\n|---|---:|---:|`);
+  runs.forEach((r, i) => console.log(`| ${r.label} | ${(times[i]!.wall * 1e3).toFixed(2)} | ${((2 * M * K * N) / times[i]!.wall / 1e9).toFixed(2)} |`));
+  for (const t of [x, w, bias, residual, wt]) t.dispose();
 }
 
 /** Best wall-clock and CPU seconds per call of each of `calls`, timed round-robin (one warm-up call each first). */

@@ -98,6 +98,71 @@ describe('matmulThen stores a second result from the same epilogue', () => {
   });
 });
 
+describe('a transposed C is stored four rows at a time where they fit', () => {
+  // A packed (40 rows, 72 columns: C is computed transposed), 72 = 18 quads of the kernel's rows.
+  const operands = (): { x: Tensor; wt: Tensor; bias: Tensor; prior: Tensor } => ({
+    x: tensor([40, 24]),
+    wt: transpose(tensor([72, 24])),
+    bias: tensor([72]),
+    prior: transpose(tensor([72, 40])), // a strided addend [40, 72]
+  });
+  type Options = NonNullable<Parameters<typeof matmulKernel>[2]>;
+  const cases: [string, (o: ReturnType<typeof operands>) => Options][] = [
+    ['plain, scaled and biased', ({ bias }) => ({ bias, alpha: 0.5 })],
+    ['with GELU stored beside', ({ bias }) => ({ bias, then: { activation: 'geluTanh' } })],
+    ['with an added strided view stored beside', ({ bias, prior }) => ({ bias, then: { addend: prior } })],
+    ['accumulating a strided view', ({ prior }) => ({ alpha: 2, accumulate: prior })],
+  ];
+  const keysOf = async (fn: () => Promise<void>): Promise<string[]> => (await measure(fn, { byKernel: true })).kernels.map((k) => k.key).filter((k) => k.startsWith('matmul/'));
+  const variant = MATMUL_VARIANTS.softwarePacked;
+  for (const [name, optionsOf] of cases)
+    it(`${name}: equal bit for bit to one element per store, and to float64`, async (ctx) => {
+      if (runtime().adapterInfo.subgroupSize !== 8) ctx.skip(); // the packed variant
+      const t = operands();
+      const options = optionsOf(t);
+      const run = async (scalarStores: boolean): Promise<ArrayLike<number>[]> => {
+        const o = { ...options, variant, scalarStores };
+        if (!o.then) return [await wrap(matmulKernel(t.x, t.wt, o)).toArray()];
+        const { product, then } = matmulThen(t.x, t.wt, { ...o, then: o.then });
+        return [await wrap(product).toArray(), await wrap(then).toArray()];
+      };
+      let quads: ArrayLike<number>[] = [];
+      let scalars: ArrayLike<number>[] = [];
+      expect(await keysOf(async () => void (quads = await run(false)))).toEqual([expect.stringContaining('"storeVec4":true')]);
+      expect(await keysOf(async () => void (scalars = await run(true)))).toEqual([expect.stringContaining('"storeVec4":false')]);
+      expect(quads.map(bitsOf)).toEqual(scalars.map(bitsOf));
+      // Against float64: the product, its scale, its bias and what the store accumulates.
+      const [xs, ws, bs, ps] = await Promise.all([t.x.toArray(), t.wt.toArray(), t.bias.toArray(), t.prior.toArray()]);
+      const expected = new Float64Array(40 * 72).map((_, i) => {
+        const [r, c] = [Math.floor(i / 72), i % 72];
+        let dot = 0;
+        for (let k = 0; k < 24; k++) dot += xs[r * 24 + k]! * ws[k * 72 + c]!;
+        return dot * (options.alpha ?? 1) + (options.bias ? bs[c]! : 0) + (options.accumulate ? ps[i]! : 0);
+      });
+      expectClose(quads[0]!, expected, { rtol: 1e-5, atol: 1e-5 }, name);
+      // What is stored beside is the separate kernel's result of the product, bit for bit.
+      const then = options.then;
+      if (then) {
+        const product = Tensor.fromArray(Float32Array.from(quads[0]!), [40, 72]);
+        const separate = 'activation' in then ? elementwise(then.activation, [product]) : elementwise('add', [product, t.prior]);
+        expect(bitsOf(quads[1]!)).toEqual(bitsOf(await wrap(separate).toArray()));
+      }
+    });
+
+  it("falls back to one element per store where the kernel's rows do not come in quads", async (ctx) => {
+    if (runtime().adapterInfo.subgroupSize !== 8) ctx.skip();
+    const { x } = operands();
+    const w70 = transpose(tensor([70, 24]));
+    let values: ArrayLike<number> = [];
+    const keys = await keysOf(async () => void (values = await wrap(matmulKernel(x, w70, { variant })).toArray()));
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toContain('"storeVec4":false');
+    expect(keys[0]).toContain('"transposedC":true');
+    const scalar = await wrap(matmulKernel(x, w70, { variant, scalarStores: true })).toArray();
+    expect(bitsOf(values)).toEqual(bitsOf(scalar));
+  });
+});
+
 describe('offerResult: the next matching call takes the result, and records its node as usual', () => {
   it('is taken once, by the same op on the same inputs with equal attributes', async () => {
     const x = tensor([3, 4]);

@@ -131,6 +131,7 @@ function launch(a: GpuView, b: GpuView, options: MatmulOptions, plan: MatmulPlan
     dtypeA: k.first.dtype as OperandDType,
     dtypeB: packed ? 'f32' : (k.second.dtype as OperandDType),
     then: options.accumulate ? 'accumulate' : !options.then ? '' : 'addend' in options.then ? 'add' : options.then.activation,
+    storeVec4: transposedC && !options.scalarStores && quadsFit(k.M, v.rows, plan.sCm, sC),
   };
   const second: Binding = packed ? { textureView: packed.view } : k.second.buffer;
   runtime().dispatch({
@@ -191,6 +192,16 @@ export function sharingPacksOf<T>(buffer: GPUBuffer, fn: () => T): T {
     sharing = outer;
     for (const texture of scope.textures.values()) runtime().textures.release(texture);
   }
+}
+
+/**
+ * Whether a transposed C can be stored four of the kernel's rows at a time: its M and tile rows
+ * come in whole quads, and C's row and batch strides keep every quad aligned (C starts at offset 0).
+ * Only transposed: with C in row order, vec4 stores of the accumulators measured slower on
+ * lavapipe than scalar ones (docs/benchmarks.md).
+ */
+function quadsFit(rows: number, tileRows: number, sCm: number, batchStrides: readonly number[]): boolean {
+  return rows % 4 === 0 && tileRows % 4 === 0 && sCm % 4 === 0 && batchStrides.every((x) => x % 4 === 0);
 }
 
 /** The variant with its optional switches spelt out, so equal variants give equal keys. */

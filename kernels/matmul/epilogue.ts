@@ -5,13 +5,14 @@
  * computed as Bᵀ·Aᵀ) is stored column by column, with the bias along the kernel's rows.
  */
 import { elementwiseCode } from '../elementwise.js';
-import { P, range, type MatmulSpec } from './spec.js';
+import { P, range, vec4Of, type MatmulSpec } from './spec.js';
 
 /** Masked stores of the accumulators into C (and of what `then` makes of them into D). */
 export function epilogue(s: MatmulSpec): string[] {
   const L = [`  let alpha = bitcast<f32>(p[${P.alpha}u]);`, `  let sCm = p[${P.sCm}u];`];
   const withE = s.then === 'add' || s.then === 'accumulate';
   if (withE) L.push(`  let sEm = p[${P.sEm}u]; let sEn = p[${P.sEn}u];`);
+  if (s.storeVec4) return [...L, ...quadsAlongRows(s)];
   for (const r of range(s.v.rows)) {
     L.push(`  if (row0 + ${r}u < M) {`);
     L.push(s.transposedC ? `    let o${r} = oc + row0 + ${r}u + col0 * sCm;` : `    let o${r} = oc + (row0 + ${r}u) * sCm + col0;`);
@@ -26,7 +27,7 @@ export function epilogue(s: MatmulSpec): string[] {
           L.push(`    if (col0 + ${c}u < N) { C[${at}] = ${value}; }`);
           continue;
         }
-        const e = `E[oe + ${s.transposedC ? `(col0 + ${c}u) * sEm + (row0 + ${r}u) * sEn` : `(row0 + ${r}u) * sEm + (col0 + ${c}u) * sEn`}]`;
+        const e = `E[${eIndex(s, r, c)}]`;
         if (s.then === 'accumulate') {
           L.push(`    if (col0 + ${c}u < N) { C[${at}] = ${value} + ${e}; }`);
           continue;
@@ -35,6 +36,44 @@ export function epilogue(s: MatmulSpec): string[] {
         const then = s.then === 'add' ? `v + ${e}` : `then_${s.then}(v)`;
         L.push(`    if (col0 + ${c}u < N) { let v = ${value}; C[${at}] = v; D[${at}] = ${then}; }`);
       }
+    L.push('  }');
+  }
+  return L;
+}
+
+/** E's element for the kernel's (row r, column c) of the tile. */
+function eIndex(s: MatmulSpec, r: number, c: number): string {
+  return `oe + ${s.transposedC ? `(col0 + ${c}u) * sEm + (row0 + ${r}u) * sEn` : `(row0 + ${r}u) * sEm + (col0 + ${c}u) * sEn`}`;
+}
+
+/** The stores of one vec4 `v` of C at vec4 index `at`, with E's four elements `e` where `then` reads E. */
+function storeQuad(s: MatmulSpec, at: string, e: () => string, indent: string): string[] {
+  if (s.then === '') return [`${indent}C[${at}] = v;`];
+  if (s.then === 'accumulate') return [`${indent}C[${at}] = v + ${e()};`];
+  const f = `then_${s.then}`;
+  const then = s.then === 'add' ? `v + ${e()}` : `vec4<f32>(${f}(v.x), ${f}(v.y), ${f}(v.z), ${f}(v.w))`;
+  return [`${indent}C[${at}] = v;`, `${indent}D[${at}] = ${then};`];
+}
+
+/**
+ * C transposed (`storeVec4`), contiguous along the kernel's rows: four rows of one column make a
+ * vec4 of C. Lanes own columns, so each store lands `sCm` from its neighbour's; lavapipe scatters
+ * lane by lane, and a vec4 scatter is one bounds-checked store where four floats were four.
+ */
+function quadsAlongRows(s: MatmulSpec): string[] {
+  const L: string[] = [];
+  const quads = s.v.rows / 4;
+  if (s.bias)
+    for (const g of range(quads))
+      L.push(`  let bias${g} = ${vec4Of(range(4).map((q) => `bias[p[${P.offBias}u] + min(row0 + ${g * 4 + q}u, M - 1u) * p[${P.sBias}u]]`))};`);
+  for (const c of range(s.v.cols)) {
+    const [j, q] = [Math.floor(c / 4), c % 4];
+    L.push(`  if (col0 + ${c}u < N) {`, `    let o${c} = (oc + (col0 + ${c}u) * sCm + row0) / 4u;`);
+    for (const g of range(quads)) {
+      const value = vec4Of(range(4).map((i) => `acc${g * 4 + i}_${j}[${q}]`));
+      L.push(`    if (row0 + ${g * 4}u < M) {`, `      let v = ${value} * alpha${s.bias ? ` + bias${g}` : ''};`);
+      L.push(...storeQuad(s, `o${c} + ${g}u`, () => vec4Of(range(4).map((i) => `E[${eIndex(s, g * 4 + i, c)}]`)), '      '), '    }');
+    }
     L.push('  }');
   }
   return L;

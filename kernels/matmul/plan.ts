@@ -17,6 +17,8 @@ export interface MatmulOptions {
   bias?: GpuView;
   /** Forces a variant (tests, benchmarks); default `pickMatmulVariant(runtime().adapterInfo, rows, N)`. */
   variant?: MatmulVariant;
+  /** Stores C one element at a time where four would fit (tests, benchmarks: the stores before vec4 ones). */
+  scalarStores?: boolean;
   /** Forces which operand a packed variant packs (tests); default `packedOperand(rows, N)`. */
   packed?: 'a' | 'b';
   /**

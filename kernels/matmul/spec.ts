@@ -33,6 +33,12 @@ export type MatmulSpec = {
    * 'accumulate' stores the result plus E into C itself, and there is no D.
    */
   then: '' | StoreActivation | 'add' | 'accumulate';
+  /**
+   * C (and D) are bound as vec4s and stored four adjacent elements at a time (with `transposedC`
+   * only: four of the kernel's rows): the kernel's M, C's row stride and its batch strides are
+   * multiples of 4.
+   */
+  storeVec4: boolean;
 };
 
 /** Word offsets in the parameter block `p`. */

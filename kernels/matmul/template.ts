@@ -32,11 +32,12 @@ export function matmulWgsl(s: MatmulSpec): string {
     operands = sharedBindings(s);
     loop = sharedLoop(s);
   }
+  const stored = s.storeVec4 ? 'vec4<f32>' : 'f32';
   const bindings: BindingDecl[] = [
     ...operands,
     ...(s.bias ? [{ name: 'bias', access: 'read', type: 'f32' } as const] : []),
-    { name: 'C', access: 'read_write', type: 'f32' },
-    ...(s.then !== '' && s.then !== 'accumulate' ? [{ name: 'D', access: 'read_write', type: 'f32' } as const] : []),
+    { name: 'C', access: 'read_write', type: stored },
+    ...(s.then !== '' && s.then !== 'accumulate' ? [{ name: 'D', access: 'read_write', type: stored } as const] : []),
     ...(s.then === 'add' || s.then === 'accumulate' ? [{ name: 'E', access: 'read', type: 'f32' } as const] : []),
   ];
   const body = [...prologue(s), ...loop, ...epilogue(s)];
