@@ -39,7 +39,25 @@ export interface PoolStats {
 }
 
 /**
- * Storage buffers reused by size class (`sizeClass`); idle ones beyond a byte cap are destroyed, oldest first.
+ * How many idle bytes the pool keeps: a fixed number, or (the default) room for its working set:
+ * as many as twice the largest live set it has served, less what is live now, and at least
+ * `floorBytes`.
+ */
+export type IdleCap = { fixedBytes: number } | { floorBytes: number };
+
+/** The default idle cap: room for the working set, at least 512 MiB. */
+export const WORKING_SET_CAP: IdleCap = { floorBytes: 512 * 2 ** 20 };
+
+/**
+ * Storage buffers reused by size class (`sizeClass`); idle ones beyond the cap (`IdleCap`) are
+ * destroyed, oldest first.
+ *
+ * Why the working set by default: work that repeats (an explanation per input, a dataset's worth)
+ * needs the same buffers every time, and a new buffer costs its first touch of every page (on
+ * lavapipe, host memory: a GPT-2-small explanation of 512 tokens re-created 131 buffers each time
+ * under a 512 MiB cap; docs/runtime.md). Twice the live set, because which size classes are live
+ * changes over the work (the forward's tensors, then the backward's), so at its busiest the pool
+ * holds more than the live peak.
  */
 export class BufferPool {
   /** Idle buffers by size class. */
@@ -47,17 +65,25 @@ export class BufferPool {
   private readonly live = new Set<GPUBuffer>();
   private stats: Omit<PoolStats, 'idleBytes'> = { liveBytes: 0, liveBuffers: 0, created: 0, destroyed: 0 };
   private readonly acquireListeners = new Set<(pool: BufferPool) => void>();
+  /** The most bytes ever live at once (the working set the default cap follows). */
+  private peakLiveBytes = 0;
 
   /**
    * @param device owning device
-   * @param maxIdleBytes idle bytes kept for reuse; beyond it the oldest idle buffers are destroyed
+   * @param cap idle bytes kept for reuse (`IdleCap`); beyond it the oldest idle buffers are destroyed
    * @param deferDestroy destroys a buffer once no queued command can still reference it
    */
   constructor(
     private readonly device: GPUDevice,
-    private readonly maxIdleBytes: number,
+    private readonly cap: IdleCap,
     private readonly deferDestroy: (buffer: GPUBuffer) => void,
   ) {}
+
+  /** Idle bytes the pool keeps now (`IdleCap`). */
+  get maxIdleBytes(): number {
+    if ('fixedBytes' in this.cap) return this.cap.fixedBytes;
+    return Math.max(this.cap.floorBytes, 2 * this.peakLiveBytes - this.stats.liveBytes);
+  }
 
   /** A storage buffer of at least `bytes`, uninitialised. */
   acquire(bytes: number): GPUBuffer {
@@ -117,7 +143,7 @@ export class BufferPool {
     this.deferDestroy(buffer);
   }
 
-  /** Destroys idle buffers until at most `keepBytes` stay idle. */
+  /** Destroys idle buffers until at most `keepBytes` stay idle (`evict()` hands every idle buffer back). */
   evict(keepBytes = 0): void {
     this.idle.evict(keepBytes, (buffer) => {
       this.stats.destroyed++;
@@ -134,5 +160,6 @@ export class BufferPool {
     this.live.add(buffer);
     this.stats.liveBytes += buffer.size;
     this.stats.liveBuffers++;
+    this.peakLiveBytes = Math.max(this.peakLiveBytes, this.stats.liveBytes);
   }
 }

@@ -11,7 +11,7 @@
  * (docs/runtime.md, "Lifetime"). The runtime object holds `gpu`, `adapter` and `device` as properties, and the
  * runtime itself lives in a module-level variable for the life of the process.
  */
-import { BufferPool, type PoolStats } from './bufferPool.js';
+import { BufferPool, WORKING_SET_CAP, type PoolStats } from './bufferPool.js';
 import { PipelineCache } from './pipelineCache.js';
 import { TexturePool, type ScratchTexture } from './texturePool.js';
 import { UploadStaging } from './uploadStaging.js';
@@ -41,7 +41,10 @@ const TEXTURE_IDLE_BYTES = 256 * 2 ** 20;
 export interface RuntimeOptions {
   /** Passed to `requestAdapter()` when the runtime asks for its own adapter; default 'high-performance'. */
   powerPreference?: GPUPowerPreference;
-  /** Idle bytes kept in the buffer pool (Node: `LRP_POOL_IDLE_MB`); default 512 MiB. */
+  /**
+   * Idle bytes kept in the buffer pool (Node: `LRP_POOL_IDLE_MB`). Default: room for the working
+   * set, twice the largest live set the pool has served less what is live now, at least 512 MiB.
+   */
   maxIdleBytes?: number;
 }
 
@@ -172,7 +175,7 @@ export class GpuRuntime {
           ? info.subgroupMinSize
           : null,
     };
-    this.pool = new BufferPool(device, options.maxIdleBytes ?? 512 * 2 ** 20, (b) => this.destroyWhenUnused(b, b.size));
+    this.pool = new BufferPool(device, options.maxIdleBytes !== undefined ? { fixedBytes: options.maxIdleBytes } : WORKING_SET_CAP, (b) => this.destroyWhenUnused(b, b.size));
     this.textures = new TexturePool(device, TEXTURE_IDLE_BYTES, (t, bytes) => this.destroyWhenUnused(t, bytes));
     this.pipelines = new PipelineCache(device);
     this.paramRing = device.createBuffer({

@@ -2,7 +2,8 @@
  * Where an explanation's dispatches go: loads a checkpoint folder (e.g. one `npm run bench:model
  * -- --dir DIR` wrote), runs one explanation to compile the pipelines, then a second one counted
  * by kernel key and by phase (forward, backward of the ops' own gradients, LRP rules, the
- * conservation ledger, the relevance sums read at the end), and times three more (best of three).
+ * conservation ledger, the relevance sums read at the end), and times three more (best of three),
+ * with the buffers the pool created and destroyed over them and its peak bytes.
  *
  *   npm run build && node dist/scripts/profile-explain.js --dir DIR [--tokens 128] [--method pa-lrp] [--keys 40] [--rounds 3]
  *
@@ -21,6 +22,7 @@ import { loadavg } from 'node:os';
 import type { Launch, TimedWork } from '../kernels/runtime.js';
 import type { TimedTag } from '../kernels/dispatchTimer.js';
 import { initRuntime } from '../kernels/dawn.js';
+import { startMeter } from '../kernels/stats.js';
 import { noGrad } from '../autograd/graph.js';
 import { tidy } from '../autograd/scope.js';
 import { explain } from '../lrp/explain.js';
@@ -108,6 +110,8 @@ async function main(): Promise<void> {
   let best = { ms: Infinity, cpuMs: 0 };
   let e = await run();
   const c1b = rt.counters();
+  const pool0 = rt.memory();
+  const meter = startMeter(rt);
   for (let k = 0; k < 3; k++) {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -118,12 +122,20 @@ async function main(): Promise<void> {
     if (ms < best.ms) best = { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
   }
   const c2 = rt.counters();
+  const pool1 = rt.memory();
+  const peaks = meter.stop();
 
   console.log(`counted run: ${c1.dispatches - c0.dispatches} dispatches, ${c1.submits - c0.submits} submits`);
   console.log(
     `timed runs (best of 3): ${(best.ms / 1000).toFixed(2)} s wall, ${(best.cpuMs / 1000).toFixed(2)} s CPU; ` +
       `${(c2.dispatches - c1b.dispatches) / 3} dispatches and ${(c2.submits - c1b.submits) / 3} submits each; explained logit ${e.logit.toFixed(4)}; ` +
       `load average after ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  // Buffers the timed runs created: zero once the pool keeps the explanation's working set.
+  const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
+  console.log(
+    `buffer pool over the timed runs: ${pool1.created - pool0.created} buffers created, ${pool1.destroyed - pool0.destroyed} destroyed; ` +
+      `peak ${mib(peaks.peakLiveBytes)} MiB live, ${mib(peaks.peakPoolBytes)} MiB live and idle; ${mib(pool1.liveBytes)} MiB live and ${mib(pool1.idleBytes)} MiB idle after them`,
   );
   const sorted = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1]);
   table('phase', sorted(byPhase));
