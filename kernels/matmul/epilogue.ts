@@ -57,8 +57,9 @@ function storeQuad(s: MatmulSpec, at: string, e: () => string, indent: string): 
 
 /**
  * C transposed (`storeVec4`), contiguous along the kernel's rows: four rows of one column make a
- * vec4 of C. Lanes own columns, so each store lands `sCm` from its neighbour's; lavapipe scatters
- * lane by lane, and a vec4 scatter is one bounds-checked store where four floats were four.
+ * vec4 of C. Lanes own columns, so each store lands `sCm` from its neighbour's and lavapipe
+ * scatters it lane by lane; one vec4 store there costs less than four scalar ones (the epilogue
+ * table of `npm run bench -- --variants`, docs/benchmarks.md).
  */
 function quadsAlongRows(s: MatmulSpec): string[] {
   const L: string[] = [];
