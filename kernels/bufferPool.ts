@@ -40,24 +40,31 @@ export interface PoolStats {
 
 /**
  * How many idle bytes the pool keeps: a fixed number, or (the default) room for its working set:
- * as many as twice the largest live set it has served, less what is live now, and at least
- * `floorBytes`.
+ * live and idle together at most `WORKING_SET_SLACK` times the largest live set it has served,
+ * and idle at least `floorBytes`.
  */
 export type IdleCap = { fixedBytes: number } | { floorBytes: number };
 
-/** The default idle cap: room for the working set, at least 512 MiB. */
+/** The default idle cap: room for the working set, at least 512 MiB idle. */
 export const WORKING_SET_CAP: IdleCap = { floorBytes: 512 * 2 ** 20 };
 
 /**
+ * Live and idle bytes together, as a multiple of the largest live set, under the working-set cap.
+ * Which size classes are live changes over a piece of work (the forward's tensors, then the
+ * backward's), so at its busiest the pool holds more than its live peak: 1.02-1.15× in the
+ * explanations measured (docs/runtime.md). Inputs of other lengths need other classes; the
+ * slack bounds what the pool holds for them.
+ */
+export const WORKING_SET_SLACK = 1.25;
+
+/**
  * Storage buffers reused by size class (`sizeClass`); idle ones beyond the cap (`IdleCap`) are
- * destroyed, oldest first.
+ * destroyed, oldest first, when a buffer is released and before a new one is created.
  *
  * Why the working set by default: work that repeats (an explanation per input, a dataset's worth)
  * needs the same buffers every time, and a new buffer costs its first touch of every page (on
  * lavapipe, host memory: a GPT-2-small explanation of 512 tokens re-created 131 buffers each time
- * under a 512 MiB cap; docs/runtime.md). Twice the live set, because which size classes are live
- * changes over the work (the forward's tensors, then the backward's), so at its busiest the pool
- * holds more than the live peak.
+ * under a fixed 512 MiB cap; docs/runtime.md).
  */
 export class BufferPool {
   /** Idle buffers by size class. */
@@ -81,18 +88,27 @@ export class BufferPool {
 
   /** Idle bytes the pool keeps now (`IdleCap`). */
   get maxIdleBytes(): number {
+    return this.idleRoom(this.stats.liveBytes, this.peakLiveBytes);
+  }
+
+  /** The idle cap with `live` bytes live and a live peak of `peak`. */
+  private idleRoom(live: number, peak: number): number {
     if ('fixedBytes' in this.cap) return this.cap.fixedBytes;
-    return Math.max(this.cap.floorBytes, 2 * this.peakLiveBytes - this.stats.liveBytes);
+    return Math.max(this.cap.floorBytes, Math.floor(WORKING_SET_SLACK * peak) - live);
+  }
+
+  /** A new buffer of `size` bytes, after trimming the idle ones to the cap it will leave. */
+  private create(size: number): GPUBuffer {
+    const live = this.stats.liveBytes + size;
+    this.evict(this.idleRoom(live, Math.max(this.peakLiveBytes, live)));
+    this.stats.created++;
+    return this.device.createBuffer({ size, usage: BUFFER_USAGE });
   }
 
   /** A storage buffer of at least `bytes`, uninitialised. */
   acquire(bytes: number): GPUBuffer {
     const size = sizeClass(bytes);
-    let buffer = this.idle.take(size);
-    if (!buffer) {
-      buffer = this.device.createBuffer({ size, usage: BUFFER_USAGE });
-      this.stats.created++;
-    }
+    const buffer = this.idle.take(size) ?? this.create(size);
     this.markLive(buffer);
     for (const listener of this.acquireListeners) listener(this);
     return buffer;
@@ -104,9 +120,7 @@ export class BufferPool {
    * up by as much as 25%. Released or destroyed like any pooled buffer.
    */
   acquireExact(bytes: number): GPUBuffer {
-    const size = Math.max(MIN_BYTES, Math.ceil(bytes / 4) * 4);
-    const buffer = this.device.createBuffer({ size, usage: BUFFER_USAGE });
-    this.stats.created++;
+    const buffer = this.create(Math.max(MIN_BYTES, Math.ceil(bytes / 4) * 4));
     this.markLive(buffer);
     for (const listener of this.acquireListeners) listener(this);
     return buffer;

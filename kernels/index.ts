@@ -23,7 +23,7 @@ export {
   type TextureBinding,
 } from './runtime.js';
 export { InputError, ComputationError } from './errors.js';
-export { BufferPool, WORKING_SET_CAP, sizeClass, type IdleCap, type PoolStats } from './bufferPool.js';
+export { BufferPool, WORKING_SET_CAP, WORKING_SET_SLACK, sizeClass, type IdleCap, type PoolStats } from './bufferPool.js';
 export { measure, startMeter, type RuntimeStats, type RuntimeMeter, type MeterOptions, type KernelCount } from './stats.js';
 export { PipelineCache, type CachedPipeline } from './pipelineCache.js';
 export type { TimedTag } from './dispatchTimer.js';

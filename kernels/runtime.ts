@@ -43,7 +43,8 @@ export interface RuntimeOptions {
   powerPreference?: GPUPowerPreference;
   /**
    * Idle bytes kept in the buffer pool (Node: `LRP_POOL_IDLE_MB`). Default: room for the working
-   * set, twice the largest live set the pool has served less what is live now, at least 512 MiB.
+   * set, live and idle together up to 1.25 times the largest live set the pool has served, and at
+   * least 512 MiB idle (`WORKING_SET_CAP`).
    */
   maxIdleBytes?: number;
 }
