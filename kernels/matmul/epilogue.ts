@@ -23,18 +23,8 @@ export function epilogue(s: MatmulSpec): string[] {
         const biasValue = s.transposedC ? `bias${r}` : `bias[p[${P.offBias}u] + (col0 + ${c}u) * p[${P.sBias}u]]`;
         const value = s.bias ? `acc${r}_${j}[${q}] * alpha + ${biasValue}` : `acc${r}_${j}[${q}] * alpha`;
         const at = `o${r} + ${s.transposedC ? `${c}u * sCm` : `${c}u`}`;
-        if (s.then === '') {
-          L.push(`    if (col0 + ${c}u < N) { C[${at}] = ${value}; }`);
-          continue;
-        }
-        const e = `E[${eIndex(s, r, c)}]`;
-        if (s.then === 'accumulate') {
-          L.push(`    if (col0 + ${c}u < N) { C[${at}] = ${value} + ${e}; }`);
-          continue;
-        }
-        // The value is stored, and the op the caller fused is applied to it as the op's own kernel would.
-        const then = s.then === 'add' ? `v + ${e}` : `then_${s.then}(v)`;
-        L.push(`    if (col0 + ${c}u < N) { let v = ${value}; C[${at}] = v; D[${at}] = ${then}; }`);
+        const stores = storesOf(s, at, () => `E[${eIndex(s, r, c)}]`, (f) => `${f}(v)`);
+        L.push(`    if (col0 + ${c}u < N) { let v = ${value}; ${stores.join(' ')} }`);
       }
     L.push('  }');
   }
@@ -46,13 +36,15 @@ function eIndex(s: MatmulSpec, r: number, c: number): string {
   return `oe + ${s.transposedC ? `(col0 + ${c}u) * sEm + (row0 + ${r}u) * sEn` : `(row0 + ${r}u) * sEm + (col0 + ${c}u) * sEn`}`;
 }
 
-/** The stores of one vec4 `v` of C at vec4 index `at`, with E's four elements `e` where `then` reads E. */
-function storeQuad(s: MatmulSpec, at: string, e: () => string, indent: string): string[] {
-  if (s.then === '') return [`${indent}C[${at}] = v;`];
-  if (s.then === 'accumulate') return [`${indent}C[${at}] = v + ${e()};`];
-  const f = `then_${s.then}`;
-  const then = s.then === 'add' ? `v + ${e()}` : `vec4<f32>(${f}(v.x), ${f}(v.y), ${f}(v.z), ${f}(v.w))`;
-  return [`${indent}C[${at}] = v;`, `${indent}D[${at}] = ${then};`];
+/**
+ * The stores of the value `v` (one element, or a vec4) at `at` of C: with `then`, E's value(s) `e`
+ * added, or the activation applied by `activate` (to the element or each component) into D, as
+ * the op's own kernel would compute it.
+ */
+function storesOf(s: MatmulSpec, at: string, e: () => string, activate: (f: string) => string): string[] {
+  if (s.then === '') return [`C[${at}] = v;`];
+  if (s.then === 'accumulate') return [`C[${at}] = v + ${e()};`];
+  return [`C[${at}] = v;`, `D[${at}] = ${s.then === 'add' ? `v + ${e()}` : activate(`then_${s.then}`)};`];
 }
 
 /**
@@ -73,7 +65,9 @@ function quadsAlongRows(s: MatmulSpec): string[] {
     for (const g of range(quads)) {
       const value = vec4Of(range(4).map((i) => `acc${g * 4 + i}_${j}[${q}]`));
       L.push(`    if (row0 + ${g * 4}u < M) {`, `      let v = ${value} * alpha${s.bias ? ` + bias${g}` : ''};`);
-      L.push(...storeQuad(s, `o${c} + ${g}u`, () => vec4Of(range(4).map((i) => `E[${eIndex(s, g * 4 + i, c)}]`)), '      '), '    }');
+      const e = (): string => vec4Of(range(4).map((i) => `E[${eIndex(s, g * 4 + i, c)}]`));
+      const stores = storesOf(s, `o${c} + ${g}u`, e, (f) => `vec4<f32>(${f}(v.x), ${f}(v.y), ${f}(v.z), ${f}(v.w))`);
+      L.push(...stores.map((line) => `      ${line}`), '    }');
     }
     L.push('  }');
   }
